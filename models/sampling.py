@@ -1,0 +1,43 @@
+"""Temperature sampling exactly as the reference: log(p) / T, renormalise, draw."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# log(0) would be -inf; a floor keeps never-seen symbols at (practically) zero probability.
+_PROB_FLOOR = 1e-12
+
+
+def check_temperature(temperature: float) -> float:
+    temperature = float(temperature)
+    if not math.isfinite(temperature):
+        raise ValueError(f"temperature must be a finite number, got {temperature}")
+    return temperature
+
+
+def reweight(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """The distribution the reference samples from: softmax(log(p) / T), as float64.
+
+    Temperature <= 0 means greedy: all mass on the argmax (no division by zero).
+    """
+    temperature = check_temperature(temperature)
+    probs = np.asarray(probs, dtype=np.float64)
+    if temperature <= 0:
+        out = np.zeros_like(probs)
+        out[int(np.argmax(probs))] = 1.0
+        return out
+    logits = np.log(np.maximum(probs, _PROB_FLOOR)) / temperature
+    logits -= logits.max()  # stable softmax; very small T would overflow exp otherwise
+    weights = np.exp(logits)
+    return weights / weights.sum()
+
+
+def sample_index(probs: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    """Draw one index from `reweight(probs, temperature)`; greedy (argmax) when T <= 0."""
+    if check_temperature(temperature) <= 0:
+        return int(np.argmax(probs))
+    p = reweight(probs, temperature)
+    # Inverse-CDF draw: same distribution as the reference's np.random.multinomial, faster.
+    return int(min(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"), len(p) - 1))

@@ -1,0 +1,263 @@
+"""Text preprocessing shared by the trainer and the runtime.
+
+Everything that turns raw text into model input lives here, so that training and serving can
+never drift apart: the trainer builds a `WordEncoding` / `CharEncoding`, stores `to_dict()` in
+the model's metadata, and the runtime rebuilds the very same object with `from_dict()`.
+
+Imports only the standard library, numpy and nltk (never TensorFlow).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from nltk.tokenize import TreebankWordTokenizer
+
+PAD_ID = 0
+UNK_ID = 1
+PAD_TOKEN = "<pad>"
+UNK_TOKEN = "<unk>"
+OovPolicy = Literal["drop", "unk"]
+
+WORD_ENCODING_VERSION = 1
+CHAR_ENCODING_VERSION = 1
+
+_TOKENIZER = TreebankWordTokenizer()
+# aclImdb reviews keep the site's HTML line breaks; they are markup, not words.
+_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def clean_text(text: str) -> str:
+    """Unicode-normalise (NFKC), turn `<br />` into spaces, and drop control/format characters.
+
+    Dropping category C characters removes NUL bytes, zero-width joiners and bidi marks, which
+    would otherwise glue to neighbouring words and turn known words into unknown ones.
+    Whitespace is kept.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _BREAK_TAG.sub(" ", text)
+    return "".join(
+        ch for ch in text if ch.isspace() or not unicodedata.category(ch).startswith("C")
+    )
+
+
+def tokenize(text: str, lowercase: bool = False) -> list[str]:
+    """NLTK's TreebankWordTokenizer, as in the reference, after `clean_text`."""
+    text = clean_text(text)
+    if lowercase:
+        text = text.lower()
+    return _TOKENIZER.tokenize(text)
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """One text turned into model input, with what the encoder saw on the way."""
+
+    ids: np.ndarray  # int32, shape (maxlen,), PAD_ID after the text
+    tokens: list[str]  # every token of the text, known or not
+    unknown: list[str]  # tokens not in the vocabulary (dropped or mapped to UNK)
+    length: int  # number of ids before padding (after dropping unknowns and cutting)
+    truncated: bool  # True when known tokens were cut at maxlen
+
+    @property
+    def unknown_ratio(self) -> float:
+        return len(self.unknown) / len(self.tokens) if self.tokens else 0.0
+
+
+@dataclass(frozen=True)
+class WordEncoding:
+    """Token ids for the sentiment model.
+
+    Ids: 0 is padding, 1 is the UNK token (emitted only when `oov == "unk"`), and word `i` of
+    `words` has id `i + 2`. Unknown tokens are dropped before cutting at `maxlen` (the
+    reference's behaviour) or mapped to UNK; sequences are cut after `maxlen` ids and padded
+    with PAD_ID after the text, as the reference's `pad_trunc` does with zero vectors.
+    """
+
+    words: tuple[str, ...]
+    maxlen: int
+    lowercase: bool = False
+    oov: OovPolicy = "drop"
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.maxlen <= 0:
+            raise ValueError(f"maxlen must be a positive number of tokens, got {self.maxlen}")
+        if self.oov not in ("drop", "unk"):
+            raise ValueError(f"oov policy must be 'drop' or 'unk', got {self.oov!r}")
+        index = {word: i + 2 for i, word in enumerate(self.words)}
+        if len(index) != len(self.words):
+            raise ValueError("vocabulary contains duplicate words")
+        object.__setattr__(self, "_index", index)
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the embedding matrix: padding + UNK + words."""
+        return len(self.words) + 2
+
+    def token_id(self, token: str) -> int | None:
+        return self._index.get(token)
+
+    def encode(self, text: str) -> EncodedText:
+        tokens = tokenize(text, self.lowercase)
+        ids: list[int] = []
+        unknown: list[str] = []
+        for token in tokens:
+            token_id = self._index.get(token)
+            if token_id is None:
+                unknown.append(token)
+                if self.oov == "unk":
+                    ids.append(UNK_ID)
+            else:
+                ids.append(token_id)
+        truncated = len(ids) > self.maxlen
+        ids = ids[: self.maxlen]
+        padded = np.full(self.maxlen, PAD_ID, dtype=np.int32)
+        padded[: len(ids)] = ids
+        return EncodedText(padded, tokens, unknown, len(ids), truncated)
+
+    def encode_batch(self, texts: Sequence[str]) -> tuple[np.ndarray, list[EncodedText]]:
+        """Encode many texts; returns the (n, maxlen) int32 id matrix and the per-text details."""
+        encoded = [self.encode(text) for text in texts]
+        matrix = np.stack([e.ids for e in encoded]) if encoded else np.zeros(
+            (0, self.maxlen), dtype=np.int32
+        )
+        return matrix, encoded
+
+    def to_dict(self) -> dict:
+        return {
+            "version": WORD_ENCODING_VERSION,
+            "tokenizer": "nltk.TreebankWordTokenizer",
+            "clean": "NFKC, <br /> to space, drop Unicode category C except whitespace",
+            "lowercase": self.lowercase,
+            "oov": self.oov,
+            "maxlen": self.maxlen,
+            "pad_id": PAD_ID,
+            "unk_id": UNK_ID,
+            "words": list(self.words),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> WordEncoding:
+        version = data.get("version")
+        if version != WORD_ENCODING_VERSION:
+            raise ValueError(
+                f"word encoding version {version!r} is not supported "
+                f"(this bardbot reads version {WORD_ENCODING_VERSION})"
+            )
+        return cls(
+            words=tuple(data["words"]),
+            maxlen=int(data["maxlen"]),
+            lowercase=bool(data["lowercase"]),
+            oov=data["oov"],
+        )
+
+
+# Typography that the Gutenberg plays spell in plain ASCII: candidates, first known one wins.
+_SINGLE_QUOTE = ("'",)
+_DOUBLE_QUOTE = ('"', "'")
+_DASH = ("-",)
+_CHAR_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "\u2018": _SINGLE_QUOTE, "\u2019": _SINGLE_QUOTE, "\u201a": _SINGLE_QUOTE,
+    "\u201b": _SINGLE_QUOTE, "`": _SINGLE_QUOTE,
+    "\u201c": _DOUBLE_QUOTE, "\u201d": _DOUBLE_QUOTE, "\u201e": _DOUBLE_QUOTE,
+    "\u00ab": _DOUBLE_QUOTE, "\u00bb": _DOUBLE_QUOTE,
+    "\u2013": _DASH, "\u2014": _DASH, "\u2212": _DASH, "\u2026": ("...",),
+}
+
+
+@dataclass(frozen=True)
+class CharEncoding:
+    """Character ids for the Shakespeare model: id `i` is `chars[i]` (sorted symbols).
+
+    Text is lowercased first (the training corpus was). A character the model never saw is
+    mapped by this rule, in order:
+      1. a typographic quote, dash or ellipsis becomes its ASCII spelling
+         (a double quote falls back to an apostrophe when the model has no double quote);
+      2. otherwise its NFKD decomposition without combining marks (é -> e, ﬁ -> fi), if every
+         resulting character is known;
+      3. otherwise any whitespace becomes a space (or a newline, for line breaks) if known;
+      4. otherwise it is dropped (emoji, CJK, control characters, ...).
+    Known characters are never changed, so the training corpus maps to itself.
+    """
+
+    chars: str
+    lowercase: bool = True
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.chars:
+            raise ValueError("character set is empty")
+        if len(set(self.chars)) != len(self.chars):
+            raise ValueError("character set contains duplicates")
+        object.__setattr__(self, "_index", {ch: i for i, ch in enumerate(self.chars)})
+
+    @classmethod
+    def from_corpus(cls, text: str) -> CharEncoding:
+        if not text:
+            raise ValueError("cannot build a character set from an empty corpus")
+        return cls("".join(sorted(set(text))))
+
+    @property
+    def size(self) -> int:
+        return len(self.chars)
+
+    def _map_unknown(self, ch: str) -> str:
+        index = self._index
+        for fallback in _CHAR_FALLBACKS.get(ch, ()):
+            if all(c in index for c in fallback):
+                return fallback
+        decomposed = "".join(
+            c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
+        )
+        if self.lowercase:
+            decomposed = decomposed.lower()
+        if decomposed and all(c in index for c in decomposed):
+            return decomposed
+        if ch.isspace():
+            line_break = ch in "\n\r\u2028\u2029\x0b\x0c\x85"
+            for candidate in ("\n", " ") if line_break else (" ",):
+                if candidate in index:
+                    return candidate
+        return ""
+
+    def normalize(self, text: str) -> str:
+        """Apply the lowercase + unknown-character rule; the result uses only known chars."""
+        if self.lowercase:
+            text = text.lower()
+        index = self._index
+        return "".join(ch if ch in index else self._map_unknown(ch) for ch in text)
+
+    def encode(self, text: str) -> np.ndarray:
+        """Ids (int64) of `normalize(text)`."""
+        index = self._index
+        return np.fromiter((index[ch] for ch in self.normalize(text)), dtype=np.int64)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+    def one_hot(self, ids: np.ndarray) -> np.ndarray:
+        """float32 one-hot of an id array, shape ids.shape + (size,)."""
+        return np.eye(self.size, dtype=np.float32)[np.asarray(ids, dtype=np.int64)]
+
+    def to_dict(self) -> dict:
+        return {
+            "version": CHAR_ENCODING_VERSION,
+            "lowercase": self.lowercase,
+            "chars": self.chars,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CharEncoding:
+        version = data.get("version")
+        if version != CHAR_ENCODING_VERSION:
+            raise ValueError(
+                f"char encoding version {version!r} is not supported "
+                f"(this bardbot reads version {CHAR_ENCODING_VERSION})"
+            )
+        return cls(chars=data["chars"], lowercase=bool(data["lowercase"]))

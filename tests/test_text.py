@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from models.sampling import reweight, sample_index
+from models.text import PAD_ID, UNK_ID, CharEncoding, WordEncoding, clean_text, tokenize
+
+
+def test_tokenize_matches_treebank_and_strips_markup():
+    assert tokenize("I didn't like it.<br /><br />Bad!") == [
+        "I", "did", "n't", "like", "it.", "Bad", "!",
+    ]
+    assert tokenize("GOOD Film", lowercase=True) == ["good", "film"]
+    assert "<br" not in " ".join(tokenize("a<br />b"))
+
+
+def test_clean_text_drops_nul_zero_width_and_bidi_marks():
+    assert clean_text("go\u200bod\x00 \u202efilm") == "good film"
+
+
+def test_word_encoding_drops_unknown_before_cutting_and_pads_after():
+    enc = WordEncoding(words=("good", "film"), maxlen=3)
+    e = enc.encode("good zzz film zzz good film")
+    assert e.ids.tolist() == [2, 3, 2]
+    assert e.unknown == ["zzz", "zzz"] and e.truncated and e.length == 3
+    short = enc.encode("film")
+    assert short.ids.tolist() == [3, PAD_ID, PAD_ID]
+
+
+def test_word_encoding_unk_policy_and_roundtrip():
+    enc = WordEncoding(words=("good",), maxlen=4, lowercase=True, oov="unk")
+    assert enc.encode("GOOD movie").ids.tolist() == [2, UNK_ID, 0, 0]
+    assert WordEncoding.from_dict(enc.to_dict()) == enc
+    with pytest.raises(ValueError, match="maxlen"):
+        WordEncoding(words=(), maxlen=0)
+
+
+def test_char_encoding_maps_unseen_characters_by_rule():
+    enc = CharEncoding.from_corpus("abc de\n'-.")
+    assert enc.normalize("Café — “a”\tb🙂") == "cae - 'a' b"
+    assert enc.decode(enc.encode("ABC")) == "abc"
+    assert CharEncoding.from_dict(enc.to_dict()) == enc
+
+
+def test_sampling_greedy_seeded_and_normalised():
+    probs = np.array([0.1, 0.6, 0.3])
+    assert sample_index(probs, 0.0, np.random.default_rng(0)) == 1
+    assert sample_index(probs, 1e-9, np.random.default_rng(0)) == 1
+    assert abs(reweight(probs, 0.5).sum() - 1) < 1e-12
+    draws = [sample_index(probs, 1.0, np.random.default_rng(s)) for s in range(5)]
+    assert draws == [sample_index(probs, 1.0, np.random.default_rng(s)) for s in range(5)]
+    with pytest.raises(ValueError):
+        reweight(probs, float("nan"))

@@ -1,0 +1,1 @@
+"""bardbot: trainer."""

@@ -16,6 +16,7 @@ write by one store is seen by the next read of every other store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -262,14 +263,10 @@ class SettingsStore:
                 raise RuntimeError("the settings store is closed")
             try:
                 await db.execute(begin)
-            except sqlite3.Error as e:
-                raise _runtime_error(self._path, e) from e
-            try:
                 yield db
                 await db.execute("COMMIT")
             except BaseException as e:
-                if db.in_transaction:
-                    await db.execute("ROLLBACK")
+                await _rollback(db)
                 if isinstance(e, sqlite3.Error):
                     raise _runtime_error(self._path, e) from e
                 raise
@@ -296,6 +293,13 @@ class SettingsStore:
                 f"the settings database {self._path} holds an invalid value for server {guild_id}"
                 f" ({e}); set it again with /bardbot set, or fix the file"
             ) from e
+
+
+async def _rollback(db: aiosqlite.Connection) -> None:
+    # Unconditional: after a cancellation the statements already queued on aiosqlite's thread
+    # (BEGIN included) still run, and they run before this, so `in_transaction` can't be trusted.
+    with contextlib.suppress(sqlite3.Error):  # "no transaction is active"
+        await db.execute("ROLLBACK")
 
 
 def _runtime_error(path: Path, e: sqlite3.Error) -> SettingsError:
@@ -328,8 +332,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
             async with db.execute("SELECT count(*) FROM sqlite_master") as cur:
                 (n_objects,) = await cur.fetchone()
         finally:
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
+            await _rollback(db)
     except sqlite3.OperationalError as e:  # locked, unreadable, ... (a DatabaseError subclass)
         raise SettingsError(
             f"cannot read the settings database {path} ({e}); check the file and its permissions"
@@ -339,10 +342,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
             f"the settings database {path} is corrupt or not a SQLite database ({e}); {untouched}"
         ) from e
     if version > SCHEMA_VERSION:
-        raise SettingsError(
-            f"the settings database {path} has schema version {version}, newer than this bardbot"
-            f" understands ({SCHEMA_VERSION}); upgrade bardbot, or use another settings path"
-        )
+        raise SettingsError(_too_new(path, version))
     if version == 0 and n_objects:
         raise SettingsError(
             f"{path} is a SQLite database but not a bardbot settings database; {untouched}"
@@ -355,18 +355,29 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
         if version < SCHEMA_VERSION:
             await _migrate(db, path)
     except sqlite3.Error as e:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            raise _runtime_error(path, e) from e
         raise SettingsError(
             f"cannot write the settings database {path} ({e}); check the file's permissions"
         ) from e
 
 
+def _too_new(path: Path, version: int) -> str:
+    return (
+        f"the settings database {path} has schema version {version}, newer than this bardbot"
+        f" understands ({SCHEMA_VERSION}); upgrade bardbot, or use another settings path"
+    )
+
+
 async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
-    await db.execute("BEGIN IMMEDIATE")
-    # Re-read under the write lock: another process may have migrated since we looked.
-    async with db.execute("PRAGMA user_version") as cur:
-        (version,) = await cur.fetchone()
-    target = version
+    version = target = None
     try:
+        await db.execute("BEGIN IMMEDIATE")
+        # Re-read under the write lock: another process may have migrated since we looked.
+        async with db.execute("PRAGMA user_version") as cur:
+            (version,) = await cur.fetchone()
+        if version > SCHEMA_VERSION:
+            raise SettingsError(_too_new(path, version))
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target - 1]:
                 await db.execute(statement)
@@ -374,8 +385,8 @@ async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
             await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         await db.execute("COMMIT")
     except BaseException as e:
-        await db.execute("ROLLBACK")
-        if isinstance(e, sqlite3.Error):
+        await _rollback(db)
+        if isinstance(e, sqlite3.Error) and target is not None:
             raise SettingsError(
                 f"migrating the settings database {path} from schema version {version} to"
                 f" {target} failed ({e}); the migration was rolled back and the file is unchanged"

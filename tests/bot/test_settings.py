@@ -5,6 +5,7 @@ import asyncio
 import math
 import random
 import sqlite3
+import sys
 
 import pytest
 
@@ -331,3 +332,66 @@ async def test_an_unopenable_path_is_a_settings_error(tmp_path):
         await SettingsStore.open(tmp_path / "file" / "settings.db")  # parent is a file
     with pytest.raises(SettingsError, match="check the path"):
         await SettingsStore.open(tmp_path)  # a directory
+
+
+async def test_two_stores_creating_the_same_new_file_at_once(db_path):
+    a, b = await asyncio.gather(SettingsStore.open(db_path), SettingsStore.open(db_path))
+    try:
+        await a.update(GUILD, length=9)
+        assert (await b.get(GUILD)).length == 9
+    finally:
+        await a.close()
+        await b.close()
+    assert _user_version(db_path) == SCHEMA_VERSION
+
+
+_WRITER = """
+import asyncio, sys
+from bot.settings import SettingsStore
+
+async def main():
+    async with await SettingsStore.open(sys.argv[1]) as store:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        for i in range(1, 51):
+            await store.update(int(sys.argv[2]), length=i)
+            await store.allow_channel(int(sys.argv[2]), 5000 + i)
+
+asyncio.run(main())
+"""
+
+
+async def test_another_process_writing_at_the_same_time_loses_nothing(db_path):
+    """As with one process per shard: separate processes share the file through SQLite's locks."""
+    async with await SettingsStore.open(db_path) as store:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _WRITER, str(db_path), str(GUILD),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert await proc.stdout.readline() == b"ready\n"
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+        for i in range(50):
+            await store.update(GUILD, temperature=round(0.1 + i / 50, 2))
+            await store.allow_channel(GUILD, 6000 + i)
+        assert await proc.wait() == 0
+        assert await store.get(GUILD) == GuildSettings(
+            temperature=1.08,
+            length=50,
+            allowed_channels=frozenset(range(5001, 5051)) | frozenset(range(6000, 6050)),
+        )
+
+
+async def test_a_cancelled_update_leaves_the_store_usable(store):
+    """Cancelled at any point (e.g. a handler cancelled on shutdown): the write is all or nothing
+    and the next call still works."""
+    before = await store.update(GUILD, length=77)
+    for ticks in range(12):
+        task = asyncio.create_task(store.update(GUILD, length=100 + ticks, temperature=1.5))
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        after = GuildSettings(length=100 + ticks, temperature=1.5)
+        assert await store.get(GUILD) in (before, after)  # never half of the update
+        assert await store.update(GUILD, length=77, temperature=0.5) == before

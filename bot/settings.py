@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import numbers
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -70,7 +71,7 @@ class SettingsError(Exception):
 
 def _check_temperature(value: Any) -> float:
     lo, hi = TEMPERATURE_RANGE
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"temperature must be a number between {lo} and {hi} (got {value!r})")
     if not (math.isfinite(value) and lo <= value <= hi):
         raise ValueError(f"temperature must be between {lo} and {hi} (got {value!r})")
@@ -78,13 +79,13 @@ def _check_temperature(value: Any) -> float:
 
 
 def _check_length(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(
             f"length must be a whole number between 1 and {MAX_LENGTH} (got {value!r})"
         )
     if not 1 <= value <= MAX_LENGTH:
         raise ValueError(f"length must be between 1 and {MAX_LENGTH} (got {value!r})")
-    return value
+    return int(value)
 
 
 def _checker_bool(name: str) -> Callable[[Any], bool]:

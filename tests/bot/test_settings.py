@@ -395,3 +395,19 @@ async def test_a_cancelled_update_leaves_the_store_usable(store):
         after = GuildSettings(length=100 + ticks, temperature=1.5)
         assert await store.get(GUILD) in (before, after)  # never half of the update
         assert await store.update(GUILD, length=77, temperature=0.5) == before
+
+
+async def test_a_writer_holding_the_lock_too_long_is_a_clear_error(db_path, monkeypatch):
+    monkeypatch.setattr(settings, "BUSY_TIMEOUT_MS", 50)
+    async with await SettingsStore.open(db_path) as store:
+        await store.update(GUILD, length=42)
+        other = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process mid-write
+            with pytest.raises(SettingsError, match="stayed locked by another process"):
+                await store.update(GUILD, length=43)
+            assert (await store.get(GUILD)).length == 42  # WAL: readers are not blocked
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        assert (await store.update(GUILD, length=43)).length == 43

@@ -1,1 +1,1 @@
-"""bardbot: trainer."""
+"""bardbot trainer: data, word vectors, the two reference Keras LSTMs, `python -m trainer`."""

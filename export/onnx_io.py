@@ -1,0 +1,126 @@
+"""tf2onnx conversion, graph checks and writing a model + its JSON metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from export.errors import ExportError
+from models.metadata import FORMATS, sha256_hex
+
+# tf2onnx 1.17 supports opsets up to 18; 17 is well supported by every onnxruntime >= 1.13.
+OPSET = 17
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def convert(fn, opset: int = OPSET):
+    """ONNX ModelProto of a `tf.function` with an input signature.
+
+    `tf2onnx.convert.from_keras` fails with Keras 3; `from_function` on a traced function works
+    and freezes the weights into the graph.
+    """
+    import tf2onnx
+
+    proto, _ = tf2onnx.convert.from_function(
+        fn, input_signature=fn.input_signature, opset=opset
+    )
+    return proto
+
+
+def check_graph(proto, inputs: dict[str, int], outputs: set[str], name: str) -> None:
+    """Exactly one LSTM op, the named inputs (with their ranks), a dynamic batch dimension."""
+    import onnx
+
+    onnx.checker.check_model(proto)
+    ops = [node.op_type for node in proto.graph.node]
+    if ops.count("LSTM") != 1:
+        raise ExportError(f"{name}: expected one ONNX LSTM op, graph has {ops.count('LSTM')}")
+    found = {}
+    for value in proto.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        found[value.name] = len(dims)
+        if not dims or dims[0].HasField("dim_value"):
+            raise ExportError(f"{name}: input {value.name} has no dynamic batch dimension")
+    if found != inputs:
+        raise ExportError(f"{name}: graph inputs {found}, expected {inputs}")
+    names = {value.name for value in proto.graph.output}
+    if names != outputs:
+        raise ExportError(f"{name}: graph outputs {sorted(names)}, expected {sorted(outputs)}")
+
+
+def session(proto):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    dists = ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")
+    for dist in dists:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def export_command() -> str:
+    return " ".join(["python -m export", *sys.argv[1:]])
+
+
+def read_run(run_dir: str | Path, kind: str) -> tuple[Path, dict]:
+    """The run folder and its meta.json; a folder without meta.json is an unfinished run."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise ExportError(f"{run}: no such run folder; train one with `python -m trainer {kind}`")
+    meta_path = run / "meta.json"
+    if not meta_path.is_file():
+        raise ExportError(
+            f"{run}: no meta.json, so the run is unfinished or failed; "
+            f"finish it with `python -m trainer {kind} --out {run}`"
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{meta_path}: unreadable ({exc})") from exc
+    expected = f"bardbot.train.{kind}/1"
+    if meta.get("format") != expected:
+        raise ExportError(
+            f"{meta_path}: format {meta.get('format')!r}, expected {expected!r} "
+            f"(is this a {kind} run?)"
+        )
+    if not (run / "model.keras").is_file():
+        raise ExportError(f"{run}: model.keras is missing")
+    return run, meta
+
+
+def write_model(out_dir: str | Path, kind: str, proto, meta: dict) -> tuple[Path, Path]:
+    """Write `KIND.onnx` then `KIND.json` (with the .onnx sha256), each atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = proto.SerializeToString()
+    meta = {"format": FORMATS[kind], "kind": kind, "sha256": sha256_hex(data), **meta}
+    onnx_path, json_path = out / f"{kind}.onnx", out / f"{kind}.json"
+    for path, payload in (
+        (onnx_path, data),
+        (json_path, (json.dumps(meta, indent=1, ensure_ascii=False) + "\n").encode("utf-8")),
+    ):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)
+    return onnx_path, json_path
+
+
+def load_keras(run: Path):
+    quiet_tensorflow()
+    import keras
+
+    return keras.models.load_model(run / "model.keras", compile=False)

@@ -1,0 +1,200 @@
+"""Export a Shakespeare run: the step model the runtime uses, and the windowed model.
+
+Step model: char ids (batch, T) + LSTM state (h, c) -> next-char probabilities after every id
+(batch, T, n_chars) + the new state. It is the trained LSTM/Dense weights in a Keras LSTM with
+return_state over the given ids, so one graph serves the prompt (T = its length) and each new
+char (T = 1). The windowed model (batch, window, n_chars) one-hot -> probabilities is the
+trained model as is; only the benchmark uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from export import data
+from export.errors import ExportError
+from export.onnx_io import (
+    check_graph,
+    convert,
+    load_keras,
+    read_run,
+    session,
+    versions,
+    write_model,
+)
+from models.metadata import MODELS_DIR
+from models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
+from models.text import CharEncoding
+
+PARITY_TOL = 1e-5
+WINDOW_INPUT, WINDOW_OUTPUT = "window", "probs"
+# Running statefully may cost at most this much held-out loss (nats/char) over the training
+# windows; more, and the runtime predicts each char from the last `window` chars instead.
+STATEFUL_TOLERANCE = 0.01
+
+
+@dataclass
+class ShakespeareExport:
+    run_dir: Path
+    out_dir: Path = MODELS_DIR
+    mode: str = "auto"  # "auto" | "stateful" | "windowed"
+    text: str | None = None  # real text for parity (gutenberg.zip or a .txt); None = search
+    search_data: bool = True  # False: use only an explicit `text` (tests)
+    windowed_out: Path | None = None  # also write the windowed model here (.onnx)
+    parity_windows: int = 64
+    command: str | None = None  # the export command line, recorded in the JSON
+
+
+def build_step_function(model, n_chars: int):
+    import keras
+    import tensorflow as tf
+
+    trained = model.get_layer("lstm")
+    config = {**trained.get_config(), "return_sequences": True, "return_state": True,
+              "name": "lstm_step"}
+    lstm = keras.layers.LSTM.from_config(config)
+    lstm.build((None, None, n_chars))
+    lstm.set_weights(trained.get_weights())
+    dense = model.get_layer("dense")
+    units = trained.units
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None], tf.int64, name="char_ids"),
+        tf.TensorSpec([None, units], tf.float32, name="h"),
+        tf.TensorSpec([None, units], tf.float32, name="c"),
+    ])
+    def step(ids, h, c):
+        seq, h_out, c_out = lstm(tf.one_hot(ids, n_chars, dtype=tf.float32), initial_state=[h, c])
+        return {"probs": dense(seq), "h_out": h_out, "c_out": c_out}
+
+    return step
+
+
+def build_window_function(model, window: int, n_chars: int, every_step: bool):
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, window, n_chars], tf.float32,
+                                                name=WINDOW_INPUT)])
+    def windowed(x):
+        probs = model(x, training=False)
+        return {WINDOW_OUTPUT: probs[:, -1, :] if every_step else probs}
+
+    return windowed
+
+
+def _parity_windows(encoding: CharEncoding, window: int, count: int, text_path, search, log):
+    rng = np.random.default_rng(0)
+    path = data.find(data.GUTENBERG_ARCHIVE, text_path, search)
+    ids = encoding.encode(data.plays_text(path)) if path is not None else np.zeros(0)
+    if len(ids) > window + 1:
+        starts = rng.integers(0, len(ids) - window, count)
+        log(f"parity on {count} windows of {path}")
+        return np.stack([ids[s : s + window] for s in starts]).astype(np.int64), str(path.name)
+    log("no real text found: parity on random char windows")
+    return rng.integers(0, encoding.size, (count, window)).astype(np.int64), "random chars"
+
+
+def _choose_mode(requested: str, meta: dict) -> tuple[str, str]:
+    if requested != "auto":
+        return requested, "chosen on the command line"
+    metrics = meta.get("metrics", {})
+    windowed, stateful = metrics.get("heldout_loss_windowed"), metrics.get("heldout_loss_stateful")
+    if windowed is None or stateful is None:
+        return "stateful", "the run recorded no stateful-vs-windowed comparison"
+    reason = (f"held-out loss stateful {stateful:.4f} vs windowed {windowed:.4f} nats/char "
+              f"(tolerance {STATEFUL_TOLERANCE})")
+    return ("stateful" if stateful <= windowed + STATEFUL_TOLERANCE else "windowed"), reason
+
+
+def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
+    if cfg.mode not in ("auto", "stateful", "windowed"):
+        raise ExportError("--mode must be auto, stateful or windowed")
+    run, meta = read_run(cfg.run_dir, "shakespeare")
+    try:
+        encoding = CharEncoding.from_dict(meta["encoding"])
+        window = int(meta["window"])
+        every_step = meta.get("objective", "last") == "every"
+    except (KeyError, ValueError) as exc:
+        raise ExportError(f"{run}/meta.json: bad encoding or window ({exc})") from exc
+    model = load_keras(run)
+    n_chars, units = encoding.size, model.get_layer("lstm").units
+    if model.get_layer("dense").units != n_chars:
+        raise ExportError(f"{run}: model has {model.get_layer('dense').units} outputs, "
+                          f"the char set {n_chars}")
+
+    step_proto = convert(build_step_function(model, n_chars))
+    check_graph(step_proto, {"char_ids": 2, "h": 2, "c": 2}, set(OUTPUTS), "shakespeare step")
+    window_proto = convert(build_window_function(model, window, n_chars, every_step))
+    check_graph(window_proto, {WINDOW_INPUT: 3}, {WINDOW_OUTPUT}, "shakespeare windowed")
+    step_sess, window_sess = session(step_proto), session(window_proto)
+
+    ids, source = _parity_windows(encoding, window, cfg.parity_windows, cfg.text,
+                                   cfg.search_data, log)
+    one_hot = encoding.one_hot(ids)
+    keras_probs = model.predict(one_hot, verbose=0)
+    keras_last = keras_probs[:, -1, :] if every_step else keras_probs
+    zeros = np.zeros((len(ids), units), dtype=np.float32)
+    step_probs, _, _ = step_sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
+    # The same windows in two pieces, carrying the state across: must equal one pass.
+    cut = window // 2
+    _, h1, c1 = step_sess.run(list(OUTPUTS), {"char_ids": ids[:, :cut], "h": zeros, "c": zeros})
+    split_probs = step_sess.run(["probs"], {"char_ids": ids[:, cut:], "h": h1, "c": c1})[0]
+    (window_probs,) = window_sess.run([WINDOW_OUTPUT], {WINDOW_INPUT: one_hot})
+    checks = {
+        "windowed_onnx_vs_keras": np.abs(window_probs - keras_last).max(),
+        "step_from_zero_state_vs_keras_window": np.abs(step_probs[:, -1] - keras_last).max(),
+        "step_state_carried_vs_one_pass": np.abs(split_probs[:, -1] - step_probs[:, -1]).max(),
+    }
+    if every_step:
+        checks["step_every_position_vs_keras"] = np.abs(step_probs - keras_probs).max()
+    checks = {k: float(v) for k, v in checks.items()}
+    for name, diff in checks.items():
+        log(f"parity {name}: max abs diff {diff:.2e}")
+        if not diff <= PARITY_TOL:
+            raise ExportError(f"shakespeare parity failed: {name} max abs diff {diff:.2e} > 1e-5")
+
+    mode, reason = _choose_mode(cfg.mode, meta)
+    log(f"generation mode: {mode} ({reason})")
+    train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
+    out_meta = {
+        "encoding": encoding.to_dict(),
+        "window": window,
+        "step": meta.get("step"),
+        "objective": meta.get("objective", "last"),
+        "hidden": units,
+        "mode": mode,
+        "mode_reason": reason,
+        "inputs": {name: {"dtype": dtype, "shape": [None, None] if name == "char_ids"
+                          else [None, units]} for name, dtype in INPUTS.items()},
+        "outputs": {
+            "probs": {"dtype": "float32", "shape": [None, None, n_chars],
+                      "meaning": "P(next char) after each input char"},
+            "h_out": {"dtype": "float32", "shape": [None, units]},
+            "c_out": {"dtype": "float32", "shape": [None, units]},
+        },
+        "architecture": f"one-hot({n_chars}) -> LSTM({units}) -> Dense({n_chars}, softmax)",
+        "params": meta.get("params"),
+        "metrics": {"training": train_metrics,
+                    "export": {"parity": checks, "parity_samples": f"{len(ids)} windows "
+                               f"of {window} chars ({source})"}},
+        "training_command": meta.get("command"),
+        "export_command": cfg.command,
+        "seed": meta.get("seed"),
+        "versions": {"training": meta.get("versions"), "export": versions()},
+    }
+    paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
+    if cfg.windowed_out is not None:
+        Path(cfg.windowed_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.windowed_out).write_bytes(window_proto.SerializeToString())
+        log(f"wrote the windowed model to {cfg.windowed_out}")
+    # The runtime must load the written pair and score the parity windows like Keras did.
+    gen = ShakespeareGenerator.load(paths[0])
+    probs, _, _ = gen._run(ids[0], *gen._zero_state())
+    if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
+        raise ExportError(f"{paths[0]}: runtime output differs from Keras")
+    size = sum(p.stat().st_size for p in paths)
+    log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.2f} MB)")
+    return paths

@@ -1,0 +1,141 @@
+"""Shipped model files: where they live, their JSON metadata, and loading them safely.
+
+Each model is a pair `NAME.onnx` + `NAME.json`. The JSON is written by `python -m export` and
+holds the format version, the text encoding, metrics, the sha256 of the .onnx and the input and
+output names. Loading checks all of it before a session is created, so a stale, corrupt or
+foreign file fails at load time with a message that says how to rebuild it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.errors import ModelError
+
+MODELS_DIR = Path(__file__).resolve().parent
+
+SENTIMENT_FORMAT = "bardbot.model.sentiment/1"
+SHAKESPEARE_FORMAT = "bardbot.model.shakespeare/1"
+FORMATS = {"sentiment": SENTIMENT_FORMAT, "shakespeare": SHAKESPEARE_FORMAT}
+
+# ONNX element types as onnxruntime names them.
+ORT_TYPES = {"int32": "tensor(int32)", "int64": "tensor(int64)", "float32": "tensor(float)"}
+
+
+def rebuild_hint(kind: str) -> str:
+    return (
+        f"rebuild it with `python -m export {kind} RUN_DIR` "
+        f"(RUN_DIR made by `python -m trainer {kind}`)"
+    )
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def default_path(kind: str) -> Path:
+    return MODELS_DIR / f"{kind}.onnx"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model: the .onnx bytes and its parsed JSON metadata."""
+
+    onnx_path: Path
+    json_path: Path
+    onnx_bytes: bytes
+    meta: dict
+
+
+def read_model(path: str | Path | None, kind: str) -> LoadedModel:
+    """Read `path` (an .onnx or its .json; default: the shipped model) and verify it."""
+    path = Path(path) if path is not None else default_path(kind)
+    onnx_path = path.with_suffix(".onnx")
+    json_path = path.with_suffix(".json")
+    hint = rebuild_hint(kind)
+    for needed in (onnx_path, json_path):
+        if not needed.is_file():
+            raise ModelError(f"{needed}: model file not found; {hint}")
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{json_path}: unreadable model metadata ({exc}); {hint}") from exc
+    expected = FORMATS[kind]
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != expected:
+        raise ModelError(
+            f"{json_path}: metadata format {found!r}, this bardbot reads {expected!r}; {hint}"
+        )
+    onnx_bytes = onnx_path.read_bytes()
+    if sha256_hex(onnx_bytes) != meta.get("sha256"):
+        raise ModelError(
+            f"{onnx_path}: sha256 does not match {json_path.name} "
+            f"(file changed or half-written); {hint}"
+        )
+    return LoadedModel(onnx_path, json_path, onnx_bytes, meta)
+
+
+def create_session(model: LoadedModel, kind: str, threads: int = 1):
+    """An onnxruntime session whose inputs and outputs are exactly the ones the JSON declares.
+
+    Sessions are made once per model object; `InferenceSession.run` is thread-safe, so one
+    session serves every caller. Spinning is off so an idle bot does not burn CPU.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, int(threads))
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    hint = rebuild_hint(kind)
+    try:
+        session = ort.InferenceSession(
+            model.onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        raise ModelError(f"{model.onnx_path}: onnxruntime cannot load it ({exc}); {hint}") from exc
+
+    declared_in = model.meta.get("inputs", {})
+    declared_out = model.meta.get("outputs", {})
+    actual_in = {i.name: i.type for i in session.get_inputs()}
+    actual_out = {o.name for o in session.get_outputs()}
+    wanted_in = {name: ORT_TYPES.get(spec.get("dtype"), "?") for name, spec in declared_in.items()}
+    if actual_in != wanted_in:
+        raise ModelError(
+            f"{model.onnx_path}: unexpected model inputs {sorted(actual_in.items())}, "
+            f"expected {sorted(wanted_in.items())}; {hint}"
+        )
+    if not set(declared_out) <= actual_out:
+        raise ModelError(
+            f"{model.onnx_path}: model outputs {sorted(actual_out)} lack "
+            f"{sorted(set(declared_out) - actual_out)}; {hint}"
+        )
+    return session
+
+
+def require_io(model: LoadedModel, kind: str, inputs: dict[str, str], outputs: set[str]) -> None:
+    """Check that the JSON declares exactly the inputs (name -> dtype) this runtime feeds."""
+    declared = {name: spec.get("dtype") for name, spec in model.meta.get("inputs", {}).items()}
+    if declared != inputs or not outputs <= set(model.meta.get("outputs", {})):
+        raise ModelError(
+            f"{model.json_path}: declares inputs {declared} and outputs "
+            f"{sorted(model.meta.get('outputs', {}))}, this runtime needs inputs {inputs} and "
+            f"outputs {sorted(outputs)}; {rebuild_hint(kind)}"
+        )
+
+
+def public_info(model: LoadedModel) -> dict:
+    """What an "about" page shows: everything in the JSON except bulky vocabularies."""
+    meta = model.meta
+    info = {k: v for k, v in meta.items() if k != "encoding"}
+    encoding = meta.get("encoding", {})
+    info["encoding"] = {k: v for k, v in encoding.items() if k not in ("words", "chars")}
+    info["file"] = str(model.onnx_path)
+    info["size_bytes"] = len(model.onnx_bytes)
+    return info

@@ -1,0 +1,106 @@
+"""IMDB sentiment classifier on onnxruntime: text in, `SentimentResult` out.
+
+Text goes through `models.text.WordEncoding`, the same code the trainer used; the embedding
+lookup is inside the ONNX graph, so the runtime feeds token ids only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import ModelError
+from models.metadata import create_session, public_info, read_model, rebuild_hint, require_io
+from models.text import WordEncoding
+
+KIND = "sentiment"
+INPUT = "token_ids"
+OUTPUT = "prob"
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    label: str  # "positive" | "negative"
+    score: float  # P(positive) in [0, 1]
+    confidence: float  # max(score, 1 - score)
+    uncertain: bool  # score within the classifier's uncertain_margin of 0.5
+    tokens: tuple[str, ...]  # every token of the text
+    unknown: tuple[str, ...]  # tokens not in the vocabulary
+    unknown_ratio: float  # len(unknown) / len(tokens), 0.0 for an empty text
+    truncated: bool  # known tokens beyond maxlen were cut
+
+
+class SentimentClassifier:
+    """Load once, share freely: `predict` keeps no state between calls."""
+
+    uncertain_margin = 0.1
+    # Texts per session run; one run for any batch up to this size. Larger batches are split
+    # so that memory stays bounded (each text costs maxlen x embedding dim floats in the graph).
+    max_batch = 256
+
+    def __init__(self, session, encoding: WordEncoding, threshold: float, info: dict) -> None:
+        self._session = session
+        self.encoding = encoding
+        self.threshold = threshold
+        self.info = info
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, threads: int = 1) -> SentimentClassifier:
+        """Load `path` (.onnx, with its .json beside it); default: the shipped model."""
+        model = read_model(path, KIND)
+        require_io(model, KIND, {INPUT: "int32"}, {OUTPUT})
+        try:
+            encoding = WordEncoding.from_dict(model.meta["encoding"])
+            threshold = float(model.meta["threshold"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                f"{model.json_path}: bad encoding or threshold ({exc}); {rebuild_hint(KIND)}"
+            ) from exc
+        session = create_session(model, KIND, threads)
+        shape = session.get_inputs()[0].shape
+        if len(shape) != 2 or shape[1] != encoding.maxlen:
+            raise ModelError(
+                f"{model.onnx_path}: input shape {shape} does not fit maxlen {encoding.maxlen} "
+                f"from {model.json_path.name}; {rebuild_hint(KIND)}"
+            )
+        info = public_info(model)
+        info.update(vocab_size=encoding.vocab_size, maxlen=encoding.maxlen)
+        return cls(session, encoding, threshold, info)
+
+    def scores(self, ids: np.ndarray) -> np.ndarray:
+        """P(positive) for an (n, maxlen) int32 id matrix, one session run per `max_batch`."""
+        parts = [
+            self._session.run([OUTPUT], {INPUT: ids[i : i + self.max_batch]})[0]
+            for i in range(0, len(ids), self.max_batch)
+        ]
+        return np.concatenate(parts).reshape(-1) if parts else np.zeros(0, dtype=np.float32)
+
+    def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
+        """One result per text, in order."""
+        if isinstance(texts, str):
+            raise TypeError("predict takes a list of texts; wrap a single text in a list")
+        texts = list(texts)
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"texts must be str, got {type(text).__name__}")
+        ids, encoded = self.encoding.encode_batch(texts)
+        scores = np.clip(self.scores(ids).astype(np.float64), 0.0, 1.0)
+        results = []
+        for enc, score in zip(encoded, scores, strict=True):
+            score = float(score)
+            results.append(
+                SentimentResult(
+                    label="positive" if score > self.threshold else "negative",
+                    score=score,
+                    confidence=max(score, 1.0 - score),
+                    uncertain=abs(score - 0.5) <= self.uncertain_margin,
+                    tokens=tuple(enc.tokens),
+                    unknown=tuple(enc.unknown),
+                    unknown_ratio=enc.unknown_ratio,
+                    truncated=enc.truncated,
+                )
+            )
+        return results

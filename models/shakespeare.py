@@ -1,0 +1,160 @@
+"""Character-level Shakespeare generator on onnxruntime, with a step model.
+
+The ONNX step model takes a run of char ids plus the LSTM state (h, c) and returns the
+next-char probabilities after every id plus the new state. The prompt goes through it in one
+run, then each new char costs one run of length 1: O(1) per char instead of re-reading the
+40-char window. In "windowed" mode (chosen at export when running statefully was measurably
+worse than the training windows) each char is instead predicted from the last `window` chars
+from zero state, exactly like the reference loop.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import ModelError
+from models.metadata import create_session, public_info, read_model, rebuild_hint, require_io
+from models.sampling import check_temperature, sample_index
+from models.text import CharEncoding
+
+KIND = "shakespeare"
+INPUTS = {"char_ids": "int64", "h": "float32", "c": "float32"}
+OUTPUTS = ("probs", "h_out", "c_out")
+MODES = ("stateful", "windowed")
+# Chars per session run when reading long texts: bounds memory (probs are chunk x n_chars).
+CHUNK = 4096
+# Smallest probability used in the loss, so an impossible char costs ~27.6 nats, not inf.
+_LOSS_FLOOR = 1e-12
+
+
+class ShakespeareGenerator:
+    """Load once, share freely: every call keeps its state and RNG in local variables."""
+
+    max_length = 2000
+
+    def __init__(
+        self, session, encoding: CharEncoding, hidden: int, window: int, mode: str, info: dict
+    ) -> None:
+        self._session = session
+        self.encoding = encoding
+        self.hidden = hidden
+        self.window = window
+        self.mode = mode
+        self.info = info
+        # The context used when a prompt has no known character: a line break (or a space),
+        # the way text starts in the plays.
+        start = next((ch for ch in "\n " if ch in encoding.chars), encoding.chars[0])
+        self._start_id = encoding.chars.index(start)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, threads: int = 1) -> ShakespeareGenerator:
+        """Load `path` (.onnx, with its .json beside it); default: the shipped model."""
+        model = read_model(path, KIND)
+        require_io(model, KIND, INPUTS, set(OUTPUTS))
+        meta = model.meta
+        try:
+            encoding = CharEncoding.from_dict(meta["encoding"])
+            hidden = int(meta["hidden"])
+            window = int(meta["window"])
+            mode = meta["mode"]
+            if mode not in MODES or hidden <= 0 or window <= 0:
+                raise ValueError(f"mode {mode!r}, hidden {hidden}, window {window}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                f"{model.json_path}: bad model settings ({exc}); {rebuild_hint(KIND)}"
+            ) from exc
+        session = create_session(model, KIND, threads)
+        n_out = session.get_outputs()[[o.name for o in session.get_outputs()].index("probs")]
+        if n_out.shape[-1] != encoding.size:
+            raise ModelError(
+                f"{model.onnx_path}: {n_out.shape[-1]} output chars, but "
+                f"{model.json_path.name} has {encoding.size}; {rebuild_hint(KIND)}"
+            )
+        info = public_info(model)
+        info.update(n_chars=encoding.size, max_length=cls.max_length)
+        return cls(session, encoding, hidden, window, mode, info)
+
+    def normalize(self, text: str) -> str:
+        """The text as the model sees it (lowercased, unseen characters mapped or dropped)."""
+        return self.encoding.normalize(text)
+
+    def _zero_state(self) -> tuple[np.ndarray, np.ndarray]:
+        zeros = np.zeros((1, self.hidden), dtype=np.float32)
+        return zeros, zeros
+
+    def _run(self, ids, h, c):
+        """Probabilities after each id (len(ids), n_chars) and the state after the last."""
+        feed = {"char_ids": np.asarray(ids, dtype=np.int64).reshape(1, -1), "h": h, "c": c}
+        probs, h, c = self._session.run(list(OUTPUTS), feed)
+        return probs[0], h, c
+
+    def _read(self, ids: np.ndarray, h, c):
+        """Feed a long id sequence in chunks; returns the last probabilities and the state."""
+        probs = None
+        for i in range(0, len(ids), CHUNK):
+            probs, h, c = self._run(ids[i : i + CHUNK], h, c)
+        return probs[-1], h, c
+
+    def generate(
+        self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None
+    ) -> str:
+        """Exactly `length` new characters after `prompt` (prompt excluded).
+
+        temperature <= 0 is greedy; the same seed gives the same text. A prompt with no
+        character the model knows starts from a line break.
+        """
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be str, got {type(prompt).__name__}")
+        if isinstance(length, bool):
+            raise TypeError("length must be an integer")
+        length = operator.index(length)
+        if not 0 <= length <= self.max_length:
+            raise ValueError(f"length must be between 0 and {self.max_length}, got {length}")
+        temperature = check_temperature(temperature)
+        if length == 0:
+            return ""
+        rng = np.random.default_rng(seed)
+        ids = self.encoding.encode(prompt)
+        if len(ids) == 0:
+            ids = np.array([self._start_id], dtype=np.int64)
+        out: list[int] = []
+        if self.mode == "windowed":
+            context = deque(ids[-self.window :].tolist(), maxlen=self.window)
+            for _ in range(length):
+                probs, _, _ = self._run(list(context), *self._zero_state())
+                out.append(sample_index(probs[-1], temperature, rng))
+                context.append(out[-1])
+        else:
+            probs, h, c = self._read(ids, *self._zero_state())
+            for i in range(length):
+                out.append(sample_index(probs, temperature, rng))
+                if i + 1 < length:
+                    step, h, c = self._run([out[-1]], h, c)
+                    probs = step[-1]
+        return self.encoding.decode(out)
+
+    def loss(self, text: str) -> float:
+        """Mean cross-entropy (nats/char) of each char given all before it, from zero state.
+
+        Scored over `normalize(text)[1:]`; needs at least two characters after normalizing.
+        """
+        ids = self.encoding.encode(text)
+        if len(ids) < 2:
+            raise ValueError("loss needs at least 2 characters the model knows")
+        h, c = self._zero_state()
+        total = 0.0
+        for i in range(0, len(ids) - 1, CHUNK):
+            chunk = ids[i : min(i + CHUNK, len(ids) - 1)]
+            probs, h, c = self._run(chunk, h, c)
+            targets = ids[i + 1 : i + 1 + len(chunk)]
+            picked = probs[np.arange(len(chunk)), targets].astype(np.float64)
+            total -= float(np.log(np.maximum(picked, _LOSS_FLOOR)).sum())
+        result = total / (len(ids) - 1)
+        if not math.isfinite(result):
+            raise ModelError(f"{self.info.get('file')}: model returned invalid probabilities")
+        return result

@@ -1,0 +1,149 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+import export.sentiment as export_sentiment_module
+from export.__main__ import main
+from export.errors import ExportError
+from export.sentiment import SentimentExport, export_sentiment
+from export.shakespeare import ShakespeareExport, export_shakespeare
+from models import SentimentClassifier, ShakespeareGenerator
+from tests.export.tiny import CORPUS, WINDOW, build_sentiment_run, build_shakespeare_run
+
+FLOAT16 = onnx.TensorProto.FLOAT16
+
+
+def quiet(*_):
+    pass
+
+
+def graph(path):
+    return onnx.load(str(path)).graph
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs", "outputs"),
+    [
+        ("sentiment.onnx", {"token_ids"}, {"prob"}),
+        ("shakespeare.onnx", {"char_ids", "h", "c"}, {"probs", "h_out", "c_out"}),
+    ],
+)
+def test_one_lstm_op_named_io_dynamic_batch(tiny, name, inputs, outputs):
+    g = graph(tiny.models / name)
+    assert [n.op_type for n in g.node].count("LSTM") == 1
+    assert {i.name for i in g.input} == inputs and {o.name for o in g.output} == outputs
+    for value in g.input:
+        assert not value.type.tensor_type.shape.dim[0].HasField("dim_value")
+
+
+def test_sentiment_parity_with_keras(tiny):
+    import keras
+
+    model = keras.models.load_model(tiny.sentiment / "model.keras")
+    clf = SentimentClassifier.load(tiny.models / "sentiment.onnx")
+    texts = ["the film was good .", "I loved it", "bad bad awful dull", "", "great " * 40]
+    ids, _ = clf.encoding.encode_batch(texts)
+    expected = model.predict(ids, verbose=0).reshape(-1)
+    assert np.abs(clf.scores(ids) - expected).max() <= 1e-5
+    assert [r.score for r in clf.predict(texts)] == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+def test_step_model_reproduces_the_windowed_model_from_zero_state(tiny):
+    import keras
+
+    model = keras.models.load_model(tiny.shakespeare / "model.keras")
+    gen = ShakespeareGenerator.load(tiny.models / "shakespeare.onnx")
+    windows = np.random.default_rng(1).integers(0, gen.encoding.size, (8, WINDOW))
+    expected = model.predict(gen.encoding.one_hot(windows), verbose=0)
+    for window, probs in zip(windows, expected, strict=True):
+        step_probs, _, _ = gen._run(window, *gen._zero_state())
+        assert np.abs(step_probs[-1] - probs).max() <= 1e-5
+    meta = json.loads((tiny.models / "shakespeare.json").read_text())
+    assert max(meta["metrics"]["export"]["parity"].values()) <= 1e-5
+    assert meta["mode"] == "stateful" and meta["hidden"] == 16 and meta["window"] == WINDOW
+
+
+def test_every_step_objective_exports_and_matches_at_every_position(tmp_path):
+    import keras
+
+    run = tmp_path / "every"
+    build_shakespeare_run(run, objective="every", seed=3)
+    export_shakespeare(ShakespeareExport(run, tmp_path / "out", search_data=False), log=quiet)
+    gen = ShakespeareGenerator.load(tmp_path / "out" / "shakespeare.onnx")
+    ids = gen.encoding.encode("to be, or not to be: that")
+    expected = keras.models.load_model(run / "model.keras").predict(
+        gen.encoding.one_hot(ids)[None], verbose=0)[0]
+    probs, _, _ = gen._run(ids, *gen._zero_state())
+    assert np.abs(probs - expected).max() <= 1e-5
+
+
+def test_float16_embedding_is_stored_as_float16_and_smaller(tiny, tmp_path):
+    out = tmp_path / "fp16"
+    export_sentiment(SentimentExport(tiny.sentiment, out, embedding_dtype="float16",
+                                     search_data=False), log=quiet)
+    stored = {i.name: i.data_type for i in graph(out / "sentiment.onnx").initializer}
+    assert FLOAT16 in stored.values()
+    assert FLOAT16 not in {i.data_type for i in graph(tiny.models / "sentiment.onnx").initializer}
+    meta = json.loads((out / "sentiment.json").read_text())
+    assert meta["embedding"]["dtype"] == "float16"
+    assert meta["metrics"]["export"]["parity_max_abs_diff"] <= 1e-5
+
+
+def write_fake_imdb(root, n=6):
+    for label, words in (("pos", "good great loved"), ("neg", "bad awful dull")):
+        folder = root / "aclImdb" / "test" / label
+        folder.mkdir(parents=True)
+        for i in range(n):
+            (folder / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(f"the film was {words}")
+
+
+def test_auto_dtype_measures_accuracy_on_the_test_set(tiny, tmp_path):
+    write_fake_imdb(tmp_path / "data")
+    export_sentiment(SentimentExport(tiny.sentiment, tmp_path / "out", imdb=tmp_path / "data",
+                                     search_data=False), log=quiet)
+    metrics = json.loads((tmp_path / "out" / "sentiment.json").read_text())["metrics"]["export"]
+    assert metrics["test_reviews"] == 12
+    assert "fp16_accuracy_cost_points" in metrics
+    assert metrics["parity_samples"].endswith("(IMDB test reviews)")
+
+
+def test_max_words_cuts_the_vocabulary(tiny, tmp_path):
+    export_sentiment(SentimentExport(tiny.sentiment, tmp_path, embedding_dtype="float32",
+                                     max_words=3, search_data=False), log=quiet)
+    clf = SentimentClassifier.load(tmp_path / "sentiment.onnx")
+    assert clf.encoding.words == ("the", "film", "was")
+    assert clf.predict(["the good film"])[0].unknown == ("good",)
+
+
+def test_parity_failure_stops_the_export(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(export_sentiment_module, "PARITY_TOL", -1.0)
+    with pytest.raises(ExportError, match="parity failed"):
+        export_sentiment(SentimentExport(tiny.sentiment, tmp_path, embedding_dtype="float32",
+                                         search_data=False), log=quiet)
+    assert not (tmp_path / "sentiment.onnx").exists()
+
+
+def test_cli_user_errors_are_one_line(tiny, tmp_path, capsys):
+    assert main(["sentiment", str(tmp_path / "nope")]) == 1
+    assert "no such run folder" in capsys.readouterr().err
+    unfinished = tmp_path / "unfinished"
+    build_sentiment_run(unfinished)
+    (unfinished / "meta.json").unlink()
+    assert main(["sentiment", str(unfinished)]) == 1
+    assert "unfinished" in capsys.readouterr().err
+    assert main(["sentiment", str(tiny.shakespeare), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "is this a sentiment run" in err and err.count("\n") == 1
+
+
+def test_cli_exports_a_run(tiny, tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(CORPUS * 3)
+    assert main(["shakespeare", str(tiny.shakespeare), "--out", str(tmp_path),
+                 "--mode", "windowed", "--text", str(corpus)]) == 0
+    meta = json.loads((tmp_path / "shakespeare.json").read_text())
+    assert meta["mode"] == "windowed" and meta["export_command"].startswith("python -m export")
+    assert "corpus.txt" in meta["metrics"]["export"]["parity_samples"]
+    assert ShakespeareGenerator.load(tmp_path / "shakespeare.onnx").mode == "windowed"

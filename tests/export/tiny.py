@@ -1,0 +1,109 @@
+"""Tiny trainer-shaped runs (contract layer names and shapes, random weights) and their export.
+
+Built once per test process and shared by tests/export and tests/models.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.text import CharEncoding, WordEncoding
+
+WORDS = ("the", "film", "was", "good", "bad", "great", "awful", "i", "loved", "it", "dull", ".")
+MAXLEN = 12
+DIM = 8
+CORPUS = "to be, or not to be: that is the question.\nwhether 'tis nobler in the mind!\n"
+WINDOW = 10
+HIDDEN = 16
+
+
+@dataclass(frozen=True)
+class TinyRuns:
+    root: Path
+    sentiment: Path
+    shakespeare: Path
+    models: Path  # exported sentiment.onnx/.json + shakespeare.onnx/.json
+    windowed: Path  # windowed shakespeare .onnx
+
+
+def _write_meta(run: Path, meta: dict) -> None:
+    (run / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def build_sentiment_run(run: Path, seed: int = 0) -> WordEncoding:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    encoding = WordEncoding(WORDS, MAXLEN)
+    vectors = np.random.default_rng(seed).normal(size=(encoding.vocab_size, DIM))
+    vectors[:2] = 0  # padding and UNK (drop policy)
+    inp = keras.Input((MAXLEN,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(encoding.vocab_size, DIM, trainable=False, name="embedding")(inp)
+    x = keras.layers.LSTM(50, return_sequences=True, name="lstm")(x)
+    x = keras.layers.Dropout(0.2)(x)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(1, activation="sigmoid", name="dense")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("embedding").set_weights([vectors.astype(np.float32)])
+    run.mkdir(parents=True, exist_ok=True)
+    model.save(run / "model.keras")
+    _write_meta(run, {
+        "format": "bardbot.train.sentiment/1", "kind": "sentiment",
+        "encoding": encoding.to_dict(),
+        "vectors": {"source": "random (test)", "dim": DIM, "oov_ratio": 0.0},
+        "params": {"trainable": model.count_params() - encoding.vocab_size * DIM,
+                   "total": model.count_params()},
+        "metrics": {"val_accuracy": 0.5, "test_accuracy": 0.5, "history": {}, "epoch_seconds": []},
+        "seed": seed, "command": "python -m trainer sentiment (tiny test)", "versions": {},
+    })
+    return encoding
+
+
+def build_shakespeare_run(run: Path, objective: str = "last", seed: int = 0) -> CharEncoding:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    encoding = CharEncoding.from_corpus(CORPUS)
+    shape = (WINDOW, encoding.size) if objective == "last" else (None, encoding.size)
+    inp = keras.Input(shape, name="chars")
+    x = keras.layers.LSTM(HIDDEN, return_sequences=objective == "every", name="lstm")(inp)
+    out = keras.layers.Dense(encoding.size, activation="softmax", name="dense")(x)
+    model = keras.Model(inp, out)
+    run.mkdir(parents=True, exist_ok=True)
+    model.save(run / "model.keras")
+    _write_meta(run, {
+        "format": "bardbot.train.shakespeare/1", "kind": "shakespeare",
+        "encoding": encoding.to_dict(), "window": WINDOW, "step": 3, "objective": objective,
+        "params": {"total": model.count_params()},
+        "metrics": {"heldout_loss_windowed": 3.0, "heldout_loss_stateful": 3.0, "history": {}},
+        "seed": seed, "command": "python -m trainer shakespeare (tiny test)", "versions": {},
+    })
+    return encoding
+
+
+@functools.cache
+def tiny_runs() -> TinyRuns:
+    from export.sentiment import SentimentExport, export_sentiment
+    from export.shakespeare import ShakespeareExport, export_shakespeare
+
+    root = Path(tempfile.mkdtemp(prefix="bardbot-tiny-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    runs = TinyRuns(root, root / "sentiment", root / "shakespeare", root / "models",
+                    root / "windowed.onnx")
+    build_sentiment_run(runs.sentiment)
+    build_shakespeare_run(runs.shakespeare)
+    quiet = lambda *_: None  # noqa: E731
+    # Tests never read the real data sets: parity runs on random ids / chars.
+    export_sentiment(SentimentExport(runs.sentiment, runs.models, embedding_dtype="float32",
+                                     search_data=False), log=quiet)
+    export_shakespeare(ShakespeareExport(runs.shakespeare, runs.models, search_data=False,
+                                         windowed_out=runs.windowed), log=quiet)
+    return runs

@@ -1,0 +1,68 @@
+import json
+import shutil
+
+import pytest
+
+from models import ModelError, SentimentClassifier, ShakespeareGenerator
+from models.metadata import sha256_hex
+
+
+@pytest.fixture
+def copy(tiny, tmp_path):
+    for name in ("sentiment", "shakespeare"):
+        for ext in (".onnx", ".json"):
+            shutil.copy(tiny.models / f"{name}{ext}", tmp_path / f"{name}{ext}")
+    return tmp_path
+
+
+def edit_json(path, **changes):
+    meta = json.loads(path.read_text())
+    meta.update(changes)
+    path.write_text(json.dumps(meta))
+
+
+def test_missing_file_names_it_and_the_rebuild_command(tmp_path):
+    with pytest.raises(ModelError, match=r"sentiment\.onnx: model file not found.*python -m exp"):
+        SentimentClassifier.load(tmp_path / "sentiment.onnx")
+
+
+def test_missing_json(copy):
+    (copy / "shakespeare.json").unlink()
+    with pytest.raises(ModelError, match=r"shakespeare\.json: model file not found"):
+        ShakespeareGenerator.load(copy / "shakespeare.onnx")
+
+
+def test_sha256_mismatch(copy):
+    data = bytearray((copy / "sentiment.onnx").read_bytes())
+    data[-1] ^= 0xFF
+    (copy / "sentiment.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"sentiment\.onnx: sha256 does not match.*python -m ex"):
+        SentimentClassifier.load(copy / "sentiment.onnx")
+
+
+def test_old_or_foreign_json_format(copy):
+    edit_json(copy / "sentiment.json", format="bardbot.model.sentiment/0")
+    with pytest.raises(ModelError, match=r"sentiment\.json: metadata format.*python -m export"):
+        SentimentClassifier.load(copy / "sentiment.onnx")
+    (copy / "shakespeare.json").write_text("{not json")
+    with pytest.raises(ModelError, match=r"shakespeare\.json: unreadable"):
+        ShakespeareGenerator.load(copy / "shakespeare.onnx")
+
+
+def test_onnx_with_unexpected_inputs(copy):
+    # The generator's graph under the sentiment name, with a JSON that vouches for its bytes.
+    shutil.copy(copy / "shakespeare.onnx", copy / "sentiment.onnx")
+    edit_json(copy / "sentiment.json", sha256=sha256_hex((copy / "sentiment.onnx").read_bytes()))
+    with pytest.raises(ModelError, match=r"sentiment\.onnx: unexpected model inputs"):
+        SentimentClassifier.load(copy / "sentiment.onnx")
+
+
+def test_json_declaring_other_inputs(copy):
+    edit_json(copy / "shakespeare.json", inputs={"x": {"dtype": "float32"}})
+    with pytest.raises(ModelError, match=r"shakespeare\.json: declares inputs"):
+        ShakespeareGenerator.load(copy / "shakespeare.onnx")
+
+
+def test_load_accepts_the_json_path_too(copy):
+    clf = SentimentClassifier.load(copy / "sentiment.json")
+    assert clf.predict(["good"])[0].tokens == ("good",)

@@ -1,0 +1,72 @@
+"""`bardbot` / `python -m bot`: the Discord bot with a token, the console without one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import discord
+
+from bot.config import Config, ConfigError, load_config
+from bot.engine import Engine
+
+log = logging.getLogger("bot")
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"bardbot: {message}", file=sys.stderr)
+    return code
+
+
+async def _run_bot(config: Config, classifier, generator) -> None:
+    from bot.client import make_bot
+    from bot.settings import GuildSettings, SettingsStore
+
+    # Open the settings first: a broken database stops us before we connect to Discord.
+    store = await SettingsStore.open(config.db_path, GuildSettings(chat_enabled=config.chat))
+    bot = make_bot(config, store, classifier, generator)
+    async with bot:
+        await bot.start(config.token)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = load_config(argv)
+    except ConfigError as e:
+        return _fail(str(e), 2)
+    discord.utils.setup_logging(level=getattr(logging, config.log_level))
+
+    from bot.extension import load_models
+    from bot.settings import SettingsError
+    from models import ModelError
+
+    try:
+        classifier, generator = load_models(config)
+    except ModelError as e:
+        return _fail(str(e))
+    engine_limits = config.limits
+
+    if config.token is None or config.console:
+        from bot import console
+
+        if config.token is None:
+            log.info("no DISCORD_TOKEN: console mode")
+        return console.run(Engine(classifier, generator, engine_limits))
+
+    try:
+        asyncio.run(_run_bot(config, classifier, generator))
+    except SettingsError as e:
+        return _fail(str(e))
+    except discord.LoginFailure:
+        return _fail("Discord rejected the token: check DISCORD_TOKEN / DISCORD_TOKEN_FILE")
+    except discord.PrivilegedIntentsRequired as e:
+        return _fail(f"Discord refused an intent: {e}")
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

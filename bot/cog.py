@@ -1,0 +1,383 @@
+"""The Bard Cog: every Discord-facing feature of bardbot in one plugin.
+
+Slash commands `/sentiment`, `/shakespeare`, `/bardbot about|settings`, `/bardbot-set`, the
+"Analyze sentiment" message context menu, and the chat listener (mention the bot, or DM it).
+Replies never ping anyone (`AllowedMentions.none()`), stay under 2,000 characters, and errors
+reach the user as one short ephemeral message and the log as one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import weakref
+from collections.abc import Awaitable
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import handlers
+from bot.engine import Busy, Engine
+from bot.handlers import Reply, UserError
+from bot.settings import MAX_LENGTH, TEMPERATURE_RANGE, GuildSettings, SettingsError, SettingsStore
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+# Set on an interaction once its error has been answered, so a tree-wide handler stays quiet.
+HANDLED = "bardbot_error_handled"
+T_MIN, T_MAX = TEMPERATURE_RANGE
+Temperature = app_commands.Range[float, T_MIN, T_MAX]
+Length = app_commands.Range[int, 1, MAX_LENGTH]
+CHAT_RATE, CHAT_PER = 3, 30.0  # chat replies per user per 30 s
+# Channel types a chat reply can be posted in (a category or directory cannot be allowed).
+CHAT_CHANNEL_TYPES = (
+    discord.ChannelType.text,
+    discord.ChannelType.news,
+    discord.ChannelType.voice,
+    discord.ChannelType.stage_voice,
+    discord.ChannelType.forum,
+    discord.ChannelType.media,
+    discord.ChannelType.public_thread,
+    discord.ChannelType.private_thread,
+    discord.ChannelType.news_thread,
+)
+
+
+def where(interaction: discord.Interaction) -> str:
+    """Context for a log line."""
+    command = interaction.command.qualified_name if interaction.command else "?"
+    return (
+        f"command={command} user={interaction.user.id} guild={interaction.guild_id} "
+        f"channel={interaction.channel_id} interaction={interaction.id}"
+    )
+
+
+class Bard(commands.Cog):
+    """Sentiment and Shakespeare, as slash commands, a context menu and chat replies."""
+
+    bardbot = app_commands.Group(name="bardbot", description="About bardbot and its settings here")
+
+    def __init__(
+        self,
+        bot: commands.Bot,
+        engine: Engine,
+        store: SettingsStore,
+        *,
+        defer_after: float = 1.0,
+        owns_resources: bool = True,
+    ):
+        self.bot = bot
+        self.engine = engine
+        self.store = store
+        # Work that has not finished after this many seconds is deferred ("thinking..."), then
+        # followed up: Discord drops an interaction not acknowledged within 3 s.
+        self.defer_after = defer_after
+        self.owns_resources = owns_resources
+        self.ctx_menu = app_commands.ContextMenu(
+            name="Analyze sentiment", callback=self.analyze_message
+        )
+        self.ctx_menu.on_error = self._on_ctx_menu_error
+        self.bot.tree.add_command(self.ctx_menu)
+        self._chat_cooldown = commands.CooldownMapping.from_cooldown(
+            CHAT_RATE, CHAT_PER, commands.BucketType.user
+        )
+        self._channel_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
+        if self.owns_resources:
+            self.engine.close()
+            await self.store.close()
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send(self, interaction: discord.Interaction, reply: Reply) -> None:
+        kwargs: dict = {"ephemeral": reply.ephemeral, "allowed_mentions": NO_MENTIONS}
+        if reply.content:
+            kwargs["content"] = reply.content
+        if reply.embed is not None:
+            kwargs["embed"] = reply.embed
+        if interaction.response.is_done():
+            await interaction.followup.send(**kwargs)
+        else:
+            await interaction.response.send_message(**kwargs)
+
+    async def _respond(
+        self, interaction: discord.Interaction, work: Awaitable[Reply], *, ephemeral: bool = False
+    ) -> None:
+        """Answer with `work`'s reply; defer first if it is not ready within `defer_after`."""
+        task = asyncio.ensure_future(work)
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(task), self.defer_after)
+        except TimeoutError:
+            await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+            reply = await task
+        if ephemeral and not reply.ephemeral:
+            reply = Reply(reply.content, reply.embed, ephemeral=True)
+        await self._send(interaction, reply)
+
+    # -- errors --------------------------------------------------------------------------
+
+    async def cog_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await self._report(interaction, error)
+
+    async def _on_ctx_menu_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await self._report(interaction, error)
+
+    async def _report(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        interaction.extras[HANDLED] = True
+        original = getattr(error, "original", error)
+        if isinstance(original, UserError | ValueError):
+            message = str(original)
+        elif isinstance(original, Busy):
+            message = "I am busy with other requests right now; try again in a few seconds."
+            log.warning("busy: %s (%s)", where(interaction), original)
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            message = f"Slow down: try again in {error.retry_after:.0f} s."
+        elif isinstance(error, app_commands.MissingPermissions):
+            message = "You need the Manage Server permission to change bardbot's settings."
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            message = "This command only works in a server."
+        elif isinstance(error, app_commands.TransformerError):
+            message = f"That value is not valid: {error.value!r}."
+        elif isinstance(original, SettingsError):
+            message = "bardbot's settings are unavailable right now; the server owner was told."
+            log.error("settings failed: %s: %s", where(interaction), original)
+        else:
+            message = "Something went wrong; it has been logged."
+            log.error(
+                "command failed: %s: %s: %s", where(interaction), type(original).__name__, original
+            )
+            log.debug("traceback", exc_info=original)
+        try:
+            await self._send(interaction, Reply(message, ephemeral=True))
+        except discord.HTTPException as e:
+            log.warning("could not report an error: %s: %s", where(interaction), e)
+
+    # -- slash commands ------------------------------------------------------------------
+
+    @app_commands.command(name="sentiment", description="Is this text positive or negative?")
+    @app_commands.describe(text="The text to analyse (a review, a message, ...)")
+    @app_commands.checks.cooldown(5, 10.0)
+    async def sentiment(
+        self, interaction: discord.Interaction, text: app_commands.Range[str, 1, 6000]
+    ) -> None:
+        await self._respond(interaction, handlers.sentiment(self.engine, text))
+
+    @app_commands.command(
+        name="shakespeare", description="Continue a prompt in Shakespeare's style"
+    )
+    @app_commands.describe(
+        prompt="The text to continue",
+        temperature=f"Randomness {T_MIN}-{T_MAX}: 0.2 conservative, 0.5 balanced, 1.0 adventurous",
+        length=f"Characters to generate, 1-{MAX_LENGTH} (default: this server's setting)",
+    )
+    @app_commands.checks.cooldown(3, 15.0)
+    async def shakespeare(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, handlers.PROMPT_LIMIT],
+        temperature: Temperature | None = None,
+        length: Length | None = None,
+    ) -> None:
+        settings = await self._settings_for(interaction.guild_id)
+        work = handlers.shakespeare(
+            self.engine,
+            prompt,
+            settings.temperature if temperature is None else temperature,
+            settings.length if length is None else length,
+        )
+        await self._respond(interaction, work)
+
+    @shakespeare.autocomplete("temperature")
+    async def _temperature_hints(
+        self, interaction: discord.Interaction, current: float | str | None
+    ) -> list[app_commands.Choice[float]]:
+        return [
+            app_commands.Choice(name=f"{t} ({label})", value=t)
+            for t, label in handlers.TEMPERATURE_HINTS.items()
+        ]
+
+    @app_commands.checks.cooldown(5, 10.0)
+    async def analyze_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        # The context menu (built in __init__) calls this; message commands receive the
+        # message's content without the privileged message-content intent.
+        if not message.content.strip():
+            raise UserError("That message has no text to analyse.")
+        await self._respond(
+            interaction, handlers.sentiment(self.engine, message.content), ephemeral=True
+        )
+
+    @bardbot.command(name="about", description="The models behind bardbot, their scores, latency")
+    async def about(self, interaction: discord.Interaction) -> None:
+        await self._send(interaction, handlers.about(self.engine, self.bot.latency))
+
+    @bardbot.command(name="settings", description="bardbot's settings in this server")
+    async def show_settings(self, interaction: discord.Interaction) -> None:
+        if interaction.guild_id is None:
+            raise UserError("Settings belong to a server; in DMs the defaults apply.")
+        settings = await self.store.get(interaction.guild_id)
+        await self._send(
+            interaction, handlers.format_settings(settings, self._guild_name(interaction))
+        )
+
+    # Discord applies default permissions to top-level commands only, hence a top-level command
+    # rather than a `/bardbot set` subcommand.
+    @app_commands.command(
+        name="bardbot-set", description="Change bardbot's settings in this server"
+    )
+    @app_commands.describe(
+        temperature=f"Default randomness for /shakespeare and chat, {T_MIN}-{T_MAX}",
+        length=f"Default characters generated, 1-{MAX_LENGTH}",
+        chat="Reply when someone mentions the bot",
+        show_sentiment="Add the message's sentiment to chat replies",
+        allow_channel="Reply to mentions in this channel (once any is set, only in those)",
+        disallow_channel="Stop replying to mentions in this channel",
+    )
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def set_settings(
+        self,
+        interaction: discord.Interaction,
+        temperature: Temperature | None = None,
+        length: Length | None = None,
+        chat: bool | None = None,
+        show_sentiment: bool | None = None,
+        allow_channel: app_commands.AppCommandChannel | app_commands.AppCommandThread | None = None,
+        disallow_channel: app_commands.AppCommandChannel
+        | app_commands.AppCommandThread
+        | None = None,
+    ) -> None:
+        guild_id = interaction.guild_id
+        if guild_id is None:  # guild_only is a hint Discord may not enforce everywhere
+            raise app_commands.NoPrivateMessage()
+        changes = {
+            name: value
+            for name, value in (
+                ("temperature", temperature),
+                ("length", length),
+                ("chat_enabled", chat),
+                ("show_sentiment", show_sentiment),
+            )
+            if value is not None
+        }
+        if not changes and allow_channel is None and disallow_channel is None:
+            raise UserError("Give at least one setting to change.")
+        for channel in (allow_channel, disallow_channel):
+            if channel is not None and (
+                channel.guild_id != guild_id or channel.type not in CHAT_CHANNEL_TYPES
+            ):
+                raise UserError(f"<#{channel.id}> is not a channel of this server I can chat in.")
+        if "temperature" in changes:
+            handlers.check_temperature(changes["temperature"])
+        if "length" in changes:
+            handlers.check_length(changes["length"])
+        settings = await self.store.get(guild_id)
+        if changes:
+            settings = await self.store.update(guild_id, **changes)
+        if allow_channel is not None:
+            settings = await self.store.allow_channel(guild_id, allow_channel.id)
+        if disallow_channel is not None:
+            settings = await self.store.disallow_channel(guild_id, disallow_channel.id)
+        log.info("settings changed: %s: %s", where(interaction), settings)
+        reply = handlers.format_settings(settings, self._guild_name(interaction), title="Updated")
+        await self._send(interaction, reply)
+
+    @staticmethod
+    def _guild_name(interaction: discord.Interaction) -> str:
+        guild = interaction.guild
+        name = guild.name if guild is not None and guild.name else None
+        return handlers.escape(name) if name else "this server"
+
+    async def _settings_for(self, guild_id: int | None) -> GuildSettings:
+        if guild_id is None:
+            return self.store.defaults
+        return await self.store.get(guild_id)
+
+    # -- chat ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _guild_id(message: discord.Message) -> int | None:
+        # A server message whose guild is not cached still carries its guild id.
+        if message.guild is not None:
+            return message.guild.id
+        return getattr(message.channel, "guild_id", None)
+
+    def _addressed(self, message: discord.Message) -> bool:
+        me = self.bot.user
+        if me is None or message.author.bot or message.author.id == me.id:
+            return False
+        if self._guild_id(message) is None:  # a DM
+            return True
+        return me.id in message.raw_mentions
+
+    def strip_mention(self, content: str) -> str:
+        me = self.bot.user
+        assert me is not None
+        return re.sub(rf"<@!?{me.id}>", " ", content).strip()
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if not self._addressed(message):
+            return
+        # A prefix command (e.g. "@bot sync") is the host bot's business, not a chat line.
+        ctx = await self.bot.get_context(message)
+        if ctx.valid:
+            return
+        if self._chat_cooldown.update_rate_limit(message):
+            log.debug("chat cooldown: user=%s channel=%s", message.author.id, message.channel.id)
+            return
+        # Taking the channel's lock before any other await keeps a burst in arrival order.
+        lock = self._channel_locks.get(message.channel.id)
+        if lock is None:
+            lock = self._channel_locks[message.channel.id] = asyncio.Lock()
+        async with lock:
+            await self._chat(message)
+
+    async def _chat(self, message: discord.Message) -> None:
+        guild_id = self._guild_id(message)
+        context = (
+            f"message={message.id} user={message.author.id} "
+            f"guild={guild_id} channel={message.channel.id}"
+        )
+        try:
+            settings = await self._settings_for(guild_id)
+            if not settings.chat_enabled or not self._chat_allowed_in(message.channel, settings):
+                return
+            text = self.strip_mention(message.content)
+            try:
+                async with message.channel.typing():
+                    reply = await handlers.chat(self.engine, text, settings)
+            except UserError as e:
+                reply = Reply(str(e))
+            except Busy:
+                reply = Reply(
+                    "I am busy with other requests right now; try again in a few seconds."
+                )
+            await message.reply(reply.content, mention_author=False, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as e:
+            log.warning("chat reply failed: %s: %s", context, e)
+        except Exception as e:  # the listener must survive anything
+            log.error("chat reply failed: %s: %s: %s", context, type(e).__name__, e)
+            log.debug("traceback", exc_info=e)
+
+    @staticmethod
+    def _chat_allowed_in(channel: discord.abc.Messageable, settings: GuildSettings) -> bool:
+        if not settings.allowed_channels:
+            return True
+        ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
+        return bool(ids & settings.allowed_channels)

@@ -1,0 +1,229 @@
+"""Configuration: environment variables, overridden by command-line flags.
+
+The Discord token is read only from the environment (`DISCORD_TOKEN`) or a file
+(`DISCORD_TOKEN_FILE` / `--token-file`): never from an argument that `ps` would show, and it is
+kept out of `repr()` so it cannot end up in a log line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.engine import EngineLimits
+
+
+class ConfigError(Exception):
+    """A bad setting; the message names the variable or flag to fix."""
+
+
+def default_db_path(environ: Mapping[str, str]) -> Path:
+    """$XDG_STATE_HOME/bardbot/settings.db, i.e. ~/.local/state/bardbot/settings.db by default."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    state = environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    return Path(state) / "bardbot" / "settings.db"
+
+
+@dataclass(frozen=True)
+class Config:
+    token: str | None = field(default=None, repr=False)
+    console: bool = False  # console mode even when a token is set
+    sentiment_model: Path | None = None  # None: the shipped models/sentiment.onnx
+    shakespeare_model: Path | None = None  # None: the shipped models/shakespeare.onnx
+    db_path: Path = field(default_factory=lambda: default_db_path(os.environ))
+    sync_guild: int | None = None  # copy the commands to this server and sync them at start
+    sharded: bool = False  # run as AutoShardedBot
+    shard_count: int | None = None  # None with sharded: Discord's recommended count
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs (needs shard_count)
+    chat: bool = True  # chat replies on by default in servers that did not choose
+    generate_workers: int = 1
+    max_generations: int = 64
+    max_queued_texts: int = 2048
+    log_level: str = "INFO"
+
+    @property
+    def limits(self) -> EngineLimits:
+        return EngineLimits(
+            generate_workers=self.generate_workers,
+            max_generations=self.max_generations,
+            max_queued_texts=self.max_queued_texts,
+        )
+
+
+def _int(value: str, name: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false), got {value!r}")
+
+
+def _shard_ids(value: str, name: str) -> tuple[int, ...]:
+    ids = tuple(_int(part.strip(), name) for part in value.split(",") if part.strip())
+    if not ids:
+        raise ConfigError(f"{name} must list shard ids, e.g. 0,1")
+    return ids
+
+
+def read_token_file(path: str, name: str) -> str:
+    try:
+        token = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigError(
+            f"cannot read the token file given by {name} ({path}): {e.strerror}"
+        ) from None
+    if not token:
+        raise ConfigError(f"the token file given by {name} ({path}) is empty")
+    return token
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bardbot",
+        allow_abbrev=False,  # "--token x" must not be taken for --token-file
+        description="The bardbot Discord bot. Without a token (DISCORD_TOKEN or "
+        "DISCORD_TOKEN_FILE) it opens a console running the same commands.",
+        epilog="Every flag has an environment variable (shown in brackets); flags win.",
+    )
+    p.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="read the Discord token from this file [DISCORD_TOKEN_FILE]; "
+        "the token itself is never a flag",
+    )
+    p.add_argument(
+        "--console",
+        action="store_true",
+        default=None,
+        help="console mode even when a token is set [BARDBOT_CONSOLE]",
+    )
+    p.add_argument(
+        "--sentiment-model",
+        metavar="PATH",
+        help="sentiment .onnx (default: the shipped one) [BARDBOT_SENTIMENT_MODEL]",
+    )
+    p.add_argument(
+        "--shakespeare-model",
+        metavar="PATH",
+        help="Shakespeare .onnx (default: the shipped one) [BARDBOT_SHAKESPEARE_MODEL]",
+    )
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="per-server settings database "
+        "(default: ~/.local/state/bardbot/settings.db) [BARDBOT_DB]",
+    )
+    p.add_argument(
+        "--sync-guild",
+        metavar="ID",
+        help="at start, sync the commands to this server only [BARDBOT_SYNC_GUILD]",
+    )
+    p.add_argument(
+        "--shards",
+        metavar="N",
+        help="run as AutoShardedBot with N shards; 'auto' for Discord's recommended "
+        "count [BARDBOT_SHARDS]",
+    )
+    p.add_argument(
+        "--shard-ids",
+        metavar="IDS",
+        help="comma-separated shards this process runs, with --shards N [BARDBOT_SHARD_IDS]",
+    )
+    p.add_argument(
+        "--no-chat",
+        dest="chat",
+        action="store_false",
+        default=None,
+        help="chat replies off until a server turns them on [BARDBOT_CHAT=0]",
+    )
+    p.add_argument("--workers", metavar="N", help="generation threads [BARDBOT_WORKERS]")
+    p.add_argument(
+        "--max-generations",
+        metavar="N",
+        help="generations queued before 'busy' [BARDBOT_MAX_GENERATIONS]",
+    )
+    p.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING [BARDBOT_LOG_LEVEL]")
+    return p
+
+
+def load_config(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Config from `environ` (default os.environ) and `argv` (default sys.argv[1:])."""
+    env = os.environ if environ is None else environ
+    args = parser().parse_args(argv)
+
+    def pick(flag: object, var: str) -> str | None:
+        if flag is not None:
+            return str(flag)
+        value = env.get(var)
+        return value if value not in (None, "") else None
+
+    token_file = pick(args.token_file, "DISCORD_TOKEN_FILE")
+    token = env.get("DISCORD_TOKEN", "").strip() or None
+    if args.token_file is not None or (token is None and token_file is not None):
+        where = "--token-file" if args.token_file is not None else "DISCORD_TOKEN_FILE"
+        token = read_token_file(token_file, where)  # type: ignore[arg-type]
+
+    shards = pick(args.shards, "BARDBOT_SHARDS")
+    shard_ids_raw = pick(args.shard_ids, "BARDBOT_SHARD_IDS")
+    sharded = shards is not None
+    shard_count = None
+    if sharded and shards != "auto":
+        shard_count = _int(shards, "--shards / BARDBOT_SHARDS", 1)  # type: ignore[arg-type]
+    shard_ids = (
+        _shard_ids(shard_ids_raw, "--shard-ids / BARDBOT_SHARD_IDS") if shard_ids_raw else None
+    )
+    if shard_ids is not None:
+        if shard_count is None:
+            raise ConfigError("--shard-ids needs --shards N (the total number of shards)")
+        bad = [i for i in shard_ids if i >= shard_count]
+        if bad:
+            raise ConfigError(f"shard id {bad[0]} is out of range for --shards {shard_count}")
+
+    sync = pick(args.sync_guild, "BARDBOT_SYNC_GUILD")
+    workers = pick(args.workers, "BARDBOT_WORKERS")
+    max_gen = pick(args.max_generations, "BARDBOT_MAX_GENERATIONS")
+    chat = (
+        args.chat if args.chat is not None else _bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
+    )
+    console = bool(args.console) or _bool(env.get("BARDBOT_CONSOLE", "0"), "BARDBOT_CONSOLE")
+    level = (pick(args.log_level, "BARDBOT_LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(
+            f"--log-level / BARDBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level}"
+        )
+    sentiment = pick(args.sentiment_model, "BARDBOT_SENTIMENT_MODEL")
+    shakespeare = pick(args.shakespeare_model, "BARDBOT_SHAKESPEARE_MODEL")
+    db = pick(args.db, "BARDBOT_DB")
+    return Config(
+        token=token,
+        console=console,
+        sentiment_model=Path(sentiment).expanduser() if sentiment else None,
+        shakespeare_model=Path(shakespeare).expanduser() if shakespeare else None,
+        db_path=Path(db).expanduser() if db else default_db_path(env),
+        sync_guild=_int(sync, "--sync-guild / BARDBOT_SYNC_GUILD", 1) if sync else None,
+        sharded=sharded,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        chat=chat,
+        generate_workers=_int(workers, "--workers / BARDBOT_WORKERS", 1) if workers else 1,
+        max_generations=_int(max_gen, "--max-generations / BARDBOT_MAX_GENERATIONS", 1)
+        if max_gen
+        else 64,
+        log_level=level,
+    )

@@ -1,0 +1,159 @@
+"""Console mode: the bot's command handlers behind a prompt, for use without a Discord token.
+
+    /sentiment I loved every minute of it
+    /shakespeare to be, or not to be temperature=1.0 length=100 seed=7
+    /about
+    /set temperature=0.8 length=120 sentiment=on     (this session's chat settings)
+    shall I compare thee to a summer's day            (a chat message, as when mentioning the bot)
+    help | quit
+
+Interactive on a terminal; from a pipe it reads one command per line and prints each reply
+(`echo "/sentiment great film" | bardbot`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import sys
+from typing import TextIO
+
+from bot import handlers
+from bot.engine import Busy, Engine
+from bot.handlers import Reply, UserError
+from bot.settings import GuildSettings
+
+HELP = """commands:
+  /sentiment TEXT                        sentiment of TEXT
+  /shakespeare PROMPT [temperature=T] [length=N] [seed=S]
+                                         continue PROMPT in Shakespeare's style
+  /about                                 the models and their scores
+  /set [temperature=T] [length=N] [sentiment=on|off]
+                                         chat settings for this session
+  TEXT (no leading /)                    a chat message: continued in Shakespeare's style
+  help                                   this text
+  quit                                   leave (Ctrl-D works too)"""
+
+_OPTION = re.compile(r"\s+(\w+)=(\S+)\s*$")
+
+
+def split_options(text: str, allowed: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """Peel `name=value` options off the end of a line: ("to be temperature=1", ...) ->
+    ("to be", {"temperature": "1"}). Unknown names stay part of the text."""
+    options: dict[str, str] = {}
+    text = " " + text
+    while (m := _OPTION.search(text)) and m.group(1) in allowed and m.group(1) not in options:
+        options[m.group(1)] = m.group(2)
+        text = text[: m.start()]
+    return text.strip(), options
+
+
+def _number(options: dict[str, str], name: str, kind: type, default):
+    if name not in options:
+        return default
+    try:
+        return kind(options[name])
+    except ValueError:
+        raise UserError(
+            f"{name} must be a {'whole ' if kind is int else ''}number, got {options[name]!r}."
+        ) from None
+
+
+def _switch(value: str, name: str) -> bool:
+    if value.lower() in ("on", "true", "yes", "1"):
+        return True
+    if value.lower() in ("off", "false", "no", "0"):
+        return False
+    raise UserError(f"{name} must be on or off, got {value!r}.")
+
+
+class Console:
+    def __init__(self, engine: Engine, settings: GuildSettings | None = None):
+        self.engine = engine
+        self.settings = settings or GuildSettings()
+
+    async def handle(self, line: str) -> Reply | None:
+        """The reply to one input line (None for a blank line)."""
+        line = line.strip()
+        if not line:
+            return None
+        if line.lower() in ("help", "/help", "?"):
+            return Reply(HELP)
+        if not line.startswith("/"):
+            return await handlers.chat(self.engine, line, self.settings)
+        command, _, rest = line[1:].partition(" ")
+        command = command.lower()
+        if command == "sentiment":
+            return await handlers.sentiment(self.engine, rest)
+        if command == "shakespeare":
+            prompt, options = split_options(rest, ("temperature", "length", "seed"))
+            return await handlers.shakespeare(
+                self.engine,
+                prompt,
+                _number(options, "temperature", float, self.settings.temperature),
+                _number(options, "length", int, self.settings.length),
+                seed=_number(options, "seed", int, None),
+            )
+        if command == "about":
+            return handlers.about(self.engine)
+        if command == "set":
+            _, options = split_options(rest, ("temperature", "length", "sentiment"))
+            if not options:
+                return handlers.format_settings(self.settings, "this console")
+            changes: dict = {}
+            if "temperature" in options:
+                changes["temperature"] = handlers.check_temperature(
+                    _number(options, "temperature", float, None)
+                )
+            if "length" in options:
+                changes["length"] = handlers.check_length(_number(options, "length", int, None))
+            if "sentiment" in options:
+                changes["show_sentiment"] = _switch(options["sentiment"], "sentiment")
+            self.settings = dataclasses.replace(self.settings, **changes)
+            return handlers.format_settings(self.settings, "this console", title="Updated")
+        raise UserError(f"unknown command /{command}; type help for the list.")
+
+    async def run(self, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
+        if interactive:
+            print("bardbot console — type help for commands, quit to leave.", file=stdout)
+        while True:
+            # Reading blocks the event loop on purpose: nothing else runs while we wait for a
+            # line, and Ctrl-C then interrupts cleanly (a reader thread would hang at exit).
+            if interactive:
+                try:
+                    line = input("bardbot> ") + "\n"
+                except EOFError:
+                    print(file=stdout)
+                    return 0
+            else:
+                line = stdin.readline()
+                if not line:  # end of input
+                    return 0
+            if line.strip().lower() in ("quit", "exit", "/quit", "/exit"):
+                return 0
+            try:
+                reply = await self.handle(line)
+            except (UserError, ValueError) as e:
+                print(f"error: {e}", file=stdout, flush=True)
+                continue
+            except Busy:
+                print("error: busy, try again", file=stdout, flush=True)
+                continue
+            if reply is not None:
+                print(handlers.render_text(reply), file=stdout, flush=True)
+
+
+async def _main(engine: Engine) -> int:
+    try:
+        return await Console(engine).run(sys.stdin, sys.stdout, sys.stdin.isatty())
+    finally:
+        engine.close()
+
+
+def run(engine: Engine) -> int:
+    try:
+        return asyncio.run(_main(engine))
+    except KeyboardInterrupt:
+        print()
+        return 130

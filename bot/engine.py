@@ -1,0 +1,142 @@
+"""Model inference off the event loop, shared by the Cog and console mode.
+
+The models are synchronous (onnxruntime), so every call runs in a small thread pool:
+- sentiment requests are queued and run as micro-batches: while one `predict(list)` runs, new
+  requests pile up and go into the next single session run, so a burst of N requests costs a few
+  session runs instead of N;
+- generations run one per worker thread, in their own pool, so a long generation never delays a
+  sentiment batch.
+Both queues are bounded: past the cap a request fails at once with `Busy` (the user gets a clear
+"busy, try again" reply) instead of waiting minutes behind everybody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+
+class Classifier(Protocol):
+    info: dict
+
+    def predict(self, texts: list[str]) -> list[Any]: ...
+
+
+class Generator(Protocol):
+    info: dict
+    max_length: int
+
+    def generate(
+        self, prompt: str, length: int = ..., temperature: float = ..., seed: int | None = ...
+    ) -> str: ...
+
+    def normalize(self, text: str) -> str: ...
+
+
+class Busy(Exception):
+    """Too much work is queued; the request was refused without running."""
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    generate_workers: int = 1  # threads running generations (sentiment has its own thread)
+    max_batch: int = 64  # texts per sentiment session run
+    max_queued_texts: int = 2048  # sentiment requests waiting or running
+    max_generations: int = 64  # generations waiting or running
+
+
+class Engine:
+    """Owns the models and the worker threads; all methods are called from the event loop."""
+
+    def __init__(
+        self, classifier: Classifier, generator: Generator, limits: EngineLimits = EngineLimits()
+    ):
+        self.classifier = classifier
+        self.generator = generator
+        self.limits = limits
+        self._sentiment_pool = ThreadPoolExecutor(1, thread_name_prefix="bardbot-sentiment")
+        self._generate_pool = ThreadPoolExecutor(
+            max(1, limits.generate_workers), thread_name_prefix="bardbot-generate"
+        )
+        self._queue: list[tuple[str, asyncio.Future]] = []
+        self._in_batch = 0
+        self._drainer: asyncio.Task | None = None
+        self._generations = 0
+        # Recent wall times (ms) of the model calls, for /bardbot about.
+        self.sentiment_ms: deque[float] = deque(maxlen=256)
+        self.generate_ms: deque[float] = deque(maxlen=256)
+        self.started = time.time()
+
+    async def classify(self, text: str) -> Any:
+        """The SentimentResult of one text, computed in a batch with concurrent requests."""
+        if len(self._queue) + self._in_batch >= self.limits.max_queued_texts:
+            raise Busy("too many sentiment requests are queued")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.append((text, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain(), name="bardbot-sentiment-batcher")
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch = self._queue[: self.limits.max_batch]
+            del self._queue[: len(batch)]
+            # A caller that gave up (cancelled) needs no result.
+            batch = [(text, fut) for text, fut in batch if not fut.done()]
+            if not batch:
+                continue
+            self._in_batch = len(batch)
+            started = time.perf_counter()
+            try:
+                results = await loop.run_in_executor(
+                    self._sentiment_pool, self.classifier.predict, [text for text, _ in batch]
+                )
+            except Exception as e:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(e)
+                continue
+            finally:
+                self._in_batch = 0
+            self.sentiment_ms.append((time.perf_counter() - started) * 1000)
+            for (_, fut), result in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(result)
+
+    async def generate(
+        self, prompt: str, *, length: int, temperature: float, seed: int | None = None
+    ) -> str:
+        """`length` new characters after `prompt`, generated in a worker thread."""
+        if self._generations >= self.limits.max_generations:
+            raise Busy("too many generations are queued")
+        self._generations += 1
+        started = time.perf_counter()
+        try:
+            call = partial(
+                self.generator.generate, prompt, length=length, temperature=temperature, seed=seed
+            )
+            text = await asyncio.get_running_loop().run_in_executor(self._generate_pool, call)
+        finally:
+            self._generations -= 1
+        self.generate_ms.append((time.perf_counter() - started) * 1000)
+        return text
+
+    @staticmethod
+    def median(values: deque[float]) -> float | None:
+        return statistics.median(values) if values else None
+
+    def close(self) -> None:
+        """Stop the worker threads (running calls finish; queued requests are dropped)."""
+        for _, fut in self._queue:
+            fut.cancel()
+        self._queue.clear()
+        self._sentiment_pool.shutdown(wait=False, cancel_futures=True)
+        self._generate_pool.shutdown(wait=False, cancel_futures=True)

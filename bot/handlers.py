@@ -1,0 +1,268 @@
+"""What each command does and says, independent of where it is asked.
+
+The Cog (Discord) and console mode call these same functions; they return a `Reply` and raise
+`UserError` (a short message for the user) or `engine.Busy`. Discord-specific sending — defer,
+ephemeral, allowed mentions — lives in the Cog.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import re
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import discord
+
+from bot.engine import Engine
+from bot.settings import MAX_LENGTH, TEMPERATURE_RANGE, GuildSettings
+
+MESSAGE_LIMIT = 2000  # Discord's limit for a message's content
+PROMPT_LIMIT = 1000  # longest /shakespeare prompt accepted (the model sees its last characters)
+TEXT_LIMIT = 6000  # longest /sentiment text (Discord's own limit for a string option)
+TEMPERATURE_HINTS = {0.2: "conservative", 0.5: "balanced", 1.0: "adventurous"}  # the reference's
+BAR_WIDTH = 10
+ELLIPSIS = "…"
+COLOUR = 0x8B5CF6
+
+
+class UserError(Exception):
+    """A request that cannot be served as asked; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    content: str = ""
+    embed: discord.Embed | None = None
+    ephemeral: bool = False  # only the asker sees it (Discord); console prints it like any other
+
+
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` cut to at most `limit` characters, marked with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(ELLIPSIS)]
+    # Do not leave a dangling escape backslash that would swallow the ellipsis.
+    return cut.rstrip("\\") + ELLIPSIS
+
+
+def clip_left(text: str, limit: int) -> str:
+    """The end of `text`, at most `limit` characters, marked with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS[:limit]
+    return ELLIPSIS + text[len(text) - limit + len(ELLIPSIS) :]
+
+
+def escape(text: str) -> str:
+    """Text shown verbatim: markdown escaped. Mentions need no escaping — replies are sent with
+    allowed mentions disabled, so `@everyone` or `<@id>` pings no one."""
+    return discord.utils.escape_markdown(text)
+
+
+def check_temperature(value: float) -> float:
+    lo, hi = TEMPERATURE_RANGE
+    if not (isinstance(value, int | float) and math.isfinite(value) and lo <= value <= hi):
+        raise UserError(f"temperature must be between {lo} and {hi} (got {value}).")
+    return float(value)
+
+
+def check_length(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LENGTH:
+        raise UserError(f"length must be a whole number between 1 and {MAX_LENGTH} (got {value}).")
+    return value
+
+
+def bar(score: float, width: int = BAR_WIDTH) -> str:
+    filled = round(min(max(score, 0.0), 1.0) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def sentiment_summary(result: Any) -> str:
+    """One line: label, P(positive) as a percentage and a bar, the uncertainty flag."""
+    line = f"**{result.label}** {result.score:.0%} positive `{bar(result.score)}`"
+    if result.uncertain:
+        line += " — uncertain (too close to 50% to call)"
+    return line
+
+
+def format_sentiment(text: str, result: Any, *, quote_limit: int = 300) -> Reply:
+    lines = [sentiment_summary(result)]
+    notes = [f"unknown words: {result.unknown_ratio:.0%}"]
+    if result.tokens and result.unknown_ratio >= 1.0:
+        notes.append("the model knows none of these words, so the score means little")
+    if result.truncated:
+        notes.append("only the beginning was read")
+    lines.append("-# " + " · ".join(notes))
+    quoted = escape(clip(" ".join(text.split()), quote_limit))
+    lines.append("> " + quoted)
+    return Reply(clip("\n".join(lines)))
+
+
+async def sentiment(engine: Engine, text: str) -> Reply:
+    if not text or not text.strip():
+        raise UserError("There is no text to analyse.")
+    if len(text) > TEXT_LIMIT:
+        raise UserError(f"The text is too long: at most {TEXT_LIMIT} characters.")
+    result = await engine.classify(text)
+    if not result.tokens:
+        raise UserError("There are no words in that text to analyse.")
+    return format_sentiment(text, result)
+
+
+def format_shakespeare(prompt: str, continuation: str, temperature: float, length: int) -> Reply:
+    """The prompt (bold) followed by the continuation; the prompt is cut from the left, never
+    the continuation, when both do not fit in one message."""
+    footer = f"\n-# temperature {temperature:g} · {length} characters"
+    body = escape(continuation)
+    room = MESSAGE_LIMIT - len(footer) - len(body) - 4  # the two `**`
+    raw = prompt.strip()
+    head = escape(raw)
+    if len(head) > room:
+        # Keep the end of the prompt (what the continuation follows); cut the raw text, then
+        # escape, so that no escape sequence is split.
+        keep = room - len(ELLIPSIS)
+        raw = raw[-keep:] if keep > 0 else ""
+        while raw and len(escape(raw)) > keep:
+            raw = raw[max(1, (len(escape(raw)) - keep) // 2) :]
+        head = ELLIPSIS + escape(raw) if raw else ""
+    content = (f"**{head}**" if head else "") + body
+    return Reply(clip(content, MESSAGE_LIMIT - len(footer)) + footer)
+
+
+async def shakespeare(
+    engine: Engine, prompt: str, temperature: float, length: int, seed: int | None = None
+) -> Reply:
+    if not prompt or not prompt.strip():
+        raise UserError("Give me a prompt to continue.")
+    if len(prompt) > PROMPT_LIMIT:
+        raise UserError(f"The prompt is too long: at most {PROMPT_LIMIT} characters.")
+    temperature = check_temperature(temperature)
+    length = check_length(length)
+    continuation = await engine.generate(prompt, length=length, temperature=temperature, seed=seed)
+    return format_shakespeare(prompt, continuation, temperature, length)
+
+
+async def chat(
+    engine: Engine, text: str, settings: GuildSettings, seed: int | None = None
+) -> Reply:
+    """A chat message continued in Shakespeare's style at the server's settings."""
+    text = text.strip()
+    if not text:
+        raise UserError(
+            "Say something after the mention and I will continue it, Shakespeare-style."
+        )
+    prompt = clip_left(text, PROMPT_LIMIT)
+    continuation = await engine.generate(
+        prompt, length=settings.length, temperature=settings.temperature, seed=seed
+    )
+    footer = ""
+    if settings.show_sentiment:
+        result = await engine.classify(text)
+        if result.tokens:
+            footer = f"\n-# your message reads {result.label} ({result.score:.0%} positive" + (
+                ", uncertain)" if result.uncertain else ")"
+            )
+    body = ELLIPSIS + escape(continuation.strip("\n"))
+    return Reply(clip(body, MESSAGE_LIMIT - len(footer)) + footer)
+
+
+def _flatten(info: dict, keys: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+    """Scalar items of a model's info dict (nested dicts flattened, lists and hashes skipped)."""
+    out: list[tuple[str, Any]] = []
+    for key, value in info.items():
+        if key in ("history", "epoch_seconds", "words", "chars", "versions", "encoding"):
+            continue
+        if isinstance(value, dict):
+            out.extend(_flatten(value, (*keys, key)))
+        elif isinstance(value, str | int | float | bool) and not isinstance(value, bool):
+            out.append((".".join((*keys, key)), value))
+    return out
+
+
+def _model_field(info: dict, limit: int = 1024) -> str:
+    lines = []
+    for key, value in _flatten(info):
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, str) and key.endswith("sha256"):
+            value = value[:12]
+        elif isinstance(value, str) and len(value) > 80:
+            value = value[:77] + "..."
+        lines.append(f"{key}: {value}")
+    return clip("\n".join(lines) or "no details", limit)
+
+
+def version() -> str:
+    try:
+        return metadata.version("bardbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def about(engine: Engine, gateway_latency: float | None = None) -> Reply:
+    embed = discord.Embed(
+        title="bardbot",
+        description="An IMDB sentiment LSTM and a character-level Shakespeare LSTM, "
+        "trained with Keras, served with onnxruntime.",
+        colour=COLOUR,
+    )
+    embed.add_field(
+        name="Sentiment model", value=_model_field(engine.classifier.info), inline=False
+    )
+    embed.add_field(
+        name="Shakespeare model", value=_model_field(engine.generator.info), inline=False
+    )
+    timings = []
+    for name, samples in (
+        ("sentiment batch", engine.sentiment_ms),
+        ("generation", engine.generate_ms),
+    ):
+        median = engine.median(samples)
+        timings.append(f"{name}: " + (f"{median:.1f} ms median" if median is not None else "—"))
+    if gateway_latency is not None and math.isfinite(gateway_latency):
+        timings.append(f"gateway: {gateway_latency * 1000:.0f} ms")
+    embed.add_field(name="Latency", value="\n".join(timings), inline=False)
+    uptime = int(time.time() - engine.started)
+    embed.set_footer(
+        text=f"bardbot {version()} · discord.py {discord.__version__} · "
+        f"Python {platform.python_version()} · up {uptime // 3600}h{uptime // 60 % 60:02d}m"
+    )
+    return Reply(embed=embed)
+
+
+def format_settings(settings: GuildSettings, where: str, *, title: str = "Settings") -> Reply:
+    embed = discord.Embed(title=f"{title} for {where}", colour=COLOUR)
+    embed.add_field(name="temperature", value=f"{settings.temperature:g}")
+    embed.add_field(name="length", value=str(settings.length))
+    embed.add_field(name="chat replies", value="on" if settings.chat_enabled else "off")
+    embed.add_field(name="sentiment in chat", value="on" if settings.show_sentiment else "off")
+    channels = ", ".join(f"<#{c}>" for c in sorted(settings.allowed_channels)) or "every channel"
+    embed.add_field(name="chat channels", value=clip(channels, 1024), inline=False)
+    return Reply(embed=embed, ephemeral=True)
+
+
+_ESCAPED = re.compile(r"\\([\\*_`~|>#\-\[\]()])")
+
+
+def render_text(reply: Reply) -> str:
+    """A reply as plain text for a terminal: markdown escapes removed, embed fields as lines."""
+    parts = [_ESCAPED.sub(r"\1", reply.content)] if reply.content else []
+    if reply.embed is not None:
+        e = reply.embed
+        if e.title:
+            parts.append(e.title)
+        if e.description:
+            parts.append(e.description)
+        for f in e.fields:
+            value = str(f.value).replace("\n", "\n    ")
+            parts.append(
+                f"  {f.name}:\n    {value}" if "\n" in str(f.value) else f"  {f.name}: {value}"
+            )
+        if e.footer and e.footer.text:
+            parts.append(e.footer.text)
+    return "\n".join(parts)

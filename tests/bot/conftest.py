@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from bot.cog import Bard
+from bot.engine import Engine, EngineLimits
+from bot.settings import GuildSettings, SettingsStore
+from tests.bot.harness import FakeClassifier, FakeGenerator, make_bot, start
+
+
+async def make_env(db_path, *, chat: bool = True, limits: EngineLimits | None = None,
+                   defer_after: float = 1.0) -> SimpleNamespace:
+    bot, session = make_bot()
+    await start(bot)
+    clf, gen = FakeClassifier(), FakeGenerator()
+    store = await SettingsStore.open(db_path, GuildSettings(chat_enabled=chat))
+    engine = Engine(clf, gen, limits or EngineLimits())
+    cog = Bard(bot, engine, store, defer_after=defer_after)
+    await bot.add_cog(cog)
+    return SimpleNamespace(bot=bot, session=session, clf=clf, gen=gen, store=store, cog=cog,
+                           engine=engine)
+
+
+@pytest.fixture
+async def env(tmp_path):
+    env = await make_env(tmp_path / "settings.db")
+    yield env
+    if env.gen.gate is not None:
+        env.gen.gate.set()
+    await env.bot.remove_cog("Bard")

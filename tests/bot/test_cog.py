@@ -1,0 +1,281 @@
+"""Slash commands and the context menu through the real CommandTree, HTTP recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from bot.engine import EngineLimits
+from bot.handlers import MESSAGE_LIMIT
+from tests.bot.conftest import make_env
+from tests.bot.harness import (
+    GUILD_ID,
+    USER_ID,
+    interaction_payload,
+    message_payload,
+    option,
+    run_interaction,
+    user_payload,
+)
+
+NO_PINGS = {"parse": []}
+EPHEMERAL = 64
+
+
+def only_reply(session):
+    assert len(session.replies) == 1, [(r.method, r.path) for r in session.replies]
+    return session.replies[0]
+
+
+def assert_safe(request):
+    """Every message we send: mentions disabled and within Discord's length limit."""
+    message = request.message
+    assert message["allowed_mentions"] == NO_PINGS
+    assert len(message.get("content") or "") <= MESSAGE_LIMIT
+    for embed in message.get("embeds") or []:
+        assert len(embed.get("description") or "") <= 4096
+        for f in embed.get("fields", []):
+            assert len(f["value"]) <= 1024
+
+
+async def sentiment(env, text: str, **kw):
+    payload = interaction_payload("sentiment", [option("text", text)], **kw)
+    return await run_interaction(env.bot, payload)
+
+
+async def test_sentiment_reply(env):
+    await sentiment(env, "I loved this film, it was great")
+    reply = only_reply(env.session)
+    assert reply.path.endswith("/callback")
+    assert reply.callback_type == 4  # a message, not deferred: it was fast
+    assert_safe(reply)
+    content = reply.message["content"]
+    assert "**positive** 88% positive" in content
+    assert "`█████████░`" in content
+    assert "unknown words: 0%" in content
+    assert not reply.message.get("flags")  # public
+
+
+async def test_sentiment_uncertain_and_unknown_words(env):
+    await sentiment(env, "the movie was good and bad zxq")
+    content = only_reply(env.session).message["content"]
+    assert "uncertain" in content
+    assert "unknown words: 14%" in content  # 1 of 7 tokens
+
+
+async def test_sentiment_bad_inputs(env):
+    # Whitespace only: an ephemeral explanation, no model call.
+    await sentiment(env, "   ")
+    reply = only_reply(env.session)
+    assert reply.message["flags"] == EPHEMERAL
+    assert "no text" in reply.message["content"]
+    assert env.clf.batches == []
+
+
+async def test_sentiment_only_emoji(env):
+    await sentiment(env, "😀😀 🎭")
+    reply = only_reply(env.session)
+    assert_safe(reply)
+    assert "knows none of these words" in reply.message["content"]
+
+
+async def test_sentiment_6000_chars_and_mentions_and_markdown(env):
+    text = ("@everyone <@&123> <@456> **great** `code` ```py\nprint(1)\n``` " * 200)[:6000]
+    await sentiment(env, text)
+    reply = only_reply(env.session)
+    assert_safe(reply)
+    content = reply.message["content"]
+    assert "@everyone" in content  # shown, but with parse: [] nobody is pinged
+    assert "\\*\\*great\\*\\*" in content  # markdown of the text is escaped, not rendered
+    assert "```" not in content
+
+
+async def test_sentiment_over_limit_rejected(env):
+    await sentiment(env, "good " * 1300)  # 6,500 characters: more than Discord allows
+    reply = only_reply(env.session)
+    assert reply.message["flags"] == EPHEMERAL
+    assert "too long" in reply.message["content"]
+
+
+async def test_cooldown(env, caplog):
+    for _ in range(6):
+        await sentiment(env, "good")
+    replies = env.session.replies
+    assert len(replies) == 6
+    assert all(not r.message.get("flags") for r in replies[:5])
+    assert replies[5].message["flags"] == EPHEMERAL
+    assert "Slow down" in replies[5].message["content"]
+    # Another user is not affected.
+    await sentiment(env, "good", user_id=USER_ID + 1)
+    assert not env.session.replies[-1].message.get("flags")
+
+
+async def test_concurrent_sentiment_is_batched(env):
+    users = range(USER_ID, USER_ID + 40)
+    await asyncio.gather(*(sentiment(env, f"great film {u}", user_id=u) for u in users))
+    assert len(env.session.replies) == 40
+    assert sum(env.clf.batches) == 40
+    assert len(env.clf.batches) < 40  # fewer session runs than requests
+
+
+async def test_shakespeare_reply(env):
+    payload = interaction_payload(
+        "shakespeare",
+        [option("prompt", "Shall I compare thee"), option("temperature", 1.0),
+         option("length", 60)],
+    )
+    await run_interaction(env.bot, payload)
+    reply = only_reply(env.session)
+    assert_safe(reply)
+    content = reply.message["content"]
+    assert content.startswith("**Shall I compare thee**and thou art more lovely")
+    assert "temperature 1 · 60 characters" in content
+    assert "\\*\\*bold\\*\\*" in content  # generated markdown escaped
+    assert env.gen.calls[-1] == {"prompt": "Shall I compare thee", "length": 60,
+                                 "temperature": 1.0, "seed": None}
+
+
+async def test_shakespeare_defaults_come_from_server_settings(env):
+    await env.store.update(GUILD_ID, temperature=0.2, length=30)
+    await run_interaction(env.bot, interaction_payload("shakespeare", [option("prompt", "to be")]))
+    assert env.gen.calls[-1]["temperature"] == 0.2
+    assert env.gen.calls[-1]["length"] == 30
+
+
+async def test_shakespeare_temperature_bounds(env):
+    for i, t in enumerate((0.1, 2.0)):  # at the bounds: fine
+        payload = interaction_payload(
+            "shakespeare", [option("prompt", "o"), option("temperature", t)], user_id=USER_ID + i
+        )
+        await run_interaction(env.bot, payload)
+        assert not env.session.replies[-1].message.get("flags")
+    # Beyond them (Discord's client enforces the Range; a forged payload is still refused).
+    for i, t in enumerate((0.05, 2.5, 0.0)):
+        payload = interaction_payload(
+            "shakespeare", [option("prompt", "o"), option("temperature", t)],
+            user_id=USER_ID + 10 + i,
+        )
+        await run_interaction(env.bot, payload)
+        reply = env.session.replies[-1]
+        assert reply.message["flags"] == EPHEMERAL
+        assert "temperature must be between 0.1 and 2.0" in reply.message["content"]
+    assert len(env.gen.calls) == 2
+
+
+async def test_shakespeare_max_length_fits_one_message(env):
+    prompt = "**" + "x" * 990 + "``"
+    payload = interaction_payload(
+        "shakespeare", [option("prompt", prompt), option("length", 1500)]
+    )
+    await run_interaction(env.bot, payload)
+    reply = only_reply(env.session)
+    assert_safe(reply)
+    content = reply.message["content"]
+    assert content.startswith("**…")  # the prompt's beginning was cut, the continuation kept
+    assert "1500 characters" in content
+
+
+async def test_slow_work_is_deferred_then_followed_up(tmp_path):
+    env = await make_env(tmp_path / "s.db", defer_after=0.05)
+    env.gen.gate = threading.Event()
+    task = asyncio.create_task(
+        run_interaction(env.bot, interaction_payload("shakespeare", [option("prompt", "to be")]))
+    )
+    await asyncio.sleep(0.3)
+    assert [r.callback_type for r in env.session.replies] == [5]  # deferred, thinking
+    env.gen.gate.set()
+    await task
+    _, follow = env.session.replies
+    assert follow.path.startswith("/webhooks/")
+    assert follow.message["content"].startswith("**to be**")
+    assert_safe(follow)
+    await env.bot.remove_cog("Bard")
+
+
+async def test_busy(tmp_path):
+    env = await make_env(tmp_path / "s.db", limits=EngineLimits(max_generations=1))
+    env.gen.gate = threading.Event()
+    first = asyncio.create_task(
+        run_interaction(env.bot, interaction_payload("shakespeare", [option("prompt", "a")]))
+    )
+    await asyncio.sleep(0.05)
+    payload = interaction_payload("shakespeare", [option("prompt", "b")], user_id=USER_ID + 1)
+    await run_interaction(env.bot, payload)
+    busy = env.session.replies[-1]
+    assert busy.message["flags"] == EPHEMERAL
+    assert "busy" in busy.message["content"]
+    env.gen.gate.set()
+    await first
+    assert not env.session.replies[-1].message.get("flags")
+    await env.bot.remove_cog("Bard")
+
+
+async def test_context_menu(env):
+    target = message_payload("What an awful, boring film", author=user_payload(USER_ID + 5, "bob"))
+    payload = interaction_payload(
+        "Analyze sentiment", kind=3, target_id=int(target["id"]),
+        resolved={"messages": {target["id"]: target}},
+    )
+    await run_interaction(env.bot, payload)
+    reply = only_reply(env.session)
+    assert_safe(reply)
+    assert reply.message["flags"] == EPHEMERAL
+    assert "**negative**" in reply.message["content"]
+
+
+async def test_context_menu_empty_message(env):
+    target = message_payload("", author=user_payload(USER_ID + 5, "bob"))
+    payload = interaction_payload(
+        "Analyze sentiment", kind=3, target_id=int(target["id"]),
+        resolved={"messages": {target["id"]: target}},
+    )
+    await run_interaction(env.bot, payload)
+    reply = only_reply(env.session)
+    assert reply.message["flags"] == EPHEMERAL
+    assert "no text" in reply.message["content"]
+
+
+async def test_about(env):
+    await run_interaction(env.bot, interaction_payload("bardbot", subcommand="about"))
+    reply = only_reply(env.session)
+    assert_safe(reply)
+    (embed,) = reply.message["embeds"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert "metrics.test_accuracy: 0.875" in fields["Sentiment model"]
+    assert "sha256: abababababab" in fields["Sentiment model"]
+    assert "heldout_loss_stateful: 1.41" in fields["Shakespeare model"]
+    assert "discord.py" in embed["footer"]["text"]
+
+
+async def test_unexpected_error_is_short_ephemeral_and_one_log_line(env, caplog, monkeypatch):
+    def explode(texts):
+        raise RuntimeError("session died")
+
+    monkeypatch.setattr(env.clf, "predict", explode)
+    with caplog.at_level(logging.INFO, logger="bot"):
+        await sentiment(env, "good")
+    reply = only_reply(env.session)
+    assert reply.message["flags"] == EPHEMERAL
+    assert reply.message["content"] == "Something went wrong; it has been logged."
+    errors = [r for r in caplog.records if r.name == "bot.cog" and r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    line = errors[0].getMessage()
+    assert "\n" not in line and "command=sentiment" in line and f"user={USER_ID}" in line
+    assert "session died" in line
+    # The bot keeps working.
+    monkeypatch.undo()
+    await sentiment(env, "good", user_id=USER_ID + 1)
+    assert "**positive**" in env.session.replies[-1].message["content"]
+
+
+async def test_dm_slash_command(env):
+    await sentiment(env, "great", guild_id=None)
+    assert "**positive**" in only_reply(env.session).message["content"]
+
+
+async def test_unload_removes_context_menu(env):
+    assert env.bot.tree.get_command("Analyze sentiment", type=env.cog.ctx_menu.type)
+    await env.bot.remove_cog("Bard")
+    assert env.bot.tree.get_command("Analyze sentiment", type=env.cog.ctx_menu.type) is None
+    assert env.bot.tree.get_command("sentiment") is None

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+
+def test_defaults_without_token():
+    config = load_config([], {"HOME": "/home/x"})
+    assert config.token is None
+    assert config.db_path == Path("/home/x/.local/state/bardbot/settings.db")
+    assert config.chat is True and config.sharded is False and config.sync_guild is None
+
+
+def test_token_from_env_is_never_in_repr():
+    config = load_config([], {"DISCORD_TOKEN": " secret.token.value \n"})
+    assert config.token == "secret.token.value"
+    assert "secret" not in repr(config)
+
+
+def test_token_file(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("file.token\n")
+    assert load_config(["--token-file", str(token_file)], {}).token == "file.token"
+    assert load_config([], {"DISCORD_TOKEN_FILE": str(token_file)}).token == "file.token"
+    with pytest.raises(ConfigError, match="cannot read the token file given by --token-file"):
+        load_config(["--token-file", str(tmp_path / "missing")], {})
+
+
+def test_no_token_flag(capsys):
+    with pytest.raises(SystemExit):
+        load_config(["--token", "abc"], {})
+
+
+def test_flags_override_env(tmp_path):
+    env = {"BARDBOT_DB": "/env.db", "BARDBOT_SYNC_GUILD": "5", "BARDBOT_CHAT": "0",
+           "BARDBOT_SHARDS": "auto", "BARDBOT_LOG_LEVEL": "debug"}
+    config = load_config([], env)
+    assert config.db_path == Path("/env.db") and config.sync_guild == 5 and not config.chat
+    assert config.sharded and config.shard_count is None and config.log_level == "DEBUG"
+    config = load_config(["--db", str(tmp_path / "a.db"), "--sync-guild", "7", "--shards", "4",
+                          "--shard-ids", "0,2"], env)
+    assert config.db_path == tmp_path / "a.db" and config.sync_guild == 7
+    assert config.shard_count == 4 and config.shard_ids == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--sync-guild", "abc"], {}, "--sync-guild / BARDBOT_SYNC_GUILD must be a whole number"),
+        (["--shard-ids", "0"], {}, "--shard-ids needs --shards N"),
+        (["--shards", "0"], {}, "at least 1"),
+        ([], {"BARDBOT_CHAT": "maybe"}, "BARDBOT_CHAT must be on or off"),
+        (["--log-level", "loud"], {}, "must be DEBUG, INFO, WARNING or ERROR"),
+    ],
+)
+def test_bad_values(argv, env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(argv, env)

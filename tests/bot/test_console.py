@@ -1,0 +1,108 @@
+"""Console mode: the same handlers behind a prompt, driven through a subprocess's stdin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.console import split_options
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "models" / "sentiment.onnx", ROOT / "models" / "shakespeare.onnx"
+
+
+def run(args: list[str], stdin: str, env: dict | None = None, timeout: float = 60):
+    return subprocess.run(
+        [sys.executable, *args], input=stdin, capture_output=True, text=True, cwd=ROOT,
+        timeout=timeout, env={**os.environ, "DISCORD_TOKEN": "", **(env or {})},
+    )
+
+
+def test_split_options():
+    assert split_options("to be or not temperature=1.0 length=5", ("temperature", "length")) == (
+        "to be or not", {"temperature": "1.0", "length": "5"}
+    )
+    # Unknown or repeated names stay in the text; an option-looking word mid-text too.
+    assert split_options("a=b c length=3", ("length",)) == ("a=b c", {"length": "3"})
+    assert split_options("x foo=1", ("length",)) == ("x foo=1", {})
+
+
+def test_console_script_through_stdin():
+    lines = [
+        "help",
+        "/sentiment I loved this film, it was great",
+        "/sentiment    ",
+        "/shakespeare Shall I compare thee temperature=1.0 length=20 seed=3",
+        "/shakespeare o temperature=9",
+        "/shakespeare o length=abc",
+        "/set temperature=0.8 length=12 sentiment=on",
+        "the movie was good",
+        "/nonsense",
+        "/about",
+        "quit",
+        "/sentiment never reached",
+    ]
+    out = run(["-m", "tests.bot.fake_console"], "\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "commands:" in text and "/shakespeare PROMPT" in text
+    assert "**positive** 88% positive" in text
+    assert "error: There is no text to analyse." in text
+    # Markdown escapes are removed for the terminal: the generated "**bold**" reads as is.
+    assert "**Shall I compare thee**and thou art more lo\n" in text
+    assert "temperature 1 · 20 characters" in text
+    assert "error: temperature must be between 0.1 and 2.0 (got 9.0)." in text
+    assert "error: length must be a whole number, got 'abc'." in text
+    assert "Updated for this console" in text and "temperature: 0.8" in text
+    assert "…and thou art\n" in text  # the chat reply, 12 characters
+    assert "your message reads positive (73% positive)" in text
+    assert "error: unknown command /nonsense" in text
+    assert "metrics.test_accuracy: 0.875" in text
+    assert "never reached" not in text
+    assert "Traceback" not in out.stderr
+
+
+def test_console_ends_at_end_of_input():
+    out = run(["-m", "tests.bot.fake_console"], "/sentiment dull\n")
+    assert out.returncode == 0
+    assert "**negative**" in out.stdout
+
+
+def test_missing_models_refuse_to_start(tmp_path):
+    missing = tmp_path / "nowhere" / "sentiment.onnx"
+    out = run(["-m", "bot"], "", env={"BARDBOT_SENTIMENT_MODEL": str(missing)})
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    message = out.stderr.strip().splitlines()[-1]
+    assert message.startswith("bardbot: ") and str(missing) in message
+    assert "python -m" in message  # the command that rebuilds it
+
+
+def test_bad_flag_value_is_one_line():
+    out = run(["-m", "bot", "--shards", "2", "--shard-ids", "5"], "")
+    assert out.returncode == 2
+    assert out.stderr.strip() == "bardbot: shard id 5 is out of range for --shards 2"
+
+
+@pytest.mark.skipif(not all(p.exists() for p in SHIPPED), reason="shipped models not built yet")
+def test_console_end_to_end_with_the_shipped_models():
+    stdin = (
+        "/sentiment This was one of the best films I have ever seen, wonderful acting.\n"
+        "/sentiment A dull, boring mess. The worst film of the year.\n"
+        "/shakespeare to be, or not to be temperature=0.2 length=80 seed=1\n"
+        "shall I compare thee to a summer's day\n"
+        "/about\n"
+    )
+    out = run(["-m", "bot"], stdin, timeout=120)
+    assert out.returncode == 0, out.stderr
+    blocks = out.stdout
+    first, second = (line for line in blocks.splitlines() if "% positive" in line)
+    assert first.startswith("**positive**")
+    assert second.startswith("**negative**")
+    assert "**to be, or not to be**" in blocks
+    assert "temperature 0.2 · 80 characters" in blocks
+    assert "Sentiment model" in blocks and "Shakespeare model" in blocks

@@ -1,0 +1,157 @@
+"""The plugin: load the extension into a fresh host bot, inspect what it registers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import discord
+import pytest
+from discord.ext import commands
+
+from bot.settings import MAX_LENGTH
+from models.sentiment import SentimentClassifier
+from models.shakespeare import ShakespeareGenerator
+from tests.bot.harness import (
+    BOT_ID as ME,
+)
+from tests.bot.harness import (
+    GUILD_ID,
+    FakeClassifier,
+    FakeGenerator,
+    interaction_payload,
+    make_bot,
+    message_payload,
+    run_interaction,
+    start,
+    user_payload,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def host(tmp_path, monkeypatch):
+    """A host bot with the models replaced by the fakes and the settings in tmp_path."""
+    monkeypatch.setenv("BARDBOT_DB", str(tmp_path / "host.db"))
+    monkeypatch.delenv("BARDBOT_CHAT", raising=False)
+    # discord.py executes the extension module afresh, so patch the runtime it calls.
+    monkeypatch.setattr(SentimentClassifier, "load", classmethod(lambda cls, p: FakeClassifier()))
+    monkeypatch.setattr(ShakespeareGenerator, "load", classmethod(lambda cls, p: FakeGenerator()))
+    host, session = make_bot()
+    await start(host)
+    yield host, session
+    for name in list(host.extensions):
+        await host.unload_extension(name)
+
+
+def payloads(host: commands.Bot) -> dict[str, dict]:
+    return {c.name: c.to_dict(host.tree) for c in host.tree.get_commands()} | {
+        c.name: c.to_dict(host.tree)
+        for c in host.tree.get_commands(type=discord.AppCommandType.message)
+    }
+
+
+def options(command: dict) -> dict[str, dict]:
+    return {o["name"]: o for o in command.get("options", [])}
+
+
+@pytest.mark.parametrize("name", ["bot.extension", "bot"])
+async def test_load_registers_the_commands(host, name):
+    host, _ = host
+    await host.load_extension(name)
+    assert isinstance(host.get_cog("Bard"), commands.Cog)
+    cmds = payloads(host)
+    assert set(cmds) == {"sentiment", "shakespeare", "bardbot", "bardbot-set", "Analyze sentiment"}
+
+    text = options(cmds["sentiment"])["text"]
+    assert (text["type"], text["required"], text["min_length"], text["max_length"]) == (
+        3, True, 1, 6000)
+
+    shakespeare = options(cmds["shakespeare"])
+    assert shakespeare["prompt"]["required"] is True
+    t = shakespeare["temperature"]
+    assert (t["type"], t["min_value"], t["max_value"], t["required"]) == (10, 0.1, 2.0, False)
+    assert t["autocomplete"] is True  # offers the reference's 0.2 / 0.5 / 1.0
+    assert "0.2" in t["description"] and "1.0" in t["description"]
+    length = shakespeare["length"]
+    assert (length["type"], length["min_value"], length["max_value"]) == (4, 1, MAX_LENGTH)
+
+    group = cmds["bardbot"]
+    assert {o["name"] for o in group["options"]} == {"about", "settings"}
+    assert group["default_member_permissions"] is None
+
+    admin = cmds["bardbot-set"]
+    assert int(admin["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
+    assert admin["contexts"] == [0]  # servers only
+    assert set(options(admin)) == {"temperature", "length", "chat", "show_sentiment",
+                                   "allow_channel", "disallow_channel"}
+    assert options(admin)["temperature"]["min_value"] == 0.1
+
+    menu = cmds["Analyze sentiment"]
+    assert menu["type"] == 3  # message context menu
+
+
+async def test_temperature_hints(host):
+    host, session = host
+    await host.load_extension("bot.extension")
+    payload = interaction_payload(
+        "shakespeare", [{"name": "prompt", "type": 3, "value": "o"},
+                        {"name": "temperature", "type": 10, "value": 0.3, "focused": True}]
+    )
+    payload["type"] = 4  # autocomplete
+    await run_interaction(host, payload)
+    (request,) = session.requests
+    assert request.json["type"] == 8
+    assert [c["value"] for c in request.json["data"]["choices"]] == [0.2, 0.5, 1.0]
+
+
+async def test_plugin_chat_is_off_until_a_server_turns_it_on(host):
+    host, session = host
+    await host.load_extension("bot.extension")
+    mention = message_payload(f"<@{ME}> to be or not", mentions=[user_payload(ME, "bardbot",
+                                                                               bot=True)])
+    from tests.bot.harness import dispatch_message
+
+    await dispatch_message(host, mention)
+    await dispatch_message(host, message_payload("hello", guild_id=None))  # a DM
+    assert session.replies == []
+    cog = host.get_cog("Bard")
+    await cog.store.update(GUILD_ID, chat_enabled=True)
+    await dispatch_message(host, {**mention, "id": str(int(mention["id"]) + 1)})
+    assert len(session.replies) == 1
+
+
+async def test_unload_removes_everything(host):
+    host, _ = host
+    await host.load_extension("bot.extension")
+    cog = host.get_cog("Bard")
+    await host.unload_extension("bot.extension")
+    assert host.get_cog("Bard") is None
+    assert payloads(host) == {}
+    with pytest.raises(RuntimeError, match="closed"):
+        await cog.store.get(GUILD_ID)
+    # ... and loads again cleanly.
+    await host.load_extension("bot.extension")
+    assert "Analyze sentiment" in payloads(host)
+
+
+async def test_missing_models_fail_the_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("BARDBOT_DB", str(tmp_path / "x.db"))
+    monkeypatch.setenv("BARDBOT_SENTIMENT_MODEL", str(tmp_path / "missing.onnx"))
+    host, _ = make_bot()
+    await start(host)
+    with pytest.raises(commands.ExtensionFailed) as info:
+        await host.load_extension("bot.extension")
+    from models import ModelError
+
+    assert isinstance(info.value.original, ModelError)
+    assert payloads(host) == {}
+
+
+def test_info_json():
+    info = json.loads((ROOT / "bot" / "info.json").read_text())
+    for key in ("name", "author", "description", "install_msg", "end_user_data_statement",
+                "requirements", "tags", "min_python_version"):
+        assert info[key], key
+    assert "message content" in info["end_user_data_statement"]

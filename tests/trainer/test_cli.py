@@ -1,0 +1,147 @@
+"""The CLI end to end on fixture data: 1-epoch fits, the run-folder contract, user errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.text import CharEncoding, WordEncoding
+from trainer.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _meta(out: Path) -> dict:
+    return json.loads((out / "meta.json").read_text(encoding="utf-8"))
+
+
+def test_sentiment_fit_writes_the_contract(imdb_tarball, w2v_text, tmp_path):
+    out = tmp_path / "run"
+    code = main(["sentiment", "--imdb", str(imdb_tarball), "--vectors", "word2vec-file",
+                 "--vectors-file", str(w2v_text), "--maxlen", "12", "--epochs", "1",
+                 "--batch-size", "8", "--out", str(out), "--cache-dir", str(tmp_path / "c"),
+                 "--quiet"])
+    assert code == 0
+    meta = _meta(out)
+    assert meta["format"] == "bardbot.train.sentiment/1" and meta["kind"] == "sentiment"
+    enc = WordEncoding.from_dict(meta["encoding"])
+    assert enc.maxlen == 12 and enc.oov == "drop" and "zzzunknown" not in enc.words
+    assert meta["vectors"]["source"] == "word2vec-file" and meta["vectors"]["dim"] == 8
+    assert 0 < meta["vectors"]["oov_ratio"] < 1
+    assert meta["params"]["trainable"] == 4 * (50 * (8 + 50) + 50) + 50 * 12 + 1
+    m = meta["metrics"]
+    assert 0 <= m["val_accuracy"] <= 1 and 0 <= m["test_accuracy"] <= 1
+    assert len(m["epoch_seconds"]) == 1 and len(m["history"]["loss"]) == 1
+    assert meta["seed"] == 42 and "sentiment" in meta["command"] and meta["peak_rss_mb"] > 0
+    assert "keras" in meta["versions"] and meta["wall_seconds"] > 0
+    assert (out / "training_curves.png").is_file() and (out / "lengths.png").is_file()
+
+    import keras
+
+    model = keras.models.load_model(out / "model.keras")
+    ids = enc.encode_batch(["great wonderful film", "awful boring"])[0]
+    assert model.predict_on_batch(ids).shape == (2, 1)
+    np.testing.assert_array_equal(model.get_layer("embedding").get_weights()[0][0], 0)
+
+
+def test_sentiment_word2vec_train_and_unk_policy(imdb_dir, tmp_path):
+    out = tmp_path / "run"
+    assert main(["sentiment", "--imdb", str(imdb_dir), "--w2v-min-count", "1", "--w2v-epochs",
+                 "1", "--workers", "1", "--maxlen", "10", "--epochs", "1", "--oov", "unk",
+                 "--max-vocab", "6", "--no-test", "--out", str(out), "--cache-dir",
+                 str(tmp_path / "c"), "--quiet"]) == 0
+    meta = _meta(out)
+    assert meta["vectors"]["dim"] == 300 and meta["vectors"]["vocab_size"] == 8
+    assert meta["encoding"]["oov"] == "unk" and meta["metrics"]["test_accuracy"] is None
+
+
+def test_shakespeare_fit_writes_the_contract(gutenberg_zip, tmp_path, isolated_nltk):
+    out = tmp_path / "run"
+    assert main(["shakespeare", "--gutenberg", str(gutenberg_zip), "--epochs", "1",
+                 "--sample-length", "10", "--out", str(out), "--cache-dir", str(tmp_path / "c"),
+                 "--quiet"]) == 0
+    meta = _meta(out)
+    assert meta["format"] == "bardbot.train.shakespeare/1" and meta["objective"] == "last"
+    assert meta["window"] == 40 and meta["step"] == 3
+    enc = CharEncoding.from_dict(meta["encoding"])
+    m = meta["metrics"]
+    assert m["heldout_loss_windowed"] > 0 and m["heldout_loss_stateful"] > 0
+    assert len(m["epoch_seconds"]) == 1
+    assert meta["params"]["total"] == 4 * (128 * (enc.size + 128) + 128) + 129 * enc.size
+    assert all(len(meta["samples"][t]) == 10 for t in ("0.2", "0.5", "1.0"))
+    assert not meta["data"]["reference"]
+
+    import keras
+
+    model = keras.models.load_model(out / "model.keras")
+    assert model.inputs[0].shape == (None, 40, enc.size)
+
+
+def test_shakespeare_every_step_objective_is_seed_reproducible(short_text, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert main(["shakespeare", "--text", str(short_text), "--objective", "every",
+                     "--window", "10", "--epochs", "1", "--sample-length", "5", "--out",
+                     str(out), "--quiet"]) == 0
+        runs.append(_meta(out))
+    assert runs[0]["objective"] == "every"
+    assert runs[0]["metrics"]["history"]["loss"] == runs[1]["metrics"]["history"]["loss"]
+    assert runs[0]["samples"] == runs[1]["samples"]
+
+
+def test_init_from_rejects_a_different_character_set(short_text, tmp_path):
+    first = tmp_path / "first"
+    assert main(["shakespeare", "--text", str(short_text), "--window", "10", "--epochs", "1",
+                 "--sample-length", "2", "--out", str(first), "--quiet"]) == 0
+    other = tmp_path / "other.txt"
+    other.write_text("xyz 0123456789 " * 20, encoding="utf-8")
+    code = main(["shakespeare", "--text", str(other), "--window", "10", "--init-from",
+                 str(first), "--out", str(tmp_path / "second"), "--quiet"])
+    assert code == 2
+    assert not (tmp_path / "second" / "meta.json").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sentiment", "--imdb", "/nonexistent/aclImdb"], "does not exist"),
+    (["sentiment", "--maxlen", "0"], "--maxlen must be a positive"),
+    (["sentiment", "--vectors", "word2vec-file"], "needs --vectors-file"),
+    (["shakespeare", "--text", "/nonexistent.txt"], "does not exist"),
+    (["lengths", "--maxlen", "-5"], "--maxlen must be positive"),
+])
+def test_user_errors_are_one_line(args, message, tmp_path, capsys):
+    assert main([*args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert not (tmp_path / "o" / "meta.json").exists()
+
+
+def test_bad_inputs_from_a_shell(imdb_dir, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    bad_vectors = tmp_path / "v.txt"
+    bad_vectors.write_text("hello world\n")
+    cases = [
+        (["shakespeare", "--text", str(empty)], "corpus is empty"),
+        (["sentiment", "--imdb", str(imdb_dir), "--vectors", "word2vec-file",
+          "--vectors-file", str(bad_vectors)], "not a text word2vec file"),
+        (["sentiment", "--oov", "maybe"], "invalid choice"),
+    ]
+    for args, message in cases:
+        proc = subprocess.run([sys.executable, "-m", "trainer", *args, "--out",
+                               str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c")],
+                              capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        last = proc.stderr.strip().splitlines()[-1]
+        assert message in last and "Traceback" not in proc.stderr
+
+
+def test_help_explains_the_commands():
+    proc = subprocess.run([sys.executable, "-m", "trainer", "--help"], capture_output=True,
+                          text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0
+    for word in ("sentiment", "shakespeare", "lengths", "BARDBOT_DATA", "meta.json"):
+        assert word in proc.stdout

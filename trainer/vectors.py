@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from tqdm import tqdm
 from models.text import WORD_ENCODING_VERSION, tokenize
 from trainer.config import UserError
 
-W2V_CACHE_VERSION = 1
+W2V_CACHE_VERSION = 2
 
 
 @dataclass
@@ -49,6 +50,16 @@ class TokenCorpus:
         else:
             ids = self.ids[self.offsets[rows.start]:self.offsets[rows.stop]]
         return np.bincount(ids, minlength=len(self.table))
+
+    def write_lines(self, path: Path, chunk: int = 2000) -> Path:
+        """One text per line, tokens separated by spaces: gensim's fast `corpus_file` input."""
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for start in range(0, len(self), chunk):
+                f.write("".join(" ".join(self.tokens(i)) + "\n"
+                                for i in range(start, min(start + chunk, len(self)))))
+        tmp.replace(path)
+        return path
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp.npz")
@@ -108,7 +119,12 @@ def _stable_hash(text: str) -> int:
 def train_word2vec(corpus: TokenCorpus, *, dim: int = 300, window: int = 5, min_count: int = 5,
                    epochs: int = 5, workers: int = 2, seed: int = 42,
                    cache_dir: Path | None = None, corpus_key: str = ""):
-    """gensim Word2Vec (CBOW, as gensim's defaults) on the given token lists -> KeyedVectors."""
+    """gensim Word2Vec (CBOW, as gensim's defaults) on the given token lists -> KeyedVectors.
+
+    Trains from a temporary one-text-per-line file (`corpus_file`): gensim then reads in its
+    worker threads instead of through a Python iterator, several times faster. Tokens never
+    contain whitespace (the tokenizer splits on it), so the file round-trips exactly.
+    """
     from gensim.models import KeyedVectors, Word2Vec
     from gensim.models.callbacks import CallbackAny2Vec
 
@@ -127,12 +143,13 @@ def train_word2vec(corpus: TokenCorpus, *, dim: int = 300, window: int = 5, min_
         def on_epoch_end(self, model) -> None:
             self.bar.update(1)
 
-    progress = Progress()
-    model = Word2Vec(vector_size=dim, window=window, min_count=min_count, workers=workers,
-                     seed=seed, hashfxn=_stable_hash)
-    model.build_vocab(corpus)
-    model.train(corpus, total_examples=len(corpus), epochs=epochs, callbacks=[progress])
-    progress.bar.close()
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        lines = corpus.write_lines(Path(tmp) / "corpus.txt")
+        progress = Progress()
+        model = Word2Vec(corpus_file=str(lines), vector_size=dim, window=window,
+                         min_count=min_count, workers=workers, epochs=epochs, seed=seed,
+                         hashfxn=_stable_hash, callbacks=[progress])
+        progress.bar.close()
     kv = model.wv
     del model
     if path is not None:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from timing import measure, quiet_tensorflow, table
+from timing import machine, measure, quiet_tensorflow, table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -69,6 +69,7 @@ def main() -> None:
     def ort_predict(x):
         return windowed.run([WINDOW_OUTPUT], {WINDOW_INPUT: x})[0][0]
 
+    print(machine())
     print(f"model: {gen.info['file']} (mode {gen.mode}); reference: {args.run}/model.keras")
     print(f"{args.length} new chars after a {len(PROMPT)}-char prompt, T={args.temperature}")
     reference = f"keras predict per {window}-char window (reference)"

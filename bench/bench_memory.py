@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,7 @@ def main() -> None:
     args = p.parse_args()
     results = {name: measure(code, args.runs.resolve(), args.models.resolve())
                for name, code in VARIANTS.items()}
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     onnx_rss = results["onnxruntime: both runtime models (models package)"]["rss_mb"]
     print(f"{'process':<52} {'RSS MB':>8} {'peak MB':>8} {'vs ORT':>7}")
     for name, r in results.items():

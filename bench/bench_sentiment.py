@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from timing import measure, quiet_tensorflow, table
+from timing import machine, measure, quiet_tensorflow, table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -66,6 +66,7 @@ def main() -> None:
 
     ids, _ = clf.encoding.encode_batch(reviews)
     diff = np.abs(keras_model.predict(embedding[ids], verbose=0)[:, 0] - clf.scores(ids)).max()
+    print(machine())
     print(f"model: {clf.info['file']} ({clf.info['embedding']['dtype']} embedding); "
           f"reference: {args.run}/model.keras on word vectors")
     print(f"score agreement on {len(reviews)} reviews: max abs diff {diff:.2e}")

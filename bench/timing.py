@@ -13,6 +13,12 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def machine() -> str:
+    """CPU count and load: timings on a busy machine are slower and noisier."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, load average {load} (1/5/15 min)"
+
+
 def measure(fn: Callable[[], object], repeats: int, warmup: int = 2) -> np.ndarray:
     """Wall-clock milliseconds of `repeats` calls after `warmup` untimed ones."""
     for _ in range(warmup):

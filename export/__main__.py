@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ExportError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ImportError as exc:
+        print(f"error: the exporter needs the train extra ({exc.name} is missing): "
+              "pip install -e '.[train]'", file=sys.stderr)
+        return 1
     if args.kind == "all":
         total = sum(p.stat().st_size for p in paths) / 1e6
         print(f"all shipped files: {total:.1f} MB (limit {SHIP_LIMIT_MB:.0f} MB)")

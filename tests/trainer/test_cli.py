@@ -145,3 +145,22 @@ def test_help_explains_the_commands():
     assert proc.returncode == 0
     for word in ("sentiment", "shakespeare", "lengths", "BARDBOT_DATA", "meta.json"):
         assert word in proc.stdout
+
+
+def test_lengths_command_counts_tokens_with_vectors(imdb_dir, w2v_text, tmp_path, capsys):
+    out = tmp_path / "len"
+    assert main(["lengths", "--imdb", str(imdb_dir), "--vectors", "word2vec-file",
+                 "--vectors-file", str(w2v_text), "--maxlen", "10", "5", "--out", str(out),
+                 "--cache-dir", str(tmp_path / "c")]) == 0
+    stats = json.loads((out / "lengths.json").read_text())["stats"]
+    assert [s["maxlen"] for s in stats] == [10, 5]
+    for s in stats:
+        assert s["padded"] + s["equal"] + s["truncated"] == s["reviews"] == 24
+    assert stats[0]["mean_kept"] >= stats[1]["mean_kept"]
+    assert "truncated" in capsys.readouterr().out and (out / "lengths.png").is_file()
+    raw = tmp_path / "raw"
+    assert main(["lengths", "--imdb", str(imdb_dir), "--raw", "--maxlen", "10", "--out",
+                 str(raw), "--cache-dir", str(tmp_path / "c")]) == 0
+    raw_stats = json.loads((raw / "lengths.json").read_text())["stats"][0]
+    # every fixture review ends in an unknown word plus "the end": raw counts are longer
+    assert raw_stats["mean_length"] > stats[0]["mean_length"]

@@ -74,13 +74,14 @@ def imdb_test(path: Path, limit: int | None = None) -> tuple[list[str], list[int
     return texts, labels
 
 
-def plays_text(path: Path) -> str:
-    """The three Gutenberg plays, lowercased, as the trainer's corpus (NLTK reads latin-1)."""
+def plays_texts(path: Path) -> list[str]:
+    """The three Gutenberg plays, lowercased, as the trainer reads them (NLTK uses latin-1);
+    a plain text file is one text."""
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as zf:
             names = {Path(n).name: n for n in zf.namelist()}
             missing = [p for p in PLAYS if p not in names]
             if missing:
                 raise ExportError(f"{path}: lacks {', '.join(missing)}")
-            return "".join(zf.read(names[p]).decode("latin-1") for p in PLAYS).lower()
-    return path.read_text(encoding="utf-8", errors="replace").lower()
+            return [zf.read(names[p]).decode("latin-1").lower() for p in PLAYS]
+    return [path.read_text(encoding="utf-8", errors="replace").lower()]

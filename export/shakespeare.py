@@ -45,6 +45,7 @@ class ShakespeareExport:
     search_data: bool = True  # False: use only an explicit `text` (tests)
     windowed_out: Path | None = None  # also write the windowed model here (.onnx)
     parity_windows: int = 64
+    heldout_check: bool = True  # score the held-out text with the runtime (needs real text)
     command: str | None = None  # the export command line, recorded in the JSON
 
 
@@ -85,23 +86,42 @@ def build_window_function(model, window: int, n_chars: int, every_step: bool):
     return windowed
 
 
-def _parity_windows(encoding: CharEncoding, window: int, count: int, text_path, search, log):
-    rng = np.random.default_rng(0)
+def _real_texts(encoding: CharEncoding, text_path, search: bool) -> tuple[list, str | None]:
+    """Id arrays of the real texts (the plays), or [] when none is found."""
     path = data.find(data.GUTENBERG_ARCHIVE, text_path, search)
-    ids = encoding.encode(data.plays_text(path)) if path is not None else np.zeros(0)
-    if len(ids) > window + 1:
-        starts = rng.integers(0, len(ids) - window, count)
-        log(f"parity on {count} windows of {path}")
-        return np.stack([ids[s : s + window] for s in starts]).astype(np.int64), str(path.name)
-    log("no real text found: parity on random char windows")
-    return rng.integers(0, encoding.size, (count, window)).astype(np.int64), "random chars"
+    if path is None:
+        return [], None
+    return [encoding.encode(text) for text in data.plays_texts(path)], path.name
+
+
+def _parity_windows(texts: list, window: int, count: int) -> np.ndarray | None:
+    rng = np.random.default_rng(0)
+    ids = np.concatenate(texts) if texts else np.zeros(0, dtype=np.int64)
+    if len(ids) <= window + 1:
+        return None
+    starts = rng.integers(0, len(ids) - window, count)
+    return np.stack([ids[s : s + window] for s in starts]).astype(np.int64)
+
+
+def heldout_loss(gen: ShakespeareGenerator, texts: list, heldout: float) -> float:
+    """The runtime's nats/char on the held-out end of each text, split as the trainer does."""
+    total, count = 0.0, 0
+    for ids in texts:
+        held = ids[round(len(ids) * (1 - heldout)) :]
+        if len(held) >= 2:
+            total += gen.loss(gen.encoding.decode(held)) * (len(held) - 1)
+            count += len(held) - 1
+    return total / count if count else float("nan")
 
 
 def _choose_mode(requested: str, meta: dict) -> tuple[str, str]:
     if requested != "auto":
         return requested, "chosen on the command line"
     metrics = meta.get("metrics", {})
-    windowed, stateful = metrics.get("heldout_loss_windowed"), metrics.get("heldout_loss_stateful")
+    windowed = metrics.get("heldout_loss_windowed")
+    # Compare on the positions the windowed loss scores (each has a full window before it).
+    stateful = metrics.get("heldout_loss_stateful_same_positions",
+                           metrics.get("heldout_loss_stateful"))
     if windowed is None or stateful is None:
         return "stateful", "the run recorded no stateful-vs-windowed comparison"
     reason = (f"held-out loss stateful {stateful:.4f} vs windowed {windowed:.4f} nats/char "
@@ -131,8 +151,12 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     check_graph(window_proto, {WINDOW_INPUT: 3}, {WINDOW_OUTPUT}, "shakespeare windowed")
     step_sess, window_sess = session(step_proto), session(window_proto)
 
-    ids, source = _parity_windows(encoding, window, cfg.parity_windows, cfg.text,
-                                   cfg.search_data, log)
+    texts, source = _real_texts(encoding, cfg.text, cfg.search_data)
+    ids = _parity_windows(texts, window, cfg.parity_windows)
+    if ids is None:
+        source = "random chars"
+        ids = np.random.default_rng(0).integers(0, n_chars, (cfg.parity_windows, window))
+    log(f"parity on {len(ids)} windows of {source}")
     one_hot = encoding.one_hot(ids)
     keras_probs = model.predict(one_hot, verbose=0)
     keras_last = keras_probs[:, -1, :] if every_step else keras_probs
@@ -195,6 +219,14 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     probs, _, _ = gen._run(ids[0], *gen._zero_state())
     if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
         raise ExportError(f"{paths[0]}: runtime output differs from Keras")
+    run_data = meta.get("data", {})
+    if texts and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS):
+        # Same texts and split as the trainer: must reproduce its stateful held-out loss.
+        loss = heldout_loss(gen, texts, float(run_data.get("heldout_fraction", 0.1)))
+        log(f"runtime held-out loss {loss:.4f} nats/char "
+            f"(trainer, stateful Keras: {meta.get('metrics', {}).get('heldout_loss_stateful')})")
+        out_meta["metrics"]["export"]["heldout_loss_onnx_stateful"] = round(loss, 6)
+        paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.2f} MB)")
     return paths

@@ -6,6 +6,7 @@ import pytest
 
 import export.sentiment as export_sentiment_module
 from export.__main__ import main
+from export.data import PLAYS
 from export.errors import ExportError
 from export.sentiment import SentimentExport, export_sentiment
 from export.shakespeare import ShakespeareExport, export_shakespeare
@@ -147,3 +148,25 @@ def test_cli_exports_a_run(tiny, tmp_path, capsys):
     assert meta["mode"] == "windowed" and meta["export_command"].startswith("python -m export")
     assert "corpus.txt" in meta["metrics"]["export"]["parity_samples"]
     assert ShakespeareGenerator.load(tmp_path / "shakespeare.onnx").mode == "windowed"
+
+
+def test_runtime_scores_the_trainers_heldout_split(tiny, tmp_path):
+    import shutil
+    import zipfile
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny.shakespeare, run)
+    meta = json.loads((run / "meta.json").read_text())
+    meta["data"] = {"texts": list(PLAYS), "heldout_fraction": 0.25}
+    (run / "meta.json").write_text(json.dumps(meta))
+    plays = [CORPUS * 2, CORPUS[::-1] * 3, CORPUS.upper()]
+    with zipfile.ZipFile(tmp_path / "gutenberg.zip", "w") as zf:
+        for name, text in zip(PLAYS, plays, strict=True):
+            zf.writestr(f"gutenberg/{name}", text.encode("latin-1"))
+    export_shakespeare(ShakespeareExport(run, tmp_path / "out", text=tmp_path / "gutenberg.zip",
+                                         search_data=False), log=quiet)
+    gen = ShakespeareGenerator.load(tmp_path / "out" / "shakespeare.onnx")
+    held = [text.lower()[round(len(text) * 0.75):] for text in plays]
+    expected = sum(gen.loss(h) * (len(h) - 1) for h in held) / sum(len(h) - 1 for h in held)
+    got = gen.info["metrics"]["export"]["heldout_loss_onnx_stateful"]
+    assert got == pytest.approx(expected, abs=1e-5)

@@ -349,8 +349,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
             f"{path} is a SQLite database but not a bardbot settings database; {untouched}"
         )
     try:
-        async with db.execute("PRAGMA journal_mode = WAL") as cur:
-            (mode,) = await cur.fetchone()
+        mode = await _enable_wal(db)
         if mode != "wal" and str(path) != ":memory:":
             log.warning("settings database %s: WAL unavailable (journal mode %s)", path, mode)
         if version < SCHEMA_VERSION:
@@ -361,6 +360,22 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
         raise SettingsError(
             f"cannot write the settings database {path} ({e}); check the file's permissions"
         ) from e
+
+
+async def _enable_wal(db: aiosqlite.Connection) -> str:
+    # Two connections switching the same new file to WAL at once would deadlock, so SQLite fails
+    # one of them with "locked" straight away instead of calling the busy handler: retry that.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            async with db.execute("PRAGMA journal_mode = WAL") as cur:
+                (mode,) = await cur.fetchone()
+            return mode
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.01)
 
 
 def _too_new(path: Path, version: int) -> str:

@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verbosity(a: argparse.Namespace) -> int:
+    """Keras: a live progress bar on a terminal, one line per epoch in a log file."""
+    if getattr(a, "quiet", False):
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
 def _sentiment_config(a: argparse.Namespace, command: str) -> SentimentConfig:
     return SentimentConfig(
         out=a.out, imdb=a.imdb, download=a.download, url=a.url, cache_dir=a.cache_dir,
@@ -155,7 +162,7 @@ def _sentiment_config(a: argparse.Namespace, command: str) -> SentimentConfig:
         glove_dir=a.glove_dir, lowercase=a.lowercase, max_vocab=a.max_vocab, oov=a.oov,
         w2v_epochs=a.w2v_epochs, w2v_min_count=a.w2v_min_count, workers=a.workers,
         max_reviews=a.max_reviews, test=not getattr(a, "no_test", False),
-        verbose=0 if getattr(a, "quiet", False) else 1, command=command)
+        verbose=_verbosity(a), command=command)
 
 
 def _lengths(a: argparse.Namespace, command: str) -> None:
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 objective=args.objective, heldout=args.heldout, max_chars=args.max_chars,
                 sample_length=args.sample_length, temperatures=tuple(args.temperatures),
                 prompt=args.prompt, init_from=args.init_from,
-                verbose=0 if args.quiet else 1, command=command))
+                verbose=_verbosity(args), command=command))
         else:
             _lengths(args, command)
     except UserError as exc:

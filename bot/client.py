@@ -94,7 +94,8 @@ class _BardBotMixin:
             help_command=None,
         )
         if config.sharded:
-            kwargs.update(shard_count=config.shard_count, shard_ids=config.shard_ids)
+            shard_ids = list(config.shard_ids) if config.shard_ids is not None else None
+            kwargs.update(shard_count=config.shard_count, shard_ids=shard_ids)
         return kwargs
 
     async def setup_hook(self) -> None:

@@ -55,6 +55,13 @@ def where(interaction: discord.Interaction) -> str:
     )
 
 
+def in_guild(interaction: discord.Interaction) -> bool:
+    """Run-time twin of `guild_only()`, which is only a hint to Discord's client."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return True
+
+
 class Bard(commands.Cog):
     """Sentiment and Shakespeare, as slash commands, a context menu and chat replies."""
 
@@ -250,6 +257,7 @@ class Bard(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     @app_commands.checks.has_permissions(manage_guild=True)
+    @app_commands.check(in_guild)
     async def set_settings(
         self,
         interaction: discord.Interaction,
@@ -263,8 +271,7 @@ class Bard(commands.Cog):
         | None = None,
     ) -> None:
         guild_id = interaction.guild_id
-        if guild_id is None:  # guild_only is a hint Discord may not enforce everywhere
-            raise app_commands.NoPrivateMessage()
+        assert guild_id is not None  # in_guild
         changes = {
             name: value
             for name, value in (
@@ -282,6 +289,13 @@ class Bard(commands.Cog):
                 channel.guild_id != guild_id or channel.type not in CHAT_CHANNEL_TYPES
             ):
                 raise UserError(f"<#{channel.id}> is not a channel of this server I can chat in.")
+        guild = self.bot.get_guild(guild_id)
+        if (
+            isinstance(allow_channel, app_commands.AppCommandChannel)
+            and guild is not None
+            and guild.get_channel(allow_channel.id) is None
+        ):
+            raise UserError(f"I cannot see the channel <#{allow_channel.id}> in this server.")
         if "temperature" in changes:
             handlers.check_temperature(changes["temperature"])
         if "length" in changes:

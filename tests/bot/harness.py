@@ -232,7 +232,8 @@ class FakeSession:
             return 200, self._message(int(parts[1]), body)
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
             return 200, [
-                {**cmd, "id": str(next_id()), "application_id": str(APP_ID), "version": "1"}
+                {"description": "", **cmd, "id": str(next_id()), "application_id": str(APP_ID),
+                 "version": "1"}
                 for cmd in body
             ]
         return 200, {}
@@ -261,21 +262,26 @@ class FakeSession:
 
 
 def make_bot(cls: type[commands.Bot] = commands.Bot) -> tuple[commands.Bot, FakeSession]:
-    """A bot that believes it is logged in, talking to a FakeSession."""
-    advance(3600)  # cooldowns left by an earlier bot have expired
+    """A host bot that believes it is logged in, talking to a FakeSession."""
     bot = cls(
-        command_prefix=commands.when_mentioned,
+        command_prefix="!",  # a host bot with its own prefix commands
         intents=discord.Intents.default(),
         allowed_mentions=discord.AllowedMentions.none(),
         help_command=None,
     )
+    return bot, attach(bot)
+
+
+def attach(bot: commands.Bot) -> FakeSession:
+    """Give `bot` a FakeSession and the identity login would have fetched."""
+    advance(3600)  # cooldowns left by an earlier bot have expired
     session = FakeSession()
     bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
     bot.http.token = "test-token"
     state = bot._connection
     state.user = discord.ClientUser(state=state, data=BOT_USER)
     state.application_id = APP_ID
-    return bot, session
+    return session
 
 
 async def start(bot: commands.Bot) -> None:

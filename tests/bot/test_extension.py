@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import discord
@@ -40,9 +41,13 @@ async def host(tmp_path, monkeypatch):
     monkeypatch.setattr(ShakespeareGenerator, "load", classmethod(lambda cls, p: FakeGenerator()))
     host, session = make_bot()
     await start(host)
+    # Unloading an extension purges it and its submodules from sys.modules (that is how
+    # discord.py reloads code); put ours back so later tests see the same classes.
+    saved = {k: m for k, m in sys.modules.items() if k == "bot" or k.startswith("bot.")}
     yield host, session
     for name in list(host.extensions):
         await host.unload_extension(name)
+    sys.modules.update(saved)
 
 
 def payloads(host: commands.Bot) -> dict[str, dict]:

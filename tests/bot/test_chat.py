@@ -1,0 +1,162 @@
+"""Chat replies: MESSAGE_CREATE payloads through discord.py's parser, HTTP recorded."""
+
+from __future__ import annotations
+
+import time
+
+from bot.engine import EngineLimits
+from bot.handlers import MESSAGE_LIMIT
+from tests.bot.conftest import make_env
+from tests.bot.harness import (
+    BOT_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_CHANNEL_ID,
+    USER_ID,
+    dispatch_message,
+    message_payload,
+    settle,
+    user_payload,
+)
+
+NO_PINGS = {"parse": [], "replied_user": False}
+
+
+def mention(text: str, *, user_id: int = USER_ID, nick: bool = False, **kw) -> dict:
+    tag = f"<@!{BOT_ID}>" if nick else f"<@{BOT_ID}>"
+    return message_payload(
+        f"{tag} {text}", author=user_payload(user_id), mentions=[BOT_USER], **kw
+    )
+
+
+async def test_mention_gets_a_real_reply(env):
+    msg = mention("Shall I compare thee to a summer's day?")
+    await dispatch_message(env.bot, msg)
+    typing, reply = env.session.requests
+    assert (typing.method, typing.path) == ("POST", f"/channels/{CHANNEL_ID}/typing")
+    assert (reply.method, reply.path) == ("POST", f"/channels/{CHANNEL_ID}/messages")
+    body = reply.json
+    assert body["message_reference"]["message_id"] == int(msg["id"])
+    assert body["allowed_mentions"] == NO_PINGS  # mention_author=False, nobody pinged
+    assert body["content"].startswith("…and thou art more lovely, @everyone")
+    assert len(body["content"]) <= MESSAGE_LIMIT
+    # The mention is stripped; the server's defaults (0.5, 200) apply.
+    assert env.gen.calls == [{"prompt": "Shall I compare thee to a summer's day?",
+                              "length": 200, "temperature": 0.5, "seed": None}]
+
+
+async def test_nickname_mention_and_server_settings(env):
+    await env.store.update(GUILD_ID, temperature=1.2, length=40, show_sentiment=True)
+    await dispatch_message(env.bot, mention("what a wonderful, great day", nick=True))
+    (reply,) = env.session.replies
+    assert env.gen.calls[-1]["prompt"] == "what a wonderful, great day"
+    assert (env.gen.calls[-1]["temperature"], env.gen.calls[-1]["length"]) == (1.2, 40)
+    content = reply.json["content"]
+    assert content.splitlines()[-1] == "-# your message reads positive (88% positive)"
+
+
+async def test_dm_gets_a_reply(env):
+    dm_channel = 600000000000000001
+    msg = message_payload("to be or not to be", channel_id=dm_channel, guild_id=None)
+    await dispatch_message(env.bot, msg)
+    (reply,) = env.session.replies
+    assert reply.path == f"/channels/{dm_channel}/messages"
+    assert reply.json["message_reference"]["message_id"] == int(msg["id"])
+    assert reply.json["allowed_mentions"] == NO_PINGS
+
+
+async def test_ignored_messages(env):
+    # Not addressed to the bot, another user mentioned, the bot's own message, another bot.
+    await dispatch_message(env.bot, message_payload("just chatting"))
+    await dispatch_message(env.bot, message_payload(
+        "<@42> hi", mentions=[user_payload(42, "carol")]))
+    await dispatch_message(env.bot, mention("talking to myself", user_id=BOT_ID) | {
+        "author": BOT_USER})
+    other_bot = user_payload(700000000000000001, "otherbot", bot=True)
+    await dispatch_message(env.bot, mention("beep") | {"author": other_bot})
+    await dispatch_message(env.bot, message_payload(
+        "hello from a bot", guild_id=None, author=other_bot))
+    assert env.session.requests == []
+    assert env.gen.calls == []
+
+
+async def test_mention_only_gets_a_hint(env):
+    await dispatch_message(env.bot, message_payload(f"<@{BOT_ID}>", mentions=[BOT_USER]))
+    (reply,) = env.session.replies
+    assert "Say something after the mention" in reply.json["content"]
+    assert env.gen.calls == []
+
+
+async def test_hostile_text(env):
+    text = "@everyone @here <@&999> <@123> ```py\nx\n``` **bold** > quote " * 80
+    await dispatch_message(env.bot, mention(text[:3900]))
+    (reply,) = env.session.replies
+    assert reply.json["allowed_mentions"] == NO_PINGS
+    assert len(reply.json["content"]) <= MESSAGE_LIMIT
+    assert len(env.gen.calls[-1]["prompt"]) <= 1000  # the end of the message is the prompt
+
+
+async def test_chat_off_and_allowed_channels(env):
+    await env.store.update(GUILD_ID, chat_enabled=False)
+    await dispatch_message(env.bot, mention("hello"))
+    assert env.session.requests == []
+    await env.store.update(GUILD_ID, chat_enabled=True)
+    await env.store.allow_channel(GUILD_ID, OTHER_CHANNEL_ID)
+    await dispatch_message(env.bot, mention("hello", user_id=USER_ID + 1))
+    assert env.session.requests == []
+    await dispatch_message(env.bot, mention("hello", user_id=USER_ID + 2,
+                                            channel_id=OTHER_CHANNEL_ID))
+    (reply,) = env.session.replies
+    assert reply.path == f"/channels/{OTHER_CHANNEL_ID}/messages"
+
+
+async def test_per_user_cooldown(env):
+    for i in range(5):
+        await dispatch_message(env.bot, mention(f"line {i}"))
+    assert len(env.session.replies) == 3  # CHAT_RATE per 30 s
+    await dispatch_message(env.bot, mention("someone else", user_id=USER_ID + 1))
+    assert len(env.session.replies) == 4
+
+
+async def test_burst_is_answered_in_order(tmp_path):
+    env = await make_env(tmp_path / "s.db", limits=EngineLimits(generate_workers=3))
+    generate = env.gen.generate
+
+    def slow_first(prompt, **kw):  # without the channel lock, "first" would be answered last
+        if prompt == "first":
+            time.sleep(0.3)
+        return generate(prompt, **kw)
+
+    env.gen.generate = slow_first
+    messages = [mention(text, user_id=USER_ID + i) for i, text in
+                enumerate(["first", "second", "third"])]
+    before = None
+    for msg in messages:
+        env.bot._connection.parse_message_create(msg)
+    await settle(before)
+    replied_to = [r.json["message_reference"]["message_id"] for r in env.session.replies]
+    assert replied_to == [int(m["id"]) for m in messages]
+    await env.bot.remove_cog("Bard")
+
+
+async def test_busy_chat_says_so(tmp_path):
+    env = await make_env(tmp_path / "s.db", limits=EngineLimits(max_generations=0))
+    await dispatch_message(env.bot, mention("hello"))
+    (reply,) = env.session.replies
+    assert "busy" in reply.json["content"]
+    await env.bot.remove_cog("Bard")
+
+
+async def test_broken_model_keeps_the_bot_alive(env, caplog):
+    def explode(*a, **kw):
+        raise RuntimeError("boom")
+
+    env.gen.generate = explode
+    await dispatch_message(env.bot, mention("hello"))
+    assert env.session.replies == []
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.cog"]
+    assert "chat reply failed" in line and "RuntimeError: boom" in line and "\n" not in line
+    env.gen.generate = type(env.gen).generate.__get__(env.gen)
+    await dispatch_message(env.bot, mention("hello again", user_id=USER_ID + 1))
+    assert len(env.session.replies) == 1

@@ -1,0 +1,107 @@
+"""The standalone bot: intents, command sync on request, owner-only sync, tree errors."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import pytest
+from discord.ext import commands
+
+from bot.client import BardBot, ShardedBardBot, make_bot
+from bot.config import load_config
+from bot.settings import GuildSettings, SettingsStore
+from tests.bot.harness import (
+    APP_ID,
+    BOT_ID,
+    BOT_USER,
+    GUILD_ID,
+    USER_ID,
+    FakeClassifier,
+    FakeGenerator,
+    attach,
+    dispatch_message,
+    interaction_payload,
+    message_payload,
+    run_interaction,
+    start,
+    user_payload,
+)
+
+
+@pytest.fixture
+async def standalone(tmp_path):
+    async def build(*argv):
+        config = load_config(list(argv), {"HOME": str(tmp_path)})
+        store = await SettingsStore.open(config.db_path, GuildSettings(chat_enabled=config.chat))
+        bot = make_bot(config, store, FakeClassifier(), FakeGenerator())
+        session = attach(bot)
+        await start(bot)
+        await bot.setup_hook()
+        built.append(bot)
+        return bot, session
+
+    built: list[commands.Bot] = []
+    yield build
+    for bot in built:
+        await bot.remove_cog("Bard")
+
+
+async def test_defaults(standalone):
+    bot, session = await standalone()
+    assert type(bot) is BardBot
+    assert bot.intents == discord.Intents.default()
+    assert not bot.intents.message_content and not bot.intents.members
+    assert bot.allowed_mentions.to_dict() == {"parse": []}
+    assert bot.get_cog("Bard") is not None
+    assert session.requests == []  # nothing synced unless asked
+    assert bot.get_cog("Bard").store.defaults.chat_enabled  # chat on in the standalone bot
+
+
+async def test_sync_guild_at_start(standalone):
+    _, session = await standalone("--sync-guild", str(GUILD_ID))
+    (sync,) = session.requests
+    assert (sync.method, sync.path) == ("PUT", f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
+    assert {c["name"] for c in sync.json} == {
+        "sentiment", "shakespeare", "bardbot", "bardbot-set", "Analyze sentiment"}
+
+
+async def test_sharded(standalone):
+    bot, _ = await standalone("--shards", "4", "--shard-ids", "1,3")
+    assert isinstance(bot, ShardedBardBot) and isinstance(bot, commands.AutoShardedBot)
+    assert (bot.shard_count, bot.shard_ids) == (4, [1, 3])
+
+
+async def test_owner_sync_command_and_chat_do_not_collide(standalone, caplog):
+    bot, session = await standalone()
+    bot.owner_id = USER_ID
+    sync = message_payload(f"<@{BOT_ID}> sync", mentions=[BOT_USER])
+    await dispatch_message(bot, sync)
+    put, reply = session.requests
+    assert put.path == f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
+    assert reply.json["content"] == "Synced 5 commands to this server."
+    assert reply.json["allowed_mentions"] == {"parse": [], "replied_user": False}
+    assert bot.get_cog("Bard")._chat_cooldown._cache == {}  # not taken for a chat line
+
+    session.requests.clear()
+    stranger = message_payload(f"<@{BOT_ID}> sync", mentions=[BOT_USER],
+                               author=user_payload(USER_ID + 1, "mallory"))
+    await dispatch_message(bot, stranger)
+    assert session.requests == []  # not the owner: no sync, no chat reply either
+
+    with caplog.at_level(logging.ERROR):
+        await dispatch_message(bot, message_payload(f"<@{BOT_ID}> to be or not",
+                                                    mentions=[BOT_USER]))
+    assert len(session.replies) == 1  # a chat reply
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no CommandNotFound
+
+
+async def test_tree_errors_are_answered_and_logged_once(standalone, caplog):
+    bot, session = await standalone()
+    with caplog.at_level(logging.ERROR):
+        await run_interaction(bot, interaction_payload("no-such-command"))
+    (reply,) = session.replies
+    assert reply.message["flags"] == 64
+    assert reply.message["content"] == "Something went wrong; it has been logged."
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.client"]
+    assert "CommandNotFound" in line and f"user={USER_ID}" in line and "\n" not in line

@@ -116,3 +116,15 @@ def test_gutenberg_bad_paths(tmp_path, isolated_nltk):
     with pytest.raises(UserError, match=r"no gutenberg\.zip"):
         load_plays(tuple(PLAYS), str(tmp_path), tmp_path)
     assert Path(tmp_path).is_dir()
+
+
+def test_cli_download_with_wrong_checksum_fails_cleanly(server, tmp_path, capsys):
+    from trainer.cli import main
+
+    dest = tmp_path / "data" / "aclImdb_v1.tar.gz"
+    code = main(["sentiment", "--imdb", str(dest), "--download", "--url", server,
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "checksum mismatch" in err[-1] and err[-1].startswith("error: ")
+    assert list(dest.parent.iterdir()) == []  # neither the tarball nor a .part file
+    assert not (tmp_path / "run" / "meta.json").exists()

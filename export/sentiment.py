@@ -143,7 +143,8 @@ def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
         ids, _ = encoding.encode_batch(eval_texts)
         labels = np.asarray(eval_labels)
         for dtype, cand in candidates.items():
-            predicted = (_scores(cand["session"], ids) > cfg.threshold).astype(int)
+            cand["scores"] = _scores(cand["session"], ids)
+            predicted = (cand["scores"] > cfg.threshold).astype(int)
             cand["accuracy"] = float((predicted == labels).mean())
             metrics_export[f"test_accuracy_{dtype}_embedding"] = round(cand["accuracy"], 5)
             log(f"{dtype} embedding: test accuracy {cand['accuracy']:.4f} on {len(labels)} reviews")
@@ -154,8 +155,13 @@ def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
     if cfg.embedding_dtype == "auto":
         cost = 100 * (candidates["float32"]["accuracy"] - candidates["float16"]["accuracy"])
         metrics_export["fp16_accuracy_cost_points"] = round(cost, 3)
+        s32, s16 = candidates["float32"]["scores"], candidates["float16"]["scores"]
+        metrics_export["fp16_vs_fp32_max_abs_score_diff"] = float(np.abs(s32 - s16).max())
+        metrics_export["fp16_label_changes"] = int(
+            ((s32 > cfg.threshold) != (s16 > cfg.threshold)).sum())
         chosen = "float16" if cost <= cfg.max_fp16_cost else "float32"
-        log(f"float16 embedding costs {cost:.3f} accuracy points -> storing {chosen}")
+        log(f"float16 embedding costs {cost:.3f} accuracy points "
+            f"({metrics_export['fp16_label_changes']} labels change) -> storing {chosen}")
     cand = candidates[chosen]
     metrics_export["parity_max_abs_diff"] = cand["parity"]
 

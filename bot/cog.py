@@ -149,7 +149,7 @@ class Bard(commands.Cog):
             message = str(original)
         elif isinstance(original, Busy):
             message = "I am busy with other requests right now; try again in a few seconds."
-            log.warning("busy: %s (%s)", where(interaction), original)
+            log.info("busy: %s (%s)", where(interaction), original)
         elif isinstance(error, app_commands.CommandOnCooldown):
             message = f"Slow down: try again in {error.retry_after:.0f} s."
         elif isinstance(error, app_commands.MissingPermissions):

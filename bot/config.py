@@ -40,7 +40,7 @@ class Config:
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (needs shard_count)
     chat: bool = True  # chat replies on by default in servers that did not choose
     generate_workers: int = 1
-    max_generations: int = 64
+    max_generations: int = 256
     max_queued_texts: int = 2048
     log_level: str = "INFO"
 
@@ -224,6 +224,6 @@ def load_config(
         generate_workers=_int(workers, "--workers / BARDBOT_WORKERS", 1) if workers else 1,
         max_generations=_int(max_gen, "--max-generations / BARDBOT_MAX_GENERATIONS", 1)
         if max_gen
-        else 64,
+        else 256,
         log_level=level,
     )

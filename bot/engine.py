@@ -48,7 +48,7 @@ class EngineLimits:
     generate_workers: int = 1  # threads running generations (sentiment has its own thread)
     max_batch: int = 64  # texts per sentiment session run
     max_queued_texts: int = 2048  # sentiment requests waiting or running
-    max_generations: int = 64  # generations waiting or running
+    max_generations: int = 256  # generations waiting or running (each a few ms to ~0.1 s)
 
 
 class Engine:

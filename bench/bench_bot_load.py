@@ -1,0 +1,230 @@
+"""Load benchmark for the bot (not a test): many concurrent interactions through the real tree.
+
+    .venv/bin/python bench/bench_bot_load.py                 # shipped models
+    .venv/bin/python bench/bench_bot_load.py --json out.json
+
+A real `commands.Bot` runs the Bard cog on the real models; discord.py's HTTP session is the
+recording fake from tests/bot/harness.py (no network). INTERACTION_CREATE payloads are fed
+one per event-loop turn, as the gateway delivers them, each from a different user (so per-user
+cooldowns do not interfere). Measured:
+- latency per interaction: from its arrival to the moment its final reply (message, or the
+  follow-up after a defer) reaches the HTTP layer; p50 / p99 / max;
+- the worst event-loop lag: a ticker asks for 5 ms sleeps and records the overshoot;
+- lost interactions: any without a reply (there must be none); "busy" replies are counted;
+- RSS after 1,000 and after 10,000 requests (same mix), to see memory stays flat.
+Two arrival patterns: a burst (all at once) and paced (a steady rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import discord  # noqa: E402
+
+from bot.cog import Bard  # noqa: E402
+from bot.engine import Engine, EngineLimits  # noqa: E402
+from bot.settings import GuildSettings, SettingsStore  # noqa: E402
+from tests.bot import harness  # noqa: E402
+
+REVIEWS = [
+    "This was one of the best films I have seen in years; the acting is superb.",
+    "A dull, predictable mess. I wanted my two hours back.",
+    "Not bad, not great either. The second half drags but the ending works.",
+    "I loved every minute of it, and the soundtrack is wonderful!",
+    "The worst script I have read in a long time, and the cast knew it.",
+]
+PROMPTS = ["to be, or not to be", "shall i compare thee", "o romeo, romeo", "now is the winter"]
+
+
+class TimingSession(harness.FakeSession):
+    """Answers like FakeSession but keeps only the time of each interaction's final reply."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done: dict[str, tuple[float, bool]] = {}  # token -> (time, busy)
+
+    def request(self, method: str, url: str, **kwargs):
+        path = url[len(harness.API):]
+        parts = path.strip("/").split("/")
+        data = kwargs.get("data")
+        body = json.loads(data) if isinstance(data, str) and data else None
+        final = (parts[0] == "interactions" and body.get("type") == 4) or (
+            parts[0] == "webhooks" and method == "POST"
+        )
+        if final:
+            token = parts[2]
+            message = body.get("data", body)
+            busy = "busy" in (message.get("content") or "")
+            self.done[token] = (time.perf_counter(), busy)
+        return harness._Response(*self._answer(method, path, body))
+
+
+class LoopLag:
+    def __init__(self, interval: float = 0.005):
+        self.interval = interval
+        self.worst = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.worst = max(self.worst, time.perf_counter() - start - self.interval)
+
+    def __enter__(self) -> LoopLag:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Bench:
+    def __init__(self, bot: discord.Client, session: TimingSession, length: int):
+        self.bot = bot
+        self.session = session
+        self.length = length
+        self.user = harness.USER_ID
+
+    def payload(self, kind: str, i: int) -> dict:
+        self.user += 1
+        if kind == "sentiment":
+            options = [harness.option("text", f"{REVIEWS[i % len(REVIEWS)]} ({i})")]
+        else:
+            options = [harness.option("prompt", PROMPTS[i % len(PROMPTS)]),
+                       harness.option("length", self.length)]
+        return harness.interaction_payload(kind, options, user_id=self.user)
+
+    async def run(self, kinds: list[str], rate: float | None) -> dict:
+        """Feed one interaction per kind in `kinds`; `rate` per second, or a burst if None."""
+        self.session.done.clear()
+        arrivals: dict[str, tuple[str, float]] = {}
+        tasks = []
+        gap = 1 / rate if rate else 0.0
+        start = time.perf_counter()
+        with LoopLag() as lag:
+            for i, kind in enumerate(kinds):
+                if rate:
+                    await asyncio.sleep(max(0.0, start + i * gap - time.perf_counter()))
+                else:
+                    await asyncio.sleep(0)  # one gateway event per loop turn
+                harness.advance(0.001)
+                payload = self.payload(kind, i)
+                arrivals[payload["token"]] = (kind, time.perf_counter())
+                tasks.append(asyncio.create_task(harness.run_interaction(self.bot, payload)))
+            await asyncio.gather(*tasks)
+        wall = time.perf_counter() - start
+        out: dict = {"wall_s": round(wall, 3), "loop_lag_ms": round(lag.worst * 1000, 2)}
+        for kind in sorted(set(kinds)):
+            tokens = [t for t, (k, _) in arrivals.items() if k == kind]
+            answered = [t for t in tokens if t in self.session.done]
+            latencies = [(self.session.done[t][0] - arrivals[t][1]) * 1000 for t in answered]
+            out[kind] = {
+                "sent": len(tokens),
+                "answered": len(answered),
+                "lost": len(tokens) - len(answered),
+                "busy": sum(self.session.done[t][1] for t in answered),
+                "p50_ms": round(statistics.median(latencies), 2),
+                "p99_ms": round(percentile(latencies, 0.99), 2),
+                "max_ms": round(max(latencies), 2),
+            }
+        return out
+
+
+async def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sentiment-model", default=None, help="default: shipped model")
+    p.add_argument("--shakespeare-model", default=None, help="default: shipped model")
+    p.add_argument("--sentiment", type=int, default=1000)
+    p.add_argument("--shakespeare", type=int, default=200)
+    p.add_argument("--length", type=int, default=200, help="characters per /shakespeare")
+    p.add_argument("--rates", default="100,300,1000",
+                   help="paced /sentiment arrivals per second, comma-separated")
+    p.add_argument("--rss-requests", type=int, default=10000)
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args()
+
+    from models import SentimentClassifier, ShakespeareGenerator
+
+    classifier = SentimentClassifier.load(args.sentiment_model)
+    generator = ShakespeareGenerator.load(args.shakespeare_model)
+    bot, _ = harness.make_bot()
+    session = TimingSession()
+    bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
+    await harness.start(bot)
+    store = await SettingsStore.open(":memory:", GuildSettings())
+    engine = Engine(classifier, generator, EngineLimits())
+    await bot.add_cog(Bard(bot, engine, store))
+    bench = Bench(bot, session, args.length)
+    gc.collect()
+    gc.freeze()  # as `bardbot` does once started: see bot/__main__.py
+
+    await bench.run(["sentiment"] * 50 + ["shakespeare"] * 5, None)  # warm up
+    results: dict = {
+        "machine": f"{platform.machine()}, {platform.python_version()}, "
+        f"{__import__('os').cpu_count()} cpus",
+        "models": {"sentiment": classifier.info.get("sha256", "?")[:12],
+                   "shakespeare": generator.info.get("sha256", "?")[:12]},
+        "length": args.length,
+    }
+    results["sentiment_burst"] = await bench.run(["sentiment"] * args.sentiment, None)
+    results["shakespeare_burst"] = await bench.run(["shakespeare"] * args.shakespeare, None)
+    mixed = ["sentiment"] * args.sentiment + ["shakespeare"] * args.shakespeare
+    mixed = [mixed[i] for i in sorted(range(len(mixed)), key=lambda i: (i * 7919) % len(mixed))]
+    results["mixed_burst"] = await bench.run(mixed, None)
+    for rate in (float(r) for r in args.rates.split(",")):
+        results[f"sentiment_paced_{rate:g}_per_s"] = await bench.run(
+            ["sentiment"] * args.sentiment, rate
+        )
+    results["batches"] = {"median_sentiment_batch_ms": round(engine.median(engine.sentiment_ms), 2)}
+
+    # Memory: the same 10:1 mix, measured after 1,000 and after N requests in total.
+    unit = (["sentiment"] * 10 + ["shakespeare"]) * 91
+    unit = unit[:1000]
+    gc.collect()
+    done = 0
+    rss = {}
+    while done < args.rss_requests:
+        await bench.run(unit, None)
+        done += len(unit)
+        if done in (1000, args.rss_requests):
+            gc.collect()
+            rss[done] = round(rss_mb(), 1)
+    results["rss_mb"] = rss
+    if len(rss) == 2:
+        first, last = rss.values()
+        results["rss_growth_pct"] = round((last - first) / first * 100, 1)
+
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    await bot.remove_cog("Bard")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -77,6 +77,7 @@ def epoch_timer():
         def __init__(self) -> None:
             super().__init__()
             self.seconds: list[float] = []
+            self.load: list[float] = []  # 1-min load average at the end of each epoch
             self._start = 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -84,8 +85,17 @@ def epoch_timer():
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(round(time.perf_counter() - self._start, 2))
+            self.load.append(load_average())
 
     return EpochTimer()
+
+
+def load_average() -> float:
+    """1-minute load average (this run included): context for timings on a shared machine."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return float("nan")
 
 
 def plain_history(history: dict) -> dict:

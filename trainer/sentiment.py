@@ -210,7 +210,8 @@ def run(cfg: SentimentConfig) -> dict:
                         shuffle=True, callbacks=[timer], verbose=cfg.verbose)
     hist = fit.plain_history(history.history)
     metrics: dict = {"val_accuracy": hist["val_accuracy"][-1], "val_loss": hist["val_loss"][-1],
-                     "history": hist, "epoch_seconds": timer.seconds}
+                     "history": hist, "epoch_seconds": timer.seconds,
+                     "epoch_load_average": timer.load}
     if enc_test is not None:
         t0 = time.perf_counter()
         test_loss, test_acc = model.evaluate(enc_test.ids, test_labels, batch_size=256,

@@ -294,6 +294,7 @@ def run(cfg: ShakespeareConfig) -> dict:
             "train_loss": hist["loss"][-1],
             "history": hist,
             "epoch_seconds": timer.seconds,
+            "epoch_load_average": timer.load,
         },
         "data": {"texts": [n for n, _ in plays], "chars": len(joined), "reference": reference,
                  "heldout_fraction": cfg.heldout, "train_windows": len(starts),

@@ -55,7 +55,7 @@ class TimingSession(harness.FakeSession):
         self.done: dict[str, tuple[float, bool]] = {}  # token -> (time, busy)
 
     def request(self, method: str, url: str, **kwargs):
-        path = url[len(harness.API):]
+        path = url[len(harness.API) :]
         parts = path.strip("/").split("/")
         data = kwargs.get("data")
         body = json.loads(data) if isinstance(data, str) and data else None
@@ -115,8 +115,10 @@ class Bench:
         if kind == "sentiment":
             options = [harness.option("text", f"{REVIEWS[i % len(REVIEWS)]} ({i})")]
         else:
-            options = [harness.option("prompt", PROMPTS[i % len(PROMPTS)]),
-                       harness.option("length", self.length)]
+            options = [
+                harness.option("prompt", PROMPTS[i % len(PROMPTS)]),
+                harness.option("length", self.length),
+            ]
         return harness.interaction_payload(kind, options, user_id=self.user)
 
     async def run(self, kinds: list[str], rate: float | None) -> dict:
@@ -162,9 +164,14 @@ async def main() -> int:
     p.add_argument("--sentiment", type=int, default=1000)
     p.add_argument("--shakespeare", type=int, default=200)
     p.add_argument("--length", type=int, default=200, help="characters per /shakespeare")
-    p.add_argument("--rates", default="100,300,1000",
-                   help="paced /sentiment arrivals per second, comma-separated")
+    p.add_argument(
+        "--rates",
+        default="100,300,1000",
+        help="paced /sentiment arrivals per second, comma-separated",
+    )
     p.add_argument("--rss-requests", type=int, default=10000)
+    p.add_argument("--sentiment-workers", type=int, default=1)
+    p.add_argument("--skip", default="", help="comma-separated phases to skip: burst,paced,rss")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
 
@@ -177,7 +184,7 @@ async def main() -> int:
     bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
     await harness.start(bot)
     store = await SettingsStore.open(":memory:", GuildSettings())
-    engine = Engine(classifier, generator, EngineLimits())
+    engine = Engine(classifier, generator, EngineLimits(sentiment_workers=args.sentiment_workers))
     await bot.add_cog(Bard(bot, engine, store))
     bench = Bench(bot, session, args.length)
     gc.collect()
@@ -187,37 +194,42 @@ async def main() -> int:
     results: dict = {
         "machine": f"{platform.machine()}, {platform.python_version()}, "
         f"{__import__('os').cpu_count()} cpus",
-        "models": {"sentiment": classifier.info.get("sha256", "?")[:12],
-                   "shakespeare": generator.info.get("sha256", "?")[:12]},
+        "models": {
+            "sentiment": classifier.info.get("sha256", "?")[:12],
+            "shakespeare": generator.info.get("sha256", "?")[:12],
+        },
         "length": args.length,
+        "sentiment_workers": args.sentiment_workers,
+        "load_average": [round(x, 2) for x in __import__("os").getloadavg()],
     }
-    results["sentiment_burst"] = await bench.run(["sentiment"] * args.sentiment, None)
-    results["shakespeare_burst"] = await bench.run(["shakespeare"] * args.shakespeare, None)
-    mixed = ["sentiment"] * args.sentiment + ["shakespeare"] * args.shakespeare
-    mixed = [mixed[i] for i in sorted(range(len(mixed)), key=lambda i: (i * 7919) % len(mixed))]
-    results["mixed_burst"] = await bench.run(mixed, None)
-    for rate in (float(r) for r in args.rates.split(",")):
-        results[f"sentiment_paced_{rate:g}_per_s"] = await bench.run(
-            ["sentiment"] * args.sentiment, rate
-        )
-    results["batches"] = {"median_sentiment_batch_ms": round(engine.median(engine.sentiment_ms), 2)}
+    skip = set(args.skip.split(",")) - {""}
+    if "burst" not in skip:
+        results["sentiment_burst"] = await bench.run(["sentiment"] * args.sentiment, None)
+        results["shakespeare_burst"] = await bench.run(["shakespeare"] * args.shakespeare, None)
+        mixed = ["sentiment"] * args.sentiment + ["shakespeare"] * args.shakespeare
+        order = sorted(range(len(mixed)), key=lambda i: (i * 7919) % len(mixed))
+        results["mixed_burst"] = await bench.run([mixed[i] for i in order], None)
+    if "paced" not in skip:
+        for rate in (float(r) for r in args.rates.split(",")):
+            results[f"sentiment_paced_{rate:g}_per_s"] = await bench.run(
+                ["sentiment"] * args.sentiment, rate
+            )
+    results["median_sentiment_batch_ms"] = round(engine.median(engine.sentiment_ms), 2)
 
-    # Memory: the same 10:1 mix, measured after 1,000 and after N requests in total.
-    unit = (["sentiment"] * 10 + ["shakespeare"]) * 91
-    unit = unit[:1000]
-    gc.collect()
-    done = 0
-    rss = {}
-    while done < args.rss_requests:
-        await bench.run(unit, None)
-        done += len(unit)
-        if done in (1000, args.rss_requests):
-            gc.collect()
-            rss[done] = round(rss_mb(), 1)
-    results["rss_mb"] = rss
-    if len(rss) == 2:
-        first, last = rss.values()
-        results["rss_growth_pct"] = round((last - first) / first * 100, 1)
+    if "rss" not in skip:
+        # Memory: the same 10:1 mix, measured after 1,000 and after N requests in total.
+        unit = ((["sentiment"] * 10 + ["shakespeare"]) * 91)[:1000]
+        done, rss = 0, {}
+        while done < args.rss_requests:
+            await bench.run(unit, None)
+            done += len(unit)
+            if done in (1000, args.rss_requests):
+                gc.collect()
+                rss[done] = round(rss_mb(), 1)
+        results["rss_mb"] = rss
+        if len(rss) == 2:
+            first, last = rss.values()
+            results["rss_growth_pct"] = round((last - first) / first * 100, 1)
 
     print(json.dumps(results, indent=2))
     if args.json:

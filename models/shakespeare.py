@@ -32,6 +32,45 @@ CHUNK = 4096
 _LOSS_FLOOR = 1e-12
 
 
+class _Stepper:
+    """Feeds one char at a time through the step model without allocating anything.
+
+    Two IO bindings share the id and probability buffers and swap the (h, c) buffers between
+    input and output on alternate steps, so the state never leaves the bound arrays. This
+    roughly halves the per-char overhead of `session.run`. Made per `generate` call: bindings
+    are not shared between threads.
+    """
+
+    def __init__(self, session, probs: np.ndarray, h: np.ndarray, c: np.ndarray) -> None:
+        self._session = session
+        self._ids = np.zeros((1, 1), dtype=np.int64)
+        self._probs = np.zeros((1, 1, probs.shape[-1]), dtype=np.float32)
+        self._probs[0, 0] = probs
+        states = [(np.array(h, dtype=np.float32), np.array(c, dtype=np.float32))]
+        states.append((np.empty_like(states[0][0]), np.empty_like(states[0][1])))
+        self._bindings = []
+        for (h_in, c_in), (h_out, c_out) in (states, states[::-1]):
+            binding = session.io_binding()
+            binding.bind_cpu_input("char_ids", self._ids)
+            binding.bind_cpu_input("h", h_in)
+            binding.bind_cpu_input("c", c_in)
+            for name, array in (("probs", self._probs), ("h_out", h_out), ("c_out", c_out)):
+                binding.bind_output(name, "cpu", 0, np.float32, list(array.shape),
+                                    array.ctypes.data)
+            self._bindings.append((binding, (h_in, c_in, h_out, c_out)))
+        self._turn = 0
+
+    @property
+    def probs(self) -> np.ndarray:
+        """P(next char); overwritten by the next step."""
+        return self._probs[0, 0]
+
+    def step(self, char_id: int) -> None:
+        self._ids[0, 0] = char_id
+        self._session.run_with_iobinding(self._bindings[self._turn][0])
+        self._turn ^= 1
+
+
 class ShakespeareGenerator:
     """Load once, share freely: every call keeps its state and RNG in local variables."""
 
@@ -130,12 +169,11 @@ class ShakespeareGenerator:
                 out.append(sample_index(probs[-1], temperature, rng))
                 context.append(out[-1])
         else:
-            probs, h, c = self._read(ids, *self._zero_state())
+            stepper = _Stepper(self._session, *self._read(ids, *self._zero_state()))
             for i in range(length):
-                out.append(sample_index(probs, temperature, rng))
+                out.append(sample_index(stepper.probs, temperature, rng))
                 if i + 1 < length:
-                    step, h, c = self._run([out[-1]], h, c)
-                    probs = step[-1]
+                    stepper.step(out[-1])
         return self.encoding.decode(out)
 
     def loss(self, text: str) -> float:

@@ -221,3 +221,16 @@ def test_info_for_an_about_page(clf, gen):
         assert "metrics" in info
     assert clf.info["maxlen"] == MAXLEN and clf.info["vocab_size"] == clf.encoding.vocab_size
     assert gen.info["n_chars"] == gen.encoding.size
+
+
+def test_bound_stepper_matches_plain_session_runs(gen):
+    """generate() steps through IO bindings; the same loop with plain runs gives the same text."""
+    from models.sampling import sample_index
+
+    prompt, rng = "whether 'tis nobler", np.random.default_rng(11)
+    probs, h, c = gen._run(gen.encoding.encode(prompt), *gen._zero_state())
+    out = []
+    for _ in range(80):
+        out.append(sample_index(probs[-1], 0.9, rng))
+        probs, h, c = gen._run([out[-1]], h, c)
+    assert gen.generate(prompt, 80, 0.9, seed=11) == gen.encoding.decode(out)

@@ -39,6 +39,7 @@ class Config:
     shard_count: int | None = None  # None with sharded: Discord's recommended count
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (needs shard_count)
     chat: bool = True  # chat replies on by default in servers that did not choose
+    sentiment_workers: int = 1
     generate_workers: int = 1
     max_generations: int = 256
     max_queued_texts: int = 2048
@@ -47,6 +48,7 @@ class Config:
     @property
     def limits(self) -> EngineLimits:
         return EngineLimits(
+            sentiment_workers=self.sentiment_workers,
             generate_workers=self.generate_workers,
             max_generations=self.max_generations,
             max_queued_texts=self.max_queued_texts,
@@ -152,6 +154,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", metavar="N", help="generation threads [BARDBOT_WORKERS]")
     p.add_argument(
+        "--sentiment-workers", metavar="N", help="sentiment threads [BARDBOT_SENTIMENT_WORKERS]"
+    )
+    p.add_argument(
         "--max-generations",
         metavar="N",
         help="generations queued before 'busy' [BARDBOT_MAX_GENERATIONS]",
@@ -197,6 +202,7 @@ def load_config(
 
     sync = pick(args.sync_guild, "BARDBOT_SYNC_GUILD")
     workers = pick(args.workers, "BARDBOT_WORKERS")
+    sentiment_workers = pick(args.sentiment_workers, "BARDBOT_SENTIMENT_WORKERS")
     max_gen = pick(args.max_generations, "BARDBOT_MAX_GENERATIONS")
     chat = (
         args.chat if args.chat is not None else _bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
@@ -222,6 +228,11 @@ def load_config(
         shard_ids=shard_ids,
         chat=chat,
         generate_workers=_int(workers, "--workers / BARDBOT_WORKERS", 1) if workers else 1,
+        sentiment_workers=_int(
+            sentiment_workers, "--sentiment-workers / BARDBOT_SENTIMENT_WORKERS", 1
+        )
+        if sentiment_workers
+        else 1,
         max_generations=_int(max_gen, "--max-generations / BARDBOT_MAX_GENERATIONS", 1)
         if max_gen
         else 256,

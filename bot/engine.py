@@ -1,9 +1,9 @@
 """Model inference off the event loop, shared by the Cog and console mode.
 
 The models are synchronous (onnxruntime), so every call runs in a small thread pool:
-- sentiment requests are queued and run as micro-batches: while one `predict(list)` runs, new
-  requests pile up and go into the next single session run, so a burst of N requests costs a few
-  session runs instead of N;
+- sentiment requests are queued and run as micro-batches: while the sentiment workers are busy,
+  new requests pile up and leave together in one `predict(list)` call (one session run), so a
+  burst of N requests costs a few calls instead of N;
 - generations run one per worker thread, in their own pool, so a long generation never delays a
   sentiment batch.
 Both queues are bounded: past the cap a request fails at once with `Busy` (the user gets a clear
@@ -45,7 +45,8 @@ class Busy(Exception):
 
 @dataclass(frozen=True)
 class EngineLimits:
-    generate_workers: int = 1  # threads running generations (sentiment has its own thread)
+    sentiment_workers: int = 1  # threads running sentiment batches
+    generate_workers: int = 1  # threads running generations (apart from sentiment's)
     max_batch: int = 64  # texts per sentiment session run
     max_queued_texts: int = 2048  # sentiment requests waiting or running
     max_generations: int = 256  # generations waiting or running (each a few ms to ~0.1 s)
@@ -60,13 +61,17 @@ class Engine:
         self.classifier = classifier
         self.generator = generator
         self.limits = limits
-        self._sentiment_pool = ThreadPoolExecutor(1, thread_name_prefix="bardbot-sentiment")
+        self._sentiment_pool = ThreadPoolExecutor(
+            max(1, limits.sentiment_workers), thread_name_prefix="bardbot-sentiment"
+        )
+        self._free_workers = max(1, limits.sentiment_workers)
+        self._batches: set[asyncio.Task] = set()
+        self._closed = False
         self._generate_pool = ThreadPoolExecutor(
             max(1, limits.generate_workers), thread_name_prefix="bardbot-generate"
         )
         self._queue: list[tuple[str, asyncio.Future]] = []
         self._in_batch = 0
-        self._drainer: asyncio.Task | None = None
         self._generations = 0
         # Recent wall times (ms) of the model calls, for /bardbot about.
         self.sentiment_ms: deque[float] = deque(maxlen=256)
@@ -77,39 +82,47 @@ class Engine:
         """The SentimentResult of one text, computed in a batch with concurrent requests."""
         if len(self._queue) + self._in_batch >= self.limits.max_queued_texts:
             raise Busy("too many sentiment requests are queued")
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         self._queue.append((text, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = loop.create_task(self._drain(), name="bardbot-sentiment-batcher")
+        self._dispatch()
         return await future
 
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._queue:
-            batch = self._queue[: self.limits.max_batch]
-            del self._queue[: len(batch)]
-            # A caller that gave up (cancelled) needs no result.
-            batch = [(text, fut) for text, fut in batch if not fut.done()]
+    def _dispatch(self) -> None:
+        """Start batches on free sentiment workers. A lone request starts at once; requests
+        arriving while every worker is busy wait and leave together, split over the workers."""
+        while self._queue and self._free_workers:
+            size = min(self.limits.max_batch, -(-len(self._queue) // self._free_workers))
+            batch = [(t, f) for t, f in self._queue[:size] if not f.done()]  # skip cancelled
+            del self._queue[:size]
             if not batch:
                 continue
-            self._in_batch = len(batch)
-            started = time.perf_counter()
-            try:
-                results = await loop.run_in_executor(
-                    self._sentiment_pool, self.classifier.predict, [text for text, _ in batch]
-                )
-            except Exception as e:
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(e)
-                continue
-            finally:
-                self._in_batch = 0
+            self._free_workers -= 1
+            self._in_batch += len(batch)
+            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _run_batch(self, batch: list[tuple[str, asyncio.Future]]) -> None:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            results = await loop.run_in_executor(
+                self._sentiment_pool, self.classifier.predict, [text for text, _ in batch]
+            )
+        except Exception as e:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+        else:
             self.sentiment_ms.append((time.perf_counter() - started) * 1000)
             for (_, fut), result in zip(batch, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)
+        finally:
+            self._free_workers += 1
+            self._in_batch -= len(batch)
+            if not self._closed:
+                self._dispatch()
 
     async def generate(
         self, prompt: str, *, length: int, temperature: float, seed: int | None = None
@@ -135,6 +148,7 @@ class Engine:
 
     def close(self) -> None:
         """Stop the worker threads (running calls finish; queued requests are dropped)."""
+        self._closed = True
         for _, fut in self._queue:
             fut.cancel()
         self._queue.clear()

@@ -184,16 +184,27 @@ def _flatten(info: dict, keys: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
     return out
 
 
+# What /bardbot about shows of a model's info, by leaf key, in this order.
+ABOUT_KEYS = (
+    "architecture", "mode", "test_accuracy", "val_accuracy", "heldout_loss_stateful",
+    "heldout_loss_windowed", "vocab_size", "maxlen", "n_chars", "trainable", "sha256",
+)
+
+
 def _model_field(info: dict, limit: int = 1024) -> str:
+    items = {key.rsplit(".", 1)[-1]: value for key, value in reversed(_flatten(info))}
     lines = []
-    for key, value in _flatten(info):
+    for key in ABOUT_KEYS:
+        if key not in items:
+            continue
+        value = items[key]
         if isinstance(value, float):
             value = f"{value:.4g}"
-        elif isinstance(value, str) and key.endswith("sha256"):
-            value = value[:12]
-        elif isinstance(value, str) and len(value) > 80:
-            value = value[:77] + "..."
-        lines.append(f"{key}: {value}")
+        elif key == "sha256":
+            value = str(value)[:12]
+        if key.startswith("heldout_loss"):
+            key += " (nats/char)"
+        lines.append(f"{key.replace('_', ' ')}: {value}")
     return clip("\n".join(lines) or "no details", limit)
 
 

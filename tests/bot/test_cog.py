@@ -242,9 +242,9 @@ async def test_about(env):
     assert_safe(reply)
     (embed,) = reply.message["embeds"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert "metrics.test_accuracy: 0.875" in fields["Sentiment model"]
+    assert "test accuracy: 0.875" in fields["Sentiment model"]
     assert "sha256: abababababab" in fields["Sentiment model"]
-    assert "heldout_loss_stateful: 1.41" in fields["Shakespeare model"]
+    assert "heldout loss stateful (nats/char): 1.41" in fields["Shakespeare model"]
     assert "discord.py" in embed["footer"]["text"]
 
 

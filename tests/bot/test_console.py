@@ -61,7 +61,7 @@ def test_console_script_through_stdin():
     assert "…and thou art\n" in text  # the chat reply, 12 characters
     assert "your message reads positive (73% positive)" in text
     assert "error: unknown command /nonsense" in text
-    assert "metrics.test_accuracy: 0.875" in text
+    assert "test accuracy: 0.875" in text
     assert "never reached" not in text
     assert "Traceback" not in out.stderr
 

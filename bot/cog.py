@@ -95,8 +95,27 @@ class Bard(commands.Cog):
             weakref.WeakValueDictionary()
         )
 
+    async def cog_load(self) -> None:
+        # The tree calls its on_error after ours even for errors we answered (a cooldown, a
+        # bad value): keep those out of the host's error log, pass everything else on.
+        tree = self.bot.tree
+        self._own_tree_handler = "on_error" in vars(tree)
+        previous = tree.on_error
+
+        async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError):
+            if not interaction.extras.get(HANDLED):
+                await previous(interaction, error)
+
+        self._previous_tree_handler = previous
+        tree.on_error = on_error  # type: ignore[method-assign]
+
     async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
+        tree = self.bot.tree
+        if self._own_tree_handler:
+            tree.on_error = self._previous_tree_handler  # type: ignore[method-assign]
+        else:
+            vars(tree).pop("on_error", None)
+        tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
         if self.owns_resources:
             self.engine.close()
             await self.store.close()

@@ -70,6 +70,27 @@ class TimingSession(harness.FakeSession):
         return harness._Response(*self._answer(method, path, body))
 
 
+class GcPauses:
+    """The longest garbage collection while active: separates GC pauses from other loop lag."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._start = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.worst = max(self.worst, time.perf_counter() - self._start)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 class LoopLag:
     def __init__(self, interval: float = 0.005):
         self.interval = interval
@@ -128,7 +149,7 @@ class Bench:
         tasks = []
         gap = 1 / rate if rate else 0.0
         start = time.perf_counter()
-        with LoopLag() as lag:
+        with LoopLag() as lag, GcPauses() as gc_pauses:
             for i, kind in enumerate(kinds):
                 if rate:
                     await asyncio.sleep(max(0.0, start + i * gap - time.perf_counter()))
@@ -140,7 +161,11 @@ class Bench:
                 tasks.append(asyncio.create_task(harness.run_interaction(self.bot, payload)))
             await asyncio.gather(*tasks)
         wall = time.perf_counter() - start
-        out: dict = {"wall_s": round(wall, 3), "loop_lag_ms": round(lag.worst * 1000, 2)}
+        out: dict = {
+            "wall_s": round(wall, 3),
+            "loop_lag_ms": round(lag.worst * 1000, 2),
+            "worst_gc_ms": round(gc_pauses.worst * 1000, 2),
+        }
         for kind in sorted(set(kinds)):
             tokens = [t for t, (k, _) in arrivals.items() if k == kind]
             answered = [t for t in tokens if t in self.session.done]

@@ -73,6 +73,7 @@ def main() -> None:
     for name, text in (("short text", SHORT), ("median IMDB test review", typical)):
         n_tokens = len(clf.predict([text])[0].tokens)
         print(f"\n{name}: {len(text)} chars, {n_tokens} tokens")
+        ids = clf.encoding.encode(text).ids
         rows = [
             ("keras predict (reference)",
              measure(lambda t=text: reference(t), args.keras_repeats)),
@@ -80,6 +81,10 @@ def main() -> None:
              measure(lambda t=text: reference_on_batch(t), args.keras_repeats)),
             ("onnxruntime SentimentClassifier.predict",
              measure(lambda t=text: clf.predict([t]), args.repeats)),
+            ("  of which: encoding only (models.text)",
+             measure(lambda t=text: clf.encoding.encode(t), args.repeats)),
+            ("  of which: onnxruntime run only",
+             measure(lambda i=ids[None]: clf.scores(i), args.repeats)),
         ]
         print(table(rows, "keras predict (reference)"))
     batch = reviews[:32]

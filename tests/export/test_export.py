@@ -170,3 +170,37 @@ def test_runtime_scores_the_trainers_heldout_split(tiny, tmp_path):
     expected = sum(gen.loss(h) * (len(h) - 1) for h in held) / sum(len(h) - 1 for h in held)
     got = gen.info["metrics"]["export"]["heldout_loss_onnx_stateful"]
     assert got == pytest.approx(expected, abs=1e-5)
+
+
+def test_cli_all_exports_both_runs_with_the_shipping_defaults(tiny, tmp_path, monkeypatch, capsys):
+    """`python -m export all`: auto float16 decision on the (fake) test set, real-text parity."""
+    import io
+    import tarfile
+    import zipfile
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with tarfile.open(data_dir / "aclImdb_v1.tar.gz", "w:gz") as tar:
+        for label, text in (("pos", "the film was great ."), ("neg", "the film was awful .")):
+            for i in range(4):
+                payload = text.encode()
+                info = tarfile.TarInfo(f"aclImdb/test/{label}/{i}_{7 if label == 'pos' else 2}.txt")
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+    with zipfile.ZipFile(data_dir / "gutenberg.zip", "w") as zf:
+        for name in PLAYS:
+            zf.writestr(f"gutenberg/{name}", CORPUS * 2)
+    monkeypatch.setattr("export.data.data_dirs", lambda: [data_dir])
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "sentiment").symlink_to(tiny.sentiment)
+    (runs / "shakespeare").symlink_to(tiny.shakespeare)
+    out = tmp_path / "out"
+    assert main(["all", "--runs", str(runs), "--out", str(out)]) == 0
+    assert "all shipped files" in capsys.readouterr().out
+    sentiment = json.loads((out / "sentiment.json").read_text())["metrics"]["export"]
+    assert sentiment["test_reviews"] == 8 and "fp16_accuracy_cost_points" in sentiment
+    shakespeare = json.loads((out / "shakespeare.json").read_text())["metrics"]["export"]
+    assert "gutenberg.zip" in shakespeare["parity_samples"]
+    SentimentClassifier.load(out / "sentiment.onnx")
+    ShakespeareGenerator.load(out / "shakespeare.onnx")

@@ -32,8 +32,11 @@ async def _run_bot(config: Config, classifier, generator) -> None:
     # collector's full scans, which otherwise stall the event loop for ~100 ms now and then.
     gc.collect()
     gc.freeze()
-    async with bot:
-        await bot.start(config.token)  # type: ignore[arg-type]
+    try:
+        async with bot:  # closing the bot removes the cog, which closes the store
+            await bot.start(config.token)  # type: ignore[arg-type]
+    finally:
+        await store.close()  # when login failed before the cog was added
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
+
+import pytest
 
 from bot.engine import EngineLimits
 from bot.handlers import MESSAGE_LIMIT
@@ -284,3 +287,31 @@ async def test_unload_removes_context_menu(env):
     assert "on_error" not in vars(env.bot.tree)  # the host's handler is back
     assert env.bot.tree.get_command("Analyze sentiment", type=env.cog.ctx_menu.type) is None
     assert env.bot.tree.get_command("sentiment") is None
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.mark.skipif(
+    not (SHIPPED / "sentiment.onnx").exists() or not (SHIPPED / "shakespeare.onnx").exists(),
+    reason="shipped models not built yet",
+)
+async def test_end_to_end_with_the_shipped_models(env):
+    from models import SentimentClassifier, ShakespeareGenerator
+
+    env.engine.classifier = SentimentClassifier.load()
+    env.engine.generator = ShakespeareGenerator.load()
+    await sentiment(env, "One of the best films I have ever seen: wonderful acting, great story.")
+    await sentiment(env, "A dull, boring mess; the worst film of the year.", user_id=USER_ID + 1)
+    payload = interaction_payload(
+        "shakespeare", [option("prompt", "To be, or not to be"), option("length", 1500),
+                        option("temperature", 1.0)],
+    )
+    await run_interaction(env.bot, payload)
+    positive, negative, verse = env.session.replies
+    assert positive.message["content"].startswith("**positive**")
+    assert negative.message["content"].startswith("**negative**")
+    for reply in (positive, negative, verse):
+        assert_safe(reply)
+    assert verse.message["content"].startswith("**To be, or not to be**")
+    assert "1500 characters" in verse.message["content"]

@@ -164,7 +164,7 @@ class Bard(commands.Cog):
     ) -> None:
         interaction.extras[HANDLED] = True
         original = getattr(error, "original", error)
-        if isinstance(original, UserError | ValueError):
+        if isinstance(original, UserError):
             message = str(original)
         elif isinstance(original, Busy):
             message = "I am busy with other requests right now; try again in a few seconds."
@@ -319,13 +319,16 @@ class Bard(commands.Cog):
             handlers.check_temperature(changes["temperature"])
         if "length" in changes:
             handlers.check_length(changes["length"])
-        settings = await self.store.get(guild_id)
-        if changes:
-            settings = await self.store.update(guild_id, **changes)
-        if allow_channel is not None:
-            settings = await self.store.allow_channel(guild_id, allow_channel.id)
-        if disallow_channel is not None:
-            settings = await self.store.disallow_channel(guild_id, disallow_channel.id)
+        try:
+            settings = await self.store.get(guild_id)
+            if changes:
+                settings = await self.store.update(guild_id, **changes)
+            if allow_channel is not None:
+                settings = await self.store.allow_channel(guild_id, allow_channel.id)
+            if disallow_channel is not None:
+                settings = await self.store.disallow_channel(guild_id, disallow_channel.id)
+        except ValueError as e:  # the store's validation: a message meant for the user
+            raise UserError(str(e)) from e
         log.info("settings changed: %s: %s", where(interaction), settings)
         reply = handlers.format_settings(settings, self._guild_name(interaction), title="Updated")
         await self._send(interaction, reply)

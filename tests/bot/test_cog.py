@@ -230,6 +230,19 @@ async def test_context_menu(env):
     assert "**negative**" in reply.message["content"]
 
 
+async def test_context_menu_cooldown(env):
+    target = message_payload("good", author=user_payload(USER_ID + 5, "bob"))
+    for _ in range(6):
+        payload = interaction_payload(
+            "Analyze sentiment", kind=3, target_id=int(target["id"]),
+            resolved={"messages": {target["id"]: target}},
+        )
+        await run_interaction(env.bot, payload)
+    assert ["Slow down" in r.message["content"] for r in env.session.replies] == [False] * 5 + [
+        True
+    ]
+
+
 async def test_context_menu_empty_message(env):
     target = message_payload("", author=user_payload(USER_ID + 5, "bob"))
     payload = interaction_payload(

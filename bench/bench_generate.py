@@ -36,6 +36,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--keras-repeats", type=int, default=2)
     args = p.parse_args()
+    if not (args.run / "model.keras").is_file():
+        sys.exit(f"{args.run}: no trained run (model.keras); pass --run or train one with "
+                 f"`python -m trainer shakespeare --out {args.run}`")
     quiet_tensorflow()
     import keras
     import onnxruntime as ort

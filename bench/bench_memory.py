@@ -76,6 +76,10 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=ROOT / "runs/ship")
     p.add_argument("--models", type=Path, default=ROOT / "models", help="folder of the .onnx")
     args = p.parse_args()
+    for kind in ("sentiment", "shakespeare"):
+        if not (args.runs / kind / "model.keras").is_file():
+            sys.exit(f"{args.runs / kind}: no trained run; pass --runs (a folder holding "
+                     "sentiment/ and shakespeare/ runs)")
     results = {name: measure(code, args.runs.resolve(), args.models.resolve())
                for name, code in VARIANTS.items()}
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")

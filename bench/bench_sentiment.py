@@ -46,6 +46,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=300)
     p.add_argument("--keras-repeats", type=int, default=30)
     args = p.parse_args()
+    if not (args.run / "model.keras").is_file():
+        sys.exit(f"{args.run}: no trained run (model.keras); pass --run or train one with "
+                 f"`python -m trainer sentiment --out {args.run}`")
     quiet_tensorflow()
 
     clf = SentimentClassifier.load(args.model)

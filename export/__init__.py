@@ -1,1 +1,1 @@
-"""bardbot: export."""
+"""ONNX export of trained runs (tf2onnx, parity-checked): `python -m export --help`."""

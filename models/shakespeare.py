@@ -36,8 +36,8 @@ class _Stepper:
     """Feeds one char at a time through the step model without allocating anything.
 
     Two IO bindings share the id and probability buffers and swap the (h, c) buffers between
-    input and output on alternate steps, so the state never leaves the bound arrays. This
-    roughly halves the per-char overhead of `session.run`. Made per `generate` call: bindings
+    input and output on alternate steps, so the state never leaves the bound arrays. This saves
+    ~5 of the ~25 us a plain `session.run` costs per char. Made per `generate` call: bindings
     are not shared between threads.
     """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +171,13 @@ def load_config(
 ) -> Config:
     """Config from `environ` (default os.environ) and `argv` (default sys.argv[1:])."""
     env = os.environ if environ is None else environ
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a == "--token" or a.startswith("--token=") for a in argv):
+        # Refuse without echoing the value: argparse's own error would print it.
+        raise ConfigError(
+            "the token is never a command-line argument (ps shows those): "
+            "set DISCORD_TOKEN or use --token-file PATH"
+        )
     args = parser().parse_args(argv)
 
     def pick(flag: object, var: str) -> str | None:

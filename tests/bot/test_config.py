@@ -29,9 +29,11 @@ def test_token_file(tmp_path):
         load_config(["--token-file", str(tmp_path / "missing")], {})
 
 
-def test_no_token_flag(capsys):
-    with pytest.raises(SystemExit):
-        load_config(["--token", "abc"], {})
+@pytest.mark.parametrize("argv", [["--token", "abc"], ["--token=abc"]])
+def test_no_token_flag(argv):
+    with pytest.raises(ConfigError, match="never a command-line argument") as info:
+        load_config(argv, {})
+    assert "abc" not in str(info.value)
 
 
 def test_flags_override_env(tmp_path):

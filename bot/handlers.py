@@ -7,6 +7,7 @@ ephemeral, allowed mentions — lives in the Cog.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import platform
 import re
@@ -47,15 +48,6 @@ def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
     cut = text[: limit - len(ELLIPSIS)]
     # Do not leave a dangling escape backslash that would swallow the ellipsis.
     return cut.rstrip("\\") + ELLIPSIS
-
-
-def clip_left(text: str, limit: int) -> str:
-    """The end of `text`, at most `limit` characters, marked with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    if limit <= len(ELLIPSIS):
-        return ELLIPSIS[:limit]
-    return ELLIPSIS + text[len(text) - limit + len(ELLIPSIS) :]
 
 
 def escape(text: str) -> str:
@@ -156,17 +148,19 @@ async def chat(
         raise UserError(
             "Say something after the mention and I will continue it, Shakespeare-style."
         )
-    prompt = clip_left(text, PROMPT_LIMIT)
-    continuation = await engine.generate(
+    prompt = text[-PROMPT_LIMIT:]  # what the continuation follows: the end of the message
+    generation = engine.generate(
         prompt, length=settings.length, temperature=settings.temperature, seed=seed
     )
     footer = ""
     if settings.show_sentiment:
-        result = await engine.classify(text)
+        continuation, result = await asyncio.gather(generation, engine.classify(text))
         if result.tokens:
             footer = f"\n-# your message reads {result.label} ({result.score:.0%} positive" + (
                 ", uncertain)" if result.uncertain else ")"
             )
+    else:
+        continuation = await generation
     body = ELLIPSIS + escape(continuation.strip("\n"))
     return Reply(clip(body, MESSAGE_LIMIT - len(footer)) + footer)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,5 +103,9 @@ class ShakespeareConfig:
             raise UserError("--objective must be 'last' or 'every'")
         if not 0.0 < self.heldout < 1.0:
             raise UserError(f"--heldout must be between 0 and 1, got {self.heldout}")
+        if not all(math.isfinite(t) for t in self.temperatures):
+            raise UserError("--temperatures must be finite numbers (0 or less means greedy)")
+        if self.sample_length < 0:
+            raise UserError("--sample-length must be 0 or more")
         if self.max_chars is not None and self.max_chars <= self.window + 1:
             raise UserError(f"--max-chars must be larger than the window ({self.window})")

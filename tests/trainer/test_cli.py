@@ -111,6 +111,8 @@ def test_init_from_rejects_a_different_character_set(short_text, tmp_path):
     (["sentiment", "--vectors", "word2vec-file"], "needs --vectors-file"),
     (["shakespeare", "--text", "/nonexistent.txt"], "does not exist"),
     (["lengths", "--maxlen", "-5"], "--maxlen must be positive"),
+    (["shakespeare", "--temperatures", "0.5", "nan"], "--temperatures must be finite"),
+    (["shakespeare", "--step", "0"], "--window and --step must be positive"),
 ])
 def test_user_errors_are_one_line(args, message, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "o")]) == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 VECTOR_SOURCES = ("word2vec-train", "word2vec-file", "glove")
@@ -92,7 +92,6 @@ class ShakespeareConfig:
     init_from: str | None = None  # continue from a shakespeare run dir (its char set must match)
     verbose: int = 1
     command: str = ""
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.window <= 0 or self.step <= 0:

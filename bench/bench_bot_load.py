@@ -248,13 +248,11 @@ async def main() -> int:
         while done < args.rss_requests:
             await bench.run(unit, None)
             done += len(unit)
-            if done in (1000, args.rss_requests):
-                gc.collect()
-                rss[done] = round(rss_mb(), 1)
+            gc.collect()
+            rss[done] = round(rss_mb(), 1)  # after every 1,000
         results["rss_mb"] = rss
-        if len(rss) == 2:
-            first, last = rss.values()
-            results["rss_growth_pct"] = round((last - first) / first * 100, 1)
+        first, last = rss[1000], rss[done]
+        results["rss_growth_pct"] = round((last - first) / first * 100, 1)
 
     print(json.dumps(results, indent=2))
     if args.json:

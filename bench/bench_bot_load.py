@@ -196,6 +196,7 @@ async def main() -> int:
     )
     p.add_argument("--rss-requests", type=int, default=10000)
     p.add_argument("--sentiment-workers", type=int, default=1)
+    p.add_argument("--no-freeze", action="store_true", help="skip gc.freeze(), for comparison")
     p.add_argument("--skip", default="", help="comma-separated phases to skip: burst,paced,rss")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
@@ -212,8 +213,9 @@ async def main() -> int:
     engine = Engine(classifier, generator, EngineLimits(sentiment_workers=args.sentiment_workers))
     await bot.add_cog(Bard(bot, engine, store))
     bench = Bench(bot, session, args.length)
-    gc.collect()
-    gc.freeze()  # as `bardbot` does once started: see bot/__main__.py
+    if not args.no_freeze:
+        gc.collect()
+        gc.freeze()  # as `bardbot` does once started: see bot/__main__.py
 
     await bench.run(["sentiment"] * 50 + ["shakespeare"] * 5, None)  # warm up
     results: dict = {
@@ -225,6 +227,7 @@ async def main() -> int:
         },
         "length": args.length,
         "sentiment_workers": args.sentiment_workers,
+        "gc_freeze": not args.no_freeze,
         "load_average": [round(x, 2) for x in __import__("os").getloadavg()],
     }
     skip = set(args.skip.split(",")) - {""}

@@ -60,6 +60,12 @@ def _number(options: dict[str, str], name: str, kind: type, default):
         ) from None
 
 
+def _seed(value: int | None) -> int | None:
+    if value is not None and value < 0:
+        raise UserError(f"seed must be a whole number of 0 or more, got {value}.")
+    return value
+
+
 def _switch(value: str, name: str) -> bool:
     if value.lower() in ("on", "true", "yes", "1"):
         return True
@@ -93,7 +99,7 @@ class Console:
                 prompt,
                 _number(options, "temperature", float, self.settings.temperature),
                 _number(options, "length", int, self.settings.length),
-                seed=_number(options, "seed", int, None),
+                seed=_seed(_number(options, "seed", int, None)),
             )
         if command == "about":
             return handlers.about(self.engine)
@@ -114,15 +120,16 @@ class Console:
             return handlers.format_settings(self.settings, "this console", title="Updated")
         raise UserError(f"unknown command /{command}; type help for the list.")
 
-    async def run(self, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
+    def run(self, runner: asyncio.Runner, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
+        """Read, answer, repeat until quit or end of input. Lines are read outside the event
+        loop, so Ctrl-C at the prompt raises KeyboardInterrupt at once (inside `asyncio.run`,
+        the first Ctrl-C would only cancel the main task, which a blocking read never sees)."""
         if interactive:
             print("bardbot console — type help for commands, quit to leave.", file=stdout)
         while True:
-            # Reading blocks the event loop on purpose: nothing else runs while we wait for a
-            # line, and Ctrl-C then interrupts cleanly (a reader thread would hang at exit).
             if interactive:
                 try:
-                    line = input("bardbot> ") + "\n"
+                    line = input("bardbot> ")
                 except EOFError:
                     print(file=stdout)
                     return 0
@@ -133,7 +140,7 @@ class Console:
             if line.strip().lower() in ("quit", "exit", "/quit", "/exit"):
                 return 0
             try:
-                reply = await self.handle(line)
+                reply = runner.run(self.handle(line))
             except (UserError, ValueError) as e:
                 print(f"error: {e}", file=stdout, flush=True)
                 continue
@@ -144,16 +151,15 @@ class Console:
                 print(handlers.render_text(reply), file=stdout, flush=True)
 
 
-async def _main(engine: Engine) -> int:
+def run(engine: Engine, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
     try:
-        return await Console(engine).run(sys.stdin, sys.stdout, sys.stdin.isatty())
-    finally:
-        engine.close()
-
-
-def run(engine: Engine) -> int:
-    try:
-        return asyncio.run(_main(engine))
+        with asyncio.Runner() as runner:
+            try:
+                return Console(engine).run(runner, stdin, stdout, stdin.isatty())
+            finally:
+                engine.close()
     except KeyboardInterrupt:
-        print()
+        print(file=stdout)
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +107,29 @@ def test_console_end_to_end_with_the_shipped_models():
     assert "**to be, or not to be**" in blocks
     assert "temperature 0.2 · 80 characters" in blocks
     assert "Sentiment model" in blocks and "Shakespeare model" in blocks
+
+
+def test_ctrl_c_while_waiting_for_input_exits_at_once():
+    # Inside asyncio.run the first Ctrl-C used to only cancel the main task, which a blocking
+    # read never noticed: the console hung until another line or a second Ctrl-C.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.bot.fake_console"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "DISCORD_TOKEN": ""},
+    )
+    try:
+        proc.stdin.write("/sentiment fine\n")
+        proc.stdin.flush()
+        assert "% positive" in proc.stdout.readline()  # now back to reading stdin
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_negative_seed_is_a_clear_error():
+    out = run(["-m", "tests.bot.fake_console"], "/shakespeare to be seed=-1\n")
+    assert out.returncode == 0
+    assert out.stdout.strip() == "error: seed must be a whole number of 0 or more, got -1."

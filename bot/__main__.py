@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+import aiohttp
 import discord
 
 from bot.config import Config, ConfigError, load_config
@@ -71,6 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("Discord rejected the token: check DISCORD_TOKEN / DISCORD_TOKEN_FILE")
     except discord.PrivilegedIntentsRequired as e:
         return _fail(f"Discord refused an intent: {e}")
+    except (
+        discord.HTTPException,
+        discord.GatewayNotFound,
+        discord.ConnectionClosed,
+        aiohttp.ClientError,
+        OSError,
+        TimeoutError,
+    ) as e:
+        # No network, DNS failure, Discord down: one line, not an aiohttp traceback.
+        return _fail(
+            f"cannot connect to Discord ({type(e).__name__}: {e}); "
+            "check the network connection and try again"
+        )
     except KeyboardInterrupt:
         return 130
     return 0

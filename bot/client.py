@@ -137,5 +137,7 @@ class ShardedBardBot(_BardBotMixin, commands.AutoShardedBot):
 
 
 def make_bot(config: Config, store: SettingsStore, classifier, generator) -> commands.Bot:
+    # A text-only bot: no "voice will NOT be supported" warnings at every start.
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
     cls = ShardedBardBot if config.sharded else BardBot
     return cls(config, store, classifier, generator)

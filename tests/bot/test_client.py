@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 import pytest
 from discord.ext import commands
@@ -105,3 +106,37 @@ async def test_tree_errors_are_answered_and_logged_once(standalone, caplog):
     assert reply.message["content"] == "Something went wrong; it has been logged."
     (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.client"]
     assert "CommandNotFound" in line and f"user={USER_ID}" in line and "\n" not in line
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (discord.LoginFailure("Improper token has been passed."),
+         "bardbot: Discord rejected the token: check DISCORD_TOKEN / DISCORD_TOKEN_FILE"),
+        (aiohttp.ClientConnectionError("Cannot connect to host discord.com:443"),
+         "bardbot: cannot connect to Discord (ClientConnectionError: Cannot connect to host "
+         "discord.com:443); check the network connection and try again"),
+    ],
+)
+def test_login_problems_are_one_line_without_the_token(tmp_path, monkeypatch, capsys, caplog,
+                                                       error, expected):
+    import bot.__main__ as entry
+    from models.sentiment import SentimentClassifier
+    from models.shakespeare import ShakespeareGenerator
+
+    async def login(self, token):
+        raise error
+
+    monkeypatch.setattr(SentimentClassifier, "load", classmethod(lambda cls, p: FakeClassifier()))
+    monkeypatch.setattr(ShakespeareGenerator, "load", classmethod(lambda cls, p: FakeGenerator()))
+    monkeypatch.setattr(discord.Client, "login", login)
+    # main() adds a root log handler on the stream capsys swaps per test: keep it out.
+    monkeypatch.setattr(discord.utils, "setup_logging", lambda **kwargs: None)
+    monkeypatch.setenv("DISCORD_TOKEN", "MTIzNDU2.secret-token")
+    monkeypatch.setattr(discord.VoiceClient, "warn_dave", True)
+    assert entry.main(["--db", str(tmp_path / "s.db")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == expected
+    assert "Traceback" not in err and "secret-token" not in err
+    assert not [r for r in caplog.records if "voice will NOT be supported" in r.getMessage()]
+    assert "secret-token" not in caplog.text

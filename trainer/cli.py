@@ -37,15 +37,24 @@ class _Parser(argparse.ArgumentParser):
 
 def _common(p: argparse.ArgumentParser, epochs: int, batch: int, out: str) -> None:
     g = p.add_argument_group("run")
-    g.add_argument("--out", type=Path, default=Path(out),
+    g.add_argument("--out", type=Path, default=Path(out), metavar="DIR",
                    help=f"folder for model.keras, meta.json and plots (default: {out})")
-    g.add_argument("--seed", type=int, default=42, help="seed for shuffling, init and sampling")
-    g.add_argument("--epochs", type=int, default=epochs, help=f"(default: {epochs})")
-    g.add_argument("--batch-size", type=int, default=batch, help=f"(default: {batch})")
-    g.add_argument("--cache-dir", type=Path, default=None,
-                   help="cache for tokenised corpora and trained vectors (default: runs/cache "
-                        "or $BARDBOT_CACHE)")
-    g.add_argument("--quiet", action="store_true", help="no per-batch Keras progress bar")
+    g.add_argument("--seed", type=int, default=42,
+                   help="seed for shuffling, weight init and sampling: same seed, same run "
+                        "(default: 42)")
+    g.add_argument("--epochs", type=int, default=epochs,
+                   help=f"passes over the training data (default: {epochs})")
+    g.add_argument("--batch-size", type=int, default=batch,
+                   help=f"examples per gradient step (default: {batch})")
+    _cache_arg(g)
+    g.add_argument("--quiet", action="store_true",
+                   help="no Keras progress output while fitting (summaries still print)")
+
+
+def _cache_arg(g) -> None:
+    g.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                   help="cache for tokenised corpora and trained vectors, reused by later runs "
+                        "(default: $BARDBOT_CACHE, else runs/cache in the checkout)")
 
 
 def _imdb_args(p: argparse.ArgumentParser) -> None:
@@ -69,9 +78,10 @@ def _imdb_args(p: argparse.ArgumentParser) -> None:
     fmt.add_argument("--text-format", dest="binary", action="store_const", const=False,
                      help="--vectors-file is text")
     v.add_argument("--limit", type=int, metavar="N",
-                   help="read only the first N vectors (the reference used 200000)")
-    v.add_argument("--glove-dir", metavar="DIR", help="folder with glove_6B_50d_emb.npy and "
-                   "glove_6B_index.parquet (default: the installed package)")
+                   help="word2vec-file/glove: read only the first N vectors (the reference "
+                        "used 200000 of GoogleNews)")
+    v.add_argument("--glove-dir", metavar="DIR", help="glove: folder with glove_6B_50d_emb.npy "
+                   "and glove_6B_index.parquet (default: the installed package)")
     v.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
                    help="lowercase tokens (default: only for GloVe, whose words are lowercase)")
     v.add_argument("--max-vocab", type=int, metavar="N",
@@ -79,10 +89,12 @@ def _imdb_args(p: argparse.ArgumentParser) -> None:
     v.add_argument("--oov", choices=("drop", "unk"), default="drop",
                    help="unknown tokens: drop them (reference) or map them to one fixed UNK "
                         "vector (the mean vector)")
-    v.add_argument("--w2v-epochs", type=int, default=5, help="Word2Vec epochs (default: 5)")
-    v.add_argument("--w2v-min-count", type=int, default=5, help="Word2Vec min_count (default 5)")
-    v.add_argument("--workers", type=int, default=2,
-                   help="Word2Vec threads (1 makes vectors bit-reproducible; default: 2)")
+    v.add_argument("--w2v-epochs", type=int, default=5, metavar="N",
+                   help="word2vec-train: training passes (default: 5)")
+    v.add_argument("--w2v-min-count", type=int, default=5, metavar="N",
+                   help="word2vec-train: ignore words seen fewer than N times (default: 5)")
+    v.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="word2vec-train: threads (1 makes vectors bit-reproducible; default: 2)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,16 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(s, epochs=2, batch=32, out="runs/sentiment")
     _imdb_args(s)
     m = s.add_argument_group("model")
-    m.add_argument("--maxlen", type=int, default=400,
+    m.add_argument("--maxlen", type=int, default=400, metavar="N",
                    help="tokens per review after dropping unknowns: cut after, zero-pad after "
                         "(default: 400)")
-    m.add_argument("--val-split", type=float, default=0.2, help="(default: 0.2)")
+    m.add_argument("--val-split", type=float, default=0.2, metavar="FRACTION",
+                   help="share of the shuffled train reviews held out for validation "
+                        "(default: 0.2)")
     m.add_argument("--no-test", action="store_true", help="skip the official test set")
 
     c = sub.add_parser("shakespeare", help="train the character-level Shakespeare LSTM",
                        description="Reference: caesar + hamlet + macbeth lowercased, 40-char "
                        "windows step 3, one-hot, LSTM(128) -> Dense(softmax), RMSprop(0.01), "
-                       "batch 128, 6 epochs. The last 10%% of each play is held out.")
+                       "batch 128, 6 epochs. The last 10% of each play is held out.")
     _common(c, epochs=6, batch=128, out="runs/shakespeare")
     g = c.add_argument_group("data")
     g.add_argument("--gutenberg", metavar="PATH",
@@ -116,30 +130,42 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--text", metavar="FILE", help="train on a plain UTF-8 text file instead")
     g.add_argument("--max-chars", type=int, metavar="N",
                    help="use only the first N chars of each text: quick smoke runs")
-    g.add_argument("--heldout", type=float, default=0.1,
+    g.add_argument("--heldout", type=float, default=0.1, metavar="FRACTION",
                    help="held-out fraction at the end of each text (default: 0.1)")
     m = c.add_argument_group("model")
     m.add_argument("--objective", choices=("last", "every"), default="last",
                    help="last: predict the char after each window (reference); every: predict "
                         "at every step of the window (same 98,098 params)")
-    m.add_argument("--window", type=int, default=40, help="(default: 40)")
-    m.add_argument("--step", type=int, default=3, help="(default: 3)")
-    m.add_argument("--learning-rate", type=float, default=0.01, help="(default: 0.01)")
+    m.add_argument("--window", type=int, default=40, metavar="N",
+                   help="characters the model reads per training example (default: 40)")
+    m.add_argument("--step", type=int, default=3, metavar="N",
+                   help="a new training window starts every N characters (default: 3)")
+    m.add_argument("--learning-rate", type=float, default=0.01, metavar="LR",
+                   help="RMSprop learning rate (default: 0.01)")
     m.add_argument("--init-from", metavar="RUN_DIR",
-                   help="start from a finished shakespeare run (same character set)")
-    m.add_argument("--sample-length", type=int, default=300,
-                   help="chars generated per sample temperature (default: 300)")
-    m.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.5, 1.0])
+                   help="continue training a finished shakespeare run (same character set "
+                        "and objective; may equal --out)")
+    m.add_argument("--sample-length", type=int, default=300, metavar="N",
+                   help="characters generated per sample temperature after training "
+                        "(default: 300)")
+    m.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.5, 1.0],
+                   metavar="T", help="one sample per temperature: low = safe, high = "
+                   "adventurous, 0 = greedy (default: 0.2 0.5 1.0)")
     m.add_argument("--prompt", help="sample prompt (default: start of the held-out text)")
 
     n = sub.add_parser("lengths", help="review length statistics for a maxlen",
                        description="As the reference: per train review, tokens left after "
                        "dropping those without a vector; padded/equal/truncated/average for "
-                       "each --maxlen, plus a histogram PNG.")
-    n.add_argument("--maxlen", type=int, nargs="+", default=[400, 200])
-    n.add_argument("--out", type=Path, default=Path("runs/lengths"))
-    n.add_argument("--seed", type=int, default=42)
-    n.add_argument("--cache-dir", type=Path, default=None)
+                       "each --maxlen, plus a histogram PNG. With the default --vectors this "
+                       "first trains Word2Vec (minutes on the full data, cached); --raw counts "
+                       "every token in seconds.")
+    n.add_argument("--maxlen", type=int, nargs="+", default=[400, 200], metavar="N",
+                   help="one or more maxlen values to compare (default: 400 200)")
+    n.add_argument("--out", type=Path, default=Path("runs/lengths"), metavar="DIR",
+                   help="folder for lengths.png and lengths.json (default: runs/lengths)")
+    n.add_argument("--seed", type=int, default=42,
+                   help="seed for Word2Vec and --max-reviews sampling (default: 42)")
+    _cache_arg(n)
     n.add_argument("--raw", action="store_true",
                    help="count every token (no vectors needed, nothing dropped)")
     _imdb_args(n)
@@ -239,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted; the run folder has no meta.json, so it counts as unfinished",
+        print("error: interrupted before meta.json was written; the new run is unfinished",
               file=sys.stderr)
         return 130
     return 0

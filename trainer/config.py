@@ -56,6 +56,18 @@ class SentimentConfig:
             raise UserError(f"--vectors must be one of {', '.join(VECTOR_SOURCES)}")
         if self.vectors == "word2vec-file" and not self.vectors_file:
             raise UserError("--vectors word2vec-file needs --vectors-file PATH")
+        # Flags of another vector source would be silently ignored: say so before any work.
+        if self.vectors != "word2vec-file" and (self.vectors_file or self.binary is not None):
+            raise UserError("--vectors-file/--binary/--text-format need --vectors word2vec-file")
+        if self.vectors_file and not Path(self.vectors_file).expanduser().is_file():
+            raise UserError(f"--vectors-file {self.vectors_file} does not exist; give a "
+                            f"word2vec-format file (.bin or text)")
+        if self.vectors != "glove" and self.glove_dir:
+            raise UserError("--glove-dir needs --vectors glove")
+        if self.limit is not None and (self.vectors == "word2vec-train" or self.limit <= 0):
+            raise UserError("--limit N (N > 0) applies to --vectors word2vec-file or glove")
+        if self.w2v_epochs <= 0 or self.w2v_min_count <= 0 or self.workers <= 0:
+            raise UserError("--w2v-epochs, --w2v-min-count and --workers must be positive")
         if self.oov not in ("drop", "unk"):
             raise UserError("--oov must be 'drop' or 'unk'")
         if self.max_vocab is not None and self.max_vocab <= 0:
@@ -98,6 +110,8 @@ class ShakespeareConfig:
             raise UserError("--window and --step must be positive")
         if self.epochs <= 0 or self.batch_size <= 0:
             raise UserError("--epochs and --batch-size must be positive")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise UserError(f"--learning-rate must be a positive number, got {self.learning_rate}")
         if self.objective not in ("last", "every"):
             raise UserError("--objective must be 'last' or 'every'")
         if not 0.0 < self.heldout < 1.0:

@@ -139,6 +139,9 @@ def locate_imdb(path: str | None, download: bool = False, url: str | None = None
             return _classify(source)
         if download and source.name.endswith(".tar.gz"):
             return "tar", download_file(url or IMDB_URL, source, sha256)
+        if download:
+            raise UserError(f"--imdb {path} does not exist; with --download give the file to "
+                            f"create (a path ending in .tar.gz) or leave --imdb out")
         raise UserError(f"--imdb {path} does not exist; give the aclImdb folder or "
                         f"{IMDB_TARBALL}, or add --download to fetch it")
     for d in data_search_dirs():

@@ -25,13 +25,18 @@ def default_cache_dir() -> Path:
 
 
 def prepare_out_dir(out: Path) -> Path:
-    """Create the run folder; a stale meta.json goes first so a failed rerun never looks done."""
+    """Create the run folder. A finished run already there stays intact until `mark_unfinished`,
+    so a rerun that stops on a user error (or reads --init-from the same folder) loses nothing."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the run outputs")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "meta.json").unlink(missing_ok=True)
     return out
+
+
+def mark_unfinished(out: Path) -> None:
+    """Call before the first output is (over)written: a stale meta.json must not vouch for it."""
+    (Path(out) / "meta.json").unlink(missing_ok=True)
 
 
 def write_meta(out: Path, meta: dict) -> Path:
@@ -41,6 +46,21 @@ def write_meta(out: Path, meta: dict) -> Path:
     tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def finish_run(out: Path, meta: dict, seed: int, command: str, started: float) -> dict:
+    """Add what every run records (seed, command, versions, time, memory); write meta.json."""
+    meta.update(seed=seed, command=command or command_line(), versions=versions(),
+                wall_seconds=round(time.perf_counter() - started, 1), peak_rss_mb=peak_rss_mb())
+    write_meta(out, meta)
+    print(f"wrote {out}/model.keras and meta.json (peak RSS {meta['peak_rss_mb']} MB, "
+          f"wall {meta['wall_seconds']} s)")
+    return meta
+
+
+def param_counts(model) -> dict:
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    return {"trainable": trainable, "total": int(model.count_params())}
 
 
 def peak_rss_mb() -> float:

@@ -20,6 +20,7 @@ from models.text import WordEncoding
 from trainer import fit
 from trainer.config import SentimentConfig, UserError
 from trainer.data import Imdb, load_imdb
+from trainer.fit import param_counts
 from trainer.lengths import length_stats, plot_histogram
 from trainer.vectors import (
     TokenCorpus,
@@ -58,11 +59,6 @@ def build_model(vocab_size: int, dim: int, maxlen: int, embedding: np.ndarray | 
         model.get_layer("embedding").set_weights([embedding])
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     return model
-
-
-def param_counts(model) -> dict:
-    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    return {"trainable": trainable, "total": int(model.count_params())}
 
 
 @dataclass
@@ -224,6 +220,7 @@ def run(cfg: SentimentConfig) -> dict:
     print(f"val accuracy {metrics['val_accuracy']:.4f}, test accuracy {metrics['test_accuracy']}"
           f", epochs {timer.seconds} s")
 
+    fit.mark_unfinished(out)
     model.save(out / "model.keras")
     fit.plot_curves(hist, out / "training_curves.png", f"sentiment, maxlen {cfg.maxlen}")
     plot_histogram(enc_fit.raw_lengths, [cfg.maxlen], out / "lengths.png",
@@ -242,13 +239,5 @@ def run(cfg: SentimentConfig) -> dict:
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "rmsprop",
                      "loss": "binary_crossentropy", "val_split": cfg.val_split,
                      "units": cfg.units, "dropout": cfg.dropout},
-        "seed": cfg.seed,
-        "command": cfg.command or fit.command_line(),
-        "versions": fit.versions(),
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_mb": fit.peak_rss_mb(),
     }
-    fit.write_meta(out, meta)
-    print(f"wrote {out}/model.keras and meta.json (peak RSS {meta['peak_rss_mb']} MB, "
-          f"wall {meta['wall_seconds']} s)")
-    return meta
+    return fit.finish_run(out, meta, cfg.seed, cfg.command, started)

@@ -237,8 +237,7 @@ def run(cfg: ShakespeareConfig) -> dict:
     else:
         model = build_model(encoding.size, cfg.window, cfg.units, cfg.objective,
                             cfg.learning_rate)
-    params = {"trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-              "total": int(model.count_params())}
+    params = fit.param_counts(model)
     assert params["total"] == reference_params(encoding.size, cfg.units), params
     print(f"params: {params['total']:,} (objective: {cfg.objective})")
 
@@ -274,6 +273,7 @@ def run(cfg: ShakespeareConfig) -> dict:
                                              temperature, cfg.window, cfg.seed)
         print(f"--- T={temperature}\n{samples['prompt']}|{samples[str(temperature)]}\n")
 
+    fit.mark_unfinished(out)
     model.save(out / "model.keras")
     fit.plot_curves(hist, out / "training_curves.png", f"shakespeare, objective {cfg.objective}")
     meta = {
@@ -304,13 +304,5 @@ def run(cfg: ShakespeareConfig) -> dict:
                      "loss": "categorical_crossentropy", "units": cfg.units,
                      "init_from": cfg.init_from},
         "samples": samples,
-        "seed": cfg.seed,
-        "command": cfg.command or fit.command_line(),
-        "versions": fit.versions(),
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_mb": fit.peak_rss_mb(),
     }
-    fit.write_meta(out, meta)
-    print(f"wrote {out}/model.keras and meta.json (peak RSS {meta['peak_rss_mb']} MB, "
-          f"wall {meta['wall_seconds']} s)")
-    return meta
+    return fit.finish_run(out, meta, cfg.seed, cfg.command, started)

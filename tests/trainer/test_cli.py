@@ -113,6 +113,17 @@ def test_init_from_rejects_a_different_character_set(short_text, tmp_path):
     (["lengths", "--maxlen", "-5"], "--maxlen must be positive"),
     (["shakespeare", "--temperatures", "0.5", "nan"], "--temperatures must be finite"),
     (["shakespeare", "--step", "0"], "--window and --step must be positive"),
+    (["shakespeare", "--learning-rate", "0"], "--learning-rate must be a positive"),
+    # Flags of another vector source used to be ignored silently (minutes of the wrong run).
+    (["sentiment", "--vectors-file", "v.bin"], "need --vectors word2vec-file"),
+    (["sentiment", "--text-format"], "need --vectors word2vec-file"),
+    (["sentiment", "--glove-dir", "g"], "--glove-dir needs --vectors glove"),
+    (["sentiment", "--limit", "1000"], "--limit N (N > 0) applies to"),
+    (["lengths", "--workers", "0"], "must be positive"),
+    # Checked before the reviews are read and tokenised, not after.
+    (["sentiment", "--vectors", "word2vec-file", "--vectors-file", "/nonexistent.bin"],
+     "--vectors-file /nonexistent.bin does not exist"),
+    (["sentiment", "--imdb", "/nonexistent/aclImdb", "--download"], "path ending in .tar.gz"),
 ])
 def test_user_errors_are_one_line(args, message, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "o")]) == 2
@@ -139,6 +150,34 @@ def test_bad_inputs_from_a_shell(imdb_dir, tmp_path):
         assert proc.returncode == 2, proc.stderr
         last = proc.stderr.strip().splitlines()[-1]
         assert message in last and "Traceback" not in proc.stderr
+
+
+def test_a_failed_rerun_keeps_the_finished_run_and_init_from_may_reuse_it(short_text, tmp_path):
+    run = tmp_path / "run"
+    args = ["shakespeare", "--window", "10", "--epochs", "1", "--sample-length", "2", "--out",
+            str(run), "--quiet"]
+    assert main([*args, "--text", str(short_text)]) == 0
+    first = _meta(run)
+    # A typo in a rerun into the same folder must not unmark the finished run.
+    assert main([*args, "--text", str(tmp_path / "typo.txt")]) == 2
+    assert _meta(run) == first
+    # Continue training in place: --init-from reads the meta.json that --out will replace.
+    assert main([*args, "--text", str(short_text), "--init-from", str(run)]) == 0
+    second = _meta(run)
+    assert second["training"]["init_from"] == str(run)
+    assert second["metrics"]["history"]["loss"] != first["metrics"]["history"]["loss"]
+
+
+def test_every_option_has_help_and_help_renders_cleanly():
+    from trainer.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings} has no help"
+        text = sub.format_help()
+        assert "%%" not in text, name
 
 
 def test_help_explains_the_commands():

@@ -14,38 +14,81 @@ from models.metadata import MODELS_DIR
 SHIP_LIMIT_MB = 40.0
 
 
+DESCRIPTION = """\
+Convert finished training runs (folders written by `python -m trainer`) to ONNX with tf2onnx,
+check that ONNX and Keras agree to 1e-5 on real samples, and write NAME.onnx + NAME.json for
+the runtime in `models`.
+
+Without --out this REPLACES the shipped models in the models/ package; give --out DIR to try
+an export without touching them. Real samples for the checks come from --imdb / --text, else
+$BARDBOT_DATA, ./data or ../shared/data.
+
+examples:
+  python -m export all                                   # runs/ship/* -> models/
+  python -m export sentiment runs/sentiment --out /tmp/try
+  python -m export shakespeare runs/shakespeare --out /tmp/try
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m export", description=(
-        "Convert trained Keras runs to ONNX (tf2onnx), check parity with Keras, and write "
-        "NAME.onnx + NAME.json for the runtime in `models`."))
-    sub = p.add_subparsers(dest="kind", required=True)
+    p = _Parser(prog="python -m export", description=DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser)
 
     def common(sp):
-        sp.add_argument("--out", type=Path, default=MODELS_DIR,
-                        help="output folder (default: the models package, i.e. shipped files)")
+        sp.add_argument("--out", type=Path, default=MODELS_DIR, metavar="DIR",
+                        help="output folder (default: the models/ package, replacing the "
+                             "shipped files)")
 
-    s = sub.add_parser("sentiment", help="export a sentiment run")
-    s.add_argument("run_dir", type=Path)
+    def run_dir(sp, kind: str):
+        sp.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help=f"a finished run folder (has meta.json) from "
+                             f"`python -m trainer {kind} --out RUN_DIR`")
+
+    s = sub.add_parser("sentiment", help="export a sentiment run",
+                       description="Token ids in (the frozen embedding folded into the graph), "
+                       "P(positive) out.")
+    run_dir(s, "sentiment")
     common(s)
     s.add_argument("--embedding-dtype", default="auto", choices=("auto", "float16", "float32"),
-                   help="auto: float16 if it costs <= 0.2 accuracy points on the test set")
-    s.add_argument("--max-words", type=int, default=None,
-                   help="keep only the first N vocabulary words")
-    s.add_argument("--imdb", default=None, help="aclImdb_v1.tar.gz or aclImdb/ (default: search "
-                   "$BARDBOT_DATA, ./data, ../shared/data)")
-    s.add_argument("--eval-limit", type=int, default=None,
-                   help="test reviews used for accuracy (default: all 25,000)")
+                   help="how the embedding is stored; auto: float16 (half the size) if it costs "
+                        "<= 0.2 accuracy points on the IMDB test set, else float32")
+    s.add_argument("--max-words", type=int, default=None, metavar="N",
+                   help="keep only the N most frequent vocabulary words (smaller file; the "
+                        "rest become unknown words)")
+    s.add_argument("--imdb", default=None, metavar="PATH",
+                   help="aclImdb_v1.tar.gz or aclImdb/ for the test-set accuracy (default: "
+                        "search $BARDBOT_DATA, ./data, ../shared/data)")
+    s.add_argument("--eval-limit", type=int, default=None, metavar="N",
+                   help="test reviews used for accuracy, half of each class (default: all "
+                        "25,000)")
 
-    g = sub.add_parser("shakespeare", help="export a Shakespeare run (step model)")
-    g.add_argument("run_dir", type=Path)
+    g = sub.add_parser("shakespeare", help="export a Shakespeare run (step model)",
+                       description="A step model: char ids + LSTM state (h, c) in, next-char "
+                       "probabilities + new state out, so generation costs O(1) per char.")
+    run_dir(g, "shakespeare")
     common(g)
-    g.add_argument("--mode", default="auto", choices=("auto", "stateful", "windowed"))
-    g.add_argument("--text", default=None, help="gutenberg.zip or a .txt for parity windows")
-    g.add_argument("--windowed-out", type=Path, default=None,
+    g.add_argument("--mode", default="auto", choices=("auto", "stateful", "windowed"),
+                   help="how the runtime generates: stateful (carry the state, O(1) per char) "
+                        "or windowed (re-read the last window per char, like the reference); "
+                        "auto: stateful unless the run measured it worse than windowed")
+    g.add_argument("--text", default=None, metavar="PATH",
+                   help="gutenberg.zip or a .txt for the parity windows (default: search the "
+                        "data folders for gutenberg.zip, else random chars)")
+    g.add_argument("--windowed-out", type=Path, default=None, metavar="FILE",
                    help="also write the windowed model (for bench/) to this .onnx path")
 
-    a = sub.add_parser("all", help="export RUNS/sentiment and RUNS/shakespeare")
-    a.add_argument("--runs", type=Path, default=Path("runs/ship"))
+    a = sub.add_parser("all", help="export RUNS/sentiment and RUNS/shakespeare",
+                       description="Both shipped models with the default settings, then a "
+                       "check that all shipped files together stay within 40 MB.")
+    a.add_argument("--runs", type=Path, default=Path("runs/ship"), metavar="DIR",
+                   help="folder holding the sentiment/ and shakespeare/ runs "
+                        "(default: runs/ship)")
     common(a)
     return p
 

@@ -5,24 +5,24 @@ The exporter reads them straight from the archives in the data folder (never the
 
 from __future__ import annotations
 
-import os
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from export.errors import ExportError
+from trainer.data import REFERENCE_PLAYS, data_search_dirs
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 IMDB_ARCHIVE = "aclImdb_v1.tar.gz"
 GUTENBERG_ARCHIVE = "gutenberg.zip"
-PLAYS = ("shakespeare-caesar.txt", "shakespeare-hamlet.txt", "shakespeare-macbeth.txt")
+PLAYS = tuple(REFERENCE_PLAYS)  # caesar, hamlet, macbeth: the trainer's corpus, in its order
+FLAGS = {IMDB_ARCHIVE: "--imdb", GUTENBERG_ARCHIVE: "--text"}
 
 
 def data_dirs() -> list[Path]:
-    """Where data is looked for: $BARDBOT_DATA, ./data in the repo, ../shared/data beside it."""
-    env = os.environ.get("BARDBOT_DATA")
-    dirs = [Path(env)] if env else []
-    return [*dirs, REPO_ROOT / "data", REPO_ROOT.parent / "shared" / "data"]
+    """The trainer's search order ($BARDBOT_DATA, ./data, ../shared/data), so both find the
+    same files."""
+    return data_search_dirs()
 
 
 def find(name: str, given: str | Path | None = None, search: bool = True) -> Path | None:
@@ -30,7 +30,8 @@ def find(name: str, given: str | Path | None = None, search: bool = True) -> Pat
     if given is not None:
         path = Path(given)
         if not path.exists():
-            raise ExportError(f"{path}: not found")
+            raise ExportError(f"{FLAGS.get(name, name)} {path}: not found; give an existing "
+                              f"{name} (or leave the flag out to search the data folders)")
         return path
     if not search:
         return None
@@ -52,7 +53,9 @@ def imdb_test(path: Path, limit: int | None = None) -> tuple[list[str], list[int
         if not parts[-1].endswith(".txt"):
             return
         label = 1 if parts[-2] == "pos" else 0
-        found[label].append((int(parts[-1].split("_")[0]), read().decode("utf-8")))
+        # As the trainer reads reviews: undecodable bytes become U+FFFD, never an error.
+        found[label].append((int(parts[-1].split("_")[0]),
+                             read().decode("utf-8", errors="replace")))
 
     if path.is_dir():
         root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
@@ -60,10 +63,14 @@ def imdb_test(path: Path, limit: int | None = None) -> tuple[list[str], list[int
             for file in sorted((root / sub).glob("*.txt")):
                 add(f"x/{sub}/{file.name}", file.read_bytes)
     else:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                if member.isfile() and "/test/" in member.name:
-                    add(member.name, tar.extractfile(member).read)
+        try:
+            with tarfile.open(path, "r:gz") as tar:
+                for member in tar:
+                    if member.isfile() and "/test/" in member.name:
+                        add(member.name, tar.extractfile(member).read)
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+            raise ExportError(f"--imdb {path}: not a readable {IMDB_ARCHIVE} ({exc}); give the "
+                              f"aclImdb folder or an intact copy of the tarball") from None
     if not found[0] or not found[1]:
         raise ExportError(f"{path}: no aclImdb test/pos and test/neg reviews in it")
     texts, labels = [], []
@@ -77,11 +84,17 @@ def imdb_test(path: Path, limit: int | None = None) -> tuple[list[str], list[int
 def plays_texts(path: Path) -> list[str]:
     """The three Gutenberg plays, lowercased, as the trainer reads them (NLTK uses latin-1);
     a plain text file is one text."""
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            names = {Path(n).name: n for n in zf.namelist()}
-            missing = [p for p in PLAYS if p not in names]
-            if missing:
-                raise ExportError(f"{path}: lacks {', '.join(missing)}")
-            return [zf.read(names[p]).decode("latin-1").lower() for p in PLAYS]
-    return [path.read_text(encoding="utf-8", errors="replace").lower()]
+    hint = f"give NLTK's {GUTENBERG_ARCHIVE} or a UTF-8 .txt file"
+    if path.is_dir():
+        raise ExportError(f"--text {path} is a folder; {hint}")
+    try:
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                names = {Path(n).name: n for n in zf.namelist()}
+                missing = [p for p in PLAYS if p not in names]
+                if missing:
+                    raise ExportError(f"--text {path} lacks {', '.join(missing)}; {hint}")
+                return [zf.read(names[p]).decode("latin-1").lower() for p in PLAYS]
+        return [path.read_text(encoding="utf-8", errors="replace").lower()]
+    except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+        raise ExportError(f"--text {path}: unreadable ({exc}); {hint}") from None

@@ -70,6 +70,11 @@ def _scores(sess, ids: np.ndarray, batch: int = 256) -> np.ndarray:
 def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
     if cfg.embedding_dtype not in ("auto", "float16", "float32"):
         raise ExportError("--embedding-dtype must be auto, float16 or float32")
+    if cfg.max_words is not None and cfg.max_words <= 0:
+        raise ExportError(f"--max-words must be a positive number of words, got {cfg.max_words}")
+    if cfg.eval_limit is not None and cfg.eval_limit < 2:
+        raise ExportError(f"--eval-limit must be at least 2 (one review per class), "
+                          f"got {cfg.eval_limit}")
     run, meta = read_run(cfg.run_dir, "sentiment")
     try:
         encoding = WordEncoding.from_dict(meta["encoding"])

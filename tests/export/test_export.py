@@ -204,3 +204,52 @@ def test_cli_all_exports_both_runs_with_the_shipping_defaults(tiny, tmp_path, mo
     assert "gutenberg.zip" in shakespeare["parity_samples"]
     SentimentClassifier.load(out / "sentiment.onnx")
     ShakespeareGenerator.load(out / "shakespeare.onnx")
+
+
+def test_cli_bad_data_files_and_flags_are_one_line_errors(tiny, tmp_path, capsys):
+    """Corrupt or wrong data files used to end in a tarfile/zipfile traceback."""
+    truncated = tmp_path / "aclImdb_v1.tar.gz"
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        payload = b"the film was great ." * 200
+        info = tarfile.TarInfo("aclImdb/test/pos/0_7.txt")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    truncated.write_bytes(buffer.getvalue()[:60])
+    not_gzip = tmp_path / "notes.txt"
+    not_gzip.write_text("hello")
+    bad_zip = tmp_path / "gutenberg.zip"
+    bad_zip.write_bytes(b"PK\x03\x04 not really a zip")
+    out = ["--out", str(tmp_path / "out")]
+    cases = [
+        (["sentiment", str(tiny.sentiment), "--imdb", str(truncated)], "not a readable"),
+        (["sentiment", str(tiny.sentiment), "--imdb", str(not_gzip)], "not a readable"),
+        (["sentiment", str(tiny.sentiment), "--imdb", str(tmp_path / "nope.tar.gz")],
+         "--imdb"),
+        (["sentiment", str(tiny.sentiment), "--max-words", "0"], "--max-words must be"),
+        (["sentiment", str(tiny.sentiment), "--eval-limit", "1"], "--eval-limit must be"),
+        (["shakespeare", str(tiny.shakespeare), "--text", str(bad_zip)], "unreadable"),
+        (["shakespeare", str(tiny.shakespeare), "--text", str(tmp_path)], "is a folder"),
+    ]
+    for args, message in cases:
+        assert main([*args, *out]) == 1, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and err.startswith("error: "), err
+    assert not (tmp_path / "out" / "sentiment.json").exists()
+    assert not (tmp_path / "out" / "shakespeare.json").exists()
+
+
+def test_cli_usage_errors_are_one_line_and_every_option_has_help(capsys):
+    from export.__main__ import parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sentiment", "run", "--bogus"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "--bogus" in err
+    subparsers = next(a for a in parser()._actions if a.dest == "kind").choices
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"

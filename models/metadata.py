@@ -51,8 +51,10 @@ class LoadedModel:
 
 
 def read_model(path: str | Path | None, kind: str) -> LoadedModel:
-    """Read `path` (an .onnx or its .json; default: the shipped model) and verify it."""
+    """Read `path` (an .onnx, its .json or their folder; default: the shipped model), verify it."""
     path = Path(path) if path is not None else default_path(kind)
+    if path.is_dir():
+        path = path / f"{kind}.onnx"
     onnx_path = path.with_suffix(".onnx")
     json_path = path.with_suffix(".json")
     hint = rebuild_hint(kind)
@@ -69,6 +71,14 @@ def read_model(path: str | Path | None, kind: str) -> LoadedModel:
         raise ModelError(
             f"{json_path}: metadata format {found!r}, this bardbot reads {expected!r}; {hint}"
         )
+    # The loaders index into these sections; a hand-edited or damaged JSON must not surface
+    # as an AttributeError deep inside them.
+    for key in ("encoding", "inputs", "outputs"):
+        section = meta.get(key)
+        if not isinstance(section, dict) or (
+            key != "encoding" and not all(isinstance(v, dict) for v in section.values())
+        ):
+            raise ModelError(f"{json_path}: metadata section {key!r} missing or malformed; {hint}")
     onnx_bytes = onnx_path.read_bytes()
     if sha256_hex(onnx_bytes) != meta.get("sha256"):
         raise ModelError(

@@ -114,6 +114,12 @@ class ShakespeareGenerator:
                 f"{model.onnx_path}: {n_out.shape[-1]} output chars, but "
                 f"{model.json_path.name} has {encoding.size}; {rebuild_hint(KIND)}"
             )
+        state = {i.name: i.shape for i in session.get_inputs()}["h"]
+        if state[-1] != hidden:
+            raise ModelError(
+                f"{model.onnx_path}: LSTM state of {state[-1]} units, but "
+                f"{model.json_path.name} says hidden {hidden}; {rebuild_hint(KIND)}"
+            )
         info = public_info(model)
         info.update(n_chars=encoding.size, max_length=cls.max_length)
         return cls(session, encoding, hidden, window, mode, info)
@@ -181,6 +187,8 @@ class ShakespeareGenerator:
 
         Scored over `normalize(text)[1:]`; needs at least two characters after normalizing.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
         ids = self.encoding.encode(text)
         if len(ids) < 2:
             raise ValueError("loss needs at least 2 characters the model knows")

@@ -66,3 +66,30 @@ def test_json_declaring_other_inputs(copy):
 def test_load_accepts_the_json_path_too(copy):
     clf = SentimentClassifier.load(copy / "sentiment.json")
     assert clf.predict(["good"])[0].tokens == ("good",)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"inputs": None}, {"outputs": ["probs"]}, {"encoding": "chars"}, {"inputs": {"h": "f32"}}],
+)
+def test_malformed_json_sections_are_model_errors(copy, changes):
+    # These used to escape as AttributeError from inside the loader.
+    edit_json(copy / "shakespeare.json", **changes)
+    with pytest.raises(ModelError, match=r"shakespeare\.json: metadata section .*python -m exp"):
+        ShakespeareGenerator.load(copy / "shakespeare.onnx")
+
+
+def test_json_hidden_size_must_match_the_graph(copy):
+    # Used to load, then fail inside onnxruntime on the first generate().
+    hidden = json.loads((copy / "shakespeare.json").read_text())["hidden"]
+    edit_json(copy / "shakespeare.json", hidden=hidden * 2)
+    with pytest.raises(ModelError, match=r"shakespeare\.onnx: LSTM state of .*python -m export"):
+        ShakespeareGenerator.load(copy / "shakespeare.onnx")
+
+
+def test_load_accepts_the_models_folder(copy):
+    assert SentimentClassifier.load(copy).predict(["good"])[0].tokens == ("good",)
+    assert len(ShakespeareGenerator.load(copy).generate("to be", length=3, seed=0)) == 3
+    (copy / "empty").mkdir()
+    with pytest.raises(ModelError, match=r"empty.sentiment\.onnx: model file not found"):
+        SentimentClassifier.load(copy / "empty")

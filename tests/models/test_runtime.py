@@ -202,6 +202,12 @@ def test_loss_is_mean_nats_per_char_and_chunking_does_not_change_it(gen, monkeyp
         gen.loss("x🙂")
 
 
+@pytest.mark.parametrize("text", [None, 3, b"to be"])
+def test_loss_rejects_non_text_like_generate_does(gen, text):
+    with pytest.raises(TypeError, match="must be str"):
+        gen.loss(text)
+
+
 def test_objects_are_safe_to_share_across_threads(clf, gen):
     texts = [["I loved it", "dull"], ["the film was bad"], NASTY[3:6]]
     prompts = ["to be", "whether", "the question"]

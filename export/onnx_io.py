@@ -11,6 +11,7 @@ from pathlib import Path
 
 from export.errors import ExportError
 from models.metadata import FORMATS, sha256_hex
+from trainer.fit import json_safe
 
 # tf2onnx 1.17 supports opsets up to 18; 17 is well supported by every onnxruntime >= 1.13.
 OPSET = 17
@@ -111,7 +112,8 @@ def write_model(out_dir: str | Path, kind: str, proto, meta: dict) -> tuple[Path
     onnx_path, json_path = out / f"{kind}.onnx", out / f"{kind}.json"
     for path, payload in (
         (onnx_path, data),
-        (json_path, (json.dumps(meta, indent=1, ensure_ascii=False) + "\n").encode("utf-8")),
+        (json_path, (json.dumps(json_safe(meta), indent=1, ensure_ascii=False, allow_nan=False)
+                     + "\n").encode("utf-8")),
     ):
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(payload)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -39,11 +40,23 @@ def mark_unfinished(out: Path) -> None:
     (Path(out) / "meta.json").unlink(missing_ok=True)
 
 
+def json_safe(value):
+    """NaN/inf (e.g. a held-out loss over too little text) -> None: strict JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def write_meta(out: Path, meta: dict) -> Path:
     """Write meta.json atomically, as the very last output: its presence marks a complete run."""
     path = Path(out) / "meta.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(json_safe(meta), indent=2, ensure_ascii=False, allow_nan=False)
+    tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
 

@@ -253,3 +253,21 @@ def test_cli_usage_errors_are_one_line_and_every_option_has_help(capsys):
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+def test_exported_json_is_strict_json_even_if_the_run_recorded_nan(tiny, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny.shakespeare, run)
+    meta = json.loads((run / "meta.json").read_text())
+    meta["metrics"]["heldout_loss_windowed"] = float("nan")  # older trainers wrote NaN
+    (run / "meta.json").write_text(json.dumps(meta))
+    export_shakespeare(ShakespeareExport(run, tmp_path / "out", search_data=False), log=quiet)
+
+    def reject(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    written = json.loads((tmp_path / "out" / "shakespeare.json").read_text(),
+                         parse_constant=reject)
+    assert written["metrics"]["training"]["heldout_loss_windowed"] is None

@@ -205,3 +205,17 @@ def test_lengths_command_counts_tokens_with_vectors(imdb_dir, w2v_text, tmp_path
     raw_stats = json.loads((raw / "lengths.json").read_text())["stats"][0]
     # every fixture review ends in an unknown word plus "the end": raw counts are longer
     assert raw_stats["mean_length"] > stats[0]["mean_length"]
+
+
+def test_meta_json_is_strict_json_when_the_heldout_text_is_shorter_than_a_window(short_text,
+                                                                                 tmp_path):
+    out = tmp_path / "run"
+    assert main(["shakespeare", "--text", str(short_text), "--window", "10", "--max-chars", "60",
+                 "--epochs", "1", "--sample-length", "2", "--out", str(out), "--quiet"]) == 0
+
+    def reject(constant):
+        raise ValueError(f"meta.json holds {constant}, which strict JSON readers reject")
+
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"), parse_constant=reject)
+    assert meta["metrics"]["heldout_loss_windowed"] is None  # 6 held-out chars < one window
+    assert meta["metrics"]["heldout_loss_stateful"] > 0

@@ -72,6 +72,8 @@ class SentimentConfig:
             raise UserError("--oov must be 'drop' or 'unk'")
         if self.max_vocab is not None and self.max_vocab <= 0:
             raise UserError("--max-vocab must be positive")
+        if self.url and not self.download:
+            raise UserError("--url only takes effect with --download")
         if self.max_reviews is not None and self.max_reviews < 2:
             raise UserError("--max-reviews must be at least 2")
 

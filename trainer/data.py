@@ -13,6 +13,7 @@ import shutil
 import tarfile
 import urllib.error
 import urllib.request
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -280,9 +281,9 @@ def load_plays(fileids: tuple[str, ...], path: str | None, cache_dir: Path
     reader = gutenberg_reader(path, cache_dir)
     try:
         available = set(reader.fileids())
-    except (LookupError, OSError, ValueError) as exc:
+    except (LookupError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise UserError(f"cannot read the Gutenberg corpus ({str(exc).strip().splitlines()[0]}); "
-                        f"pass --gutenberg path/to/gutenberg.zip") from None
+                        f"pass --gutenberg with an intact copy of NLTK's gutenberg.zip") from None
     missing = [f for f in fileids if f not in available]
     if missing:
         raise UserError(f"Gutenberg corpus has no {', '.join(missing)}; use NLTK's gutenberg.zip")

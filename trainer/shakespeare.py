@@ -224,6 +224,10 @@ def run(cfg: ShakespeareConfig) -> dict:
     print(f"corpus: {', '.join(n for n, _ in plays)}: {len(joined):,} chars, "
           f"{encoding.size} symbols" + (" (reference corpus verified)" if reference else ""))
 
+    if cfg.prompt is not None and len(encoding.encode(cfg.prompt)) == 0:
+        # Caught before fitting: sampling comes after training, and would fail there.
+        raise UserError(f"--prompt {cfg.prompt!r} has no character of the corpus; give a prompt "
+                        f"in the text's own characters or leave --prompt out")
     train_segs, held_segs = split_heldout([encoding.encode(t) for _, t in plays], cfg.heldout)
     ids, starts = window_starts(train_segs, cfg.window, cfg.step)
     if len(starts) == 0:

@@ -124,6 +124,7 @@ def test_init_from_rejects_a_different_character_set(short_text, tmp_path):
     (["sentiment", "--vectors", "word2vec-file", "--vectors-file", "/nonexistent.bin"],
      "--vectors-file /nonexistent.bin does not exist"),
     (["sentiment", "--imdb", "/nonexistent/aclImdb", "--download"], "path ending in .tar.gz"),
+    (["sentiment", "--url", "http://127.0.0.1:1/a.tar.gz"], "--url only takes effect with"),
 ])
 def test_user_errors_are_one_line(args, message, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "o")]) == 2
@@ -219,3 +220,25 @@ def test_meta_json_is_strict_json_when_the_heldout_text_is_shorter_than_a_window
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"), parse_constant=reject)
     assert meta["metrics"]["heldout_loss_windowed"] is None  # 6 held-out chars < one window
     assert meta["metrics"]["heldout_loss_stateful"] > 0
+
+
+def test_prompt_and_gutenberg_zip_problems_stop_before_training(short_text, tmp_path, capsys,
+                                                              isolated_nltk):
+    """A prompt without a corpus character used to crash in sampling, after all the epochs,
+    before the model was saved; a damaged zip ended in a BadZipFile traceback."""
+    bad_zip = tmp_path / "gutenberg.zip"
+    bad_zip.write_bytes(b"PK\x03\x04 not a zip")
+    cases = [
+        (["--text", str(short_text), "--window", "10", "--prompt", "\U0001f642"],
+         "has no character of the corpus"),
+        (["--text", str(short_text), "--window", "10", "--prompt", ""],
+         "has no character of the corpus"),
+        (["--gutenberg", str(bad_zip)], "cannot read the Gutenberg corpus"),
+    ]
+    for args, message in cases:
+        out = tmp_path / "run"
+        assert main(["shakespeare", *args, "--epochs", "1", "--out", str(out), "--cache-dir",
+                     str(tmp_path / "c"), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not (out / "model.keras").exists()

@@ -190,13 +190,20 @@ def load_corpus(cfg: ShakespeareConfig, cache_dir: Path) -> tuple[list[tuple[str
     return plays, reference
 
 
-def _init_from(run_dir: str, encoding: CharEncoding, objective: str):
+def _init_from(run_dir: str, encoding: CharEncoding, objective: str, window: int):
+    """The model of a finished shakespeare run, if it fits this run's corpus and settings."""
     import keras
 
     meta_path = Path(run_dir) / "meta.json"
-    if not meta_path.is_file():
-        raise UserError(f"--init-from {run_dir} has no meta.json; give a finished shakespeare run")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    fix = "give a finished `python -m trainer shakespeare` run or train from scratch"
+    if not meta_path.is_file() or not (Path(run_dir) / "model.keras").is_file():
+        raise UserError(f"--init-from {run_dir} has no meta.json and model.keras; {fix}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"--init-from: {meta_path} is unreadable ({exc}); {fix}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise UserError(f"--init-from: {meta_path} is not a shakespeare run ({FORMAT}); {fix}")
     old = CharEncoding.from_dict(meta["encoding"])
     if old.chars != encoding.chars:
         extra = "".join(sorted(set(encoding.chars) - set(old.chars)))
@@ -206,6 +213,10 @@ def _init_from(run_dir: str, encoding: CharEncoding, objective: str):
     if meta.get("objective") != objective:
         raise UserError(f"--objective {objective} differs from {meta_path} "
                         f"({meta.get('objective')}); use the same objective")
+    # The "last" model's input has a fixed window length; the "every" model takes any length.
+    if objective == "last" and meta.get("window") != window:
+        raise UserError(f"--window {window} differs from {meta_path} ({meta.get('window')}); "
+                        f"use the same window")
     return keras.models.load_model(Path(run_dir) / "model.keras")
 
 
@@ -237,7 +248,7 @@ def run(cfg: ShakespeareConfig) -> dict:
 
     fit.set_seed(cfg.seed)
     if cfg.init_from:
-        model = _init_from(cfg.init_from, encoding, cfg.objective)
+        model = _init_from(cfg.init_from, encoding, cfg.objective, cfg.window)
     else:
         model = build_model(encoding.size, cfg.window, cfg.units, cfg.objective,
                             cfg.learning_rate)

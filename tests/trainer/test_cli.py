@@ -242,3 +242,31 @@ def test_prompt_and_gutenberg_zip_problems_stop_before_training(short_text, tmp_
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
         assert not (out / "model.keras").exists()
+
+
+def test_init_from_problems_are_one_line_errors(short_text, tmp_path, capsys):
+    """A foreign or unreadable run, or another window, used to end in a traceback."""
+    first = tmp_path / "first"
+    assert main(["shakespeare", "--text", str(short_text), "--window", "10", "--epochs", "1",
+                 "--sample-length", "2", "--out", str(first), "--quiet"]) == 0
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "model.keras").write_bytes((first / "model.keras").read_bytes())
+    (foreign / "meta.json").write_text(json.dumps({"format": "bardbot.train.sentiment/1",
+                                                   "encoding": {"words": []}}))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.keras").write_bytes(b"")
+    (broken / "meta.json").write_text("{oops")
+    cases = [
+        (["--init-from", str(foreign)], "is not a shakespeare run"),
+        (["--init-from", str(broken)], "is unreadable"),
+        (["--init-from", str(tmp_path / "missing")], "has no meta.json and model.keras"),
+        (["--init-from", str(first), "--window", "12"], "--window 12 differs"),
+    ]
+    for args, message in cases:
+        window = [] if "--window" in args else ["--window", "10"]
+        assert main(["shakespeare", "--text", str(short_text), *window, *args, "--epochs", "1",
+                     "--out", str(tmp_path / "second"), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err

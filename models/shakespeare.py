@@ -163,7 +163,10 @@ class ShakespeareGenerator:
         temperature = check_temperature(temperature)
         if length == 0:
             return ""
-        rng = np.random.default_rng(seed)
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError):
+            raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}") from None
         ids = self.encoding.encode(prompt)
         if len(ids) == 0:
             ids = np.array([self._start_id], dtype=np.int64)

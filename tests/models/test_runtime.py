@@ -240,3 +240,9 @@ def test_bound_stepper_matches_plain_session_runs(gen):
         out.append(sample_index(probs[-1], 0.9, rng))
         probs, h, c = gen._run([out[-1]], h, c)
     assert gen.generate(prompt, 80, 0.9, seed=11) == gen.encoding.decode(out)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "7"])
+def test_a_bad_seed_is_a_value_error_that_says_seed(gen, seed):
+    with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
+        gen.generate("to be", length=3, seed=seed)

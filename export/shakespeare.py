@@ -89,12 +89,14 @@ def build_window_function(model, window: int, n_chars: int, every_step: bool):
     return windowed
 
 
-def _real_texts(encoding: CharEncoding, text_path, search: bool) -> tuple[list, str | None]:
-    """Id arrays of the real texts (the plays), or [] when none is found."""
+def _real_texts(encoding: CharEncoding, text_path, search: bool, max_chars: int | None = None
+                ) -> tuple[list, str | None]:
+    """Id arrays of the real texts (the plays, each cut to the run's --max-chars as the trainer
+    cut them), or [] when none is found."""
     path = data.find(data.GUTENBERG_ARCHIVE, text_path, search)
     if path is None:
         return [], None
-    return [encoding.encode(text) for text in data.plays_texts(path)], path.name
+    return [encoding.encode(text[:max_chars]) for text in data.plays_texts(path)], path.name
 
 
 def _parity_windows(texts: list, window: int, count: int) -> np.ndarray | None:
@@ -154,7 +156,8 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     check_graph(window_proto, {WINDOW_INPUT: 3}, {WINDOW_OUTPUT}, "shakespeare windowed")
     step_sess, window_sess = session(step_proto), session(window_proto)
 
-    texts, source = _real_texts(encoding, cfg.text, cfg.search_data)
+    run_data = meta.get("data", {})
+    texts, source = _real_texts(encoding, cfg.text, cfg.search_data, run_data.get("max_chars"))
     ids = _parity_windows(texts, window, cfg.parity_windows)
     if ids is None:
         source = "random chars"
@@ -222,7 +225,6 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     probs, _, _ = gen._run(ids[0], *gen._zero_state())
     if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
         raise ExportError(f"{paths[0]}: runtime output differs from Keras")
-    run_data = meta.get("data", {})
     if texts and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS):
         # Same texts and split as the trainer: must reproduce its stateful held-out loss.
         loss = heldout_loss(gen, texts, float(run_data.get("heldout_fraction", 0.1)))

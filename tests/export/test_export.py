@@ -271,3 +271,27 @@ def test_exported_json_is_strict_json_even_if_the_run_recorded_nan(tiny, tmp_pat
     written = json.loads((tmp_path / "out" / "shakespeare.json").read_text(),
                          parse_constant=reject)
     assert written["metrics"]["training"]["heldout_loss_windowed"] is None
+
+
+def test_heldout_check_cuts_the_plays_like_a_max_chars_run(tiny, tmp_path):
+    """A run trained with --max-chars used to be scored on the held-out end of the full plays."""
+    import shutil
+    import zipfile
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny.shakespeare, run)
+    meta = json.loads((run / "meta.json").read_text())
+    meta["data"] = {"texts": list(PLAYS), "heldout_fraction": 0.25, "max_chars": 100}
+    (run / "meta.json").write_text(json.dumps(meta))
+    plays = [CORPUS * 2, CORPUS[::-1] * 3, CORPUS.upper()]
+    with zipfile.ZipFile(tmp_path / "gutenberg.zip", "w") as zf:
+        for name, text in zip(PLAYS, plays, strict=True):
+            zf.writestr(f"gutenberg/{name}", text.encode("latin-1"))
+    export_shakespeare(ShakespeareExport(run, tmp_path / "out", text=tmp_path / "gutenberg.zip",
+                                         search_data=False), log=quiet)
+    gen = ShakespeareGenerator.load(tmp_path / "out" / "shakespeare.onnx")
+    cut = [text.lower()[:100] for text in plays]
+    held = [text[round(len(text) * 0.75):] for text in cut]
+    expected = sum(gen.loss(h) * (len(h) - 1) for h in held) / sum(len(h) - 1 for h in held)
+    got = gen.info["metrics"]["export"]["heldout_loss_onnx_stateful"]
+    assert got == pytest.approx(expected, abs=1e-5)

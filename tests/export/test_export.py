@@ -295,3 +295,16 @@ def test_heldout_check_cuts_the_plays_like_a_max_chars_run(tiny, tmp_path):
     expected = sum(gen.loss(h) * (len(h) - 1) for h in held) / sum(len(h) - 1 for h in held)
     got = gen.info["metrics"]["export"]["heldout_loss_onnx_stateful"]
     assert got == pytest.approx(expected, abs=1e-5)
+
+
+def test_cli_records_its_own_arguments_quoted(tiny, tmp_path, monkeypatch):
+    """The export command came from sys.argv (pytest's, under main([...])) joined unquoted."""
+    import shlex
+
+    monkeypatch.setattr("export.data.data_dirs", lambda: [])  # no real data in tests
+
+    out = tmp_path / "out dir"
+    args = ["sentiment", str(tiny.sentiment), "--embedding-dtype", "float32", "--out", str(out)]
+    assert main(args) == 0
+    meta = json.loads((out / "sentiment.json").read_text())
+    assert shlex.split(meta["export_command"]) == ["python", "-m", "export", *args]

@@ -270,3 +270,15 @@ def test_init_from_problems_are_one_line_errors(short_text, tmp_path, capsys):
                      "--out", str(tmp_path / "second"), "--quiet"]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_recorded_command_reruns_as_typed(short_text, tmp_path):
+    """Arguments with spaces used to be joined unquoted: the recorded command did not rerun."""
+    import shlex
+
+    args = ["shakespeare", "--text", str(short_text), "--window", "10", "--epochs", "1",
+            "--sample-length", "2", "--prompt", "shall i, compare", "--out", str(tmp_path / "r"),
+            "--quiet"]
+    assert main(args) == 0
+    command = _meta(tmp_path / "r")["command"]
+    assert shlex.split(command) == ["python", "-m", "trainer", *args]

@@ -105,10 +105,20 @@ def read_run(run_dir: str | Path, kind: str) -> tuple[Path, dict]:
     return run, meta
 
 
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create --out up front, so a bad folder fails before the (slow) conversion."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"--out {out}: cannot create the folder ({exc.strerror}); give a "
+                          f"writable folder") from None
+    return out
+
+
 def write_model(out_dir: str | Path, kind: str, proto, meta: dict) -> tuple[Path, Path]:
     """Write `KIND.onnx` then `KIND.json` (with the .onnx sha256), each atomically."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out_dir)
     data = proto.SerializeToString()
     meta = {"format": FORMATS[kind], "kind": kind, "sha256": sha256_hex(data), **meta}
     onnx_path, json_path = out / f"{kind}.onnx", out / f"{kind}.json"

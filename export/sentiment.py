@@ -14,6 +14,7 @@ from export.onnx_io import (
     check_graph,
     convert,
     load_keras,
+    prepare_out_dir,
     read_run,
     session,
     versions,
@@ -76,6 +77,7 @@ def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
         raise ExportError(f"--eval-limit must be at least 2 (one review per class), "
                           f"got {cfg.eval_limit}")
     run, meta = read_run(cfg.run_dir, "sentiment")
+    prepare_out_dir(cfg.out_dir)
     try:
         encoding = WordEncoding.from_dict(meta["encoding"])
     except (KeyError, ValueError) as exc:

@@ -20,6 +20,7 @@ from export.onnx_io import (
     check_graph,
     convert,
     load_keras,
+    prepare_out_dir,
     read_run,
     session,
     versions,
@@ -138,6 +139,7 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     if cfg.mode not in ("auto", "stateful", "windowed"):
         raise ExportError("--mode must be auto, stateful or windowed")
     run, meta = read_run(cfg.run_dir, "shakespeare")
+    prepare_out_dir(cfg.out_dir)
     try:
         encoding = CharEncoding.from_dict(meta["encoding"])
         window = int(meta["window"])

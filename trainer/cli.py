@@ -219,8 +219,7 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
     cfg.maxlen = max(a.maxlen)
     cfg.validate()
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else fit.default_cache_dir()
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = fit.prepare_out_dir(a.out)
     if a.raw:
         from trainer.data import load_imdb
         from trainer.vectors import tokenize_corpus

@@ -308,3 +308,11 @@ def test_cli_records_its_own_arguments_quoted(tiny, tmp_path, monkeypatch):
     assert main(args) == 0
     meta = json.loads((out / "sentiment.json").read_text())
     assert shlex.split(meta["export_command"]) == ["python", "-m", "export", *args]
+
+
+def test_cli_out_folder_that_cannot_be_made_fails_before_converting(tiny, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["shakespeare", str(tiny.shakespeare), "--out", str(blocker / "models")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot create the folder" in err and err.count("\n") == 1, err

@@ -282,3 +282,12 @@ def test_recorded_command_reruns_as_typed(short_text, tmp_path):
     assert main(args) == 0
     command = _meta(tmp_path / "r")["command"]
     assert shlex.split(command) == ["python", "-m", "trainer", *args]
+
+
+@pytest.mark.parametrize("command", [["shakespeare", "--text", "t.txt"], ["lengths", "--raw"]])
+def test_an_out_folder_that_cannot_be_made_is_a_one_line_error(command, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main([*command, "--out", str(blocker / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot create the folder" in err and len(err.splitlines()) == 1, err

@@ -94,6 +94,7 @@ class Bard(commands.Cog):
         self._channel_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._wrapped_tree_handler = False  # cog_load ran: cog_unload puts the host's back
 
     async def cog_load(self) -> None:
         # The tree calls its on_error after ours even for errors we answered (a cooldown, a
@@ -108,13 +109,16 @@ class Bard(commands.Cog):
 
         self._previous_tree_handler = previous
         tree.on_error = on_error  # type: ignore[method-assign]
+        self._wrapped_tree_handler = True
 
     async def cog_unload(self) -> None:
         tree = self.bot.tree
-        if self._own_tree_handler:
-            tree.on_error = self._previous_tree_handler  # type: ignore[method-assign]
-        else:
-            vars(tree).pop("on_error", None)
+        if self._wrapped_tree_handler:
+            self._wrapped_tree_handler = False
+            if self._own_tree_handler:
+                tree.on_error = self._previous_tree_handler  # type: ignore[method-assign]
+            else:
+                vars(tree).pop("on_error", None)
         tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
         if self.owns_resources:
             self.engine.close()

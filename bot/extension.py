@@ -14,6 +14,7 @@ import os
 
 from discord.ext import commands
 
+from bot.cog import Bard
 from bot.config import Config, _bool, load_config
 from bot.engine import Engine
 from bot.settings import GuildSettings, SettingsStore
@@ -37,15 +38,37 @@ async def create_cog(
     classifier: object | None = None,
     generator: object | None = None,
     store: SettingsStore | None = None,
-):
+) -> Bard:
     """A `Bard` cog with its engine and settings store (models loaded unless given)."""
-    from bot.cog import Bard
-
     if classifier is None or generator is None:
         classifier, generator = await asyncio.to_thread(load_models, config)
+    opened = store is None
     if store is None:
         store = await SettingsStore.open(config.db_path, GuildSettings(chat_enabled=config.chat))
-    return Bard(bot, Engine(classifier, generator, config.limits), store)
+    engine = Engine(classifier, generator, config.limits)
+    try:
+        return Bard(bot, engine, store)
+    except BaseException:  # e.g. the host already has an "Analyze sentiment" context menu
+        engine.close()
+        if opened:  # an open store's thread would keep the host process from exiting
+            await store.close()
+        raise
+
+
+async def add_cog(bot: commands.Bot, cog: Bard) -> None:
+    """`bot.add_cog(cog)`, all or nothing. discord.py's add_cog is not atomic for app commands:
+    a clash with one of the host's slash commands leaves our listener, earlier commands and
+    context menu registered. Take back exactly what is ours (never the host's), then re-raise."""
+    try:
+        await bot.add_cog(cog)
+    except BaseException:
+        for command in cog.get_app_commands():
+            if bot.tree.get_command(command.name) is command:
+                bot.tree.remove_command(command.name)
+        for name, listener in cog.get_listeners():
+            bot.remove_listener(listener, name)
+        await cog.cog_unload()
+        raise
 
 
 async def setup(bot: commands.Bot) -> None:
@@ -53,7 +76,7 @@ async def setup(bot: commands.Bot) -> None:
     chat = os.environ.get("BARDBOT_CHAT")
     config = dataclasses.replace(config, chat=_bool(chat, "BARDBOT_CHAT") if chat else False)
     cog = await create_cog(bot, config)
-    await bot.add_cog(cog)
+    await add_cog(bot, cog)
     log.info("bardbot loaded (settings: %s, chat by default: %s)", config.db_path, config.chat)
 
 

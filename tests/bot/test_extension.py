@@ -10,7 +10,7 @@ import discord
 import pytest
 from discord.ext import commands
 
-from bot.settings import MAX_LENGTH
+from bot.settings import MAX_LENGTH, SettingsStore
 from models.sentiment import SentimentClassifier
 from models.shakespeare import ShakespeareGenerator
 from tests.bot.harness import (
@@ -160,3 +160,44 @@ def test_info_json():
                 "requirements", "tags", "min_python_version"):
         assert info[key], key
     assert "message content" in info["end_user_data_statement"]
+
+
+async def _host_command(interaction: discord.Interaction) -> None: ...
+
+
+async def _host_menu(interaction: discord.Interaction, message: discord.Message) -> None: ...
+
+
+@pytest.mark.parametrize("clash", ["shakespeare", "Analyze sentiment"])
+async def test_a_clash_with_the_host_leaves_nothing_behind(host, clash, monkeypatch):
+    # discord.py's add_cog stops at the first clashing slash command, after the listener and
+    # earlier commands were added: the plugin must take back all of its own, and close its
+    # settings database (whose thread would otherwise keep the host process alive).
+    bot, _ = host
+    if clash == "shakespeare":
+        theirs = discord.app_commands.Command(
+            name=clash, description="the host's", callback=_host_command
+        )
+    else:
+        theirs = discord.app_commands.ContextMenu(name=clash, callback=_host_menu)
+    bot.tree.add_command(theirs)
+    handler = bot.tree.on_error
+    stores = []
+    open_store = SettingsStore.open.__func__
+
+    async def recording_open(cls, *args, **kwargs):
+        stores.append(await open_store(cls, *args, **kwargs))
+        return stores[-1]
+
+    monkeypatch.setattr(SettingsStore, "open", classmethod(recording_open))
+    with pytest.raises(commands.ExtensionFailed, match="already registered"):
+        await bot.load_extension("bot.extension")
+    assert stores and stores[0]._db is None  # closed
+    assert bot.tree.get_commands() == [theirs]
+    assert bot.extra_events.get("on_message", []) == []
+    assert bot.tree.on_error == handler and "on_error" not in vars(bot.tree)
+    assert bot.cogs == {} and bot.extensions == {}
+    # The plugin loads once the host gives the name back.
+    bot.tree.remove_command(clash, type=getattr(theirs, "type", discord.AppCommandType.chat_input))
+    await bot.load_extension("bot.extension")
+    assert bot.get_cog("Bard") is not None

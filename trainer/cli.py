@@ -218,7 +218,7 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
     cfg = _sentiment_config(a, command)
     cfg.maxlen = max(a.maxlen)
     cfg.validate()
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else fit.default_cache_dir()
+    cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     out = fit.prepare_out_dir(a.out)
     if a.raw:
         from trainer.data import load_imdb

@@ -26,6 +26,17 @@ def default_cache_dir() -> Path:
     return Path(env) if env else REPO_ROOT / "runs" / "cache"
 
 
+def prepare_cache_dir(cache_dir: Path | str | None) -> Path:
+    """--cache-dir (default: `default_cache_dir()`), created now so a bad one fails early."""
+    path = Path(cache_dir) if cache_dir else default_cache_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--cache-dir {path}: cannot create the folder ({exc.strerror}); give "
+                        f"a writable folder or set BARDBOT_CACHE") from None
+    return path
+
+
 def prepare_out_dir(out: Path) -> Path:
     """Create the run folder. A finished run already there stays intact until `mark_unfinished`,
     so a rerun that stops on a user error (or reads --init-from the same folder) loses nothing."""

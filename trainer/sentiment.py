@@ -160,7 +160,7 @@ def run(cfg: SentimentConfig) -> dict:
     cfg.validate()
     started = time.perf_counter()
     out = fit.prepare_out_dir(cfg.out)
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else fit.default_cache_dir()
+    cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     corpus = prepare_corpus(cfg, cache_dir)
     imdb = corpus.imdb
     encoding = WordEncoding(words=corpus.words, maxlen=cfg.maxlen,

@@ -224,7 +224,7 @@ def run(cfg: ShakespeareConfig) -> dict:
     cfg.validate()
     started = time.perf_counter()
     out = fit.prepare_out_dir(cfg.out)
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else fit.default_cache_dir()
+    cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     plays, reference = load_corpus(cfg, cache_dir)
     joined = "".join(text for _, text in plays)
     encoding = CharEncoding.from_corpus(joined)

@@ -291,3 +291,12 @@ def test_an_out_folder_that_cannot_be_made_is_a_one_line_error(command, tmp_path
     assert main([*command, "--out", str(blocker / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert "cannot create the folder" in err and len(err.splitlines()) == 1, err
+
+
+def test_a_cache_folder_that_cannot_be_made_is_a_one_line_error(short_text, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["shakespeare", "--text", str(short_text), "--out", str(tmp_path / "run"),
+                 "--cache-dir", str(blocker / "cache")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--cache-dir" in err and "cannot create" in err and len(err.splitlines()) == 1, err

@@ -97,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     command = export_command(argv)
-    from export.sentiment import SentimentExport, export_sentiment
-    from export.shakespeare import ShakespeareExport, export_shakespeare
-
     try:
+        # Inside the try: these pull in the train extra (numpy, tqdm; TensorFlow later).
+        from export.sentiment import SentimentExport, export_sentiment
+        from export.shakespeare import ShakespeareExport, export_shakespeare
+
         paths: list[Path] = []
         if args.kind in ("sentiment", "all"):
             run = args.run_dir if args.kind == "sentiment" else args.runs / "sentiment"
@@ -122,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the exporter needs the train extra ({exc.name} is missing): "
               "pip install -e '.[train]'", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Each file is replaced atomically; a new .onnx beside an old .json fails its sha256
+        # check at load, so nothing half-written can be used.
+        print("error: interrupted; rerun the export (the runtime refuses a half-replaced pair)",
+              file=sys.stderr)
+        return 130
     if args.kind == "all":
         total = sum(p.stat().st_size for p in paths) / 1e6
         print(f"all shipped files: {total:.1f} MB (limit {SHIP_LIMIT_MB:.0f} MB)")

@@ -316,3 +316,19 @@ def test_cli_out_folder_that_cannot_be_made_fails_before_converting(tiny, tmp_pa
     assert main(["shakespeare", str(tiny.shakespeare), "--out", str(blocker / "models")]) == 1
     err = capsys.readouterr().err
     assert "cannot create the folder" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "code"),
+    [(KeyboardInterrupt(), "interrupted", 130),
+     (ModuleNotFoundError("no tf", name="tensorflow"), "needs the train extra", 1)],
+)
+def test_cli_interrupt_and_missing_extra_are_one_line(tiny, monkeypatch, capsys, error, message,
+                                                      code):
+    def fail(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr("export.sentiment.export_sentiment", fail)
+    assert main(["sentiment", str(tiny.sentiment)]) == code
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

@@ -221,14 +221,18 @@ class Bard(commands.Cog):
         temperature: Temperature | None = None,
         length: Length | None = None,
     ) -> None:
-        settings = await self._settings_for(interaction.guild_id)
-        work = handlers.shakespeare(
-            self.engine,
-            prompt,
-            settings.temperature if temperature is None else temperature,
-            settings.length if length is None else length,
-        )
-        await self._respond(interaction, work)
+        async def work() -> Reply:
+            # Inside the deferred work: a database locked by another shard's process can take
+            # seconds, past Discord's 3 s for an unacknowledged interaction.
+            settings = await self._settings_for(interaction.guild_id)
+            return await handlers.shakespeare(
+                self.engine,
+                prompt,
+                settings.temperature if temperature is None else temperature,
+                settings.length if length is None else length,
+            )
+
+        await self._respond(interaction, work())
 
     @shakespeare.autocomplete("temperature")
     async def _temperature_hints(
@@ -259,10 +263,12 @@ class Bard(commands.Cog):
     async def show_settings(self, interaction: discord.Interaction) -> None:
         if interaction.guild_id is None:
             raise UserError("Settings belong to a server; in DMs the defaults apply.")
-        settings = await self.store.get(interaction.guild_id)
-        await self._send(
-            interaction, handlers.format_settings(settings, self._guild_name(interaction))
-        )
+        guild_id, name = interaction.guild_id, self._guild_name(interaction)
+
+        async def work() -> Reply:
+            return handlers.format_settings(await self.store.get(guild_id), name)
+
+        await self._respond(interaction, work(), ephemeral=True)
 
     # Discord applies default permissions to top-level commands only, hence a top-level command
     # rather than a `/bardbot set` subcommand.
@@ -323,19 +329,23 @@ class Bard(commands.Cog):
             handlers.check_temperature(changes["temperature"])
         if "length" in changes:
             handlers.check_length(changes["length"])
-        try:
-            settings = await self.store.get(guild_id)
-            if changes:
-                settings = await self.store.update(guild_id, **changes)
-            if allow_channel is not None:
-                settings = await self.store.allow_channel(guild_id, allow_channel.id)
-            if disallow_channel is not None:
-                settings = await self.store.disallow_channel(guild_id, disallow_channel.id)
-        except ValueError as e:  # the store's validation: a message meant for the user
-            raise UserError(str(e)) from e
-        log.info("settings changed: %s: %s", where(interaction), settings)
-        reply = handlers.format_settings(settings, self._guild_name(interaction), title="Updated")
-        await self._send(interaction, reply)
+
+        async def work() -> Reply:
+            try:
+                settings = await self.store.get(guild_id)
+                if changes:
+                    settings = await self.store.update(guild_id, **changes)
+                if allow_channel is not None:
+                    settings = await self.store.allow_channel(guild_id, allow_channel.id)
+                if disallow_channel is not None:
+                    settings = await self.store.disallow_channel(guild_id, disallow_channel.id)
+            except ValueError as e:  # the store's validation: a message meant for the user
+                raise UserError(str(e)) from e
+            log.info("settings changed: %s: %s", where(interaction), settings)
+            name = self._guild_name(interaction)
+            return handlers.format_settings(settings, name, title="Updated")
+
+        await self._respond(interaction, work(), ephemeral=True)
 
     @staticmethod
     def _guild_name(interaction: discord.Interaction) -> str:

@@ -328,3 +328,36 @@ async def test_end_to_end_with_the_shipped_models(env):
         assert_safe(reply)
     assert verse.message["content"].startswith("**To be, or not to be**")
     assert "1500 characters" in verse.message["content"]
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "flags"),
+    [
+        ("shakespeare", [option("prompt", "to be")], 0),
+        ("bardbot", [{"name": "settings", "type": 1, "options": []}], EPHEMERAL),
+    ],
+)
+async def test_a_slow_settings_database_is_read_after_deferring(tmp_path, command, options,
+                                                                 flags):
+    # Another shard's process can hold the SQLite lock for seconds (busy timeout 5 s): the
+    # interaction must be acknowledged before the read, not after Discord's 3 s.
+    env = await make_env(tmp_path / "s.db", defer_after=0.05)
+    read = env.store.get
+    released = asyncio.Event()
+
+    async def locked_get(guild_id):
+        await released.wait()
+        return await read(guild_id)
+
+    env.store.get = locked_get
+    task = asyncio.create_task(run_interaction(env.bot, interaction_payload(command, options)))
+    await asyncio.sleep(0.3)
+    (deferred,) = env.session.replies
+    assert deferred.callback_type == 5
+    assert deferred.message.get("flags", 0) == flags
+    released.set()
+    await task
+    _, follow = env.session.replies
+    assert follow.path.startswith("/webhooks/")
+    assert_safe(follow)
+    await env.bot.remove_cog("Bard")

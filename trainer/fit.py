@@ -28,12 +28,15 @@ def default_cache_dir() -> Path:
 
 def prepare_cache_dir(cache_dir: Path | str | None) -> Path:
     """--cache-dir (default: `default_cache_dir()`), created now so a bad one fails early."""
-    path = Path(cache_dir) if cache_dir else default_cache_dir()
+    return _make_dir(Path(cache_dir) if cache_dir else default_cache_dir(), "--cache-dir")
+
+
+def _make_dir(path: Path, flag: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"--cache-dir {path}: cannot create the folder ({exc.strerror}); give "
-                        f"a writable folder or set BARDBOT_CACHE") from None
+        raise UserError(f"{flag} {path}: cannot create the folder ({exc.strerror}); give a "
+                        f"writable folder") from None
     return path
 
 
@@ -43,12 +46,7 @@ def prepare_out_dir(out: Path) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the run outputs")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot create the folder ({exc.strerror}); give a "
-                        f"writable folder") from None
-    return out
+    return _make_dir(out, "--out")
 
 
 def mark_unfinished(out: Path) -> None:

@@ -24,6 +24,17 @@ def graph(path):
     return onnx.load(str(path)).graph
 
 
+def write_plays_zip(path) -> list[str]:
+    """A gutenberg.zip with the three play names and short, distinct texts (returned)."""
+    import zipfile
+
+    plays = [CORPUS * 2, CORPUS[::-1] * 3, CORPUS.upper()]
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in zip(PLAYS, plays, strict=True):
+            zf.writestr(f"gutenberg/{name}", text.encode("latin-1"))
+    return plays
+
+
 @pytest.mark.parametrize(
     ("name", "inputs", "outputs"),
     [
@@ -152,17 +163,13 @@ def test_cli_exports_a_run(tiny, tmp_path, capsys):
 
 def test_runtime_scores_the_trainers_heldout_split(tiny, tmp_path):
     import shutil
-    import zipfile
 
     run = tmp_path / "run"
     shutil.copytree(tiny.shakespeare, run)
     meta = json.loads((run / "meta.json").read_text())
     meta["data"] = {"texts": list(PLAYS), "heldout_fraction": 0.25}
     (run / "meta.json").write_text(json.dumps(meta))
-    plays = [CORPUS * 2, CORPUS[::-1] * 3, CORPUS.upper()]
-    with zipfile.ZipFile(tmp_path / "gutenberg.zip", "w") as zf:
-        for name, text in zip(PLAYS, plays, strict=True):
-            zf.writestr(f"gutenberg/{name}", text.encode("latin-1"))
+    plays = write_plays_zip(tmp_path / "gutenberg.zip")
     export_shakespeare(ShakespeareExport(run, tmp_path / "out", text=tmp_path / "gutenberg.zip",
                                          search_data=False), log=quiet)
     gen = ShakespeareGenerator.load(tmp_path / "out" / "shakespeare.onnx")
@@ -276,17 +283,13 @@ def test_exported_json_is_strict_json_even_if_the_run_recorded_nan(tiny, tmp_pat
 def test_heldout_check_cuts_the_plays_like_a_max_chars_run(tiny, tmp_path):
     """A run trained with --max-chars used to be scored on the held-out end of the full plays."""
     import shutil
-    import zipfile
 
     run = tmp_path / "run"
     shutil.copytree(tiny.shakespeare, run)
     meta = json.loads((run / "meta.json").read_text())
     meta["data"] = {"texts": list(PLAYS), "heldout_fraction": 0.25, "max_chars": 100}
     (run / "meta.json").write_text(json.dumps(meta))
-    plays = [CORPUS * 2, CORPUS[::-1] * 3, CORPUS.upper()]
-    with zipfile.ZipFile(tmp_path / "gutenberg.zip", "w") as zf:
-        for name, text in zip(PLAYS, plays, strict=True):
-            zf.writestr(f"gutenberg/{name}", text.encode("latin-1"))
+    plays = write_plays_zip(tmp_path / "gutenberg.zip")
     export_shakespeare(ShakespeareExport(run, tmp_path / "out", text=tmp_path / "gutenberg.zip",
                                          search_data=False), log=quiet)
     gen = ShakespeareGenerator.load(tmp_path / "out" / "shakespeare.onnx")

@@ -94,7 +94,7 @@ class Bard(commands.Cog):
         self._channel_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        self._wrapped_tree_handler = False  # cog_load ran: cog_unload puts the host's back
+        self._tree_wrapper = None  # our tree.on_error, set by cog_load
 
     async def cog_load(self) -> None:
         # The tree calls its on_error after ours even for errors we answered (a cooldown, a
@@ -108,18 +108,19 @@ class Bard(commands.Cog):
                 await previous(interaction, error)
 
         self._previous_tree_handler = previous
-        tree.on_error = on_error  # type: ignore[method-assign]
-        self._wrapped_tree_handler = True
+        self._tree_wrapper = tree.on_error = on_error  # type: ignore[method-assign]
 
     async def cog_unload(self) -> None:
         tree = self.bot.tree
-        if self._wrapped_tree_handler:
-            self._wrapped_tree_handler = False
+        # Put the host's handler back unless the host has set another one since.
+        if self._tree_wrapper is not None and vars(tree).get("on_error") is self._tree_wrapper:
             if self._own_tree_handler:
                 tree.on_error = self._previous_tree_handler  # type: ignore[method-assign]
             else:
-                vars(tree).pop("on_error", None)
-        tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
+                del tree.on_error
+        self._tree_wrapper = None
+        if tree.get_command(self.ctx_menu.name, type=self.ctx_menu.type) is self.ctx_menu:
+            tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
         if self.owns_resources:
             self.engine.close()
             await self.store.close()

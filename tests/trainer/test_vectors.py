@@ -58,6 +58,9 @@ def test_glove_loader_reads_the_package_layout(glove_dir, tmp_path):
     assert len(load_glove(str(glove_dir), limit=4)) == 4
     with pytest.raises(UserError, match=r"glove_6B_50d_emb\.npy"):
         load_glove(str(tmp_path))
+    # An explicit --glove-dir is the user's folder: "reinstall the package" is not the fix.
+    with pytest.raises(UserError, match="give the folder that holds them"):
+        load_glove(str(tmp_path))
 
 
 def test_vocabulary_is_frequency_ordered_vectors_only_and_capped(w2v_text):

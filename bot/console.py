@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
 import sys
 from typing import TextIO
@@ -104,7 +105,12 @@ class Console:
         if command == "about":
             return handlers.about(self.engine)
         if command == "set":
-            _, options = split_options(rest, ("temperature", "length", "sentiment"))
+            unknown, options = split_options(rest, ("temperature", "length", "sentiment"))
+            if unknown:  # a typo must not look like a change that was made
+                raise UserError(
+                    f"/set does not know {unknown.split()[-1]!r}; it takes temperature=T "
+                    "length=N sentiment=on|off."
+                )
             if not options:
                 return handlers.format_settings(self.settings, "this console")
             changes: dict = {}
@@ -163,3 +169,7 @@ def run(engine: Engine, stdin: TextIO | None = None, stdout: TextIO | None = Non
     except KeyboardInterrupt:
         print(file=stdout)
         return 130
+    except BrokenPipeError:  # `bardbot < commands | head`: the reader left, nothing to say
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+        return 0

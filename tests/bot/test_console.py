@@ -133,3 +133,28 @@ def test_negative_seed_is_a_clear_error():
     out = run(["-m", "tests.bot.fake_console"], "/shakespeare to be seed=-1\n")
     assert out.returncode == 0
     assert out.stdout.strip() == "error: seed must be a whole number of 0 or more, got -1."
+
+
+def test_set_with_an_unknown_option_changes_nothing_and_says_so():
+    out = run(["-m", "tests.bot.fake_console"], "/set temperature=0.8 lenght=100\n/set\n")
+    first, *rest = out.stdout.splitlines()
+    assert first == (
+        "error: /set does not know 'lenght=100'; it takes temperature=T length=N sentiment=on|off."
+    )
+    assert "  temperature: 0.5" in rest  # unchanged
+
+
+def test_a_reader_that_leaves_early_is_no_traceback():
+    # `bardbot < commands | head -1`
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.bot.fake_console"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "DISCORD_TOKEN": ""},
+    )
+    proc.stdin.write("/sentiment good\n")
+    proc.stdin.flush()
+    proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate("/about\n" * 50, timeout=30)
+    assert proc.returncode == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -7,6 +7,7 @@ import os
 import platform
 import shlex
 import sys
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -131,6 +132,17 @@ def write_model(out_dir: str | Path, kind: str, proto, meta: dict) -> tuple[Path
         tmp.write_bytes(payload)
         os.replace(tmp, path)
     return onnx_path, json_path
+
+
+@contextmanager
+def removed_on_failure(paths):
+    """A written pair that then fails its runtime check must not stay behind looking shipped."""
+    try:
+        yield
+    except Exception:
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+        raise
 
 
 def load_keras(run: Path):

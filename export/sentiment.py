@@ -16,6 +16,7 @@ from export.onnx_io import (
     load_keras,
     prepare_out_dir,
     read_run,
+    removed_on_failure,
     session,
     versions,
     write_model,
@@ -195,10 +196,11 @@ def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
     }
     paths = write_model(cfg.out_dir, "sentiment", cand["proto"], out_meta)
     # The written pair must load in the runtime and agree with the converted graph.
-    clf = SentimentClassifier.load(paths[0])
-    again = clf.scores(parity_ids)
-    if not np.array_equal(again, _scores(cand["session"], parity_ids)):
-        raise ExportError(f"{paths[0]}: runtime output differs from the converted graph")
+    with removed_on_failure(paths):
+        clf = SentimentClassifier.load(paths[0])
+        again = clf.scores(parity_ids)
+        if not np.array_equal(again, _scores(cand["session"], parity_ids)):
+            raise ExportError(f"{paths[0]}: runtime output differs from the converted graph")
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
     return paths

@@ -22,6 +22,7 @@ from export.onnx_io import (
     load_keras,
     prepare_out_dir,
     read_run,
+    removed_on_failure,
     session,
     versions,
     write_model,
@@ -223,17 +224,18 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         Path(cfg.windowed_out).write_bytes(window_proto.SerializeToString())
         log(f"wrote the windowed model to {cfg.windowed_out}")
     # The runtime must load the written pair and score the parity windows like Keras did.
-    gen = ShakespeareGenerator.load(paths[0])
-    probs, _, _ = gen._run(ids[0], *gen._zero_state())
-    if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
-        raise ExportError(f"{paths[0]}: runtime output differs from Keras")
-    if texts and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS):
-        # Same texts and split as the trainer: must reproduce its stateful held-out loss.
-        loss = heldout_loss(gen, texts, float(run_data.get("heldout_fraction", 0.1)))
-        log(f"runtime held-out loss {loss:.4f} nats/char "
-            f"(trainer, stateful Keras: {meta.get('metrics', {}).get('heldout_loss_stateful')})")
-        out_meta["metrics"]["export"]["heldout_loss_onnx_stateful"] = round(loss, 6)
-        paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
+    with removed_on_failure(paths):
+        gen = ShakespeareGenerator.load(paths[0])
+        probs, _, _ = gen._run(ids[0], *gen._zero_state())
+        if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
+            raise ExportError(f"{paths[0]}: runtime output differs from Keras")
+        if texts and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS):
+            # Same texts and split as the trainer: must reproduce its stateful held-out loss.
+            loss = heldout_loss(gen, texts, float(run_data.get("heldout_fraction", 0.1)))
+            trained = meta.get("metrics", {}).get("heldout_loss_stateful")
+            log(f"runtime held-out loss {loss:.4f} nats/char (trainer, stateful Keras: {trained})")
+            out_meta["metrics"]["export"]["heldout_loss_onnx_stateful"] = round(loss, 6)
+            paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.2f} MB)")
     return paths

@@ -335,3 +335,13 @@ def test_cli_interrupt_and_missing_extra_are_one_line(tiny, monkeypatch, capsys,
     assert main(["sentiment", str(tiny.sentiment)]) == code
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_a_pair_that_fails_the_runtime_check_is_not_left_behind(tiny, tmp_path, monkeypatch):
+    """The .onnx/.json pair used to stay in --out (valid sha256, so loadable) after this error."""
+    monkeypatch.setattr(SentimentClassifier, "scores", lambda self, ids: np.zeros(len(ids)) + 2)
+    with pytest.raises(ExportError, match="runtime output differs"):
+        export_sentiment(SentimentExport(tiny.sentiment, tmp_path, embedding_dtype="float32",
+                                         search_data=False), log=quiet)
+    assert not (tmp_path / "sentiment.onnx").exists()
+    assert not (tmp_path / "sentiment.json").exists()

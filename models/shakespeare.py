@@ -205,5 +205,8 @@ class ShakespeareGenerator:
             total -= float(np.log(np.maximum(picked, _LOSS_FLOOR)).sum())
         result = total / (len(ids) - 1)
         if not math.isfinite(result):
-            raise ModelError(f"{self.info.get('file')}: model returned invalid probabilities")
+            raise ModelError(
+                f"{self.info.get('file')}: returned invalid probabilities; "
+                f"{rebuild_hint(KIND)}"
+            )
         return result

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import models.shakespeare as shakespeare_module
-from models import SentimentClassifier, SentimentResult, ShakespeareGenerator
+from models import ModelError, SentimentClassifier, SentimentResult, ShakespeareGenerator
 from tests.export.tiny import MAXLEN, WINDOW
 
 # The fixtures are module-scoped and stateless, so reusing them across examples is fine.
@@ -246,3 +246,12 @@ def test_bound_stepper_matches_plain_session_runs(gen):
 def test_a_bad_seed_is_a_value_error_that_says_seed(gen, seed):
     with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
         gen.generate("to be", length=3, seed=seed)
+
+
+def test_invalid_probabilities_name_the_file_and_the_rebuild_command(gen, monkeypatch):
+    def nan_run(ids, h, c):
+        return np.full((len(ids), gen.encoding.size), np.nan, dtype=np.float32), h, c
+
+    monkeypatch.setattr(gen, "_run", nan_run)
+    with pytest.raises(ModelError, match=r"shakespeare\.onnx: returned invalid .*python -m"):
+        gen.loss("to be or not")

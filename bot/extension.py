@@ -21,6 +21,8 @@ from bot.settings import GuildSettings, SettingsStore
 
 log = logging.getLogger(__name__)
 
+TOKEN_VARIABLES = ("DISCORD_TOKEN", "DISCORD_TOKEN_FILE")
+
 
 def load_models(config: Config) -> tuple[object, object]:
     """The runtime models named by `config` (the shipped ones by default); ModelError if missing."""
@@ -72,7 +74,9 @@ async def add_cog(bot: commands.Bot, cog: Bard) -> None:
 
 
 async def setup(bot: commands.Bot) -> None:
-    config = load_config([])
+    # The host's token is none of the plugin's business: do not read it, nor fail on its file.
+    environ = {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES}
+    config = load_config([], environ)
     chat = os.environ.get("BARDBOT_CHAT")
     config = dataclasses.replace(config, chat=_bool(chat, "BARDBOT_CHAT") if chat else False)
     cog = await create_cog(bot, config)

@@ -226,3 +226,11 @@ async def test_the_host_tree_error_handler_is_kept(host):
 
     await bot.unload_extension("bot.extension")
     assert bot.tree.on_error is after
+
+
+async def test_the_plugin_ignores_the_host_token_file(host, monkeypatch):
+    # A host that keeps its token elsewhere (or that the plugin cannot read) still loads it.
+    bot, _ = host
+    monkeypatch.setenv("DISCORD_TOKEN_FILE", "/nonexistent/host-token")
+    await bot.load_extension("bot.extension")
+    assert bot.get_cog("Bard") is not None

@@ -20,14 +20,16 @@ Train the two reference LSTMs of bardbot.
 
 Data is looked up in this order: the flag (--imdb / --gutenberg), $BARDBOT_DATA, ./data,
 then ../shared/data. Each run writes model.keras, training_curves.png and, last of all,
-meta.json into --out; a folder without meta.json is an unfinished run.
+meta.json into --out; a folder without meta.json is an unfinished run. A finished run becomes
+a runtime model with `python -m export sentiment|shakespeare RUN_DIR` (see its --help).
 
 examples:
   python -m trainer sentiment --out runs/sentiment
   python -m trainer sentiment --maxlen 200 --max-vocab 30000 --out runs/sent200
   python -m trainer sentiment --max-reviews 500 --epochs 1 --out runs/smoke   # quick check
   python -m trainer shakespeare --out runs/shakespeare
-  python -m trainer lengths --maxlen 400 200
+  python -m trainer lengths --maxlen 400 200     # tokens with a vector (trains Word2Vec first)
+  python -m trainer lengths --raw --maxlen 400 200   # every token, in seconds
 """
 
 

@@ -186,7 +186,8 @@ def test_help_explains_the_commands():
     proc = subprocess.run([sys.executable, "-m", "trainer", "--help"], capture_output=True,
                           text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 0
-    for word in ("sentiment", "shakespeare", "lengths", "BARDBOT_DATA", "meta.json"):
+    for word in ("sentiment", "shakespeare", "lengths", "BARDBOT_DATA", "meta.json",
+                 "python -m export"):
         assert word in proc.stdout
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import weakref
 from collections.abc import Awaitable
@@ -31,6 +32,7 @@ HANDLED = "bardbot_error_handled"
 T_MIN, T_MAX = TEMPERATURE_RANGE
 Temperature = app_commands.Range[float, T_MIN, T_MAX]
 Length = app_commands.Range[int, 1, MAX_LENGTH]
+BUSY = "I am busy with other requests right now; try again in a few seconds."
 CHAT_RATE, CHAT_PER = 3, 30.0  # chat replies per user per 30 s
 # Channel types a chat reply can be posted in (a category or directory cannot be allowed).
 CHAT_CHANNEL_TYPES = (
@@ -172,10 +174,11 @@ class Bard(commands.Cog):
         if isinstance(original, UserError):
             message = str(original)
         elif isinstance(original, Busy):
-            message = "I am busy with other requests right now; try again in a few seconds."
+            message = BUSY
             log.info("busy: %s (%s)", where(interaction), original)
         elif isinstance(error, app_commands.CommandOnCooldown):
-            message = f"Slow down: try again in {error.retry_after:.0f} s."
+            # Rounded up: "try again in 0 s" would be a lie.
+            message = f"Slow down: try again in {math.ceil(error.retry_after)} s."
         elif isinstance(error, app_commands.MissingPermissions):
             message = "You need the Manage Server permission to change bardbot's settings."
         elif isinstance(error, app_commands.NoPrivateMessage):
@@ -416,9 +419,7 @@ class Bard(commands.Cog):
             except UserError as e:
                 reply = Reply(str(e))
             except Busy:
-                reply = Reply(
-                    "I am busy with other requests right now; try again in a few seconds."
-                )
+                reply = Reply(BUSY)
             await message.reply(reply.content, mention_author=False, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as e:
             log.warning("chat reply failed: %s: %s", context, e)

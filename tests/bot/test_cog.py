@@ -15,6 +15,7 @@ from tests.bot.conftest import make_env
 from tests.bot.harness import (
     GUILD_ID,
     USER_ID,
+    advance,
     interaction_payload,
     message_payload,
     option,
@@ -361,3 +362,11 @@ async def test_a_slow_settings_database_is_read_after_deferring(tmp_path, comman
     assert follow.path.startswith("/webhooks/")
     assert_safe(follow)
     await env.bot.remove_cog("Bard")
+
+
+async def test_cooldown_wait_is_rounded_up(env):
+    for _ in range(5):
+        await sentiment(env, "good")
+    advance(9.7)  # 0.3 s of the 10 s window left: "0 s" would be wrong
+    await sentiment(env, "good")
+    assert env.session.replies[-1].message["content"] == "Slow down: try again in 1 s."

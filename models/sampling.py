@@ -11,6 +11,8 @@ _PROB_FLOOR = 1e-12
 
 
 def check_temperature(temperature: float) -> float:
+    if isinstance(temperature, bool):  # float(True) would silently mean T = 1.0
+        raise TypeError("temperature must be a number, not a bool")
     temperature = float(temperature)
     if not math.isfinite(temperature):
         raise ValueError(f"temperature must be a finite number, got {temperature}")
@@ -28,8 +30,11 @@ def reweight(probs: np.ndarray, temperature: float) -> np.ndarray:
         out = np.zeros_like(probs)
         out[int(np.argmax(probs))] = 1.0
         return out
-    logits = np.log(np.maximum(probs, _PROB_FLOOR)) / temperature
-    logits -= logits.max()  # stable softmax; very small T would overflow exp otherwise
+    log_probs = np.log(np.maximum(probs, _PROB_FLOOR))
+    # Shift before dividing: the same softmax, but a tiny T cannot overflow to inf - inf = NaN.
+    # Overflow there only drives non-maximal entries to -inf, i.e. probability 0: the right limit.
+    with np.errstate(over="ignore"):
+        logits = (log_probs - log_probs.max()) / temperature
     weights = np.exp(logits)
     return weights / weights.sum()
 

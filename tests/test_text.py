@@ -50,3 +50,11 @@ def test_sampling_greedy_seeded_and_normalised():
     assert draws == [sample_index(probs, 1.0, np.random.default_rng(s)) for s in range(5)]
     with pytest.raises(ValueError):
         reweight(probs, float("nan"))
+
+
+def test_tiny_positive_temperature_is_greedy_not_nan():
+    probs = np.array([0.2, 0.5, 0.3])
+    for temperature in (1e-300, 5e-324):
+        p = reweight(probs, temperature)
+        assert np.isfinite(p).all() and p.argmax() == 1 and abs(p.sum() - 1) < 1e-12
+        assert sample_index(probs, temperature, np.random.default_rng(0)) == 1

@@ -14,6 +14,7 @@ Interactive on a terminal; from a pipe it reads one command per line and prints 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import re
@@ -131,6 +132,10 @@ class Console:
         loop, so Ctrl-C at the prompt raises KeyboardInterrupt at once (inside `asyncio.run`,
         the first Ctrl-C would only cancel the main task, which a blocking read never sees)."""
         if interactive:
+            # readline reads the terminal in raw mode: without it the kernel cuts a typed or
+            # pasted line at 4,095 characters, silently. It also gives line editing and history.
+            with contextlib.suppress(ImportError):
+                import readline  # noqa: F401
             print("bardbot console — type help for commands, quit to leave.", file=stdout)
         while True:
             if interactive:

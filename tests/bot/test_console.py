@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +161,37 @@ def test_a_reader_that_leaves_early_is_no_traceback():
     _, err = proc.communicate("/about\n" * 50, timeout=30)
     assert proc.returncode == 0
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_interactive_long_line_is_read_whole():
+    # On a terminal the kernel cuts a line at 4,095 characters unless the console reads it in
+    # raw mode (readline): a 6,100-character /sentiment was silently analysed in part.
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.bot.fake_console"], stdin=slave, stdout=slave,
+        stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, "DISCORD_TOKEN": "", "TERM": "dumb"},
+    )
+    os.close(slave)
+    out = bytearray()
+
+    def pump(until: bytes, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while until not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    out.extend(os.read(master, 65536))
+                except OSError:
+                    return
+
+    try:
+        pump(b"bardbot> ", 30)
+        line = ("/sentiment " + "good " * 1220).encode() + b"\r"
+        for i in range(0, len(line), 256):
+            os.write(master, line[i : i + 256])
+            pump(b"\x00", 0.01)  # drain the echo so the child never blocks writing it
+        pump(b"characters.", 30)
+        assert b"error: The text is too long: at most 6000 characters." in out
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)

@@ -148,7 +148,11 @@ class Bard(commands.Cog):
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), self.defer_after)
         except TimeoutError:
-            await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+            try:
+                await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+            except BaseException:  # e.g. the interaction expired: nobody will see the reply
+                task.cancel()
+                raise
             reply = await task
         if ephemeral and not reply.ephemeral:
             reply = Reply(reply.content, reply.embed, ephemeral=True)

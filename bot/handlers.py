@@ -173,7 +173,7 @@ def _flatten(info: dict, keys: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
             continue
         if isinstance(value, dict):
             out.extend(_flatten(value, (*keys, key)))
-        elif isinstance(value, str | int | float | bool) and not isinstance(value, bool):
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
             out.append((".".join((*keys, key)), value))
     return out
 

@@ -370,3 +370,28 @@ async def test_cooldown_wait_is_rounded_up(env):
     advance(9.7)  # 0.3 s of the 10 s window left: "0 s" would be wrong
     await sentiment(env, "good")
     assert env.session.replies[-1].message["content"] == "Slow down: try again in 1 s."
+
+
+async def test_work_is_cancelled_when_the_defer_fails(tmp_path, caplog):
+    # An interaction that expired before we could defer (10062 Unknown interaction): the
+    # generation nobody will see is cancelled instead of running on unobserved.
+    env = await make_env(tmp_path / "s.db", defer_after=0.05)
+    env.gen.gate = threading.Event()
+    answer = env.session._answer
+
+    def expired(method, path, body):
+        if path.endswith("/callback"):
+            return 404, {"message": "Unknown interaction", "code": 10062}
+        return answer(method, path, body)
+
+    env.session._answer = expired
+    try:
+        with caplog.at_level(logging.WARNING):
+            payload = interaction_payload("shakespeare", [option("prompt", "a")])
+            await run_interaction(env.bot, payload)
+        await asyncio.sleep(0.05)  # let the cancellation land
+        assert env.engine._generations == 0  # cancelled, not waiting on the generation
+        assert any("could not report an error" in r.getMessage() for r in caplog.records)
+    finally:
+        env.gen.gate.set()
+        await env.bot.remove_cog("Bard")

@@ -4,5 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+# Install once, and again only when pyproject.toml changes: later starts need no network.
+stamp=.venv/.bardbot-runtime-installed
+if [ ! -x .venv/bin/bardbot ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+    touch "$stamp"
+fi
 exec .venv/bin/bardbot "$@"

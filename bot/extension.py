@@ -26,10 +26,21 @@ TOKEN_VARIABLES = ("DISCORD_TOKEN", "DISCORD_TOKEN_FILE")
 
 def load_models(config: Config) -> tuple[object, object]:
     """The runtime models named by `config` (the shipped ones by default); ModelError if missing."""
-    from models import SentimentClassifier, ShakespeareGenerator
+    from models import ModelError, SentimentClassifier, ShakespeareGenerator
 
-    classifier = SentimentClassifier.load(config.sentiment_model)
-    generator = ShakespeareGenerator.load(config.shakespeare_model)
+    def load(runner, path, setting: str):
+        try:
+            return runner.load(path)
+        except ModelError as e:
+            if path is None:
+                raise
+            # A path the user chose may simply be mistyped: say where it came from.
+            raise ModelError(f"{e} (path set by {setting})") from None
+
+    classifier = load(SentimentClassifier, config.sentiment_model,
+                      "BARDBOT_SENTIMENT_MODEL / --sentiment-model")
+    generator = load(ShakespeareGenerator, config.shakespeare_model,
+                     "BARDBOT_SHAKESPEARE_MODEL / --shakespeare-model")
     return classifier, generator
 
 

@@ -61,3 +61,12 @@ def test_flags_override_env(tmp_path):
 def test_bad_values(argv, env, message):
     with pytest.raises(ConfigError, match=message):
         load_config(argv, env)
+
+
+def test_a_mistyped_model_path_names_the_setting_it_came_from(tmp_path):
+    from bot.extension import load_models
+    from models import ModelError
+
+    config = load_config([], {"BARDBOT_SENTIMENT_MODEL": str(tmp_path / "typo.onnx")})
+    with pytest.raises(ModelError, match=r"typo\.onnx.*BARDBOT_SENTIMENT_MODEL"):
+        load_models(config)

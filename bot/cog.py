@@ -424,7 +424,10 @@ class Bard(commands.Cog):
                 reply = Reply(str(e))
             except Busy:
                 reply = Reply(BUSY)
-            await message.reply(reply.content, mention_author=False, allowed_mentions=NO_MENTIONS)
+            # A reply to a message deleted meanwhile is still sent, as a plain message.
+            reference = message.to_reference(fail_if_not_exists=False)
+            await message.channel.send(reply.content, reference=reference,
+                                       mention_author=False, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as e:
             log.warning("chat reply failed: %s: %s", context, e)
         except Exception as e:  # the listener must survive anything

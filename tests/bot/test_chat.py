@@ -38,6 +38,7 @@ async def test_mention_gets_a_real_reply(env):
     assert (reply.method, reply.path) == ("POST", f"/channels/{CHANNEL_ID}/messages")
     body = reply.json
     assert body["message_reference"]["message_id"] == int(msg["id"])
+    assert body["message_reference"]["fail_if_not_exists"] is False  # deleted meanwhile: still sent
     assert body["allowed_mentions"] == NO_PINGS  # mention_author=False, nobody pinged
     assert body["content"].startswith("…and thou art more lovely, @everyone")
     assert len(body["content"]) <= MESSAGE_LIMIT

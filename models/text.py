@@ -41,6 +41,8 @@ def clean_text(text: str) -> str:
     """
     text = unicodedata.normalize("NFKC", text)
     text = _BREAK_TAG.sub(" ", text)
+    if text.isprintable():  # no category C character at all: skip the per-character filter
+        return text
     return "".join(
         ch for ch in text if ch.isspace() or not unicodedata.category(ch).startswith("C")
     )

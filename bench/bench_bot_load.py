@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import discord  # noqa: E402
+from bardbot.cog import Bard  # noqa: E402
+from bardbot.engine import Engine, EngineLimits  # noqa: E402
+from bardbot.settings import GuildSettings, SettingsStore  # noqa: E402
 
-from bot.cog import Bard  # noqa: E402
-from bot.engine import Engine, EngineLimits  # noqa: E402
-from bot.settings import GuildSettings, SettingsStore  # noqa: E402
 from tests.bot import harness  # noqa: E402
 
 REVIEWS = [
@@ -201,7 +201,7 @@ async def main() -> int:
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
 
-    from models import SentimentClassifier, ShakespeareGenerator
+    from bardbot.models import SentimentClassifier, ShakespeareGenerator
 
     classifier = SentimentClassifier.load(args.sentiment_model)
     generator = ShakespeareGenerator.load(args.shakespeare_model)

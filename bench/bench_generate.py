@@ -21,8 +21,8 @@ from timing import machine, measure, quiet_tensorflow, table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models import ShakespeareGenerator  # noqa: E402
-from models.sampling import sample_index  # noqa: E402
+from bardbot.models import ShakespeareGenerator  # noqa: E402
+from bardbot.models.sampling import sample_index  # noqa: E402
 
 PROMPT = "to be, or not to be, that is the question:\nwhether 'tis nobler in the mind to suffer"
 
@@ -38,13 +38,12 @@ def main() -> None:
     args = p.parse_args()
     if not (args.run / "model.keras").is_file():
         sys.exit(f"{args.run}: no trained run (model.keras); pass --run or train one with "
-                 f"`python -m trainer shakespeare --out {args.run}`")
+                 f"`python -m bardbot.trainer shakespeare --out {args.run}`")
     quiet_tensorflow()
     import keras
     import onnxruntime as ort
-
-    from export.onnx_io import convert
-    from export.shakespeare import WINDOW_INPUT, WINDOW_OUTPUT, build_window_function
+    from bardbot.export.onnx_io import convert
+    from bardbot.export.shakespeare import WINDOW_INPUT, WINDOW_OUTPUT, build_window_function
 
     gen = ShakespeareGenerator.load(args.model)
     enc, window = gen.encoding, gen.window

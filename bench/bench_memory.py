@@ -30,7 +30,7 @@ VARIANTS = {
     "bare python": "",
     "onnxruntime: both runtime models (models package)": """
 import sys
-from models import SentimentClassifier, ShakespeareGenerator
+from bardbot.models import SentimentClassifier, ShakespeareGenerator
 d = sys.argv[2]
 SentimentClassifier.load(d + '/sentiment.onnx').predict(['I loved it'])
 ShakespeareGenerator.load(d + '/shakespeare.onnx').generate('to be', 20, seed=0)
@@ -40,7 +40,7 @@ ShakespeareGenerator.load(d + '/shakespeare.onnx').generate('to be', 20, seed=0)
     "onnxruntime, as a runtime-only install (no scipy)": """
 import sys
 sys.modules['scipy'] = None
-from models import SentimentClassifier, ShakespeareGenerator
+from bardbot.models import SentimentClassifier, ShakespeareGenerator
 d = sys.argv[2]
 SentimentClassifier.load(d + '/sentiment.onnx').predict(['I loved it'])
 ShakespeareGenerator.load(d + '/shakespeare.onnx').generate('to be', 20, seed=0)

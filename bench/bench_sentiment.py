@@ -20,8 +20,8 @@ from timing import machine, measure, quiet_tensorflow, table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from export import data  # noqa: E402
-from models import SentimentClassifier  # noqa: E402
+from bardbot.export import data  # noqa: E402
+from bardbot.models import SentimentClassifier  # noqa: E402
 
 SHORT = "I loved this film, the acting was wonderful."
 
@@ -48,7 +48,7 @@ def main() -> None:
     args = p.parse_args()
     if not (args.run / "model.keras").is_file():
         sys.exit(f"{args.run}: no trained run (model.keras); pass --run or train one with "
-                 f"`python -m trainer sentiment --out {args.run}`")
+                 f"`python -m bardbot.trainer sentiment --out {args.run}`")
     quiet_tensorflow()
 
     clf = SentimentClassifier.load(args.model)

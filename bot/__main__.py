@@ -1,4 +1,4 @@
-"""`bardbot` / `python -m bot`: the Discord bot with a token, the console without one."""
+"""`bardbot` / `python -m bardbot`: the Discord bot with a token, the console without one."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from collections.abc import Sequence
 
 import aiohttp
 import discord
+from bardbot.config import Config, ConfigError, load_config
+from bardbot.engine import Engine
 
-from bot.config import Config, ConfigError, load_config
-from bot.engine import Engine
-
-log = logging.getLogger("bot")
+log = logging.getLogger("bardbot")
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -23,8 +22,8 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 async def _run_bot(config: Config, classifier, generator) -> None:
-    from bot.client import make_bot
-    from bot.settings import GuildSettings, SettingsStore
+    from bardbot.client import make_bot
+    from bardbot.settings import GuildSettings, SettingsStore
 
     # Open the settings first: a broken database stops us before we connect to Discord.
     store = await SettingsStore.open(config.db_path, GuildSettings(chat_enabled=config.chat))
@@ -47,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e), 2)
     discord.utils.setup_logging(level=getattr(logging, config.log_level))
 
-    from bot.extension import load_models
-    from bot.settings import SettingsError
-    from models import ModelError
+    from bardbot.extension import load_models
+    from bardbot.models import ModelError
+    from bardbot.settings import SettingsError
 
     try:
         classifier, generator = load_models(config)
@@ -58,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine_limits = config.limits
 
     if config.token is None or config.console:
-        from bot import console
+        from bardbot import console
 
         if config.token is None:
             log.info("no DISCORD_TOKEN: console mode")

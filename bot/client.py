@@ -12,13 +12,12 @@ import logging
 from typing import Literal
 
 import discord
+from bardbot.cog import HANDLED, NO_MENTIONS, where
+from bardbot.config import Config
+from bardbot.extension import create_cog
+from bardbot.settings import SettingsStore
 from discord import app_commands
 from discord.ext import commands
-
-from bot.cog import HANDLED, NO_MENTIONS, where
-from bot.config import Config
-from bot.extension import create_cog
-from bot.settings import SettingsStore
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,18 @@ import weakref
 from collections.abc import Awaitable
 
 import discord
+from bardbot import handlers
+from bardbot.engine import Busy, Engine
+from bardbot.handlers import Reply, UserError
+from bardbot.settings import (
+    MAX_LENGTH,
+    TEMPERATURE_RANGE,
+    GuildSettings,
+    SettingsError,
+    SettingsStore,
+)
 from discord import app_commands
 from discord.ext import commands
-
-from bot import handlers
-from bot.engine import Busy, Engine
-from bot.handlers import Reply, UserError
-from bot.settings import MAX_LENGTH, TEMPERATURE_RANGE, GuildSettings, SettingsError, SettingsStore
 
 log = logging.getLogger(__name__)
 

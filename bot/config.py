@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.engine import EngineLimits
+from bardbot.engine import EngineLimits
 
 
 class ConfigError(Exception):

@@ -21,10 +21,10 @@ import re
 import sys
 from typing import TextIO
 
-from bot import handlers
-from bot.engine import Busy, Engine
-from bot.handlers import Reply, UserError
-from bot.settings import GuildSettings
+from bardbot import handlers
+from bardbot.engine import Busy, Engine
+from bardbot.handlers import Reply, UserError
+from bardbot.settings import GuildSettings
 
 HELP = """commands:
   /sentiment TEXT                        sentiment of TEXT

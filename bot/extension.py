@@ -1,4 +1,4 @@
-"""The plugin entry point: `await bot.load_extension("bot.extension")` (or just "bot").
+"""The plugin entry point: `await bot.load_extension("bardbot.extension")` (or just "bardbot").
 
 Configuration comes from the same environment variables as the standalone bot (BARDBOT_DB,
 BARDBOT_SENTIMENT_MODEL, ...). In a host bot the chat listener is off until a server turns it
@@ -12,12 +12,11 @@ import dataclasses
 import logging
 import os
 
+from bardbot.cog import Bard
+from bardbot.config import Config, _bool, load_config
+from bardbot.engine import Engine
+from bardbot.settings import GuildSettings, SettingsStore
 from discord.ext import commands
-
-from bot.cog import Bard
-from bot.config import Config, _bool, load_config
-from bot.engine import Engine
-from bot.settings import GuildSettings, SettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ TOKEN_VARIABLES = ("DISCORD_TOKEN", "DISCORD_TOKEN_FILE")
 
 def load_models(config: Config) -> tuple[object, object]:
     """The runtime models named by `config` (the shipped ones by default); ModelError if missing."""
-    from models import ModelError, SentimentClassifier, ShakespeareGenerator
+    from bardbot.models import ModelError, SentimentClassifier, ShakespeareGenerator
 
     def load(runner, path, setting: str):
         try:

@@ -17,9 +17,8 @@ from importlib import metadata
 from typing import Any
 
 import discord
-
-from bot.engine import Engine
-from bot.settings import MAX_LENGTH, TEMPERATURE_RANGE, GuildSettings
+from bardbot.engine import Engine
+from bardbot.settings import MAX_LENGTH, TEMPERATURE_RANGE, GuildSettings
 
 MESSAGE_LIMIT = 2000  # Discord's limit for a message's content
 PROMPT_LIMIT = 1000  # longest /shakespeare prompt accepted (the model sees its last characters)

@@ -1,1 +1,1 @@
-"""ONNX export of trained runs (tf2onnx, parity-checked): `python -m export --help`."""
+"""ONNX export of trained runs (tf2onnx, parity-checked): `python -m bardbot.export --help`."""

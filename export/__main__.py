@@ -1,4 +1,4 @@
-"""python -m export {sentiment,shakespeare} RUN_DIR | python -m export all [--runs DIR]"""
+"""`python -m bardbot.export {sentiment,shakespeare} RUN_DIR` | `... all [--runs DIR]`"""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from export.errors import ExportError
-from export.onnx_io import export_command
-from models.errors import ModelError
-from models.metadata import MODELS_DIR
+from bardbot.export.errors import ExportError
+from bardbot.export.onnx_io import export_command
+from bardbot.models.errors import ModelError
+from bardbot.models.metadata import MODELS_DIR
 
 SHIP_LIMIT_MB = 40.0
 
 
 DESCRIPTION = """\
-Convert finished training runs (folders written by `python -m trainer`) to ONNX with tf2onnx,
+Convert finished training runs (folders written by `python -m bardbot.trainer`) to ONNX with
+tf2onnx,
 check that ONNX and Keras agree to 1e-5 on real samples, and write NAME.onnx + NAME.json for
 the runtime in `models`.
 
@@ -24,9 +25,9 @@ an export without touching them. Real samples for the checks come from --imdb / 
 $BARDBOT_DATA, ./data or ../shared/data.
 
 examples:
-  python -m export all                                   # runs/ship/* -> models/
-  python -m export sentiment runs/sentiment --out /tmp/try
-  python -m export shakespeare runs/shakespeare --out /tmp/try
+  python -m bardbot.export all                                   # runs/ship/* -> models/
+  python -m bardbot.export sentiment runs/sentiment --out /tmp/try
+  python -m bardbot.export shakespeare runs/shakespeare --out /tmp/try
 """
 
 
@@ -36,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m export", description=DESCRIPTION,
+    p = _Parser(prog="python -m bardbot.export", description=DESCRIPTION,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser)
 
@@ -48,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     def run_dir(sp, kind: str):
         sp.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                         help=f"a finished run folder (has meta.json) from "
-                             f"`python -m trainer {kind} --out RUN_DIR`")
+                             f"`python -m bardbot.trainer {kind} --out RUN_DIR`")
 
     s = sub.add_parser("sentiment", help="export a sentiment run",
                        description="Token ids in (the frozen embedding folded into the graph), "
@@ -99,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     command = export_command(argv)
     try:
         # Inside the try: these pull in the train extra (numpy, tqdm; TensorFlow later).
-        from export.sentiment import SentimentExport, export_sentiment
-        from export.shakespeare import ShakespeareExport, export_shakespeare
+        from bardbot.export.sentiment import SentimentExport, export_sentiment
+        from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
 
         paths: list[Path] = []
         if args.kind in ("sentiment", "all"):

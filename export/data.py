@@ -10,8 +10,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from export.errors import ExportError
-from trainer.data import REFERENCE_PLAYS, data_search_dirs
+from bardbot.export.errors import ExportError
+from bardbot.trainer.data import REFERENCE_PLAYS, data_search_dirs
 
 IMDB_ARCHIVE = "aclImdb_v1.tar.gz"
 GUTENBERG_ARCHIVE = "gutenberg.zip"

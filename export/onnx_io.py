@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from export.errors import ExportError
-from models.metadata import FORMATS, sha256_hex
-from trainer.fit import json_safe
+from bardbot.export.errors import ExportError
+from bardbot.models.metadata import FORMATS, sha256_hex
+from bardbot.trainer.fit import json_safe
 
 # tf2onnx 1.17 supports opsets up to 18; 17 is well supported by every onnxruntime >= 1.13.
 OPSET = 17
@@ -77,19 +77,20 @@ def versions() -> dict:
 
 def export_command(argv: list[str] | None = None) -> str:
     """The command line as a shell would need it again (arguments quoted where needed)."""
-    return f"python -m export {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip()
+    return f"python -m bardbot.export {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip()
 
 
 def read_run(run_dir: str | Path, kind: str) -> tuple[Path, dict]:
     """The run folder and its meta.json; a folder without meta.json is an unfinished run."""
     run = Path(run_dir)
     if not run.is_dir():
-        raise ExportError(f"{run}: no such run folder; train one with `python -m trainer {kind}`")
+        raise ExportError(f"{run}: no such run folder; "
+                          f"train one with `python -m bardbot.trainer {kind}`")
     meta_path = run / "meta.json"
     if not meta_path.is_file():
         raise ExportError(
             f"{run}: no meta.json, so the run is unfinished or failed; "
-            f"finish it with `python -m trainer {kind} --out {run}`"
+            f"finish it with `python -m bardbot.trainer {kind} --out {run}`"
         )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from export import data
-from export.errors import ExportError
-from export.onnx_io import (
+from bardbot.export import data
+from bardbot.export.errors import ExportError
+from bardbot.export.onnx_io import (
     check_graph,
     convert,
     load_keras,
@@ -21,9 +20,9 @@ from export.onnx_io import (
     versions,
     write_model,
 )
-from models.metadata import MODELS_DIR
-from models.sentiment import INPUT, OUTPUT, SentimentClassifier
-from models.text import WordEncoding
+from bardbot.models.metadata import MODELS_DIR
+from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
+from bardbot.models.text import WordEncoding
 
 PARITY_TOL = 1e-5
 

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from export import data
-from export.errors import ExportError
-from export.onnx_io import (
+from bardbot.export import data
+from bardbot.export.errors import ExportError
+from bardbot.export.onnx_io import (
     check_graph,
     convert,
     load_keras,
@@ -27,9 +26,9 @@ from export.onnx_io import (
     versions,
     write_model,
 )
-from models.metadata import MODELS_DIR
-from models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
-from models.text import CharEncoding
+from bardbot.models.metadata import MODELS_DIR
+from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
+from bardbot.models.text import CharEncoding
 
 PARITY_TOL = 1e-5
 WINDOW_INPUT, WINDOW_OUTPUT = "window", "probs"

@@ -1,6 +1,6 @@
 """What a model is at run time: shared text encoding, onnxruntime runners, shipped models.
 
-    from models import SentimentClassifier, ShakespeareGenerator
+    from bardbot.models import SentimentClassifier, ShakespeareGenerator
     clf = SentimentClassifier.load()
     gen = ShakespeareGenerator.load()
 
@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from models.errors import ModelError
+from bardbot.models.errors import ModelError
 
 if TYPE_CHECKING:
-    from models.sentiment import SentimentClassifier, SentimentResult
-    from models.shakespeare import ShakespeareGenerator
+    from bardbot.models.sentiment import SentimentClassifier, SentimentResult
+    from bardbot.models.shakespeare import ShakespeareGenerator
 
 __all__ = ["ModelError", "SentimentClassifier", "SentimentResult", "ShakespeareGenerator"]
 
 _LAZY = {
-    "SentimentClassifier": "models.sentiment",
-    "SentimentResult": "models.sentiment",
-    "ShakespeareGenerator": "models.shakespeare",
+    "SentimentClassifier": "bardbot.models.sentiment",
+    "SentimentResult": "bardbot.models.sentiment",
+    "ShakespeareGenerator": "bardbot.models.shakespeare",
 }
 
 

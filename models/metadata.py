@@ -1,6 +1,7 @@
 """Shipped model files: where they live, their JSON metadata, and loading them safely.
 
-Each model is a pair `NAME.onnx` + `NAME.json`. The JSON is written by `python -m export` and
+Each model is a pair `NAME.onnx` + `NAME.json`. The JSON is written by
+`python -m bardbot.export` and
 holds the format version, the text encoding, metrics, the sha256 of the .onnx and the input and
 output names. Loading checks all of it before a session is created, so a stale, corrupt or
 foreign file fails at load time with a message that says how to rebuild it.
@@ -13,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import ModelError
+from bardbot.models.errors import ModelError
 
 MODELS_DIR = Path(__file__).resolve().parent
 
@@ -27,8 +28,8 @@ ORT_TYPES = {"int32": "tensor(int32)", "int64": "tensor(int64)", "float32": "ten
 
 def rebuild_hint(kind: str) -> str:
     return (
-        f"rebuild it with `python -m export {kind} RUN_DIR` "
-        f"(RUN_DIR made by `python -m trainer {kind}`)"
+        f"rebuild it with `python -m bardbot.export {kind} RUN_DIR` "
+        f"(RUN_DIR made by `python -m bardbot.trainer {kind}`)"
     )
 
 

@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from models.errors import ModelError
-from models.metadata import create_session, public_info, read_model, rebuild_hint, require_io
-from models.text import WordEncoding
+from bardbot.models.errors import ModelError
+from bardbot.models.metadata import (
+    create_session,
+    public_info,
+    read_model,
+    rebuild_hint,
+    require_io,
+)
+from bardbot.models.text import WordEncoding
 
 KIND = "sentiment"
 INPUT = "token_ids"

@@ -16,11 +16,16 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-
-from models.errors import ModelError
-from models.metadata import create_session, public_info, read_model, rebuild_hint, require_io
-from models.sampling import check_temperature, sample_index
-from models.text import CharEncoding
+from bardbot.models.errors import ModelError
+from bardbot.models.metadata import (
+    create_session,
+    public_info,
+    read_model,
+    rebuild_hint,
+    require_io,
+)
+from bardbot.models.sampling import check_temperature, sample_index
+from bardbot.models.text import CharEncoding
 
 KIND = "shakespeare"
 INPUTS = {"char_ids": "int64", "h": "float32", "c": "float32"}

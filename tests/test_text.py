@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-
-from models.sampling import reweight, sample_index
-from models.text import PAD_ID, UNK_ID, CharEncoding, WordEncoding, clean_text, tokenize
+from bardbot.models.sampling import reweight, sample_index
+from bardbot.models.text import PAD_ID, UNK_ID, CharEncoding, WordEncoding, clean_text, tokenize
 
 
 def test_tokenize_matches_treebank_and_strips_markup():

@@ -1,1 +1,1 @@
-"""bardbot trainer: data, word vectors, the two reference Keras LSTMs, `python -m trainer`."""
+"""bardbot trainer: data, word vectors, the Keras LSTMs, `python -m bardbot.trainer`."""

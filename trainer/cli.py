@@ -1,4 +1,4 @@
-"""`python -m trainer sentiment|shakespeare|lengths ...` (defaults reproduce the reference)."""
+"""`python -m bardbot.trainer sentiment|shakespeare|lengths ...` (defaults: the reference)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from trainer.config import VECTOR_SOURCES, SentimentConfig, ShakespeareConfig, UserError
+from bardbot.trainer.config import VECTOR_SOURCES, SentimentConfig, ShakespeareConfig, UserError
 
 DESCRIPTION = """\
 Train the two reference LSTMs of bardbot.
@@ -21,15 +21,15 @@ Train the two reference LSTMs of bardbot.
 Data is looked up in this order: the flag (--imdb / --gutenberg), $BARDBOT_DATA, ./data,
 then ../shared/data. Each run writes model.keras, training_curves.png and, last of all,
 meta.json into --out; a folder without meta.json is an unfinished run. A finished run becomes
-a runtime model with `python -m export sentiment|shakespeare RUN_DIR` (see its --help).
+a runtime model with `python -m bardbot.export sentiment|shakespeare RUN_DIR` (see its --help).
 
 examples:
-  python -m trainer sentiment --out runs/sentiment
-  python -m trainer sentiment --maxlen 200 --max-vocab 30000 --out runs/sent200
-  python -m trainer sentiment --max-reviews 500 --epochs 1 --out runs/smoke   # quick check
-  python -m trainer shakespeare --out runs/shakespeare
-  python -m trainer lengths --maxlen 400 200     # tokens with a vector (trains Word2Vec first)
-  python -m trainer lengths --raw --maxlen 400 200   # every token, in seconds
+  python -m bardbot.trainer sentiment --out runs/sentiment
+  python -m bardbot.trainer sentiment --maxlen 200 --max-vocab 30000 --out runs/sent200
+  python -m bardbot.trainer sentiment --max-reviews 500 --epochs 1 --out runs/smoke   # quick check
+  python -m bardbot.trainer shakespeare --out runs/shakespeare
+  python -m bardbot.trainer lengths --maxlen 400 200  # tokens with a vector (trains Word2Vec)
+  python -m bardbot.trainer lengths --raw --maxlen 400 200   # every token, in seconds
 """
 
 
@@ -102,7 +102,7 @@ def _imdb_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m trainer", description=DESCRIPTION,
+    parser = _Parser(prog="python -m bardbot.trainer", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -209,10 +209,9 @@ def _shakespeare_config(a: argparse.Namespace, command: str) -> ShakespeareConfi
 
 def _lengths(a: argparse.Namespace, command: str) -> None:
     import numpy as np
-
-    from trainer import fit
-    from trainer.lengths import length_stats, plot_histogram
-    from trainer.sentiment import encode_texts, prepare_corpus
+    from bardbot.trainer import fit
+    from bardbot.trainer.lengths import length_stats, plot_histogram
+    from bardbot.trainer.sentiment import encode_texts, prepare_corpus
 
     if any(m <= 0 for m in a.maxlen):
         raise UserError(f"--maxlen must be positive, got {a.maxlen}")
@@ -223,8 +222,8 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     out = fit.prepare_out_dir(a.out)
     if a.raw:
-        from trainer.data import load_imdb
-        from trainer.vectors import tokenize_corpus
+        from bardbot.trainer.data import load_imdb
+        from bardbot.trainer.vectors import tokenize_corpus
 
         imdb = load_imdb(cfg.imdb, download=cfg.download, url=cfg.url, unsup=False,
                          max_per_split=cfg.max_reviews, seed=cfg.seed)
@@ -232,7 +231,7 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
                                   cache_dir).lengths()
         what = "all tokens"
     else:
-        from models.text import WordEncoding
+        from bardbot.models.text import WordEncoding
 
         corpus = prepare_corpus(cfg, cache_dir)
         encoding = WordEncoding(corpus.words, cfg.maxlen, cfg.use_lowercase, cfg.oov)  # type: ignore[arg-type]
@@ -254,15 +253,15 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    command = "python -m trainer " + shlex.join(argv)  # quoted: copy-paste reruns it
+    command = "python -m bardbot.trainer " + shlex.join(argv)  # quoted: copy-paste reruns it
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         if args.command == "sentiment":
-            from trainer.sentiment import run
+            from bardbot.trainer.sentiment import run
 
             run(_sentiment_config(args, command))
         elif args.command == "shakespeare":
-            from trainer.shakespeare import run
+            from bardbot.trainer.shakespeare import run
 
             run(_shakespeare_config(args, command))
         else:

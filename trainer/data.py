@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bardbot.trainer.config import UserError
+from bardbot.trainer.fit import REPO_ROOT
 from tqdm import tqdm
-
-from trainer.config import UserError
-from trainer.fit import REPO_ROOT
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 # The Stanford tarball (84,125,825 bytes) as published; also accepted: the byte-identical-review

@@ -14,8 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-
-from trainer.config import UserError
+from bardbot.trainer.config import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,7 +106,7 @@ def versions() -> dict:
 
 
 def command_line() -> str:
-    return f"python -m trainer {shlex.join(sys.argv[1:])}".rstrip()
+    return f"python -m bardbot.trainer {shlex.join(sys.argv[1:])}".rstrip()
 
 
 def set_seed(seed: int) -> None:

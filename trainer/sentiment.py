@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
-from models.text import WordEncoding
-from trainer import fit
-from trainer.config import SentimentConfig, UserError
-from trainer.data import Imdb, load_imdb
-from trainer.fit import param_counts
-from trainer.lengths import length_stats, plot_histogram
-from trainer.vectors import (
+from bardbot.models.text import WordEncoding
+from bardbot.trainer import fit
+from bardbot.trainer.config import SentimentConfig, UserError
+from bardbot.trainer.data import Imdb, load_imdb
+from bardbot.trainer.fit import param_counts
+from bardbot.trainer.lengths import length_stats, plot_histogram
+from bardbot.trainer.vectors import (
     TokenCorpus,
     build_vocabulary,
     embedding_matrix,
@@ -33,6 +31,7 @@ from trainer.vectors import (
     tokenize_corpus,
     train_word2vec,
 )
+from tqdm import tqdm
 
 FORMAT = "bardbot.train.sentiment/1"
 

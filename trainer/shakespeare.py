@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from models.sampling import sample_index
-from models.text import CharEncoding
-from trainer import fit
-from trainer.config import ShakespeareConfig, UserError
-from trainer.data import (
+from bardbot.models.sampling import sample_index
+from bardbot.models.text import CharEncoding
+from bardbot.trainer import fit
+from bardbot.trainer.config import ShakespeareConfig, UserError
+from bardbot.trainer.data import (
     REFERENCE_CHARS,
     REFERENCE_SYMBOLS,
     is_reference_corpus,
@@ -195,7 +194,7 @@ def _init_from(run_dir: str, encoding: CharEncoding, objective: str, window: int
     import keras
 
     meta_path = Path(run_dir) / "meta.json"
-    fix = "give a finished `python -m trainer shakespeare` run or train from scratch"
+    fix = "give a finished `python -m bardbot.trainer shakespeare` run or train from scratch"
     if not meta_path.is_file() or not (Path(run_dir) / "model.keras").is_file():
         raise UserError(f"--init-from {run_dir} has no meta.json and model.keras; {fix}")
     try:

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bardbot.models.text import WORD_ENCODING_VERSION, tokenize
+from bardbot.trainer.config import UserError
 from tqdm import tqdm
-
-from models.text import WORD_ENCODING_VERSION, tokenize
-from trainer.config import UserError
 
 W2V_CACHE_VERSION = 2
 

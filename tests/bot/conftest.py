@@ -3,10 +3,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from bardbot.cog import Bard
+from bardbot.engine import Engine, EngineLimits
+from bardbot.settings import GuildSettings, SettingsStore
 
-from bot.cog import Bard
-from bot.engine import Engine, EngineLimits
-from bot.settings import GuildSettings, SettingsStore
 from tests.bot.harness import FakeClassifier, FakeGenerator, make_bot, start
 
 

@@ -2,8 +2,9 @@
 
 import sys
 
-from bot import console
-from bot.engine import Engine
+from bardbot import console
+from bardbot.engine import Engine
+
 from tests.bot.harness import FakeClassifier, FakeGenerator
 
 if __name__ == "__main__":

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import discord
+from bardbot.models.text import tokenize
 from discord import app_commands
 from discord.ext import commands
-
-from models.text import tokenize
 
 API = discord.http.Route.BASE
 APP_ID = 100000000000000001

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from bot.engine import EngineLimits
-from bot.handlers import MESSAGE_LIMIT
+from bardbot.engine import EngineLimits
+from bardbot.handlers import MESSAGE_LIMIT
+
 from tests.bot.conftest import make_env
 from tests.bot.harness import (
     BOT_ID,
@@ -156,7 +157,7 @@ async def test_broken_model_keeps_the_bot_alive(env, caplog):
     env.gen.generate = explode
     await dispatch_message(env.bot, mention("hello"))
     assert env.session.replies == []
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.cog"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bardbot.cog"]
     assert "chat reply failed" in line and "RuntimeError: boom" in line and "\n" not in line
     env.gen.generate = type(env.gen).generate.__get__(env.gen)
     await dispatch_message(env.bot, mention("hello again", user_id=USER_ID + 1))

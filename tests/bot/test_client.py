@@ -7,11 +7,11 @@ import logging
 import aiohttp
 import discord
 import pytest
+from bardbot.client import BardBot, ShardedBardBot, make_bot
+from bardbot.config import load_config
+from bardbot.settings import GuildSettings, SettingsStore
 from discord.ext import commands
 
-from bot.client import BardBot, ShardedBardBot, make_bot
-from bot.config import load_config
-from bot.settings import GuildSettings, SettingsStore
 from tests.bot.harness import (
     APP_ID,
     BOT_ID,
@@ -104,7 +104,7 @@ async def test_tree_errors_are_answered_and_logged_once(standalone, caplog):
     (reply,) = session.replies
     assert reply.message["flags"] == 64
     assert reply.message["content"] == "Something went wrong; it has been logged."
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.client"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bardbot.client"]
     assert "CommandNotFound" in line and f"user={USER_ID}" in line and "\n" not in line
 
 
@@ -120,9 +120,9 @@ async def test_tree_errors_are_answered_and_logged_once(standalone, caplog):
 )
 def test_login_problems_are_one_line_without_the_token(tmp_path, monkeypatch, capsys, caplog,
                                                        error, expected):
-    import bot.__main__ as entry
-    from models.sentiment import SentimentClassifier
-    from models.shakespeare import ShakespeareGenerator
+    import bardbot.__main__ as entry
+    from bardbot.models.sentiment import SentimentClassifier
+    from bardbot.models.shakespeare import ShakespeareGenerator
 
     async def login(self, token):
         raise error

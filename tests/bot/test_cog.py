@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from bardbot.engine import EngineLimits
+from bardbot.handlers import MESSAGE_LIMIT
 
-from bot.engine import EngineLimits
-from bot.handlers import MESSAGE_LIMIT
 from tests.bot.conftest import make_env
 from tests.bot.harness import (
     GUILD_ID,
@@ -273,12 +273,12 @@ async def test_unexpected_error_is_short_ephemeral_and_one_log_line(env, caplog,
         raise RuntimeError("session died")
 
     monkeypatch.setattr(env.clf, "predict", explode)
-    with caplog.at_level(logging.INFO, logger="bot"):
+    with caplog.at_level(logging.INFO, logger="bardbot"):
         await sentiment(env, "good")
     reply = only_reply(env.session)
     assert reply.message["flags"] == EPHEMERAL
     assert reply.message["content"] == "Something went wrong; it has been logged."
-    errors = [r for r in caplog.records if r.name == "bot.cog" and r.levelno >= logging.ERROR]
+    errors = [r for r in caplog.records if r.name == "bardbot.cog" and r.levelno >= logging.ERROR]
     assert len(errors) == 1
     line = errors[0].getMessage()
     assert "\n" not in line and "command=sentiment" in line and f"user={USER_ID}" in line
@@ -311,7 +311,7 @@ SHIPPED = Path(__file__).resolve().parents[2] / "models"
     reason="shipped models not built yet",
 )
 async def test_end_to_end_with_the_shipped_models(env):
-    from models import SentimentClassifier, ShakespeareGenerator
+    from bardbot.models import SentimentClassifier, ShakespeareGenerator
 
     env.engine.classifier = SentimentClassifier.load()
     env.engine.generator = ShakespeareGenerator.load()

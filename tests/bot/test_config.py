@@ -3,8 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from bot.config import ConfigError, load_config
+from bardbot.config import ConfigError, load_config
 
 
 def test_defaults_without_token():
@@ -64,8 +63,8 @@ def test_bad_values(argv, env, message):
 
 
 def test_a_mistyped_model_path_names_the_setting_it_came_from(tmp_path):
-    from bot.extension import load_models
-    from models import ModelError
+    from bardbot.extension import load_models
+    from bardbot.models import ModelError
 
     config = load_config([], {"BARDBOT_SENTIMENT_MODEL": str(tmp_path / "typo.onnx")})
     with pytest.raises(ModelError, match=r"typo\.onnx.*BARDBOT_SENTIMENT_MODEL"):

@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from bot.console import split_options
+from bardbot.console import split_options
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "models" / "sentiment.onnx", ROOT / "models" / "shakespeare.onnx"
@@ -78,7 +77,7 @@ def test_console_ends_at_end_of_input():
 
 def test_missing_models_refuse_to_start(tmp_path):
     missing = tmp_path / "nowhere" / "sentiment.onnx"
-    out = run(["-m", "bot"], "", env={"BARDBOT_SENTIMENT_MODEL": str(missing)})
+    out = run(["-m", "bardbot"], "", env={"BARDBOT_SENTIMENT_MODEL": str(missing)})
     assert out.returncode == 1
     assert "Traceback" not in out.stderr
     message = out.stderr.strip().splitlines()[-1]
@@ -87,7 +86,7 @@ def test_missing_models_refuse_to_start(tmp_path):
 
 
 def test_bad_flag_value_is_one_line():
-    out = run(["-m", "bot", "--shards", "2", "--shard-ids", "5"], "")
+    out = run(["-m", "bardbot", "--shards", "2", "--shard-ids", "5"], "")
     assert out.returncode == 2
     assert out.stderr.strip() == "bardbot: shard id 5 is out of range for --shards 2"
 
@@ -101,7 +100,7 @@ def test_console_end_to_end_with_the_shipped_models():
         "shall I compare thee to a summer's day\n"
         "/about\n"
     )
-    out = run(["-m", "bot"], stdin, timeout=120)
+    out = run(["-m", "bardbot"], stdin, timeout=120)
     assert out.returncode == 0, out.stderr
     blocks = out.stdout
     first, second = (line for line in blocks.splitlines() if "% positive" in line)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import discord
 import pytest
+from bardbot.models.sentiment import SentimentClassifier
+from bardbot.models.shakespeare import ShakespeareGenerator
+from bardbot.settings import MAX_LENGTH, SettingsStore
 from discord.ext import commands
 
-from bot.settings import MAX_LENGTH, SettingsStore
-from models.sentiment import SentimentClassifier
-from models.shakespeare import ShakespeareGenerator
 from tests.bot.harness import (
     BOT_ID as ME,
 )
@@ -43,7 +43,7 @@ async def host(tmp_path, monkeypatch):
     await start(host)
     # Unloading an extension purges it and its submodules from sys.modules (that is how
     # discord.py reloads code); put ours back so later tests see the same classes.
-    saved = {k: m for k, m in sys.modules.items() if k == "bot" or k.startswith("bot.")}
+    saved = {k: m for k, m in sys.modules.items() if k == "bardbot" or k.startswith("bardbot.")}
     yield host, session
     for name in list(host.extensions):
         await host.unload_extension(name)
@@ -61,7 +61,7 @@ def options(command: dict) -> dict[str, dict]:
     return {o["name"]: o for o in command.get("options", [])}
 
 
-@pytest.mark.parametrize("name", ["bot.extension", "bot"])
+@pytest.mark.parametrize("name", ["bardbot.extension", "bardbot"])
 async def test_load_registers_the_commands(host, name):
     host, _ = host
     await host.load_extension(name)
@@ -99,7 +99,7 @@ async def test_load_registers_the_commands(host, name):
 
 async def test_temperature_hints(host):
     host, session = host
-    await host.load_extension("bot.extension")
+    await host.load_extension("bardbot.extension")
     payload = interaction_payload(
         "shakespeare", [{"name": "prompt", "type": 3, "value": "o"},
                         {"name": "temperature", "type": 10, "value": 0.3, "focused": True}]
@@ -113,7 +113,7 @@ async def test_temperature_hints(host):
 
 async def test_plugin_chat_is_off_until_a_server_turns_it_on(host):
     host, session = host
-    await host.load_extension("bot.extension")
+    await host.load_extension("bardbot.extension")
     mention = message_payload(f"<@{ME}> to be or not", mentions=[user_payload(ME, "bardbot",
                                                                                bot=True)])
     from tests.bot.harness import dispatch_message
@@ -129,15 +129,15 @@ async def test_plugin_chat_is_off_until_a_server_turns_it_on(host):
 
 async def test_unload_removes_everything(host):
     host, _ = host
-    await host.load_extension("bot.extension")
+    await host.load_extension("bardbot.extension")
     cog = host.get_cog("Bard")
-    await host.unload_extension("bot.extension")
+    await host.unload_extension("bardbot.extension")
     assert host.get_cog("Bard") is None
     assert payloads(host) == {}
     with pytest.raises(RuntimeError, match="closed"):
         await cog.store.get(GUILD_ID)
     # ... and loads again cleanly.
-    await host.load_extension("bot.extension")
+    await host.load_extension("bardbot.extension")
     assert "Analyze sentiment" in payloads(host)
 
 
@@ -147,8 +147,8 @@ async def test_missing_models_fail_the_load(tmp_path, monkeypatch):
     host, _ = make_bot()
     await start(host)
     with pytest.raises(commands.ExtensionFailed) as info:
-        await host.load_extension("bot.extension")
-    from models import ModelError
+        await host.load_extension("bardbot.extension")
+    from bardbot.models import ModelError
 
     assert isinstance(info.value.original, ModelError)
     assert payloads(host) == {}
@@ -191,7 +191,7 @@ async def test_a_clash_with_the_host_leaves_nothing_behind(host, clash, monkeypa
 
     monkeypatch.setattr(SettingsStore, "open", classmethod(recording_open))
     with pytest.raises(commands.ExtensionFailed, match="already registered"):
-        await bot.load_extension("bot.extension")
+        await bot.load_extension("bardbot.extension")
     assert stores and stores[0]._db is None  # closed
     assert bot.tree.get_commands() == [theirs]
     assert bot.extra_events.get("on_message", []) == []
@@ -199,7 +199,7 @@ async def test_a_clash_with_the_host_leaves_nothing_behind(host, clash, monkeypa
     assert bot.cogs == {} and bot.extensions == {}
     # The plugin loads once the host gives the name back.
     bot.tree.remove_command(clash, type=getattr(theirs, "type", discord.AppCommandType.chat_input))
-    await bot.load_extension("bot.extension")
+    await bot.load_extension("bardbot.extension")
     assert bot.get_cog("Bard") is not None
 
 
@@ -211,20 +211,20 @@ async def test_the_host_tree_error_handler_is_kept(host):
     async def before(interaction, error):
         seen.append(("before", type(error).__name__))
 
-    await bot.load_extension("bot.extension")
+    await bot.load_extension("bardbot.extension")
     # Errors the cog did not answer still reach the host's handler.
     await run_interaction(bot, interaction_payload("no-such-command"))
     assert seen == [("before", "CommandNotFound")]
-    await bot.unload_extension("bot.extension")
+    await bot.unload_extension("bardbot.extension")
     assert bot.tree.on_error is before
 
     # A handler the host sets while the plugin is loaded survives the unload.
-    await bot.load_extension("bot.extension")
+    await bot.load_extension("bardbot.extension")
 
     @bot.tree.error
     async def after(interaction, error): ...
 
-    await bot.unload_extension("bot.extension")
+    await bot.unload_extension("bardbot.extension")
     assert bot.tree.on_error is after
 
 
@@ -232,5 +232,5 @@ async def test_the_plugin_ignores_the_host_token_file(host, monkeypatch):
     # A host that keeps its token elsewhere (or that the plugin cannot read) still loads it.
     bot, _ = host
     monkeypatch.setenv("DISCORD_TOKEN_FILE", "/nonexistent/host-token")
-    await bot.load_extension("bot.extension")
+    await bot.load_extension("bardbot.extension")
     assert bot.get_cog("Bard") is not None

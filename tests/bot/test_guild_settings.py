@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import bardbot.__main__ as entry
 import pytest
+from bardbot.config import load_config
+from bardbot.models.sentiment import SentimentClassifier
+from bardbot.models.shakespeare import ShakespeareGenerator
+from bardbot.settings import SettingsError
 
-import bot.__main__ as entry
-from bot.config import load_config
-from bot.settings import SettingsError
-from models.sentiment import SentimentClassifier
-from models.shakespeare import ShakespeareGenerator
 from tests.bot.conftest import make_env
 from tests.bot.harness import (
     CATEGORY_ID,
@@ -161,7 +161,7 @@ async def test_corrupt_database_fails_the_plugin_load_and_is_preserved(tmp_path,
     host, _ = make_bot()
     await start(host)
     with pytest.raises(commands.ExtensionFailed) as info:
-        await host.load_extension("bot.extension")
+        await host.load_extension("bardbot.extension")
     assert isinstance(info.value.original, SettingsError)
     assert str(db) in str(info.value.original)
     assert db.read_bytes() == before

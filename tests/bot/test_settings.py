@@ -8,9 +8,8 @@ import sqlite3
 import sys
 
 import pytest
-
-from bot import settings
-from bot.settings import (
+from bardbot import settings
+from bardbot.settings import (
     MAX_LENGTH,
     SCHEMA_VERSION,
     GuildSettings,
@@ -351,7 +350,7 @@ async def test_several_stores_creating_the_same_new_file_at_once(tmp_path):
 
 _WRITER = """
 import asyncio, sys
-from bot.settings import SettingsStore
+from bardbot.settings import SettingsStore
 
 async def main():
     async with await SettingsStore.open(sys.argv[1]) as store:

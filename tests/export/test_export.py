@@ -1,16 +1,16 @@
 import json
 
+import bardbot.export.sentiment as export_sentiment_module
 import numpy as np
 import onnx
 import pytest
+from bardbot.export.__main__ import main
+from bardbot.export.data import PLAYS
+from bardbot.export.errors import ExportError
+from bardbot.export.sentiment import SentimentExport, export_sentiment
+from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
+from bardbot.models import SentimentClassifier, ShakespeareGenerator
 
-import export.sentiment as export_sentiment_module
-from export.__main__ import main
-from export.data import PLAYS
-from export.errors import ExportError
-from export.sentiment import SentimentExport, export_sentiment
-from export.shakespeare import ShakespeareExport, export_shakespeare
-from models import SentimentClassifier, ShakespeareGenerator
 from tests.export.tiny import CORPUS, WINDOW, build_sentiment_run, build_shakespeare_run
 
 FLOAT16 = onnx.TensorProto.FLOAT16
@@ -156,7 +156,8 @@ def test_cli_exports_a_run(tiny, tmp_path, capsys):
     assert main(["shakespeare", str(tiny.shakespeare), "--out", str(tmp_path),
                  "--mode", "windowed", "--text", str(corpus)]) == 0
     meta = json.loads((tmp_path / "shakespeare.json").read_text())
-    assert meta["mode"] == "windowed" and meta["export_command"].startswith("python -m export")
+    assert meta["mode"] == "windowed"
+    assert meta["export_command"].startswith("python -m bardbot.export")
     assert "corpus.txt" in meta["metrics"]["export"]["parity_samples"]
     assert ShakespeareGenerator.load(tmp_path / "shakespeare.onnx").mode == "windowed"
 
@@ -180,7 +181,8 @@ def test_runtime_scores_the_trainers_heldout_split(tiny, tmp_path):
 
 
 def test_cli_all_exports_both_runs_with_the_shipping_defaults(tiny, tmp_path, monkeypatch, capsys):
-    """`python -m export all`: auto float16 decision on the (fake) test set, real-text parity."""
+    """`python -m bardbot.export all`: auto float16 decision on the (fake) test set, real-text
+    parity."""
     import io
     import tarfile
     import zipfile
@@ -197,7 +199,7 @@ def test_cli_all_exports_both_runs_with_the_shipping_defaults(tiny, tmp_path, mo
     with zipfile.ZipFile(data_dir / "gutenberg.zip", "w") as zf:
         for name in PLAYS:
             zf.writestr(f"gutenberg/{name}", CORPUS * 2)
-    monkeypatch.setattr("export.data.data_dirs", lambda: [data_dir])
+    monkeypatch.setattr("bardbot.export.data.data_dirs", lambda: [data_dir])
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / "sentiment").symlink_to(tiny.sentiment)
@@ -250,7 +252,7 @@ def test_cli_bad_data_files_and_flags_are_one_line_errors(tiny, tmp_path, capsys
 
 
 def test_cli_usage_errors_are_one_line_and_every_option_has_help(capsys):
-    from export.__main__ import parser
+    from bardbot.export.__main__ import parser
 
     with pytest.raises(SystemExit) as exit_info:
         main(["sentiment", "run", "--bogus"])
@@ -304,13 +306,13 @@ def test_cli_records_its_own_arguments_quoted(tiny, tmp_path, monkeypatch):
     """The export command came from sys.argv (pytest's, under main([...])) joined unquoted."""
     import shlex
 
-    monkeypatch.setattr("export.data.data_dirs", lambda: [])  # no real data in tests
+    monkeypatch.setattr("bardbot.export.data.data_dirs", lambda: [])  # no real data in tests
 
     out = tmp_path / "out dir"
     args = ["sentiment", str(tiny.sentiment), "--embedding-dtype", "float32", "--out", str(out)]
     assert main(args) == 0
     meta = json.loads((out / "sentiment.json").read_text())
-    assert shlex.split(meta["export_command"]) == ["python", "-m", "export", *args]
+    assert shlex.split(meta["export_command"]) == ["python", "-m", "bardbot.export", *args]
 
 
 def test_cli_out_folder_that_cannot_be_made_fails_before_converting(tiny, tmp_path, capsys):
@@ -331,7 +333,7 @@ def test_cli_interrupt_and_missing_extra_are_one_line(tiny, monkeypatch, capsys,
     def fail(*_args, **_kwargs):
         raise error
 
-    monkeypatch.setattr("export.sentiment.export_sentiment", fail)
+    monkeypatch.setattr("bardbot.export.sentiment.export_sentiment", fail)
     assert main(["sentiment", str(tiny.sentiment)]) == code
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err

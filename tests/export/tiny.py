@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from models.text import CharEncoding, WordEncoding
+from bardbot.models.text import CharEncoding, WordEncoding
 
 WORDS = ("the", "film", "was", "good", "bad", "great", "awful", "i", "loved", "it", "dull", ".")
 MAXLEN = 12
@@ -62,7 +61,7 @@ def build_sentiment_run(run: Path, seed: int = 0) -> WordEncoding:
         "params": {"trainable": model.count_params() - encoding.vocab_size * DIM,
                    "total": model.count_params()},
         "metrics": {"val_accuracy": 0.5, "test_accuracy": 0.5, "history": {}, "epoch_seconds": []},
-        "seed": seed, "command": "python -m trainer sentiment (tiny test)", "versions": {},
+        "seed": seed, "command": "python -m bardbot.trainer sentiment (tiny test)", "versions": {},
     })
     return encoding
 
@@ -84,15 +83,16 @@ def build_shakespeare_run(run: Path, objective: str = "last", seed: int = 0) -> 
         "encoding": encoding.to_dict(), "window": WINDOW, "step": 3, "objective": objective,
         "params": {"total": model.count_params()},
         "metrics": {"heldout_loss_windowed": 3.0, "heldout_loss_stateful": 3.0, "history": {}},
-        "seed": seed, "command": "python -m trainer shakespeare (tiny test)", "versions": {},
+        "seed": seed, "versions": {},
+        "command": "python -m bardbot.trainer shakespeare (tiny test)",
     })
     return encoding
 
 
 @functools.cache
 def tiny_runs() -> TinyRuns:
-    from export.sentiment import SentimentExport, export_sentiment
-    from export.shakespeare import ShakespeareExport, export_shakespeare
+    from bardbot.export.sentiment import SentimentExport, export_sentiment
+    from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
 
     root = Path(tempfile.mkdtemp(prefix="bardbot-tiny-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

@@ -2,9 +2,8 @@ import json
 import shutil
 
 import pytest
-
-from models import ModelError, SentimentClassifier, ShakespeareGenerator
-from models.metadata import sha256_hex
+from bardbot.models import ModelError, SentimentClassifier, ShakespeareGenerator
+from bardbot.models.metadata import sha256_hex
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def edit_json(path, **changes):
 
 
 def test_missing_file_names_it_and_the_rebuild_command(tmp_path):
-    with pytest.raises(ModelError, match=r"sentiment\.onnx: model file not found.*python -m exp"):
+    with pytest.raises(ModelError, match=r"sentiment\.onnx: model file not found.*bardbot.export"):
         SentimentClassifier.load(tmp_path / "sentiment.onnx")
 
 
@@ -36,13 +35,14 @@ def test_sha256_mismatch(copy):
     data = bytearray((copy / "sentiment.onnx").read_bytes())
     data[-1] ^= 0xFF
     (copy / "sentiment.onnx").write_bytes(bytes(data))
-    with pytest.raises(ModelError, match=r"sentiment\.onnx: sha256 does not match.*python -m ex"):
+    with pytest.raises(ModelError, match=r"sentiment\.onnx: sha256 does not match.*bardbot.export"):
         SentimentClassifier.load(copy / "sentiment.onnx")
 
 
 def test_old_or_foreign_json_format(copy):
     edit_json(copy / "sentiment.json", format="bardbot.model.sentiment/0")
-    with pytest.raises(ModelError, match=r"sentiment\.json: metadata format.*python -m export"):
+    with pytest.raises(ModelError, match=r"sentiment\.json: metadata format.*"
+                                         r"python -m bardbot.export"):
         SentimentClassifier.load(copy / "sentiment.onnx")
     (copy / "shakespeare.json").write_text("{not json")
     with pytest.raises(ModelError, match=r"shakespeare\.json: unreadable"):
@@ -75,7 +75,7 @@ def test_load_accepts_the_json_path_too(copy):
 def test_malformed_json_sections_are_model_errors(copy, changes):
     # These used to escape as AttributeError from inside the loader.
     edit_json(copy / "shakespeare.json", **changes)
-    with pytest.raises(ModelError, match=r"shakespeare\.json: metadata section .*python -m exp"):
+    with pytest.raises(ModelError, match=r"shakespeare\.json: metadata section .*bardbot.export"):
         ShakespeareGenerator.load(copy / "shakespeare.onnx")
 
 
@@ -83,7 +83,8 @@ def test_json_hidden_size_must_match_the_graph(copy):
     # Used to load, then fail inside onnxruntime on the first generate().
     hidden = json.loads((copy / "shakespeare.json").read_text())["hidden"]
     edit_json(copy / "shakespeare.json", hidden=hidden * 2)
-    with pytest.raises(ModelError, match=r"shakespeare\.onnx: LSTM state of .*python -m export"):
+    with pytest.raises(ModelError, match=r"shakespeare\.onnx: LSTM state of .*"
+                                         r"python -m bardbot.export"):
         ShakespeareGenerator.load(copy / "shakespeare.onnx")
 
 

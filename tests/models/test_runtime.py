@@ -5,14 +5,14 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import bardbot.models.shakespeare as shakespeare_module
 import numpy as np
 import onnxruntime as ort
 import pytest
+from bardbot.models import ModelError, SentimentClassifier, SentimentResult, ShakespeareGenerator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import models.shakespeare as shakespeare_module
-from models import ModelError, SentimentClassifier, SentimentResult, ShakespeareGenerator
 from tests.export.tiny import MAXLEN, WINDOW
 
 # The fixtures are module-scoped and stateless, so reusing them across examples is fine.
@@ -231,7 +231,7 @@ def test_info_for_an_about_page(clf, gen):
 
 def test_bound_stepper_matches_plain_session_runs(gen):
     """generate() steps through IO bindings; the same loop with plain runs gives the same text."""
-    from models.sampling import sample_index
+    from bardbot.models.sampling import sample_index
 
     prompt, rng = "whether 'tis nobler", np.random.default_rng(11)
     probs, h, c = gen._run(gen.encoding.encode(prompt), *gen._zero_state())

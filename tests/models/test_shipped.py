@@ -1,14 +1,14 @@
 """The models committed in the repo: they load without TensorFlow and behave like trained models."""
 
 import pytest
-
-from models import SentimentClassifier, ShakespeareGenerator
-from models.metadata import MODELS_DIR
+from bardbot.models import SentimentClassifier, ShakespeareGenerator
+from bardbot.models.metadata import MODELS_DIR
 
 SHIPPED = [MODELS_DIR / f"{name}{ext}" for name in ("sentiment", "shakespeare")
            for ext in (".onnx", ".json")]
 pytestmark = pytest.mark.skipif(
-    not all(p.is_file() for p in SHIPPED), reason="models not exported yet (python -m export all)"
+    not all(p.is_file() for p in SHIPPED),
+    reason="models not exported yet (python -m bardbot.export all)"
 )
 
 

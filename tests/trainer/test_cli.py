@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from models.text import CharEncoding, WordEncoding
-from trainer.cli import main
+from bardbot.models.text import CharEncoding, WordEncoding
+from bardbot.trainer.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,7 +145,7 @@ def test_bad_inputs_from_a_shell(imdb_dir, tmp_path):
         (["sentiment", "--oov", "maybe"], "invalid choice"),
     ]
     for args, message in cases:
-        proc = subprocess.run([sys.executable, "-m", "trainer", *args, "--out",
+        proc = subprocess.run([sys.executable, "-m", "bardbot.trainer", *args, "--out",
                                str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c")],
                               capture_output=True, text=True, cwd=REPO, timeout=120)
         assert proc.returncode == 2, proc.stderr
@@ -171,7 +170,7 @@ def test_a_failed_rerun_keeps_the_finished_run_and_init_from_may_reuse_it(short_
 
 
 def test_every_option_has_help_and_help_renders_cleanly():
-    from trainer.cli import build_parser
+    from bardbot.trainer.cli import build_parser
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
@@ -183,11 +182,11 @@ def test_every_option_has_help_and_help_renders_cleanly():
 
 
 def test_help_explains_the_commands():
-    proc = subprocess.run([sys.executable, "-m", "trainer", "--help"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "bardbot.trainer", "--help"], capture_output=True,
                           text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 0
     for word in ("sentiment", "shakespeare", "lengths", "BARDBOT_DATA", "meta.json",
-                 "python -m export"):
+                 "python -m bardbot.export"):
         assert word in proc.stdout
 
 
@@ -283,7 +282,7 @@ def test_recorded_command_reruns_as_typed(short_text, tmp_path):
             "--quiet"]
     assert main(args) == 0
     command = _meta(tmp_path / "r")["command"]
-    assert shlex.split(command) == ["python", "-m", "trainer", *args]
+    assert shlex.split(command) == ["python", "-m", "bardbot.trainer", *args]
 
 
 @pytest.mark.parametrize("command", [["shakespeare", "--text", "t.txt"], ["lengths", "--raw"]])

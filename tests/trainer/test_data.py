@@ -5,9 +5,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-
-from trainer.config import UserError
-from trainer.data import (
+from bardbot.trainer.config import UserError
+from bardbot.trainer.data import (
     download_file,
     is_reference_corpus,
     load_imdb,
@@ -79,7 +78,7 @@ def test_download_checks_sha256_and_loads(server, imdb_tarball, tmp_path, monkey
     # the default search finds nothing (no ./data, no ../shared/data), so --download
     # fetches into $BARDBOT_DATA
     monkeypatch.chdir(tmp_path / "dl")
-    monkeypatch.setattr("trainer.data.REPO_ROOT", tmp_path / "dl")
+    monkeypatch.setattr("bardbot.trainer.data.REPO_ROOT", tmp_path / "dl")
     monkeypatch.setenv("BARDBOT_DATA", str(tmp_path / "fresh"))
     data = load_imdb(None, download=True, url=server, sha256=good)
     assert len(data.train) == 24
@@ -119,7 +118,7 @@ def test_gutenberg_bad_paths(tmp_path, isolated_nltk):
 
 
 def test_cli_download_with_wrong_checksum_fails_cleanly(server, tmp_path, capsys):
-    from trainer.cli import main
+    from bardbot.trainer.cli import main
 
     dest = tmp_path / "data" / "aclImdb_v1.tar.gz"
     code = main(["sentiment", "--imdb", str(dest), "--download", "--url", server,

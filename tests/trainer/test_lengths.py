@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from trainer.lengths import length_stats, plot_histogram
+from bardbot.trainer.lengths import length_stats, plot_histogram
 
 
 def test_length_stats_on_known_lengths():

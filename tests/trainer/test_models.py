@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
-
-from models.sampling import reweight, sample_index
-from models.text import CharEncoding
-from trainer.sentiment import build_model as build_sentiment
-from trainer.sentiment import param_counts, reference_trainable_params
-from trainer.shakespeare import (
+from bardbot.models.sampling import reweight, sample_index
+from bardbot.models.text import CharEncoding
+from bardbot.trainer.sentiment import build_model as build_sentiment
+from bardbot.trainer.sentiment import param_counts, reference_trainable_params
+from bardbot.trainer.shakespeare import (
     build_model,
     generate,
     make_batches,

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
-
-from models.text import tokenize
-from trainer.config import UserError
-from trainer.vectors import (
+from bardbot.models.text import tokenize
+from bardbot.trainer.config import UserError
+from bardbot.trainer.vectors import (
     TokenCorpus,
     build_vocabulary,
     embedding_matrix,

@@ -32,8 +32,8 @@ def default_db_path(environ: Mapping[str, str]) -> Path:
 class Config:
     token: str | None = field(default=None, repr=False)
     console: bool = False  # console mode even when a token is set
-    sentiment_model: Path | None = None  # None: the shipped models/sentiment.onnx
-    shakespeare_model: Path | None = None  # None: the shipped models/shakespeare.onnx
+    sentiment_model: str | None = None  # a shipped model's name or a path; None: the default
+    shakespeare_model: str | None = None  # a shipped model's name or a path; None: the default
     db_path: Path = field(default_factory=lambda: default_db_path(os.environ))
     sync_guild: int | None = None  # copy the commands to this server and sync them at start
     sharded: bool = False  # run as AutoShardedBot
@@ -116,13 +116,15 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--sentiment-model",
-        metavar="PATH",
-        help="sentiment .onnx (default: the shipped one) [BARDBOT_SENTIMENT_MODEL]",
+        metavar="NAME|PATH",
+        help="reference, message or a sentiment .onnx (default: the shipped default) "
+        "[BARDBOT_SENTIMENT_MODEL]",
     )
     p.add_argument(
         "--shakespeare-model",
-        metavar="PATH",
-        help="Shakespeare .onnx (default: the shipped one) [BARDBOT_SHAKESPEARE_MODEL]",
+        metavar="NAME|PATH",
+        help="reference, bard or a Shakespeare .onnx (default: the shipped default) "
+        "[BARDBOT_SHAKESPEARE_MODEL]",
     )
     p.add_argument(
         "--db",
@@ -227,8 +229,8 @@ def load_config(
     return Config(
         token=token,
         console=console,
-        sentiment_model=Path(sentiment).expanduser() if sentiment else None,
-        shakespeare_model=Path(shakespeare).expanduser() if shakespeare else None,
+        sentiment_model=sentiment or None,
+        shakespeare_model=shakespeare or None,
         db_path=Path(db).expanduser() if db else default_db_path(env),
         sync_guild=_int(sync, "--sync-guild / BARDBOT_SYNC_GUILD", 1) if sync else None,
         sharded=sharded,

@@ -37,8 +37,38 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def default_path(kind: str) -> Path:
-    return MODELS_DIR / f"{kind}.onnx"
+# Shipped models by name, per kind: name -> file stem in MODELS_DIR. DEFAULT_MODEL is what
+# `load()` gives without a name; the reference models stay loadable as "reference".
+SHIPPED: dict[str, dict[str, str]] = {
+    "sentiment": {"reference": "sentiment", "message": "sentiment-message"},
+    "shakespeare": {"reference": "shakespeare", "bard": "bard"},
+}
+DEFAULT_MODEL = {"sentiment": "reference", "shakespeare": "reference"}
+
+
+def model_names(kind: str) -> list[str]:
+    return list(SHIPPED[kind])
+
+
+def resolve_path(model: str | Path | None, kind: str) -> Path:
+    """The .onnx file that `model` names: a shipped model's name, an .onnx or .json path, or a
+    folder holding KIND.onnx. Never another file than the one named (no suffix guessing)."""
+    if model is None:
+        model = DEFAULT_MODEL[kind]
+    if isinstance(model, str) and model in SHIPPED[kind]:
+        return MODELS_DIR / f"{SHIPPED[kind][model]}.onnx"
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path / f"{kind}.onnx"
+    if path.suffix == ".json":
+        return path.with_suffix(".onnx")
+    if path.suffix == ".onnx":
+        return path
+    names = " or ".join(repr(n) for n in SHIPPED[kind])
+    raise ModelError(
+        f"{path}: not a {kind} model: give {names}, an .onnx file (with its .json beside it) "
+        f"or a folder holding {kind}.onnx"
+    )
 
 
 @dataclass(frozen=True)
@@ -52,12 +82,9 @@ class LoadedModel:
 
 
 def read_model(path: str | Path | None, kind: str) -> LoadedModel:
-    """Read `path` (an .onnx, its .json or their folder; default: the shipped model), verify it."""
-    path = Path(path) if path is not None else default_path(kind)
-    if path.is_dir():
-        path = path / f"{kind}.onnx"
-    onnx_path = path.with_suffix(".onnx")
-    json_path = path.with_suffix(".json")
+    """Read a model (see `resolve_path`; default: the shipped default) and verify it."""
+    onnx_path = resolve_path(path, kind)
+    json_path = onnx_path.with_suffix(".json")
     hint = rebuild_hint(kind)
     for needed in (onnx_path, json_path):
         if not needed.is_file():

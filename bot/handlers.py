@@ -179,8 +179,9 @@ def _flatten(info: dict, keys: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
 
 # What /bardbot about shows of a model's info, by leaf key, in this order.
 ABOUT_KEYS = (
-    "architecture", "mode", "test_accuracy", "val_accuracy", "heldout_loss_stateful",
-    "heldout_loss_windowed", "vocab_size", "maxlen", "n_chars", "trainable", "sha256",
+    "name", "architecture", "mode", "test_accuracy", "val_accuracy", "heldout_loss_stateful",
+    "heldout_loss_windowed", "snippets_accuracy", "suite_accuracy", "vocab_size", "maxlen",
+    "n_chars", "trainable", "sha256",
 )
 
 
@@ -211,7 +212,7 @@ def version() -> str:
 def about(engine: Engine, gateway_latency: float | None = None) -> Reply:
     embed = discord.Embed(
         title="bardbot",
-        description="An IMDB sentiment LSTM and a character-level Shakespeare LSTM, "
+        description="A sentiment LSTM and a character-level Shakespeare LSTM, "
         "trained with Keras, served with onnxruntime.",
         colour=COLOUR,
     )

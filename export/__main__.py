@@ -69,6 +69,27 @@ def parser() -> argparse.ArgumentParser:
                    help="test reviews used for accuracy, half of each class (default: all "
                         "25,000)")
 
+    m = sub.add_parser("message", help="export a message-sentiment run",
+                       description="Token ids of any length in (each text runs only its own "
+                       "steps: sequence_lens), P(positive) out; int8 embedding rows. Records "
+                       "aclImdb test, movie-snippet and behavioural-suite metrics.")
+    run_dir(m, "message")
+    common(m)
+    m.add_argument("--imdb", default=None, metavar="PATH",
+                   help="aclImdb_v1.tar.gz or aclImdb/ for the test-set metrics")
+    m.add_argument("--eval-limit", type=int, default=None, metavar="N",
+                   help="test reviews measured, half of each class (default: all 25,000)")
+
+    e = sub.add_parser("evaluate", help="measure sentiment models side by side",
+                       description="aclImdb test accuracy and calibration, movie snippets "
+                       "(binary protocol), and the behavioural suite per capability.")
+    e.add_argument("--model", action="append", metavar="NAME|PATH",
+                   help="a shipped name (reference, message) or an .onnx; repeatable "
+                        "(default: reference and message)")
+    e.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="aclImdb test reviews, half of each class (default: all 25,000)")
+    e.add_argument("--imdb", default=None, metavar="PATH", help="aclImdb_v1.tar.gz or aclImdb/")
+
     g = sub.add_parser("shakespeare", help="export a Shakespeare run (step model)",
                        description="A step model: char ids + LSTM state (h, c) in, next-char "
                        "probabilities + new state out, so generation costs O(1) per char.")
@@ -84,11 +105,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--windowed-out", type=Path, default=None, metavar="FILE",
                    help="also write the windowed model (for bench/) to this .onnx path")
 
-    a = sub.add_parser("all", help="export RUNS/sentiment and RUNS/shakespeare",
+    a = sub.add_parser("all", help="export RUNS/sentiment, RUNS/message and RUNS/shakespeare",
                        description="Both shipped models with the default settings, then a "
                        "check that all shipped files together stay within 40 MB.")
     a.add_argument("--runs", type=Path, default=Path("runs/ship"), metavar="DIR",
-                   help="folder holding the sentiment/ and shakespeare/ runs "
+                   help="folder holding the sentiment/, message/ and shakespeare/ runs "
                         "(default: runs/ship)")
     common(a)
     return p
@@ -99,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     command = export_command(argv)
     try:
+        if args.kind == "evaluate":
+            from bardbot.export.evaluate import main as evaluate
+
+            evaluate(args.model or ["reference", "message"], args.limit, args.imdb)
+            return 0
         # Inside the try: these pull in the train extra (numpy, tqdm; TensorFlow later).
+        from bardbot.export.message import MessageExport, export_message
         from bardbot.export.sentiment import SentimentExport, export_sentiment
         from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
 
@@ -111,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
                 cfg.embedding_dtype, cfg.max_words = args.embedding_dtype, args.max_words
                 cfg.imdb, cfg.eval_limit = args.imdb, args.eval_limit
             paths += export_sentiment(cfg)
+        if args.kind in ("message", "all"):
+            run = args.run_dir if args.kind == "message" else args.runs / "message"
+            cfg = MessageExport(run, args.out, command=command)
+            if args.kind == "message":
+                cfg.imdb, cfg.eval_limit = args.imdb, args.eval_limit
+            paths += export_message(cfg)
         if args.kind in ("shakespeare", "all"):
             run = args.run_dir if args.kind == "shakespeare" else args.runs / "shakespeare"
             cfg = ShakespeareExport(run, args.out, command=command)

@@ -118,12 +118,14 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def write_model(out_dir: str | Path, kind: str, proto, meta: dict) -> tuple[Path, Path]:
-    """Write `KIND.onnx` then `KIND.json` (with the .onnx sha256), each atomically."""
+def write_model(out_dir: str | Path, kind: str, proto, meta: dict, name: str | None = None
+                ) -> tuple[Path, Path]:
+    """Write `NAME.onnx` then `NAME.json` (with the .onnx sha256), each atomically; NAME
+    defaults to KIND."""
     out = prepare_out_dir(out_dir)
     data = proto.SerializeToString()
     meta = {"format": FORMATS[kind], "kind": kind, "sha256": sha256_hex(data), **meta}
-    onnx_path, json_path = out / f"{kind}.onnx", out / f"{kind}.json"
+    onnx_path, json_path = out / f"{name or kind}.onnx", out / f"{name or kind}.json"
     for path, payload in (
         (onnx_path, data),
         (json_path, (json.dumps(json_safe(meta), indent=1, ensure_ascii=False, allow_nan=False)

@@ -19,7 +19,7 @@ from bardbot.models.metadata import (
     rebuild_hint,
     require_io,
 )
-from bardbot.models.text import WordEncoding
+from bardbot.models.text import EncodedText, WordEncoding
 
 KIND = "sentiment"
 INPUT = "token_ids"
@@ -66,22 +66,45 @@ class SentimentClassifier:
             ) from exc
         session = create_session(model, KIND, threads)
         shape = session.get_inputs()[0].shape
-        if len(shape) != 2 or shape[1] != encoding.maxlen:
+        variable_length = len(shape) == 2 and not isinstance(shape[1], int)
+        if len(shape) != 2 or not (variable_length or shape[1] == encoding.maxlen):
             raise ModelError(
                 f"{model.onnx_path}: input shape {shape} does not fit maxlen {encoding.maxlen} "
                 f"from {model.json_path.name}; {rebuild_hint(KIND)}"
             )
         info = public_info(model)
-        info.update(vocab_size=encoding.vocab_size, maxlen=encoding.maxlen)
+        info.update(vocab_size=encoding.vocab_size, maxlen=encoding.maxlen,
+                    variable_length=variable_length)
+        info.setdefault("name", "reference" if not variable_length else model.onnx_path.stem)
         return cls(session, encoding, threshold, info)
 
+    @property
+    def variable_length(self) -> bool:
+        """True for models that run each text's own steps (ids padded to the longest text)."""
+        return bool(self.info.get("variable_length"))
+
     def scores(self, ids: np.ndarray) -> np.ndarray:
-        """P(positive) for an (n, maxlen) int32 id matrix, one session run per `max_batch`."""
+        """P(positive) for an (n, width) int32 id matrix, one session run per `max_batch`."""
         parts = [
             self._session.run([OUTPUT], {INPUT: ids[i : i + self.max_batch]})[0]
             for i in range(0, len(ids), self.max_batch)
         ]
         return np.concatenate(parts).reshape(-1) if parts else np.zeros(0, dtype=np.float32)
+
+    def _score(self, texts: list[str]) -> tuple[np.ndarray, list[EncodedText]]:
+        ids, encoded = self.encoding.encode_batch(texts, pad_to_longest=self.variable_length)
+        if not self.variable_length:
+            return np.clip(self.scores(ids).astype(np.float64), 0.0, 1.0), encoded
+        # A text with no known word has nothing to judge: exactly uncertain, no model run.
+        empty = np.array([e.length == 0 for e in encoded], dtype=bool)
+        scores = np.full(len(encoded), 0.5)
+        if (~empty).any():
+            scores[~empty] = np.clip(self.scores(ids[~empty]).astype(np.float64), 0.0, 1.0)
+        return scores, encoded
+
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """P(positive) per text, as `predict` computes it, without the per-text details."""
+        return self._score(list(texts))[0]
 
     def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
         """One result per text, in order."""
@@ -91,8 +114,7 @@ class SentimentClassifier:
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"texts must be str, got {type(text).__name__}")
-        ids, encoded = self.encoding.encode_batch(texts)
-        scores = np.clip(self.scores(ids).astype(np.float64), 0.0, 1.0)
+        scores, encoded = self._score(texts)
         results = []
         for enc, score in zip(encoded, scores, strict=True):
             score = float(score)

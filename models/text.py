@@ -24,8 +24,12 @@ PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
 OovPolicy = Literal["drop", "unk"]
 
+# Version 1: the reference (Treebank tokens of `clean_text`). Version 2 adds the message
+# normalisation below (Discord markup, emoji and emoticons as words, elongations).
 WORD_ENCODING_VERSION = 1
+MESSAGE_ENCODING_VERSION = 2
 CHAR_ENCODING_VERSION = 1
+Normalization = Literal["reference", "message"]
 
 _TOKENIZER = TreebankWordTokenizer()
 # aclImdb reviews keep the site's HTML line breaks; they are markup, not words.
@@ -48,8 +52,101 @@ def clean_text(text: str) -> str:
     )
 
 
-def tokenize(text: str, lowercase: bool = False) -> list[str]:
-    """NLTK's TreebankWordTokenizer, as in the reference, after `clean_text`."""
+# Chat markup that says nothing about sentiment; dropped so that an added mention, channel or
+# link never changes a message's label. Custom emoji keep their name (<:pepe_happy:123>).
+_DISCORD_NOISE = re.compile(
+    r"<(?:@[!&]?|#)\d+>|https?://\S+|www\.\S+|@(?:everyone|here)\b|(?<!\w)@\w+"
+)
+_CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
+# Emoticons as the emoji package names the emoji they stand for, so both share one vector.
+EMOTICONS = {
+    ":)": "slightly smiling face", ":-)": "slightly smiling face", "(:": "slightly smiling face",
+    "=)": "slightly smiling face", ":]": "slightly smiling face", ":D": "grinning face",
+    ":-D": "grinning face", "=D": "grinning face", "xD": "grinning squinting face",
+    "XD": "grinning squinting face", ";)": "winking face", ";-)": "winking face",
+    ":(": "frowning face", ":-(": "frowning face", "):": "frowning face", "=(": "frowning face",
+    ":[": "frowning face", ":'(": "crying face", ":,(": "crying face", "D:": "anguished face",
+    ":/": "confused face", ":-/": "confused face", ":|": "neutral face", ":-|": "neutral face",
+    ":P": "face with tongue", ":p": "face with tongue", ":-P": "face with tongue",
+    ":O": "face with open mouth", ":o": "face with open mouth", "<3": "red heart",
+    "</3": "broken heart", "^^": "smiling face with smiling eyes",
+    "^_^": "smiling face with smiling eyes", "-_-": "expressionless face",
+}
+_EMOTICON = re.compile(
+    # A symbol-first emoticon may touch a word ("great:)"); "xD" or "D:" may not ("xDrive").
+    r"(?<![:;=<^/-])("
+    + "|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True))
+    + r")(?![\w)(/|\]\[])"
+)
+_SENTENCE_END = re.compile(r"(?<=\w)\.(?=\s|$)")  # "worst. day." -> "worst . day ."
+_ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # 3+ of one letter: "soooo" -> "soo"
+_REPEATED_MARK = re.compile(r"([!?])[!?]+")  # "!!!" -> "!", "?!?" -> "?"
+_DOUBLE_LETTER = re.compile(r"([^\W\d_])\1")
+
+
+# Negation scope (Das & Chen 2001; Pang et al. 2002): the words after a cue, up to the next
+# punctuation mark or contrast word, are marked negated ("not bad at all": bad, at, all).
+NEGATION_CUES = frozenset((
+    "not", "n't", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without",
+    "hardly", "barely", "cannot", "nt", "dont", "didnt", "doesnt", "isnt", "wasnt", "arent",
+    "werent", "cant", "couldnt", "wont", "wouldnt", "shouldnt", "aint", "havent", "hasnt",
+))
+NEGATION_END = frozenset((".", ",", "!", "?", ";", ":", "--", "...", "but", "however",
+                          "although", "though", "yet", "except"))
+
+
+def negation_scope(tokens: Sequence[str]) -> list[bool]:
+    """For each token: is it inside a negation's scope?"""
+    marks, inside = [], False
+    for token in tokens:
+        if token in NEGATION_END:
+            inside = False
+        marks.append(inside and token not in NEGATION_CUES)
+        if token in NEGATION_CUES:
+            inside = True
+    return marks
+
+
+def _emoticon_words(match: re.Match) -> str:
+    emoticon = match.group(1)
+    start = match.start(1)
+    if emoticon[0].isalpha() and start and match.string[start - 1].isalnum():
+        return emoticon  # "xD" inside a word
+    return " " + EMOTICONS[emoticon] + " "
+
+
+def _emoji_words(text: str) -> str:
+    import emoji
+
+    def name(chars: str, data: dict) -> str:
+        return " " + data["en"].strip(":").replace("_", " ") + " "
+
+    return emoji.replace_emoji(text, replace=name)
+
+
+def normalize_message(text: str) -> str:
+    """What a chat message says, in words the vectors know (the `message` normalisation).
+
+    Drops mentions, channel links, URLs and @names; spells emoji (emoji package names) and
+    emoticons as words; shortens elongations and repeated ! and ?; lowercases last.
+    """
+    text = clean_text(text)
+    text = _CUSTOM_EMOJI.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", text)
+    text = _DISCORD_NOISE.sub(" ", text)
+    text = _EMOTICON.sub(_emoticon_words, text)
+    text = _emoji_words(text)
+    text = _ELONGATED.sub(r"\1\1", text)
+    text = _REPEATED_MARK.sub(r"\1", text)
+    text = _SENTENCE_END.sub(" .", text)
+    return text.lower()
+
+
+def tokenize(text: str, lowercase: bool = False, normalization: Normalization = "reference"
+             ) -> list[str]:
+    """NLTK's TreebankWordTokenizer, as in the reference, after `clean_text` (reference) or
+    `normalize_message` (message, always lowercase)."""
+    if normalization == "message":
+        return _TOKENIZER.tokenize(normalize_message(text))
     text = clean_text(text)
     if lowercase:
         text = text.lower()
@@ -85,11 +182,20 @@ class WordEncoding:
     maxlen: int
     lowercase: bool = False
     oov: OovPolicy = "drop"
+    normalization: Normalization = "reference"
+    # Negated tokens get their word's id + vocab_size (message models only): the model sees
+    # "bad" and "bad" inside a negation's scope as two inputs.
+    negation: bool = False
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.normalization not in ("reference", "message"):
+            raise ValueError(f"normalization must be 'reference' or 'message', "
+                             f"got {self.normalization!r}")
         if self.maxlen <= 0:
             raise ValueError(f"maxlen must be a positive number of tokens, got {self.maxlen}")
+        if self.negation and self.normalization != "message":
+            raise ValueError("negation marking needs the message normalization")
         if self.oov not in ("drop", "unk"):
             raise ValueError(f"oov policy must be 'drop' or 'unk', got {self.oov!r}")
         index = {word: i + 2 for i, word in enumerate(self.words)}
@@ -102,40 +208,68 @@ class WordEncoding:
         """Rows of the embedding matrix: padding + UNK + words."""
         return len(self.words) + 2
 
-    def token_id(self, token: str) -> int | None:
-        return self._index.get(token)
+    @property
+    def id_count(self) -> int:
+        """Distinct ids the encoding emits: vocab_size, twice that with negation marking."""
+        return self.vocab_size * (2 if self.negation else 1)
 
-    def encode(self, text: str) -> EncodedText:
-        tokens = tokenize(text, self.lowercase)
+    def token_id(self, token: str) -> int | None:
+        token_id = self._index.get(token)
+        if token_id is None and self.normalization == "message":
+            # "soo" (from "soooo") or "coool": the word with doubled letters made single.
+            token_id = self._index.get(_DOUBLE_LETTER.sub(r"\1", token))
+        return token_id
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize(text, self.lowercase, self.normalization)
+
+    def token_ids(self, tokens: Sequence[str]) -> tuple[list[int], list[str]]:
+        """Ids of the tokens (negated ones shifted by vocab_size) and the unknown tokens."""
+        negated = negation_scope(tokens) if self.negation else [False] * len(tokens)
         ids: list[int] = []
         unknown: list[str] = []
-        for token in tokens:
-            token_id = self._index.get(token)
+        for token, is_negated in zip(tokens, negated, strict=True):
+            token_id = self.token_id(token)
             if token_id is None:
                 unknown.append(token)
                 if self.oov == "unk":
                     ids.append(UNK_ID)
             else:
-                ids.append(token_id)
+                ids.append(token_id + self.vocab_size if is_negated else token_id)
+        return ids, unknown
+
+    def encode(self, text: str) -> EncodedText:
+        tokens = self.tokenize(text)
+        ids, unknown = self.token_ids(tokens)
         truncated = len(ids) > self.maxlen
         ids = ids[: self.maxlen]
         padded = np.full(self.maxlen, PAD_ID, dtype=np.int32)
         padded[: len(ids)] = ids
         return EncodedText(padded, tokens, unknown, len(ids), truncated)
 
-    def encode_batch(self, texts: Sequence[str]) -> tuple[np.ndarray, list[EncodedText]]:
-        """Encode many texts; returns the (n, maxlen) int32 id matrix and the per-text details."""
+    def encode_batch(self, texts: Sequence[str], pad_to_longest: bool = False
+                     ) -> tuple[np.ndarray, list[EncodedText]]:
+        """Encode many texts; returns the (n, maxlen) int32 id matrix and the per-text details.
+
+        `pad_to_longest` keeps only as many columns as the longest text needs (at least one),
+        for models that read each text's own length."""
         encoded = [self.encode(text) for text in texts]
         matrix = np.stack([e.ids for e in encoded]) if encoded else np.zeros(
             (0, self.maxlen), dtype=np.int32
         )
+        if pad_to_longest:
+            matrix = matrix[:, : max([1] + [e.length for e in encoded])]
         return matrix, encoded
 
     def to_dict(self) -> dict:
+        message = self.normalization == "message"
         return {
-            "version": WORD_ENCODING_VERSION,
+            "version": MESSAGE_ENCODING_VERSION if message else WORD_ENCODING_VERSION,
             "tokenizer": "nltk.TreebankWordTokenizer",
             "clean": "NFKC, <br /> to space, drop Unicode category C except whitespace",
+            **({"normalization": "message: drop mentions/links/URLs, emoji and emoticons "
+                "as words, shorten elongations, lowercase", "negation": self.negation}
+               if message else {}),
             "lowercase": self.lowercase,
             "oov": self.oov,
             "maxlen": self.maxlen,
@@ -147,16 +281,19 @@ class WordEncoding:
     @classmethod
     def from_dict(cls, data: dict) -> WordEncoding:
         version = data.get("version")
-        if version != WORD_ENCODING_VERSION:
+        if version not in (WORD_ENCODING_VERSION, MESSAGE_ENCODING_VERSION):
             raise ValueError(
                 f"word encoding version {version!r} is not supported "
-                f"(this bardbot reads version {WORD_ENCODING_VERSION})"
+                f"(this bardbot reads versions {WORD_ENCODING_VERSION} and "
+                f"{MESSAGE_ENCODING_VERSION})"
             )
         return cls(
             words=tuple(data["words"]),
             maxlen=int(data["maxlen"]),
             lowercase=bool(data["lowercase"]),
             oov=data["oov"],
+            normalization="message" if version == MESSAGE_ENCODING_VERSION else "reference",
+            negation=bool(data.get("negation", False)),
         )
 
 

@@ -9,12 +9,19 @@ import shlex
 import sys
 from pathlib import Path
 
-from bardbot.trainer.config import VECTOR_SOURCES, SentimentConfig, ShakespeareConfig, UserError
+from bardbot.trainer.config import (
+    VECTOR_SOURCES,
+    MessageConfig,
+    SentimentConfig,
+    ShakespeareConfig,
+    UserError,
+)
 
 DESCRIPTION = """\
 Train the two reference LSTMs of bardbot.
 
   sentiment    IMDB review classifier: frozen word vectors -> LSTM(50) -> Dense(1)
+  message      sentiment of chat messages: BiLSTM over each text's own length, max pooling
   shakespeare  character model on Gutenberg's caesar + hamlet + macbeth: LSTM(128) -> Dense
   lengths      review length statistics for choosing --maxlen (padded/equal/truncated)
 
@@ -101,6 +108,65 @@ def _imdb_args(p: argparse.ArgumentParser) -> None:
                    help="word2vec-train: threads (1 makes vectors bit-reproducible; default: 2)")
 
 
+def _message_args(p: argparse.ArgumentParser) -> None:
+    d = MessageConfig
+    g = p.add_argument_group("data")
+    g.add_argument("--imdb", metavar="PATH", help="aclImdb folder, its parent, or "
+                   "aclImdb_v1.tar.gz (default: search $BARDBOT_DATA, ./data, ../shared/data)")
+    g.add_argument("--download", action="store_true", help="download aclImdb if not found")
+    g.add_argument("--url", help="download from this URL instead of the Stanford one")
+    g.add_argument("--max-reviews", type=int, metavar="N",
+                   help="use at most N reviews per split: quick runs")
+    g.add_argument("--spans", type=int, default=d.spans, metavar="N",
+                   help=f"sentences cut from each fitting review (default: {d.spans})")
+    g.add_argument("--span-weight", type=float, default=d.span_weight, metavar="W",
+                   help=f"loss weight of a sentence example (default: {d.span_weight})")
+    g.add_argument("--val-split", type=float, default=d.val_split, metavar="FRACTION",
+                   help=f"validation share of the train reviews (default: {d.val_split})")
+    g.add_argument("--no-test", action="store_true", help="skip the official test set")
+    v = p.add_argument_group("vocabulary")
+    v.add_argument("--features", default=",".join(d.features), metavar="LIST",
+                   help="embedding columns, comma list of word2vec,glove,lexicon "
+                        f"(default: {','.join(d.features)})")
+    v.add_argument("--w2v-dim", type=int, default=d.w2v_dim, metavar="N",
+                   help=f"word2vec dimensions (default: {d.w2v_dim})")
+    v.add_argument("--w2v-epochs", type=int, default=d.w2v_epochs, metavar="N",
+                   help=f"word2vec passes (default: {d.w2v_epochs})")
+    v.add_argument("--min-count", type=int, default=d.min_count, metavar="N",
+                   help=f"least count of a training word (default: {d.min_count})")
+    v.add_argument("--glove-dir", metavar="DIR", help="GloVe folder (default: the package)")
+    v.add_argument("--glove-words", type=int, default=d.glove_words, metavar="N",
+                   help=f"most frequent GloVe words considered (default: {d.glove_words})")
+    v.add_argument("--max-vocab", type=int, default=d.max_vocab, metavar="N",
+                   help=f"vocabulary size cap (default: {d.max_vocab})")
+    v.add_argument("--workers", type=int, default=2, metavar="N", help="word2vec threads")
+    m = p.add_argument_group("model")
+    m.add_argument("--units", type=int, default=d.units, metavar="N",
+                   help=f"LSTM units per direction (default: {d.units})")
+    m.add_argument("--unidirectional", action="store_true", help="one LSTM direction only")
+    m.add_argument("--no-negation", action="store_true",
+                   help="no negation-scope marking (\"not bad\": bad gets its plain id)")
+    m.add_argument("--dropout", type=float, default=d.dropout, metavar="P",
+                   help=f"dropout before the output layer (default: {d.dropout})")
+    m.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
+                   help=f"Adam learning rate (default: {d.learning_rate})")
+    m.add_argument("--maxlen", type=int, default=d.maxlen, metavar="N",
+                   help=f"tokens of a text read at most (default: {d.maxlen})")
+
+
+def _message_config(a: argparse.Namespace, command: str) -> MessageConfig:
+    return MessageConfig(
+        out=a.out, imdb=a.imdb, download=a.download, url=a.url, cache_dir=a.cache_dir,
+        seed=a.seed, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate,
+        maxlen=a.maxlen, val_split=a.val_split, units=a.units,
+        bidirectional=not a.unidirectional, dropout=a.dropout, negation=not a.no_negation,
+        features=tuple(f.strip() for f in a.features.split(",") if f.strip()),
+        w2v_dim=a.w2v_dim, w2v_epochs=a.w2v_epochs, min_count=a.min_count,
+        glove_dir=a.glove_dir, glove_words=a.glove_words, max_vocab=a.max_vocab,
+        spans=a.spans, span_weight=a.span_weight, workers=a.workers,
+        max_reviews=a.max_reviews, test=not a.no_test, verbose=_verbosity(a), command=command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m bardbot.trainer", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the shuffled train reviews held out for validation "
                         "(default: 0.2)")
     m.add_argument("--no-test", action="store_true", help="skip the official test set")
+
+    g = sub.add_parser("message", help="train the message sentiment model (the bot's default)",
+                       description="Reviews plus sentences cut from them; message "
+                       "normalisation; frozen [word2vec | GloVe | VADER valence] embedding; "
+                       "BiLSTM(64) over each text's own steps, masked max pooling, Dense(1); "
+                       "Adam; best epoch by validation loss; temperature fitted on validation.")
+    _common(g, epochs=3, batch=64, out="runs/message")
+    _message_args(g)
 
     c = sub.add_parser("shakespeare", help="train the character-level Shakespeare LSTM",
                        description="Reference: caesar + hamlet + macbeth lowercased, 40-char "
@@ -260,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
             from bardbot.trainer.sentiment import run
 
             run(_sentiment_config(args, command))
+        elif args.command == "message":
+            from bardbot.trainer.message import run
+
+            run(_message_config(args, command))
         elif args.command == "shakespeare":
             from bardbot.trainer.shakespeare import run
 

@@ -85,6 +85,63 @@ class SentimentConfig:
         return self.vectors == "glove" if self.lowercase is None else self.lowercase
 
 
+MESSAGE_FEATURES = ("word2vec", "glove", "lexicon")
+
+
+@dataclass
+class MessageConfig:
+    out: Path
+    imdb: str | None = None
+    download: bool = False
+    url: str | None = None
+    cache_dir: Path | None = None
+    seed: int = 42
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    maxlen: int = 400  # tokens of a review read in training (runtime texts are cut there too)
+    val_split: float = 0.2
+    units: int = 64
+    bidirectional: bool = True
+    dropout: float = 0.3
+    features: tuple[str, ...] = MESSAGE_FEATURES  # embedding columns, in this order
+    negation: bool = True  # mark tokens in a negation's scope (their own ids)
+    w2v_dim: int = 100
+    w2v_epochs: int = 5
+    min_count: int = 5  # word2vec's min_count, and the least count of a training word kept
+    glove_dir: str | None = None
+    glove_words: int = 100_000  # most frequent GloVe words that may join the vocabulary
+    max_vocab: int = 80_000
+    spans: int = 2  # sentences cut from each fitting review, with the review's label
+    span_weight: float = 0.5
+    workers: int = 2
+    max_reviews: int | None = None
+    test: bool = True
+    verbose: int = 1
+    command: str = ""
+
+    def validate(self) -> None:
+        if self.maxlen <= 0 or self.units <= 0 or self.w2v_dim <= 0:
+            raise UserError("--maxlen, --units and --w2v-dim must be positive")
+        if self.epochs <= 0 or self.batch_size <= 0:
+            raise UserError("--epochs and --batch-size must be positive")
+        if not 0.0 < self.val_split < 1.0:
+            raise UserError(f"--val-split must be between 0 and 1, got {self.val_split}")
+        unknown = set(self.features) - set(MESSAGE_FEATURES)
+        if unknown or not self.features:
+            raise UserError(f"--features takes a comma list of {', '.join(MESSAGE_FEATURES)}")
+        if not (0.0 <= self.dropout < 1.0 and self.spans >= 0 and self.span_weight > 0):
+            raise UserError("--dropout must be in [0, 1), --spans >= 0, --span-weight > 0")
+        if self.max_vocab <= 0 or self.glove_words <= 0 or self.min_count <= 0:
+            raise UserError("--max-vocab, --glove-words and --min-count must be positive")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise UserError("--learning-rate must be a positive number")
+        if self.max_reviews is not None and self.max_reviews < 2:
+            raise UserError("--max-reviews must be at least 2")
+        if self.url and not self.download:
+            raise UserError("--url only takes effect with --download")
+
+
 @dataclass
 class ShakespeareConfig:
     out: Path

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.models.text import WORD_ENCODING_VERSION, tokenize
+from bardbot.models.text import (
+    MESSAGE_ENCODING_VERSION,
+    WORD_ENCODING_VERSION,
+    Normalization,
+    tokenize,
+)
 from bardbot.trainer.config import UserError
 from tqdm import tqdm
 
@@ -83,11 +88,13 @@ def texts_key(texts: Sequence[str], *extra: object) -> str:
 
 
 def tokenize_corpus(texts: Sequence[str], lowercase: bool, cache_dir: Path | None = None,
-                    desc: str = "tokenise") -> TokenCorpus:
+                    desc: str = "tokenise", normalization: Normalization = "reference"
+                    ) -> TokenCorpus:
     """`models.text.tokenize` over every text (Treebank, as the reference), cached by content."""
     path = None
     if cache_dir is not None:
-        key = texts_key(texts, "tokens", WORD_ENCODING_VERSION, lowercase)
+        version = MESSAGE_ENCODING_VERSION if normalization == "message" else WORD_ENCODING_VERSION
+        key = texts_key(texts, "tokens", version, lowercase)
         path = Path(cache_dir) / f"tokens-{key}.npz"
         if path.exists():
             return TokenCorpus.load(path)
@@ -95,7 +102,8 @@ def tokenize_corpus(texts: Sequence[str], lowercase: bool, cache_dir: Path | Non
     chunks: list[np.ndarray] = []
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     for i, text in enumerate(tqdm(texts, desc=desc, unit=" texts", mininterval=1.0)):
-        row = [index.setdefault(tok, len(index)) for tok in tokenize(text, lowercase)]
+        row = [index.setdefault(tok, len(index))
+               for tok in tokenize(text, lowercase, normalization)]
         chunks.append(np.asarray(row, dtype=np.int32))
         offsets[i + 1] = offsets[i] + len(row)
     ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)

@@ -1,0 +1,80 @@
+"""Measure runtime sentiment models side by side: aclImdb test, movie snippets, the suite.
+
+    python -m bardbot.export evaluate                      # reference and message
+    python -m bardbot.export evaluate --model runs/x/sentiment-message.onnx --limit 2000
+
+Every set here is for measuring only; nothing in this module feeds training.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from bardbot.export import data
+from bardbot.export.suite import format_report, run_suite
+from bardbot.trainer.message import expected_calibration_error
+
+SNIPPETS = "movie_snippets.tsv"
+
+
+def read_snippets(path: Path) -> tuple[list[str], list[int]]:
+    """The binary protocol of the data README: mean rating > +0.5 positive, < -0.5 negative,
+    the rest left out."""
+    texts, labels = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.rstrip("\r").split("\t", 2)
+        if len(parts) != 3:
+            continue
+        rating = float(parts[1])
+        if abs(rating) > 0.5:
+            texts.append(parts[2])
+            labels.append(int(rating > 0))
+    return texts, labels
+
+
+def binary_metrics(probs: np.ndarray, labels: list[int], threshold: float) -> dict:
+    labels_arr = np.asarray(labels)
+    predicted = probs > threshold
+    return {"accuracy": round(float((predicted == (labels_arr == 1)).mean()), 4),
+            "positive_rate": round(float(predicted.mean()), 4),
+            "true_positive_rate": round(float(labels_arr.mean()), 4),
+            "ece": round(expected_calibration_error(probs, labels_arr), 4),
+            "texts": len(labels)}
+
+
+def evaluate_classifier(clf, imdb: tuple[list[str], list[int]] | None = None,
+                        snippets: Path | None = None, log=print) -> dict:
+    """aclImdb test and the snippets (when given) and the behavioural suite; the headline
+    numbers also as flat keys (`snippets_accuracy`, `suite_accuracy`) for "about" pages."""
+    out: dict = {}
+    if imdb and imdb[0]:
+        t0 = time.perf_counter()
+        out["imdb_test"] = binary_metrics(clf.score_texts(imdb[0]), imdb[1], clf.threshold)
+        log(f"aclImdb test: {out['imdb_test']} ({time.perf_counter() - t0:.0f} s)")
+    if snippets is not None:
+        texts, labels = read_snippets(snippets)
+        out["movie_snippets"] = binary_metrics(clf.score_texts(texts), labels, clf.threshold)
+        out["snippets_accuracy"] = out["movie_snippets"]["accuracy"]
+        log(f"movie snippets: {out['movie_snippets']}")
+    suite = run_suite(lambda texts: clf.score_texts(texts), threshold=clf.threshold)
+    log(format_report(clf.info.get("name", "model"), suite))
+    out["suite"] = {"overall": suite["overall"], "negation": suite["negation"],
+                    "cases": suite["cases"],
+                    "capabilities": {k: v["accuracy"] for k, v in suite["capabilities"].items()}}
+    out["suite_accuracy"] = suite["overall"]
+    return out
+
+
+def main(models: list[str], limit: int | None, imdb: str | None) -> dict:
+    from bardbot.models import SentimentClassifier
+
+    path = data.find(data.IMDB_ARCHIVE, imdb)
+    reviews = data.imdb_test(path, limit) if path is not None else None
+    results = {}
+    for name in models:
+        clf = SentimentClassifier.load(name)
+        print(f"== {name}: {clf.info.get('architecture', '')}")
+        results[name] = evaluate_classifier(clf, reviews, data.find(SNIPPETS))
+    return results

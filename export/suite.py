@@ -125,19 +125,20 @@ def run_suite(scores: Callable[[list[str]], Sequence[float]], cases: list[Case] 
     for row in report.values():
         row["accuracy"] = round(row["passed"] / row["cases"], 4)
     total = sum(r["cases"] for r in report.values())
-    negation = [report[k] for k in ("negation of positive", "negation of negative")]
+    negation = [row for name, row in report.items() if name.startswith("negation")]
+    negation_cases = sum(r["cases"] for r in negation)
     return {
         "capabilities": report,
         "overall": round(sum(r["passed"] for r in report.values()) / total, 4),
-        "negation": round(sum(r["passed"] for r in negation) / sum(r["cases"] for r in negation),
-                          4),
+        "negation": (round(sum(r["passed"] for r in negation) / negation_cases, 4)
+                     if negation_cases else None),
         "cases": total,
     }
 
 
 def format_report(name: str, result: dict) -> str:
     lines = [f"behavioural suite, {name}: overall {result['overall']:.3f}, negation "
-             f"{result['negation']:.3f} ({result['cases']} cases)"]
+             f"{result['negation'] or 0:.3f} ({result['cases']} cases)"]
     for capability, row in result["capabilities"].items():
         failing = "; ".join(row["failures"])
         lines.append(f"  {capability:<42} {row['accuracy']:.3f} ({row['passed']}/{row['cases']})"

@@ -57,3 +57,38 @@ def test_tiny_positive_temperature_is_greedy_not_nan():
         p = reweight(probs, temperature)
         assert np.isfinite(p).all() and p.argmax() == 1 and abs(p.sum() - 1) < 1e-12
         assert sample_index(probs, temperature, np.random.default_rng(0)) == 1
+
+
+@pytest.mark.parametrize(("text", "tokens"), [
+    ("GREAT movie!!!", ["great", "movie", "!"]),
+    ("😀🎉", ["grinning", "face", "party", "popper"]),
+    ("fine :) but :( and <3", ["fine", "slightly", "smiling", "face", "but", "frowning",
+                               "face", "and", "red", "heart"]),
+    ("great:) xDrive", ["great", "slightly", "smiling", "face", "xdrive"]),
+    ("<@123> <@!4> <@&5> <#6> @sam @everyone https://a.b/c www.d.e ok",
+     ["ok"]),
+    ("<:pepe_happy:123> soooo gooood", ["pepe", "happy", "soo", "good"]),
+    ("worst. day. ever.", ["worst", ".", "day", ".", "ever", "."]),
+])
+def test_message_normalisation(text, tokens):
+    assert tokenize(text, normalization="message") == tokens
+
+
+def test_message_encoding_shortens_doubled_letters_of_unknown_words_only():
+    enc = WordEncoding(("so", "good", "too"), 5, lowercase=True, normalization="message")
+    assert enc.encode("sooo goood too").ids.tolist()[:3] == [2, 3, 4]
+
+
+def test_negation_scope_runs_to_punctuation_or_contrast():
+    from bardbot.models.text import negation_scope
+
+    tokens = tokenize("not bad at all, but i do n't like it", normalization="message")
+    marked = [t for t, m in zip(tokens, negation_scope(tokens), strict=True) if m]
+    assert marked == ["bad", "at", "all", "like", "it"]
+
+
+def test_reference_encoding_is_unchanged_by_the_message_options():
+    enc = WordEncoding(("GOOD", "film"), 4)
+    assert enc.to_dict()["version"] == 1 and "negation" not in enc.to_dict()
+    assert WordEncoding.from_dict(enc.to_dict()) == enc
+    assert enc.encode("GOOD film 😀").ids.tolist() == [2, 3, 0, 0]

@@ -69,3 +69,11 @@ def test_a_mistyped_model_path_names_the_setting_it_came_from(tmp_path):
     config = load_config([], {"BARDBOT_SENTIMENT_MODEL": str(tmp_path / "typo.onnx")})
     with pytest.raises(ModelError, match=r"typo\.onnx.*BARDBOT_SENTIMENT_MODEL"):
         load_models(config)
+
+
+def test_models_are_chosen_by_name_or_path():
+    assert load_config([], {}).sentiment_model is None  # the shipped default
+    env = {"BARDBOT_SENTIMENT_MODEL": "reference", "BARDBOT_SHAKESPEARE_MODEL": "/m/x.onnx"}
+    config = load_config([], env)
+    assert (config.sentiment_model, config.shakespeare_model) == ("reference", "/m/x.onnx")
+    assert load_config(["--sentiment-model", "message"], env).sentiment_model == "message"

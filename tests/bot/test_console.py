@@ -15,7 +15,8 @@ import pytest
 from bardbot.console import split_options
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "models" / "sentiment.onnx", ROOT / "models" / "shakespeare.onnx"
+SHIPPED = (ROOT / "models" / "sentiment.onnx", ROOT / "models" / "sentiment-message.onnx",
+           ROOT / "models" / "shakespeare.onnx")
 
 
 def run(args: list[str], stdin: str, env: dict | None = None, timeout: float = 60):
@@ -194,3 +195,12 @@ def test_interactive_long_line_is_read_whole():
         proc.kill()
         proc.wait()
         os.close(master)
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in SHIPPED), reason="shipped models not built")
+@pytest.mark.parametrize(("flag", "name"), [(["--sentiment-model", "reference"], "reference"),
+                                            ([], "message")])
+def test_console_serves_the_chosen_sentiment_model(flag, name):
+    out = run(["-m", "bardbot", *flag], "/about\n", timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"name: {name}" in out.stdout

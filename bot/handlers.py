@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import platform
-import re
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -249,24 +248,3 @@ def format_settings(settings: GuildSettings, where: str, *, title: str = "Settin
     embed.add_field(name="chat channels", value=clip(channels, 1024), inline=False)
     return Reply(embed=embed, ephemeral=True)
 
-
-_ESCAPED = re.compile(r"\\([\\*_`~|>#\-\[\]()])")
-
-
-def render_text(reply: Reply) -> str:
-    """A reply as plain text for a terminal: markdown escapes removed, embed fields as lines."""
-    parts = [_ESCAPED.sub(r"\1", reply.content)] if reply.content else []
-    if reply.embed is not None:
-        e = reply.embed
-        if e.title:
-            parts.append(e.title)
-        if e.description:
-            parts.append(e.description)
-        for f in e.fields:
-            value = str(f.value).replace("\n", "\n    ")
-            parts.append(
-                f"  {f.name}:\n    {value}" if "\n" in str(f.value) else f"  {f.name}: {value}"
-            )
-        if e.footer and e.footer.text:
-            parts.append(e.footer.text)
-    return "\n".join(parts)

@@ -56,6 +56,38 @@ CHAT_CHANNEL_TYPES = (
 )
 
 
+# What each option type must arrive as. A stale command registration on Discord's side can send
+# another type (an integer where the code now expects text).
+OPTION_TYPES: dict[discord.AppCommandOptionType, tuple[tuple[type, ...], str]] = {
+    discord.AppCommandOptionType.string: ((str,), "text"),
+    discord.AppCommandOptionType.integer: ((int,), "a whole number"),
+    discord.AppCommandOptionType.number: ((int, float), "a number"),
+    discord.AppCommandOptionType.boolean: ((bool,), "true or false"),
+}
+VALUE_KINDS = {str: "text", bool: "true or false", int: "a whole number", float: "a number"}
+
+
+class WrongOptionType(app_commands.CheckFailure):
+    """An option arrived with another type than the command declares; the message says which."""
+
+
+def check_option_types(interaction: discord.Interaction) -> None:
+    command = interaction.command
+    for param in getattr(command, "parameters", ()):
+        if param.type not in OPTION_TYPES or param.display_name not in interaction.namespace:
+            continue
+        value = interaction.namespace[param.display_name]
+        types, wanted = OPTION_TYPES[param.type]
+        if value is None:
+            continue
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            got = VALUE_KINDS.get(type(value), type(value).__name__)
+            raise WrongOptionType(
+                f"The option {param.display_name} must be {wanted}, not {got}: the commands may "
+                "be out of date; try again in a minute or ask the bot's owner to sync them."
+            )
+
+
 @dataclass
 class _ChannelQueue:
     """The chat replies of one channel: `size` waiting or running, one at a time."""
@@ -141,6 +173,11 @@ class Bard(commands.Cog):
             self.engine.close()
             await self.store.close()
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Every option of the right type before any command code sees it."""
+        check_option_types(interaction)
+        return True
+
     # -- sending -------------------------------------------------------------------------
 
     async def _send(self, interaction: discord.Interaction, reply: Reply) -> None:
@@ -189,7 +226,7 @@ class Bard(commands.Cog):
     ) -> None:
         interaction.extras[HANDLED] = True
         original = getattr(error, "original", error)
-        if isinstance(original, UserError):
+        if isinstance(original, UserError | WrongOptionType):
             message = str(original)
         elif isinstance(original, Busy):
             message = BUSY

@@ -395,3 +395,26 @@ async def test_work_is_cancelled_when_the_defer_fails(tmp_path, caplog):
     finally:
         env.gen.gate.set()
         await env.bot.remove_cog("Bard")
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("sentiment", [option("text", 5)], "The option text must be text, not a whole number"),
+        ("shakespeare", [option("prompt", 7)], "The option prompt must be text, not a whole"),
+        ("shakespeare", [option("prompt", "o"), option("length", 2.5)],
+         "The option length must be a whole number, not a number"),
+        ("shakespeare", [option("prompt", "o"), option("temperature", True)],
+         "The option temperature must be a number, not true or false"),
+        ("bardbot-set", [option("chat", 1)], "The option chat must be true or false, not a whole"),
+    ],
+)
+async def test_an_option_of_the_wrong_type_is_a_clear_user_error(env, caplog, name, options,
+                                                                 message):
+    # A stale command registration can send an integer where text is expected: that used to be
+    # "Something went wrong" and an AttributeError in the log.
+    await run_interaction(env.bot, interaction_payload(name, options))
+    (reply,) = env.session.replies
+    assert reply.message["content"].startswith(message)
+    assert reply.message["flags"] == EPHEMERAL
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -418,3 +418,22 @@ async def test_an_option_of_the_wrong_type_is_a_clear_user_error(env, caplog, na
     assert reply.message["content"].startswith(message)
     assert reply.message["flags"] == EPHEMERAL
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("count", [1, 45, 100, 240, 500])
+def test_settings_show_every_allowed_channel_or_count_the_rest(count):
+    # Used to show the first ~45 channels (one 1,024-character field) and drop the rest.
+    from bardbot.handlers import format_settings
+    from bardbot.settings import GuildSettings
+
+    channels = frozenset(10**18 + 7919 * i for i in range(count))
+    embed = format_settings(GuildSettings(allowed_channels=channels), "x" * 100).embed
+    listed = [f for f in embed.fields if f.name.startswith("chat channels")]
+    text = "\n".join(f.value for f in listed)
+    shown = text.count("<#")
+    more = int(text.rsplit("… and ", 1)[1].split()[0]) if "… and " in text else 0
+    assert shown + more == count and all(f"<#{c}>" in text for c in sorted(channels)[:shown])
+    assert more == 0 or shown > 200  # as many as Discord's limits allow
+    assert listed[0].name == "chat channels"
+    assert all(len(f.value) <= 1024 for f in embed.fields)
+    assert len(embed) <= 6000 and len(embed.fields) <= 25

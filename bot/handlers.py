@@ -146,6 +146,8 @@ async def chat(
         raise UserError(
             "Say something after the mention and I will continue it, Shakespeare-style."
         )
+    if len(text) > TEXT_LIMIT:  # bounded before the tokenizer's regexes see it
+        raise UserError(f"The message is too long: at most {TEXT_LIMIT} characters.")
     prompt = text[-PROMPT_LIMIT:]  # what the continuation follows: the end of the message
     generation = engine.generate(
         prompt, length=settings.length, temperature=settings.temperature, seed=seed

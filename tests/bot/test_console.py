@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import pty
@@ -291,3 +292,12 @@ def test_fuzz_console_lines(data):
     status = console.run(Engine(FakeClassifier(), FakeGenerator()), stdin, stdout)
     assert status in (0, 1)
     assert "Traceback" not in stdout.getvalue()
+
+
+def test_a_chat_line_is_bounded_like_sentiment():
+    engine = Engine(FakeClassifier(), FakeGenerator())
+    try:
+        with pytest.raises(UserError, match="The message is too long: at most 6000 characters"):
+            asyncio.run(console.Console(engine).handle("good " * 1300))
+    finally:
+        engine.close()

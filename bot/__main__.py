@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,31 @@ from bardbot.config import Config, ConfigError, load_config
 from bardbot.engine import Engine
 
 log = logging.getLogger("bardbot")
+
+# discord.py's loggers that write request URLs (and, at DEBUG, bodies): the URLs of interaction
+# replies and followups hold the interaction's token.
+REQUEST_LOGGERS = ("discord.http", "discord.webhook.async_")
+_TOKEN_IN_URL = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s'\"]+")
+
+
+class RedactTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _TOKEN_IN_URL.sub(r"\1<token>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def setup_logging(level: str) -> None:
+    """discord.py's logging at `level`, except request logs: at most INFO, tokens redacted."""
+    number = getattr(logging, level)
+    discord.utils.setup_logging(level=number)
+    for name in REQUEST_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(number, logging.INFO))
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -44,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(argv)
     except ConfigError as e:
         return _fail(str(e), 2)
-    discord.utils.setup_logging(level=getattr(logging, config.log_level))
+    setup_logging(config.log_level)
+    for warning in config.warnings:
+        log.warning("%s", warning)
 
     from bardbot.extension import load_models
     from bardbot.models import ModelError

@@ -12,8 +12,8 @@ import asyncio
 import logging
 import math
 import re
-import weakref
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 
 import discord
 from bardbot import handlers
@@ -39,6 +39,9 @@ Temperature = app_commands.Range[float, T_MIN, T_MAX]
 Length = app_commands.Range[int, 1, MAX_LENGTH]
 BUSY = "I am busy with other requests right now; try again in a few seconds."
 CHAT_RATE, CHAT_PER = 3, 30.0  # chat replies per user per 30 s
+# Chat replies per channel waiting or being written (they are answered one at a time, in
+# order); a mention past this gets "busy" at once instead of a reply minutes later.
+CHAT_QUEUE = 10
 # Channel types a chat reply can be posted in (a category or directory cannot be allowed).
 CHAT_CHANNEL_TYPES = (
     discord.ChannelType.text,
@@ -51,6 +54,46 @@ CHAT_CHANNEL_TYPES = (
     discord.ChannelType.private_thread,
     discord.ChannelType.news_thread,
 )
+
+
+# What each option type must arrive as. A stale command registration on Discord's side can send
+# another type (an integer where the code now expects text).
+OPTION_TYPES: dict[discord.AppCommandOptionType, tuple[tuple[type, ...], str]] = {
+    discord.AppCommandOptionType.string: ((str,), "text"),
+    discord.AppCommandOptionType.integer: ((int,), "a whole number"),
+    discord.AppCommandOptionType.number: ((int, float), "a number"),
+    discord.AppCommandOptionType.boolean: ((bool,), "true or false"),
+}
+VALUE_KINDS = {str: "text", bool: "true or false", int: "a whole number", float: "a number"}
+
+
+class WrongOptionType(app_commands.CheckFailure):
+    """An option arrived with another type than the command declares; the message says which."""
+
+
+def check_option_types(interaction: discord.Interaction) -> None:
+    command = interaction.command
+    for param in getattr(command, "parameters", ()):
+        if param.type not in OPTION_TYPES or param.display_name not in interaction.namespace:
+            continue
+        value = interaction.namespace[param.display_name]
+        types, wanted = OPTION_TYPES[param.type]
+        if value is None:
+            continue
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            got = VALUE_KINDS.get(type(value), type(value).__name__)
+            raise WrongOptionType(
+                f"The option {param.display_name} must be {wanted}, not {got}: the commands may "
+                "be out of date; try again in a minute or ask the bot's owner to sync them."
+            )
+
+
+@dataclass
+class _ChannelQueue:
+    """The chat replies of one channel: `size` waiting or running, one at a time."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    size: int = 0
 
 
 def where(interaction: discord.Interaction) -> str:
@@ -98,9 +141,7 @@ class Bard(commands.Cog):
         self._chat_cooldown = commands.CooldownMapping.from_cooldown(
             CHAT_RATE, CHAT_PER, commands.BucketType.user
         )
-        self._channel_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._chat_queues: dict[int, _ChannelQueue] = {}
         self._tree_wrapper = None  # our tree.on_error, set by cog_load
 
     async def cog_load(self) -> None:
@@ -131,6 +172,11 @@ class Bard(commands.Cog):
         if self.owns_resources:
             self.engine.close()
             await self.store.close()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Every option of the right type before any command code sees it."""
+        check_option_types(interaction)
+        return True
 
     # -- sending -------------------------------------------------------------------------
 
@@ -180,7 +226,7 @@ class Bard(commands.Cog):
     ) -> None:
         interaction.extras[HANDLED] = True
         original = getattr(error, "original", error)
-        if isinstance(original, UserError):
+        if isinstance(original, UserError | WrongOptionType):
             message = str(original)
         elif isinstance(original, Busy):
             message = BUSY
@@ -405,13 +451,21 @@ class Bard(commands.Cog):
             log.debug("chat cooldown: user=%s channel=%s", message.author.id, message.channel.id)
             return
         # Taking the channel's lock before any other await keeps a burst in arrival order.
-        lock = self._channel_locks.get(message.channel.id)
-        if lock is None:
-            lock = self._channel_locks[message.channel.id] = asyncio.Lock()
-        async with lock:
-            await self._chat(message)
+        channel_id = message.channel.id
+        queue = self._chat_queues.setdefault(channel_id, _ChannelQueue())
+        if queue.size >= CHAT_QUEUE:
+            await self._chat(message, busy=True)
+            return
+        queue.size += 1
+        try:
+            async with queue.lock:
+                await self._chat(message)
+        finally:
+            queue.size -= 1
+            if not queue.size:
+                del self._chat_queues[channel_id]
 
-    async def _chat(self, message: discord.Message) -> None:
+    async def _chat(self, message: discord.Message, *, busy: bool = False) -> None:
         guild_id = self._guild_id(message)
         context = (
             f"message={message.id} user={message.author.id} "
@@ -421,14 +475,11 @@ class Bard(commands.Cog):
             settings = await self._settings_for(guild_id)
             if not settings.chat_enabled or not self._chat_allowed_in(message.channel, settings):
                 return
-            text = self.strip_mention(message.content)
-            try:
-                async with message.channel.typing():
-                    reply = await handlers.chat(self.engine, text, settings)
-            except UserError as e:
-                reply = Reply(str(e))
-            except Busy:
+            if busy:
                 reply = Reply(BUSY)
+                log.info("busy: chat %s (channel queue full)", context)
+            else:
+                reply = await self._chat_reply(message, settings)
             # A reply to a message deleted meanwhile is still sent, as a plain message.
             reference = message.to_reference(fail_if_not_exists=False)
             await message.channel.send(reply.content, reference=reference,
@@ -438,6 +489,16 @@ class Bard(commands.Cog):
         except Exception as e:  # the listener must survive anything
             log.error("chat reply failed: %s: %s: %s", context, type(e).__name__, e)
             log.debug("traceback", exc_info=e)
+
+    async def _chat_reply(self, message: discord.Message, settings: GuildSettings) -> Reply:
+        try:
+            async with message.channel.typing():
+                return await handlers.chat(self.engine, self.strip_mention(message.content),
+                                           settings)
+        except UserError as e:
+            return Reply(str(e))
+        except Busy:
+            return Reply(BUSY)
 
     @staticmethod
     def _chat_allowed_in(channel: discord.abc.Messageable, settings: GuildSettings) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ class Config:
     max_generations: int = 256
     max_queued_texts: int = 2048
     log_level: str = "INFO"
+    warnings: tuple[str, ...] = ()  # logged once logging is set up
 
     @property
     def limits(self) -> EngineLimits:
@@ -56,11 +59,16 @@ class Config:
         )
 
 
+def shown(value: str) -> str:
+    """A bad value for an error message; a long one could be a token put in the wrong place."""
+    return repr(value) if len(value) <= 24 else f"a {len(value)}-character value (not shown)"
+
+
 def _int(value: str, name: str, minimum: int = 0) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+        raise ConfigError(f"{name} must be a whole number, got {shown(value)}") from None
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {number}")
     return number
@@ -72,7 +80,7 @@ def _bool(value: str, name: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(f"{name} must be on or off (1/0, true/false), got {value!r}")
+    raise ConfigError(f"{name} must be on or off (1/0, true/false), got {shown(value)}")
 
 
 def _shard_ids(value: str, name: str) -> tuple[int, ...]:
@@ -82,20 +90,74 @@ def _shard_ids(value: str, name: str) -> tuple[int, ...]:
     return ids
 
 
-def read_token_file(path: str, name: str) -> str:
-    try:
-        token = Path(path).expanduser().read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise ConfigError(
-            f"cannot read the token file given by {name} ({path}): {e.strerror}"
-        ) from None
+MAX_TOKEN_FILE = 4096  # bytes; a Discord token is ~70 characters
+
+
+def check_token(token: str, where: str) -> str:
+    """The token without surrounding whitespace; ConfigError (never showing it) unless it is
+    one line of printable ASCII without spaces, the only shape a Discord token has."""
+    token = token.strip()
     if not token:
-        raise ConfigError(f"the token file given by {name} ({path}) is empty")
+        raise ConfigError(f"the token given by {where} is empty")
+    if "\n" in token or "\r" in token:
+        raise ConfigError(f"the token given by {where} holds more than one line; "
+                          "it must be the token alone")
+    if not (token.isascii() and token.isprintable()) or any(c.isspace() for c in token):
+        raise ConfigError(f"the token given by {where} holds spaces or characters no Discord "
+                          "token has; is it the right file?")
     return token
 
 
+def read_token_file(path: str, name: str) -> tuple[str, list[str]]:
+    """The token in `path` and warnings about the file. Only a small regular file is read: a
+    FIFO would hang the start and /dev/zero would read until memory runs out."""
+    where = f"{name} ({path})"
+    try:
+        # Non-blocking, so opening a FIFO with no writer returns at once (the check below
+        # refuses it); reads of a regular file are unaffected.
+        fd = os.open(Path(path).expanduser(), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as e:
+        raise ConfigError(f"cannot read the token file given by {where}: {e.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"the token file given by {where} is not a regular file")
+        data = os.read(fd, MAX_TOKEN_FILE + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_TOKEN_FILE:
+        raise ConfigError(f"the token file given by {where} is larger than {MAX_TOKEN_FILE} "
+                          "bytes; it must hold the token alone")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"the token file given by {where} is not UTF-8 text") from None
+    warnings = []
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings.append(f"the token file {path} can be read or changed by other users "
+                        f"(mode {stat.S_IMODE(info.st_mode):o}); chmod 600 it")
+    return check_token(text, f"the token file {where}"), warnings
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        # argparse quotes the offending value ("ignored explicit argument 'x'"): it could be a
+        # token typed in the wrong place, so it is never repeated.
+        raise ConfigError(re.sub(r"""(['"]).*\1""", "(value not shown)", message))
+
+
+def unknown_arguments(extras: list[str]) -> ConfigError:
+    """Names the unknown options, never their values (`-t TOKEN`, `--tok=TOKEN`, `TOKEN`)."""
+    names = [a.split("=", 1)[0] if a.startswith("--") else a[:2] for a in extras
+             if a.startswith("-")]
+    others = len(extras) - len(names)
+    listed = ", ".join(names) + (f" and {others} value(s)" if names and others else "")
+    return ConfigError(f"unknown argument(s): {listed or f'{others} value(s)'} (values are "
+                       "never shown: one could be a token); see bardbot --help")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="bardbot",
         allow_abbrev=False,  # "--token x" must not be taken for --token-file
         description="The bardbot Discord bot. Without a token (DISCORD_TOKEN or "
@@ -180,7 +242,9 @@ def load_config(
             "the token is never a command-line argument (ps shows those): "
             "set DISCORD_TOKEN or use --token-file PATH"
         )
-    args = parser().parse_args(argv)
+    args, extras = parser().parse_known_args(argv)
+    if extras:
+        raise unknown_arguments(extras)
 
     def pick(flag: object, var: str) -> str | None:
         if flag is not None:
@@ -190,9 +254,12 @@ def load_config(
 
     token_file = pick(args.token_file, "DISCORD_TOKEN_FILE")
     token = env.get("DISCORD_TOKEN", "").strip() or None
+    warnings: list[str] = []
     if args.token_file is not None or (token is None and token_file is not None):
         where = "--token-file" if args.token_file is not None else "DISCORD_TOKEN_FILE"
-        token = read_token_file(token_file, where)  # type: ignore[arg-type]
+        token, warnings = read_token_file(token_file, where)  # type: ignore[arg-type]
+    elif token is not None:
+        token = check_token(token, "DISCORD_TOKEN")
 
     shards = pick(args.shards, "BARDBOT_SHARDS")
     shard_ids_raw = pick(args.shard_ids, "BARDBOT_SHARD_IDS")
@@ -221,7 +288,8 @@ def load_config(
     level = (pick(args.log_level, "BARDBOT_LOG_LEVEL") or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(
-            f"--log-level / BARDBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level}"
+            "--log-level / BARDBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "
+            f"got {shown(level)}"
         )
     sentiment = pick(args.sentiment_model, "BARDBOT_SENTIMENT_MODEL")
     shakespeare = pick(args.shakespeare_model, "BARDBOT_SHAKESPEARE_MODEL")
@@ -247,4 +315,5 @@ def load_config(
         if max_gen
         else 256,
         log_level=level,
+        warnings=tuple(warnings),
     )

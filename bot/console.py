@@ -8,7 +8,10 @@
     help | quit
 
 Interactive on a terminal; from a pipe it reads one command per line and prints each reply
-(`echo "/sentiment great film" | bardbot`).
+(`echo "/sentiment great film" | bardbot`). Input that is not valid in the locale's encoding
+(UTF-8) is decoded with U+FFFD in place of each bad byte, so one bad line never costs another.
+Written to a non-terminal, replies are plain text (no Discord markdown), separated by a blank
+line, and the exit status is 1 when any command failed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
 import os
 import re
 import sys
@@ -37,18 +41,41 @@ HELP = """commands:
   help                                   this text
   quit                                   leave (Ctrl-D works too)"""
 
-_OPTION = re.compile(r"\s+(\w+)=(\S+)\s*$")
+# The options each command takes, with the placeholder its usage shows.
+OPTIONS = {
+    "shakespeare": {"temperature": "T", "length": "N", "seed": "S"},
+    "set": {"temperature": "T", "length": "N", "sentiment": "on|off"},
+}
+# Longest line handled: a /sentiment with a full text fits; anything longer is refused before
+# any parsing sees it (and, from a pipe, is never held in memory whole).
+MAX_LINE = 10_000
+_NAME = re.compile(r"\w+")
 
 
-def split_options(text: str, allowed: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+def unknown_option(command: str, word: str) -> UserError:
+    usage = " ".join(f"{name}={value}" for name, value in OPTIONS[command].items())
+    return UserError(f"/{command} does not know {word!r}; it takes {usage}.")
+
+
+def split_options(text: str, command: str) -> tuple[str, dict[str, str]]:
     """Peel `name=value` options off the end of a line: ("to be temperature=1", ...) ->
-    ("to be", {"temperature": "1"}). Unknown names stay part of the text."""
+    ("to be", {"temperature": "1"}). A trailing `name=value` that the command does not take,
+    or takes once only, is an error. Linear time: each step looks at the last word only."""
+    allowed = OPTIONS[command]
     options: dict[str, str] = {}
-    text = " " + text
-    while (m := _OPTION.search(text)) and m.group(1) in allowed and m.group(1) not in options:
-        options[m.group(1)] = m.group(2)
-        text = text[: m.start()]
-    return text.strip(), options
+    head = text.strip()
+    while head:
+        *rest, word = head.rsplit(None, 1)
+        name, equals, value = word.partition("=")
+        if not (equals and value and _NAME.fullmatch(name)):
+            break
+        if name not in allowed:
+            raise unknown_option(command, word)
+        if name in options:
+            raise UserError(f"{name} is given twice.")
+        options[name] = value
+        head = rest[0] if rest else ""
+    return head, options
 
 
 def _number(options: dict[str, str], name: str, kind: type, default):
@@ -83,6 +110,8 @@ class Console:
 
     async def handle(self, line: str) -> Reply | None:
         """The reply to one input line (None for a blank line)."""
+        if len(line) > MAX_LINE:
+            raise UserError(f"That line is too long: at most {MAX_LINE} characters.")
         line = line.strip()
         if not line:
             return None
@@ -95,7 +124,7 @@ class Console:
         if command == "sentiment":
             return await handlers.sentiment(self.engine, rest)
         if command == "shakespeare":
-            prompt, options = split_options(rest, ("temperature", "length", "seed"))
+            prompt, options = split_options(rest, "shakespeare")
             return await handlers.shakespeare(
                 self.engine,
                 prompt,
@@ -106,12 +135,9 @@ class Console:
         if command == "about":
             return handlers.about(self.engine)
         if command == "set":
-            unknown, options = split_options(rest, ("temperature", "length", "sentiment"))
+            unknown, options = split_options(rest, "set")
             if unknown:  # a typo must not look like a change that was made
-                raise UserError(
-                    f"/set does not know {unknown.split()[-1]!r}; it takes temperature=T "
-                    "length=N sentiment=on|off."
-                )
+                raise unknown_option("set", unknown.split()[-1])
             if not options:
                 return handlers.format_settings(self.settings, "this console")
             changes: dict = {}
@@ -128,43 +154,110 @@ class Console:
         raise UserError(f"unknown command /{command}; type help for the list.")
 
     def run(self, runner: asyncio.Runner, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
-        """Read, answer, repeat until quit or end of input. Lines are read outside the event
-        loop, so Ctrl-C at the prompt raises KeyboardInterrupt at once (inside `asyncio.run`,
-        the first Ctrl-C would only cancel the main task, which a blocking read never sees)."""
+        """Read, answer, repeat until quit or end of input; 1 if any command failed, else 0.
+        Lines are read outside the event loop, so Ctrl-C at the prompt raises
+        KeyboardInterrupt at once (inside `asyncio.run`, the first Ctrl-C would only cancel
+        the main task, which a blocking read never sees)."""
         if interactive:
             # readline reads the terminal in raw mode: without it the kernel cuts a typed or
             # pasted line at 4,095 characters, silently. It also gives line editing and history.
             with contextlib.suppress(ImportError):
                 import readline  # noqa: F401
             print("bardbot console — type help for commands, quit to leave.", file=stdout)
+        plain = not stdout.isatty()
+        failed = False
+        answered = False
+
+        def show(text: str) -> None:
+            nonlocal answered
+            if plain and answered:
+                print(file=stdout)  # a blank line between replies
+            print(text, file=stdout, flush=True)
+            answered = True
+
         while True:
             if interactive:
                 try:
                     line = input("bardbot> ")
                 except EOFError:
                     print(file=stdout)
-                    return 0
+                    return int(failed)
             else:
-                line = stdin.readline()
-                if not line:  # end of input
-                    return 0
+                line = read_line(stdin)
+                if line is None:  # end of input
+                    return int(failed)
             if line.strip().lower() in ("quit", "exit", "/quit", "/exit"):
-                return 0
+                return int(failed)
             try:
                 reply = runner.run(self.handle(line))
             except (UserError, ValueError) as e:
-                print(f"error: {e}", file=stdout, flush=True)
+                failed = True
+                show(f"error: {e}")
                 continue
             except Busy:
-                print("error: busy, try again", file=stdout, flush=True)
+                failed = True
+                show("error: busy, try again")
                 continue
             if reply is not None:
-                print(handlers.render_text(reply), file=stdout, flush=True)
+                show(render_text(reply, plain=plain))
+
+
+def read_line(stdin: TextIO) -> str | None:
+    """The next line (None at end of input), without holding more than MAX_LINE + 1
+    characters of it: the rest of a longer line is read and dropped, and what is returned is
+    still over MAX_LINE, so `handle` refuses it."""
+    line = stdin.readline(MAX_LINE + 1)
+    if not line:
+        return None
+    if len(line) > MAX_LINE:
+        tail = line
+        while tail and not tail.endswith("\n"):
+            tail = stdin.readline(65536)
+    return line
+
+
+_ESCAPE = r"\\([\\*_`~|>#\-\[\]()])"  # what discord.utils.escape_markdown escapes
+_ESCAPED = re.compile(_ESCAPE)
+# Discord markdown the handlers write: quote and small-text line prefixes, and inline markers;
+# a backslash escape stands for its character. Left to right, so `\*\*` stays `**`.
+_LINE_MARKUP = re.compile(r"^(?:> |-# )", re.MULTILINE)
+_INLINE_MARKUP = re.compile(_ESCAPE + r"|\*\*|__|~~|\|\||`")
+
+
+def strip_markdown(text: str) -> str:
+    text = _LINE_MARKUP.sub("", text)
+    return _INLINE_MARKUP.sub(lambda m: m.group(1) or "", text)
+
+
+def render_text(reply: Reply, *, plain: bool = False) -> str:
+    """A reply as text for the console, embed fields as lines. On a terminal markdown stays
+    (escapes removed); `plain` (a pipe or a file) drops the markdown too."""
+    unmark = strip_markdown if plain else (lambda text: _ESCAPED.sub(r"\1", text))
+    parts = [unmark(reply.content)] if reply.content else []
+    if reply.embed is not None:
+        e = reply.embed
+        if e.title:
+            parts.append(unmark(e.title))
+        if e.description:
+            parts.append(unmark(e.description))
+        for f in e.fields:
+            value = unmark(str(f.value)).replace("\n", "\n    ")
+            parts.append(
+                f"  {f.name}:\n    {value}" if "\n" in str(f.value) else f"  {f.name}: {value}"
+            )
+        if e.footer and e.footer.text:
+            parts.append(e.footer.text)
+    return "\n".join(parts)
 
 
 def run(engine: Engine, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
+    # Bytes that are not valid in the locale's encoding become U+FFFD, line by line, instead of
+    # a UnicodeDecodeError that would end the session and lose the lines read with them.
+    for stream in (stdin, stdout):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
     try:
         with asyncio.Runner() as runner:
             try:

@@ -3,7 +3,8 @@
 The models are synchronous (onnxruntime), so every call runs in a small thread pool:
 - sentiment requests are queued and run as micro-batches: while the sentiment workers are busy,
   new requests pile up and leave together in one `predict(list)` call (one session run), so a
-  burst of N requests costs a few calls instead of N;
+  burst of N requests costs a few calls instead of N; when a batched call fails, its texts are
+  run one by one, so one bad text fails only its own request;
 - generations run one per worker thread, in their own pool, so a long generation never delays a
   sentiment batch.
 Both queues are bounded: past the cap a request fails at once with `Busy` (the user gets a clear
@@ -103,6 +104,17 @@ class Engine:
             task.add_done_callback(self._batches.discard)
 
     async def _run_batch(self, batch: list[tuple[str, asyncio.Future]]) -> None:
+        try:
+            await self._predict(batch)
+        finally:
+            self._free_workers += 1
+            self._in_batch -= len(batch)
+            if not self._closed:
+                self._dispatch()
+
+    async def _predict(self, batch: list[tuple[str, asyncio.Future]]) -> None:
+        """Settle every future of `batch` with its text's result. When the batched run fails,
+        each text is run alone, so only a text that fails by itself gets the error."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
@@ -110,19 +122,18 @@ class Engine:
                 self._sentiment_pool, self.classifier.predict, [text for text, _ in batch]
             )
         except Exception as e:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
-        else:
-            self.sentiment_ms.append((time.perf_counter() - started) * 1000)
-            for (_, fut), result in zip(batch, results, strict=True):
-                if not fut.done():
-                    fut.set_result(result)
-        finally:
-            self._free_workers += 1
-            self._in_batch -= len(batch)
-            if not self._closed:
-                self._dispatch()
+            if len(batch) > 1:
+                for item in batch:
+                    if not item[1].done():
+                        await self._predict([item])
+                return
+            if not batch[0][1].done():
+                batch[0][1].set_exception(e)
+            return
+        self.sentiment_ms.append((time.perf_counter() - started) * 1000)
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
 
     async def generate(
         self, prompt: str, *, length: int, temperature: float, seed: int | None = None

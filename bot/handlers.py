@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import platform
-import re
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -147,6 +146,8 @@ async def chat(
         raise UserError(
             "Say something after the mention and I will continue it, Shakespeare-style."
         )
+    if len(text) > TEXT_LIMIT:  # bounded before the tokenizer's regexes see it
+        raise UserError(f"The message is too long: at most {TEXT_LIMIT} characters.")
     prompt = text[-PROMPT_LIMIT:]  # what the continuation follows: the end of the message
     generation = engine.generate(
         prompt, length=settings.length, temperature=settings.temperature, seed=seed
@@ -246,28 +247,43 @@ def format_settings(settings: GuildSettings, where: str, *, title: str = "Settin
     embed.add_field(name="length", value=str(settings.length))
     embed.add_field(name="chat replies", value="on" if settings.chat_enabled else "off")
     embed.add_field(name="sentiment in chat", value="on" if settings.show_sentiment else "off")
-    channels = ", ".join(f"<#{c}>" for c in sorted(settings.allowed_channels)) or "every channel"
-    embed.add_field(name="chat channels", value=clip(channels, 1024), inline=False)
+    if not settings.allowed_channels:
+        embed.add_field(name="chat channels", value="every channel", inline=False)
+    mentions = [f"<#{c}>" for c in sorted(settings.allowed_channels)]
+    for name, value in channel_fields(mentions, EMBED_LIMIT - len(embed), 25 - len(embed.fields)):
+        embed.add_field(name=name, value=value, inline=False)
     return Reply(embed=embed, ephemeral=True)
 
 
-_ESCAPED = re.compile(r"\\([\\*_`~|>#\-\[\]()])")
+FIELD_LIMIT = 1024  # Discord's limit for an embed field's value
+EMBED_LIMIT = 6000  # ... and for all the text of an embed together
 
 
-def render_text(reply: Reply) -> str:
-    """A reply as plain text for a terminal: markdown escapes removed, embed fields as lines."""
-    parts = [_ESCAPED.sub(r"\1", reply.content)] if reply.content else []
-    if reply.embed is not None:
-        e = reply.embed
-        if e.title:
-            parts.append(e.title)
-        if e.description:
-            parts.append(e.description)
-        for f in e.fields:
-            value = str(f.value).replace("\n", "\n    ")
-            parts.append(
-                f"  {f.name}:\n    {value}" if "\n" in str(f.value) else f"  {f.name}: {value}"
-            )
-        if e.footer and e.footer.text:
-            parts.append(e.footer.text)
-    return "\n".join(parts)
+def channel_fields(mentions: list[str], budget: int, max_fields: int) -> list[tuple[str, str]]:
+    """Channel mentions as embed fields (name, value) of at most FIELD_LIMIT characters,
+    together at most `budget` characters and `max_fields` fields. Mentions that do not fit
+    are counted ("… and 12 more"), never dropped silently."""
+    note_room = 40  # for the count of the rest, on a line of its own
+    chunks: list[list[str]] = []
+    for mention in mentions:
+        if chunks and len(", ".join([*chunks[-1], mention])) <= FIELD_LIMIT - note_room:
+            chunks[-1].append(mention)
+        else:
+            chunks.append([mention])
+    fields: list[tuple[str, str]] = []
+    spent, shown = note_room, 0
+    for chunk in chunks:
+        name = "chat channels, continued" if fields else "chat channels"
+        value = ", ".join(chunk)
+        if len(fields) == max_fields or spent + len(name) + len(value) > budget:
+            break
+        fields.append((name, value))
+        spent += len(name) + len(value)
+        shown += len(chunk)
+    if not fields and mentions:
+        return [("chat channels", f"{len(mentions)} channels")]
+    if shown < len(mentions):
+        name, value = fields[-1]
+        fields[-1] = (name, f"{value}\n… and {len(mentions) - shown} more")
+    return fields
+

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bardbot.export.errors import ExportError
 from bardbot.export.onnx_io import export_command
+from bardbot.export.seal import seal
 from bardbot.models.errors import ModelError
 from bardbot.models.metadata import MODELS_DIR
 
@@ -28,6 +29,7 @@ examples:
   python -m bardbot.export all                                   # runs/ship/* -> models/
   python -m bardbot.export sentiment runs/sentiment --out /tmp/try
   python -m bardbot.export shakespeare runs/shakespeare --out /tmp/try
+  python -m bardbot.export seal models/*.json                    # add meta_sha256 to old files
 """
 
 
@@ -112,12 +114,30 @@ def parser() -> argparse.ArgumentParser:
                    help="folder holding the sentiment/, message/ and shakespeare/ runs "
                         "(default: runs/ship)")
     common(a)
+
+    m = sub.add_parser("seal", help="add meta_sha256 to model JSON files written without it",
+                       description="Add meta_sha256 (the sha256 of the JSON's own content) to "
+                       "each file, leaving the .onnx untouched; safe to re-run.")
+    m.add_argument("json_files", type=Path, nargs="+", metavar="MODEL.json",
+                   help="model JSON files, each beside its .onnx")
     return p
+
+
+def seal_files(paths: list[Path]) -> int:
+    try:
+        for path in paths:
+            print(f"sealed {seal(path)}")
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    if args.kind == "seal":
+        return seal_files(args.json_files)
     command = export_command(argv)
     try:
         if args.kind == "evaluate":

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bardbot.export.errors import ExportError
+from bardbot.export.seal import dump_json, sealed
 from bardbot.models.metadata import FORMATS, sha256_hex
 from bardbot.trainer.fit import json_safe
 
@@ -120,17 +121,13 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
 
 def write_model(out_dir: str | Path, kind: str, proto, meta: dict, name: str | None = None
                 ) -> tuple[Path, Path]:
-    """Write `NAME.onnx` then `NAME.json` (with the .onnx sha256), each atomically; NAME
-    defaults to KIND."""
+    """Write `NAME.onnx` then `NAME.json` (with the .onnx sha256 and its own meta_sha256),
+    each atomically; NAME defaults to KIND."""
     out = prepare_out_dir(out_dir)
     data = proto.SerializeToString()
     meta = {"format": FORMATS[kind], "kind": kind, "sha256": sha256_hex(data), **meta}
     onnx_path, json_path = out / f"{name or kind}.onnx", out / f"{name or kind}.json"
-    for path, payload in (
-        (onnx_path, data),
-        (json_path, (json.dumps(json_safe(meta), indent=1, ensure_ascii=False, allow_nan=False)
-                     + "\n").encode("utf-8")),
-    ):
+    for path, payload in ((onnx_path, data), (json_path, dump_json(sealed(json_safe(meta))))):
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(payload)
         os.replace(tmp, path)

@@ -3,8 +3,10 @@
 Each model is a pair `NAME.onnx` + `NAME.json`. The JSON is written by
 `python -m bardbot.export` and
 holds the format version, the text encoding, metrics, the sha256 of the .onnx and the input and
-output names. Loading checks all of it before a session is created, so a stale, corrupt or
-foreign file fails at load time with a message that says how to rebuild it.
+output names, and `meta_sha256`, the sha256 of its own canonical content (see `meta_sha256`),
+so an edited vocabulary or threshold is caught like a changed .onnx. Loading checks all of it
+before a session is created, and a self-test runs the session on a few known inputs after, so
+a stale, corrupt or foreign file fails at load time with a message that says how to rebuild it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from bardbot.models.errors import ModelError
 
 MODELS_DIR = Path(__file__).resolve().parent
@@ -35,6 +38,21 @@ def rebuild_hint(kind: str) -> str:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+META_HASH = "meta_sha256"
+
+
+def meta_sha256(meta: dict) -> str:
+    """The sha256 of a model JSON's content without its `meta_sha256` field, serialised
+    canonically (sorted keys, no spaces, UTF-8), so layout changes do not matter."""
+    content = {key: value for key, value in meta.items() if key != META_HASH}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return sha256_hex(canonical.encode("utf-8"))
+
+
+def seal_command(json_path: Path) -> str:
+    return f"python -m bardbot.export seal {json_path}"
 
 
 # Shipped models by name, per kind: name -> file stem in MODELS_DIR. DEFAULT_MODEL is what
@@ -99,6 +117,15 @@ def read_model(path: str | Path | None, kind: str) -> LoadedModel:
         raise ModelError(
             f"{json_path}: metadata format {found!r}, this bardbot reads {expected!r}; {hint}"
         )
+    if META_HASH not in meta:
+        raise ModelError(
+            f"{json_path}: no {META_HASH} (written before bardbot checked its model JSON); "
+            f"{hint}, or if you trust the file as it is: `{seal_command(json_path)}`"
+        )
+    if meta[META_HASH] != meta_sha256(meta):
+        raise ModelError(
+            f"{json_path}: {META_HASH} does not match its content (edited or damaged); {hint}"
+        )
     # The loaders index into these sections; a hand-edited or damaged JSON must not surface
     # as an AttributeError deep inside them.
     for key in ("encoding", "inputs", "outputs"):
@@ -155,6 +182,23 @@ def create_session(model: LoadedModel, kind: str, threads: int = 1):
             f"{sorted(set(declared_out) - actual_out)}; {hint}"
         )
     return session
+
+
+def self_test(model: LoadedModel, kind: str, session, feeds: dict, output: str) -> np.ndarray:
+    """`output` for the known inputs `feeds`, checked to be finite: NaN or infinite weights, or
+    an id past the end of an embedding, fail here at load instead of on a user's request."""
+    try:
+        result = np.asarray(session.run([output], feeds)[0])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelError(
+            f"{model.onnx_path}: self-test failed ({exc}); {rebuild_hint(kind)}"
+        ) from exc
+    if not np.isfinite(result).all():
+        raise ModelError(
+            f"{model.onnx_path}: self-test gave non-finite {output} (NaN or infinite weights); "
+            f"{rebuild_hint(kind)}"
+        )
+    return result
 
 
 def require_io(model: LoadedModel, kind: str, inputs: dict[str, str], outputs: set[str]) -> None:

@@ -18,6 +18,7 @@ from bardbot.models.metadata import (
     read_model,
     rebuild_hint,
     require_io,
+    self_test,
 )
 from bardbot.models.text import EncodedText, WordEncoding
 
@@ -60,6 +61,8 @@ class SentimentClassifier:
         try:
             encoding = WordEncoding.from_dict(model.meta["encoding"])
             threshold = float(model.meta["threshold"])
+            if not 0.0 < threshold < 1.0:  # NaN too
+                raise ValueError(f"threshold {threshold} is not between 0 and 1")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
                 f"{model.json_path}: bad encoding or threshold ({exc}); {rebuild_hint(KIND)}"
@@ -72,6 +75,12 @@ class SentimentClassifier:
                 f"{model.onnx_path}: input shape {shape} does not fit maxlen {encoding.maxlen} "
                 f"from {model.json_path.name}; {rebuild_hint(KIND)}"
             )
+        # Padding alone (fixed-length models; the others never get an empty row), then the
+        # highest id the encoding can produce: a vocabulary larger than the embedding fails
+        # here, not on the first text that uses its last words.
+        probe = np.zeros((2, 1 if variable_length else encoding.maxlen), dtype=np.int32)
+        probe[:, 0] = (2, encoding.id_count - 1) if variable_length else (0, encoding.id_count - 1)
+        self_test(model, KIND, session, {INPUT: probe}, OUTPUT)
         info = public_info(model)
         info.update(vocab_size=encoding.vocab_size, maxlen=encoding.maxlen,
                     variable_length=variable_length)

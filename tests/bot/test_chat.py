@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
+from bardbot.cog import CHAT_QUEUE
 from bardbot.engine import EngineLimits
 from bardbot.handlers import MESSAGE_LIMIT
 
@@ -162,3 +165,28 @@ async def test_broken_model_keeps_the_bot_alive(env, caplog):
     env.gen.generate = type(env.gen).generate.__get__(env.gen)
     await dispatch_message(env.bot, mention("hello again", user_id=USER_ID + 1))
     assert len(env.session.replies) == 1
+
+
+async def test_a_flood_in_one_channel_gets_busy_past_the_channel_queue(tmp_path):
+    # The per-channel lock used to queue without bound: 300 mentions in one channel at length
+    # 1500 got 0 "busy" and the last reply after 59 s, since only one generation at a time
+    # ever reached the engine and its cap never filled.
+    env = await make_env(tmp_path / "s.db")
+    env.gen.gate = threading.Event()
+    messages = [mention(f"line {i}", user_id=USER_ID + i) for i in range(300)]
+    before = asyncio.all_tasks()
+    for msg in messages:
+        env.bot._connection.parse_message_create(msg)
+    for _ in range(50):  # let every listener run up to its first blocking point
+        await asyncio.sleep(0)
+    env.gen.gate.set()
+    await settle(before, timeout=30)
+    busy = [r for r in env.session.replies if "busy" in r.json["content"]]
+    answered = [r for r in env.session.replies if "busy" not in r.json["content"]]
+    assert len(busy) == 300 - CHAT_QUEUE
+    # What was accepted is answered in arrival order.
+    assert [r.json["message_reference"]["message_id"] for r in answered] == [
+        int(m["id"]) for m in messages[:CHAT_QUEUE]
+    ]
+    assert env.cog._chat_queues == {}  # nothing left behind
+    await env.bot.remove_cog("Bard")

@@ -395,3 +395,45 @@ async def test_work_is_cancelled_when_the_defer_fails(tmp_path, caplog):
     finally:
         env.gen.gate.set()
         await env.bot.remove_cog("Bard")
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("sentiment", [option("text", 5)], "The option text must be text, not a whole number"),
+        ("shakespeare", [option("prompt", 7)], "The option prompt must be text, not a whole"),
+        ("shakespeare", [option("prompt", "o"), option("length", 2.5)],
+         "The option length must be a whole number, not a number"),
+        ("shakespeare", [option("prompt", "o"), option("temperature", True)],
+         "The option temperature must be a number, not true or false"),
+        ("bardbot-set", [option("chat", 1)], "The option chat must be true or false, not a whole"),
+    ],
+)
+async def test_an_option_of_the_wrong_type_is_a_clear_user_error(env, caplog, name, options,
+                                                                 message):
+    # A stale command registration can send an integer where text is expected: that used to be
+    # "Something went wrong" and an AttributeError in the log.
+    await run_interaction(env.bot, interaction_payload(name, options))
+    (reply,) = env.session.replies
+    assert reply.message["content"].startswith(message)
+    assert reply.message["flags"] == EPHEMERAL
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("count", [1, 45, 100, 240, 500])
+def test_settings_show_every_allowed_channel_or_count_the_rest(count):
+    # Used to show the first ~45 channels (one 1,024-character field) and drop the rest.
+    from bardbot.handlers import format_settings
+    from bardbot.settings import GuildSettings
+
+    channels = frozenset(10**18 + 7919 * i for i in range(count))
+    embed = format_settings(GuildSettings(allowed_channels=channels), "x" * 100).embed
+    listed = [f for f in embed.fields if f.name.startswith("chat channels")]
+    text = "\n".join(f.value for f in listed)
+    shown = text.count("<#")
+    more = int(text.rsplit("… and ", 1)[1].split()[0]) if "… and " in text else 0
+    assert shown + more == count and all(f"<#{c}>" in text for c in sorted(channels)[:shown])
+    assert more == 0 or shown > 200  # as many as Discord's limits allow
+    assert listed[0].name == "chat channels"
+    assert all(len(f.value) <= 1024 for f in embed.fields)
+    assert len(embed) <= 6000 and len(embed.fields) <= 25

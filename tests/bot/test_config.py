@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,78 @@ def test_models_are_chosen_by_name_or_path():
     config = load_config([], env)
     assert (config.sentiment_model, config.shakespeare_model) == ("reference", "/m/x.onnx")
     assert load_config(["--sentiment-model", "message"], env).sentiment_model == "message"
+
+
+TOKEN = "MTIz.secret-token_value"
+
+
+def token_file(tmp_path, data: bytes, mode: int = 0o600) -> str:
+    path = tmp_path / "token"
+    path.write_bytes(data)
+    path.chmod(mode)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"caf\xe9\n", "is not UTF-8 text"),  # used to be a UnicodeDecodeError traceback
+        (f"{TOKEN}\n{TOKEN}\n".encode(), "holds more than one line"),  # an aiohttp traceback
+        (f"{TOKEN} x\n".encode(), "holds spaces or characters no Discord token has"),
+        (b"x" * 5000, "is larger than 4096 bytes"),
+        (b"\n \n", "is empty"),
+    ],
+)
+def test_a_bad_token_file_is_one_clear_line_that_never_shows_the_token(tmp_path, data, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(["--token-file", token_file(tmp_path, data)], {})
+    assert TOKEN not in str(info.value)
+
+
+def test_a_token_file_must_be_a_regular_file(tmp_path):
+    # /dev/zero used to read until MemoryError; a FIFO hung the start.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo), str(tmp_path)):
+        with pytest.raises(ConfigError, match="is not a regular file"):
+            load_config(["--token-file", path], {})
+
+
+def test_a_token_file_others_can_read_is_accepted_with_a_warning(tmp_path):
+    config = load_config(["--token-file", token_file(tmp_path, TOKEN.encode(), 0o644)], {})
+    assert config.token == TOKEN
+    (warning,) = config.warnings
+    assert "can be read or changed by other users (mode 644); chmod 600 it" in warning
+    assert load_config(["--token-file", token_file(tmp_path, TOKEN.encode())], {}).warnings == ()
+
+
+def test_a_token_in_the_environment_is_checked_too():
+    with pytest.raises(ConfigError, match="DISCORD_TOKEN holds more than one line") as info:
+        load_config([], {"DISCORD_TOKEN": f"{TOKEN}\n{TOKEN}"})
+    assert TOKEN not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-t", TOKEN], [TOKEN], [f"-t{TOKEN}"], [f"--tok={TOKEN}"], [f"--console={TOKEN}"],
+     ["--db", "x", f"--sync-guild={TOKEN}x'"]],
+)
+def test_no_argument_error_echoes_a_value(argv):
+    # `bardbot -t TOKEN` used to print the token in argparse's "unrecognized arguments".
+    with pytest.raises(ConfigError) as info:
+        load_config(argv, {})
+    assert TOKEN not in str(info.value)
+
+
+def test_request_logs_stay_at_info_and_never_show_interaction_tokens(capsys):
+    from bardbot.__main__ import setup_logging
+
+    setup_logging("DEBUG")
+    http = logging.getLogger("discord.http")
+    assert http.getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("discord.webhook.async_").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("bardbot").getEffectiveLevel() == logging.DEBUG
+    http.warning("We are being rate limited. %s %s responded with 429. Retrying in %.2f seconds.",
+                 "POST", f"https://discord.com/api/v10/interactions/123/{TOKEN}/callback", 1.0)
+    err = capsys.readouterr().err
+    assert "interactions/123/<token>/callback" in err and TOKEN not in err

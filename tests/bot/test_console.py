@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import pty
 import select
@@ -12,7 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
-from bardbot.console import split_options
+from bardbot import console
+from bardbot.console import MAX_LINE, OPTIONS, render_text, split_options
+from bardbot.engine import Engine
+from bardbot.handlers import Reply, UserError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.bot.harness import FakeClassifier, FakeGenerator
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = (ROOT / "models" / "sentiment.onnx", ROOT / "models" / "sentiment-message.onnx",
@@ -27,12 +36,28 @@ def run(args: list[str], stdin: str, env: dict | None = None, timeout: float = 6
 
 
 def test_split_options():
-    assert split_options("to be or not temperature=1.0 length=5", ("temperature", "length")) == (
+    assert split_options("to be or not temperature=1.0 length=5", "shakespeare") == (
         "to be or not", {"temperature": "1.0", "length": "5"}
     )
-    # Unknown or repeated names stay in the text; an option-looking word mid-text too.
-    assert split_options("a=b c length=3", ("length",)) == ("a=b c", {"length": "3"})
-    assert split_options("x foo=1", ("length",)) == ("x foo=1", {})
+    # An option-looking word mid-text stays in the text.
+    assert split_options("a=b c length=3", "shakespeare") == ("a=b c", {"length": "3"})
+
+
+@pytest.mark.parametrize("command", ["shakespeare", "set"])
+def test_an_unknown_or_repeated_option_is_an_error_for_every_command(command):
+    # /shakespeare used to take `foo=1` as part of the prompt while /set refused it.
+    with pytest.raises(UserError, match=rf"^/{command} does not know 'foo=1'; it takes "):
+        split_options("x foo=1", command)
+    with pytest.raises(UserError, match=r"^length is given twice"):
+        split_options("x length=3 length=5", command)
+
+
+def test_option_splitting_is_linear():
+    # The old `\s+(\w+)=(\S+)\s*$` search took 46 s of CPU on a 30,000-space prompt.
+    started = time.process_time()
+    assert split_options("x" + " " * 30_000 + "y", "shakespeare") == ("x" + " " * 30_000 + "y", {})
+    assert split_options(" " * 30_000 + "length=3", "shakespeare") == ("", {"length": "3"})
+    assert time.process_time() - started < 0.5
 
 
 def test_console_script_through_stdin():
@@ -51,13 +76,13 @@ def test_console_script_through_stdin():
         "/sentiment never reached",
     ]
     out = run(["-m", "tests.bot.fake_console"], "\n".join(lines) + "\n")
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # some commands failed
     text = out.stdout
     assert "commands:" in text and "/shakespeare PROMPT" in text
-    assert "**positive** 88% positive" in text
+    assert "positive 88% positive" in text  # plain text: no markdown on a pipe
     assert "error: There is no text to analyse." in text
-    # Markdown escapes are removed for the terminal: the generated "**bold**" reads as is.
-    assert "**Shall I compare thee**and thou art more lo\n" in text
+    # The bold prompt is plain; the generated "**bold**" (escaped for Discord) reads as is.
+    assert "Shall I compare theeand thou art more lo\n" in text
     assert "temperature 1 · 20 characters" in text
     assert "error: temperature must be between 0.1 and 2.0 (got 9.0)." in text
     assert "error: length must be a whole number, got 'abc'." in text
@@ -73,7 +98,7 @@ def test_console_script_through_stdin():
 def test_console_ends_at_end_of_input():
     out = run(["-m", "tests.bot.fake_console"], "/sentiment dull\n")
     assert out.returncode == 0
-    assert "**negative**" in out.stdout
+    assert out.stdout.startswith("negative ")
 
 
 def test_missing_models_refuse_to_start(tmp_path):
@@ -105,9 +130,9 @@ def test_console_end_to_end_with_the_shipped_models():
     assert out.returncode == 0, out.stderr
     blocks = out.stdout
     first, second = (line for line in blocks.splitlines() if "% positive" in line)
-    assert first.startswith("**positive**")
-    assert second.startswith("**negative**")
-    assert "**to be, or not to be**" in blocks
+    assert first.startswith("positive")
+    assert second.startswith("negative")
+    assert "\nto be, or not to be" in blocks
     assert "temperature 0.2 · 80 characters" in blocks
     assert "Sentiment model" in blocks and "Shakespeare model" in blocks
 
@@ -134,7 +159,7 @@ def test_ctrl_c_while_waiting_for_input_exits_at_once():
 
 def test_negative_seed_is_a_clear_error():
     out = run(["-m", "tests.bot.fake_console"], "/shakespeare to be seed=-1\n")
-    assert out.returncode == 0
+    assert out.returncode == 1
     assert out.stdout.strip() == "error: seed must be a whole number of 0 or more, got -1."
 
 
@@ -204,3 +229,85 @@ def test_console_serves_the_chosen_sentiment_model(flag, name):
     out = run(["-m", "bardbot", *flag], "/about\n", timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"name: {name}" in out.stdout
+
+
+def run_bytes(stdin: bytes, env: dict | None = None, timeout: float = 60):
+    return subprocess.run(
+        [sys.executable, "-m", "tests.bot.fake_console"], input=stdin, capture_output=True,
+        cwd=ROOT, timeout=timeout,
+        env={**os.environ, "DISCORD_TOKEN": "", "LC_ALL": "C.UTF-8", **(env or {})},
+    )
+
+
+def test_bytes_that_are_not_utf8_are_replaced_and_nothing_is_lost():
+    # Used to be a UnicodeDecodeError traceback, exit 1, and every line of the same 8 KB read
+    # lost with it (here /about and the second /sentiment).
+    out = run_bytes(b"/sentiment great\n/sentiment caf\xe9 was a good film\n/about\n"
+                    b"/sentiment dull\n")
+    assert out.returncode == 0, out.stderr
+    assert b"Traceback" not in out.stderr
+    replies = out.stdout.decode("utf-8").split("\n\n")  # a blank line between replies
+    assert [r.split()[0] for r in replies] == ["positive", "positive", "bardbot", "negative"]
+    assert "caf\ufffd was a good film" in replies[1]
+
+
+def test_a_failed_command_makes_the_exit_status_non_zero():
+    assert run_bytes(b"/sentiment good\n").returncode == 0
+    assert run_bytes(b"/nonsense\n/sentiment good\n").returncode == 1
+    assert run_bytes(b"/shakespeare x length=0\nquit\n").returncode == 1
+
+
+def test_a_huge_line_from_a_pipe_is_refused_without_reading_it_whole():
+    started = time.monotonic()
+    out = run_bytes(b"/shakespeare x" + b" " * 30_000 + b"y\n" + b"a" * 5_000_000 + b"\n"
+                    b"/sentiment good\n")
+    assert time.monotonic() - started < 30
+    first, second, third = out.stdout.decode().split("\n\n")
+    assert first == second == f"error: That line is too long: at most {MAX_LINE} characters."
+    assert third.startswith("positive")
+
+
+def test_plain_text_drops_markdown_but_keeps_escaped_characters():
+    reply = Reply("**prompt**\\*\\*bold\\*\\* `bar`\n-# footer\n> quoted \\> not a quote")
+    assert render_text(reply, plain=True) == "prompt**bold** bar\nfooter\nquoted > not a quote"
+    # On a terminal the markdown stays, escapes removed.
+    assert render_text(reply) == "**prompt****bold** `bar`\n-# footer\n> quoted > not a quote"
+
+
+WORDS = st.sampled_from(["temperature=1", "length=5", "seed=2", "foo=1", "x", "=", "a=", "=b",
+                         "length=3", " ", "\t", "é", "\x00", "sentiment=on"])
+
+
+@settings(max_examples=300, deadline=1000)
+@given(words=st.lists(WORDS | st.text(max_size=8), max_size=12),
+       command=st.sampled_from(["shakespeare", "set"]))
+def test_fuzz_split_options(words, command):
+    text = " ".join(words)
+    try:
+        head, options = split_options(text, command)
+    except UserError as e:
+        assert str(e).startswith(f"/{command} does not know ") or "given twice" in str(e)
+        return
+    assert set(options) <= set(OPTIONS[command])
+    assert head == head.strip() and text.strip().startswith(head)
+    assert all(value and not any(c.isspace() for c in value) for value in options.values())
+
+
+@settings(max_examples=200, deadline=2000)
+@given(data=st.binary(max_size=300))
+def test_fuzz_console_lines(data):
+    # Any bytes: every line gets an answer or nothing (a blank line), never an exception.
+    stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=None)
+    stdout = io.StringIO()
+    status = console.run(Engine(FakeClassifier(), FakeGenerator()), stdin, stdout)
+    assert status in (0, 1)
+    assert "Traceback" not in stdout.getvalue()
+
+
+def test_a_chat_line_is_bounded_like_sentiment():
+    engine = Engine(FakeClassifier(), FakeGenerator())
+    try:
+        with pytest.raises(UserError, match="The message is too long: at most 6000 characters"):
+            asyncio.run(console.Console(engine).handle("good " * 1300))
+    finally:
+        engine.close()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from bardbot.export.suite import build_cases, run_suite
 from bardbot.models import ModelError, SentimentClassifier
-from bardbot.models.metadata import resolve_path
+from bardbot.models.metadata import META_HASH, meta_sha256, resolve_path
 from bardbot.models.text import WordEncoding
 
 from tests.export.tiny import tiny_message_model
@@ -48,6 +48,7 @@ def test_a_score_does_not_depend_on_maxlen_for_a_text_shorter_than_it(message, t
         (tmp_path / f"m{suffix}").write_bytes(src.with_suffix(suffix).read_bytes())
     meta = json.loads((tmp_path / "m.json").read_text())
     meta["encoding"]["maxlen"] = 20
+    meta[META_HASH] = meta_sha256(meta)
     (tmp_path / "m.json").write_text(json.dumps(meta))
     short = SentimentClassifier.load(tmp_path / "m.onnx")
     np.testing.assert_allclose(short.score_texts(TEXTS[:4]), message.score_texts(TEXTS[:4]),

@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from bardbot.models import ModelError, SentimentClassifier, SentimentResult, ShakespeareGenerator
+from bardbot.models.metadata import META_HASH, meta_sha256
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -181,6 +182,7 @@ def test_windowed_mode_matches_the_reference_loop(tiny, gen, tmp_path):
         shutil.copy(tiny.models / name, tmp_path / name)
     meta = json.loads((tmp_path / "shakespeare.json").read_text())
     meta["mode"] = "windowed"
+    meta[META_HASH] = meta_sha256(meta)  # a deliberate edit: sealed again
     (tmp_path / "shakespeare.json").write_text(json.dumps(meta))
     windowed = ShakespeareGenerator.load(tmp_path / "shakespeare.onnx")
     prompt = "whether 'tis nobler in the mind"

@@ -1,0 +1,44 @@
+"""The engine's sentiment micro-batches: one bad text fails only its own request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from bardbot.engine import Engine
+
+from tests.bot.harness import FakeClassifier, FakeGenerator
+
+
+class PoisonedClassifier(FakeClassifier):
+    """Fails any batch holding the text "poison", like onnxruntime on an out-of-range id."""
+
+    def predict(self, texts):
+        if "poison" in texts:
+            self.batches.append(len(texts))
+            raise RuntimeError("indices element out of data bounds")
+        return super().predict(texts)
+
+
+async def test_a_failing_text_fails_only_its_own_request():
+    # Used to fail the whole micro-batch: 9 of 10 unrelated requests got the error.
+    clf = PoisonedClassifier()
+    engine = Engine(clf, FakeGenerator())
+    texts = ["good film"] * 5 + ["poison"] + ["bad film"] * 4
+    results = await asyncio.gather(*(engine.classify(t) for t in texts), return_exceptions=True)
+    engine.close()
+    failed = [t for t, r in zip(texts, results, strict=True) if isinstance(r, Exception)]
+    assert failed == ["poison"]
+    assert [r.label for r in results if not isinstance(r, Exception)] == (
+        ["positive"] * 5 + ["negative"] * 4
+    )
+    assert clf.batches[:2] == [1, 9]  # the first alone, the other nine batched, then one by one
+    assert len(clf.batches) == 2 + 9
+
+
+async def test_a_lone_failing_text_gets_its_error():
+    engine = Engine(PoisonedClassifier(), FakeGenerator())
+    with pytest.raises(RuntimeError, match="out of data bounds"):
+        await engine.classify("poison")
+    assert (await engine.classify("good")).label == "positive"  # the worker is free again
+    engine.close()

@@ -121,6 +121,9 @@ def _message_args(p: argparse.ArgumentParser) -> None:
                    help=f"sentences cut from each fitting review (default: {d.spans})")
     g.add_argument("--span-weight", type=float, default=d.span_weight, metavar="W",
                    help=f"loss weight of a sentence example (default: {d.span_weight})")
+    g.add_argument("--negated-spans", type=int, default=d.negated_spans, metavar="N",
+                   help="sentence pairs per review: 'X was awful' and its counterfactual 'X was "
+                        f"not awful' with the opposite label (default: {d.negated_spans})")
     g.add_argument("--val-split", type=float, default=d.val_split, metavar="FRACTION",
                    help=f"validation share of the train reviews (default: {d.val_split})")
     g.add_argument("--no-test", action="store_true", help="skip the official test set")
@@ -163,7 +166,8 @@ def _message_config(a: argparse.Namespace, command: str) -> MessageConfig:
         features=tuple(f.strip() for f in a.features.split(",") if f.strip()),
         w2v_dim=a.w2v_dim, w2v_epochs=a.w2v_epochs, min_count=a.min_count,
         glove_dir=a.glove_dir, glove_words=a.glove_words, max_vocab=a.max_vocab,
-        spans=a.spans, span_weight=a.span_weight, workers=a.workers,
+        spans=a.spans, span_weight=a.span_weight, negated_spans=a.negated_spans,
+        workers=a.workers,
         max_reviews=a.max_reviews, test=not a.no_test, verbose=_verbosity(a), command=command)
 
 
@@ -193,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "normalisation; frozen [word2vec | GloVe | VADER valence] embedding; "
                        "BiLSTM(64) over each text's own steps, masked max pooling, Dense(1); "
                        "Adam; best epoch by validation loss; temperature fitted on validation.")
-    _common(g, epochs=3, batch=64, out="runs/message")
+    _common(g, epochs=4, batch=64, out="runs/message")
     _message_args(g)
 
     c = sub.add_parser("shakespeare", help="train the character-level Shakespeare LSTM",

@@ -96,7 +96,7 @@ class MessageConfig:
     url: str | None = None
     cache_dir: Path | None = None
     seed: int = 42
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 64
     learning_rate: float = 1e-3
     maxlen: int = 400  # tokens of a review read in training (runtime texts are cut there too)
@@ -112,8 +112,9 @@ class MessageConfig:
     glove_dir: str | None = None
     glove_words: int = 100_000  # most frequent GloVe words that may join the vocabulary
     max_vocab: int = 80_000
-    spans: int = 2  # sentences cut from each fitting review, with the review's label
-    span_weight: float = 0.5
+    spans: int = 4  # sentences cut from each fitting review, with the review's label
+    span_weight: float = 1.0
+    negated_spans: int = 1  # counterfactual negations per review (see trainer/message.py)
     workers: int = 2
     max_reviews: int | None = None
     test: bool = True
@@ -130,8 +131,10 @@ class MessageConfig:
         unknown = set(self.features) - set(MESSAGE_FEATURES)
         if unknown or not self.features:
             raise UserError(f"--features takes a comma list of {', '.join(MESSAGE_FEATURES)}")
-        if not (0.0 <= self.dropout < 1.0 and self.spans >= 0 and self.span_weight > 0):
-            raise UserError("--dropout must be in [0, 1), --spans >= 0, --span-weight > 0")
+        if not (0.0 <= self.dropout < 1.0 and min(self.spans, self.negated_spans) >= 0
+                and self.span_weight > 0):
+            raise UserError("--dropout must be in [0, 1), --spans and --negated-spans >= 0, "
+                            "--span-weight > 0")
         if self.max_vocab <= 0 or self.glove_words <= 0 or self.min_count <= 0:
             raise UserError("--max-vocab, --glove-words and --min-count must be positive")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):

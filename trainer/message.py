@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.models.text import WordEncoding
+from bardbot.models.text import NEGATION_CUES, WordEncoding
 from bardbot.trainer import fit
 from bardbot.trainer.config import MessageConfig, UserError
 from bardbot.trainer.data import load_imdb
@@ -169,10 +169,37 @@ def sentence_spans(tokens: list[str], rng: np.random.Generator, count: int,
     return [fitting[i] for i in sorted(pick)]
 
 
+# Counterfactual negation (after Kaushik et al., ICLR 2020): "the acting was awful" from a
+# negative review also yields "the acting was not awful", labelled positive. The reviews
+# themselves cannot teach this: "not bad" occurs in more negative than positive reviews.
+COPULAS = frozenset(("is", "was", "are", "were", "'s", "be", "been", "seems", "seemed",
+                     "looks", "looked", "feels", "felt"))
+DEGREE = frozenset(("very", "so", "really", "pretty", "quite", "too", "that", "extremely",
+                    "truly", "just", "incredibly"))
+
+
+def negated_sentence(sentence: list[str], label: int, lexicon: dict[str, float]
+                     ) -> list[str] | None:
+    """The sentence with "not" after its copula, when what follows is a lexicon word whose
+    valence agrees with the review's label (so negating it flips the label); else None."""
+    if NEGATION_CUES.intersection(sentence):
+        return None
+    for i, token in enumerate(sentence[:-1]):
+        if token not in COPULAS:
+            continue
+        j = i + 2 if sentence[i + 1] in DEGREE and i + 2 < len(sentence) else i + 1
+        valence = lexicon.get(sentence[j], 0.0)
+        if abs(valence) >= 1.0 and (valence > 0) == bool(label):
+            return [*sentence[: i + 1], "not", *sentence[i + 1 :]]
+    return None
+
+
 def make_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence[int],
-                  spans: int, span_weight: float, seed: int, reviews: bool = True) -> Examples:
-    """Each review (its first maxlen known tokens; unless `reviews` is False) plus up to
-    `spans` of its sentences."""
+                  spans: int, span_weight: float, seed: int, reviews: bool = True,
+                  negated: int = 0, lexicon: dict[str, float] | None = None) -> Examples:
+    """Each review (its first maxlen known tokens; unless `reviews` is False), up to `spans`
+    of its sentences, and up to `negated` counterfactual negations of its sentences (each
+    beside its original) with the opposite label."""
     rng = np.random.default_rng(seed)
     ids, out_labels, weights = [], [], []
 
@@ -189,6 +216,12 @@ def make_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence
             add(tokens, label, 1.0)
         for span in sentence_spans(tokens, rng, spans):
             add(span, label, span_weight)
+        if negated and lexicon:
+            pairs = [(span, flipped) for span in sentence_spans(tokens, rng, 1000)
+                     if (flipped := negated_sentence(span, label, lexicon)) is not None]
+            for span, flipped in pairs[:negated]:
+                add(span, label, span_weight)
+                add(flipped, 1 - label, span_weight)
     return Examples(ids, np.asarray(out_labels, np.float32), np.asarray(weights, np.float32))
 
 
@@ -391,7 +424,8 @@ def run(cfg: MessageConfig) -> dict:
     labels = [r.label for r in imdb.train]
     fit_idx, val_idx = order[:split], order[split:]
     train = make_examples(encoding, [texts[i] for i in fit_idx], [labels[i] for i in fit_idx],
-                          cfg.spans, cfg.span_weight, cfg.seed)
+                          cfg.spans, cfg.span_weight, cfg.seed, negated=cfg.negated_spans,
+                          lexicon=vader_lexicon() if cfg.negated_spans else None)
     val = review_examples(encoding, [texts[i] for i in val_idx], [labels[i] for i in val_idx])
     # Validation sentences (with their review's label) calibrate short texts too.
     val_spans = make_examples(encoding, [texts[i] for i in val_idx],
@@ -447,6 +481,7 @@ def run(cfg: MessageConfig) -> dict:
         "data": {"source": imdb.source, "train_reviews": len(imdb.train),
                  "fit_reviews": len(fit_idx), "val_reviews": len(val_idx),
                  "fit_examples": len(train), "spans_per_review": cfg.spans,
+                 "negated_spans_per_review": cfg.negated_spans,
                  "span_weight": cfg.span_weight, "test_reviews": len(imdb.test),
                  "max_reviews": cfg.max_reviews},
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "adam",

@@ -13,11 +13,12 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_shipped_files_fit_the_size_budget():
-    assert sum(p.stat().st_size for p in SHIPPED) <= 40 * 1024 * 1024
+    files = [*MODELS_DIR.glob("*.onnx"), *MODELS_DIR.glob("*.json")]
+    assert sum(p.stat().st_size for p in files) <= 40 * 1024 * 1024
 
 
 def test_shipped_sentiment_classifier():
-    clf = SentimentClassifier.load()
+    clf = SentimentClassifier.load("reference")
     good, bad = clf.predict([
         "One of the best films I have ever seen. Wonderful acting, a beautiful story, and a "
         "great score. I loved every minute of it and highly recommend it.",
@@ -38,3 +39,20 @@ def test_shipped_generator():
     # A trained model: far below the 3.9 nats/char of guessing among 50 characters.
     line = "the king is dead, my lord, and the queen hath sent for you.\nwhat says the king?"
     assert gen.loss(line) < 2.5
+
+
+# Scores of the shipped reference model, recorded with the code before the message model
+# existed: the reference must answer exactly as it did.
+REFERENCE_SCORES = {
+    "not bad at all": 0.3592737317085266, "not great": 0.6125751733779907,
+    "I hate mondays": 0.5147781372070312, "worst. day. ever.": 0.5565831065177917,
+    "GREAT MOVIE": 0.7523733377456665, "great movie": 0.921619713306427,
+    "😀😀🎉": 0.5283410549163818, "A gripping, beautifully acted film.": 0.9927325248718262,
+}
+
+
+def test_the_reference_answers_exactly_as_before():
+    clf = SentimentClassifier.load("reference")
+    assert not clf.variable_length and clf.info["name"] == "reference"
+    scores = clf.score_texts(list(REFERENCE_SCORES))
+    assert scores.tolist() == pytest.approx(list(REFERENCE_SCORES.values()), abs=1e-7)

@@ -9,6 +9,7 @@ Imports only the standard library, numpy and nltk (never TensorFlow).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -186,6 +187,7 @@ class WordEncoding:
     # Negated tokens get their word's id + vocab_size (message models only): the model sees
     # "bad" and "bad" inside a negation's scope as two inputs.
     negation: bool = False
+    spelling: bool = False  # message models: unknown words one typo from a known word map to it
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -194,8 +196,8 @@ class WordEncoding:
                              f"got {self.normalization!r}")
         if self.maxlen <= 0:
             raise ValueError(f"maxlen must be a positive number of tokens, got {self.maxlen}")
-        if self.negation and self.normalization != "message":
-            raise ValueError("negation marking needs the message normalization")
+        if (self.negation or self.spelling) and self.normalization != "message":
+            raise ValueError("negation marking and spelling need the message normalization")
         if self.oov not in ("drop", "unk"):
             raise ValueError(f"oov policy must be 'drop' or 'unk', got {self.oov!r}")
         index = {word: i + 2 for i, word in enumerate(self.words)}
@@ -216,9 +218,36 @@ class WordEncoding:
     def token_id(self, token: str) -> int | None:
         token_id = self._index.get(token)
         if token_id is None and self.normalization == "message":
-            # "soo" (from "soooo") or "coool": the word with doubled letters made single.
-            token_id = self._index.get(_DOUBLE_LETTER.sub(r"\1", token))
+            token_id = self._unelongated(token)
+            if token_id is None and self.spelling:
+                token_id = self._corrected(token)
         return token_id
+
+    def _unelongated(self, token: str) -> int | None:
+        """"terriblee" (from "terribleeee"), "soo": a known word with some doubled letters
+        made single, fewest first."""
+        doubles = [m.start() for m in _DOUBLE_LETTER.finditer(token)]
+        for count in range(1, min(len(doubles), 3) + 1):
+            for dropped in itertools.combinations(doubles, count):
+                found = self._index.get("".join(
+                    ch for i, ch in enumerate(token) if i not in dropped))
+                if found is not None:
+                    return found
+        return None
+
+    def _corrected(self, token: str) -> int | None:
+        """A light typo ("graet", "amazng"): the most frequent known word (lowest id) one
+        deletion, transposition, replacement or insertion away; words of 5+ letters only."""
+        if len(token) < 5 or not token.isalpha() or not token.isascii():
+            return None
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        splits = [(token[:i], token[i:]) for i in range(len(token) + 1)]
+        candidates = {a + b[1:] for a, b in splits if b}
+        candidates |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        candidates |= {a + c + b[1:] for a, b in splits if b for c in letters}
+        candidates |= {a + c + b for a, b in splits for c in letters}
+        ids = [i for c in candidates if (i := self._index.get(c)) is not None]
+        return min(ids) if ids else None
 
     def tokenize(self, text: str) -> list[str]:
         return tokenize(text, self.lowercase, self.normalization)
@@ -268,7 +297,8 @@ class WordEncoding:
             "tokenizer": "nltk.TreebankWordTokenizer",
             "clean": "NFKC, <br /> to space, drop Unicode category C except whitespace",
             **({"normalization": "message: drop mentions/links/URLs, emoji and emoticons "
-                "as words, shorten elongations, lowercase", "negation": self.negation}
+                "as words, shorten elongations, lowercase", "negation": self.negation,
+                "spelling": self.spelling}
                if message else {}),
             "lowercase": self.lowercase,
             "oov": self.oov,
@@ -294,6 +324,7 @@ class WordEncoding:
             oov=data["oov"],
             normalization="message" if version == MESSAGE_ENCODING_VERSION else "reference",
             negation=bool(data.get("negation", False)),
+            spelling=bool(data.get("spelling", False)),
         )
 
 

@@ -149,6 +149,8 @@ def _message_args(p: argparse.ArgumentParser) -> None:
     m.add_argument("--unidirectional", action="store_true", help="one LSTM direction only")
     m.add_argument("--no-negation", action="store_true",
                    help="no negation-scope marking (\"not bad\": bad gets its plain id)")
+    m.add_argument("--no-spelling", action="store_true",
+                   help="no typo correction of unknown words (\"graet\" stays unknown)")
     m.add_argument("--dropout", type=float, default=d.dropout, metavar="P",
                    help=f"dropout before the output layer (default: {d.dropout})")
     m.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
@@ -163,6 +165,7 @@ def _message_config(a: argparse.Namespace, command: str) -> MessageConfig:
         seed=a.seed, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.learning_rate,
         maxlen=a.maxlen, val_split=a.val_split, units=a.units,
         bidirectional=not a.unidirectional, dropout=a.dropout, negation=not a.no_negation,
+        spelling=not a.no_spelling,
         features=tuple(f.strip() for f in a.features.split(",") if f.strip()),
         w2v_dim=a.w2v_dim, w2v_epochs=a.w2v_epochs, min_count=a.min_count,
         glove_dir=a.glove_dir, glove_words=a.glove_words, max_vocab=a.max_vocab,

@@ -106,6 +106,7 @@ class MessageConfig:
     dropout: float = 0.3
     features: tuple[str, ...] = MESSAGE_FEATURES  # embedding columns, in this order
     negation: bool = True  # mark tokens in a negation's scope (their own ids)
+    spelling: bool = True  # unknown words one typo away from a known word map to it
     w2v_dim: int = 100
     w2v_epochs: int = 5
     min_count: int = 5  # word2vec's min_count, and the least count of a training word kept

@@ -413,7 +413,8 @@ def run(cfg: MessageConfig) -> dict:
     print(f"vocabulary {len(vocab.words)} words x {vocab.matrix.shape[1]} dims "
           f"({', '.join(cfg.features)})")
     encoding = WordEncoding(vocab.words, cfg.maxlen, lowercase=True, oov="drop",
-                            normalization="message", negation=cfg.negation)
+                            normalization="message", negation=cfg.negation,
+                            spelling=cfg.spelling)
     matrix = (negation_matrix(vocab.matrix, lexicon_column(vocab.info)) if cfg.negation
               else vocab.matrix)
 

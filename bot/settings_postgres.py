@@ -70,6 +70,9 @@ CONNECTION_LOST = (
     asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
     asyncpg.TooManyConnectionsError,
+    # What asyncpg raises when a server's "terminating connection" notice reached an idle
+    # connection and the next query finds its protocol in the wrong state.
+    asyncpg.InternalClientError,
 )
 
 _READ = (

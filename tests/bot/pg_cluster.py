@@ -45,6 +45,7 @@ class Cluster:
     port: int
     password: str
     bin_dir: Path
+    durable: bool = False  # fsync and synchronous commits, as in production (benchmarks)
 
     def url(self, database: str = DATABASE, *, password: str | None = None) -> str:
         return f"postgresql://{USER}:{password or self.password}@127.0.0.1:{self.port}/{database}"
@@ -55,7 +56,9 @@ class Cluster:
 
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-                   " -c fsync=off -c synchronous_commit=off -c max_connections=200")
+                   " -c max_connections=200")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off"
         self._pg_ctl("-o", options, "-l", str(self.folder / "log"), "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -85,7 +88,7 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-def start_cluster() -> Cluster:
+def start_cluster(durable: bool = False) -> Cluster:
     bin_dir = server_bin_dir()
     folder = Path(tempfile.mkdtemp(prefix="bardbot-pg-"))
     password = secrets.token_urlsafe(16)
@@ -100,7 +103,7 @@ def start_cluster() -> Cluster:
         check=True, capture_output=True,
     )
     (folder / "pw").unlink()
-    cluster = Cluster(folder, _free_port(), password, bin_dir)
+    cluster = Cluster(folder, _free_port(), password, bin_dir, durable)
     cluster.start()
     subprocess.run(
         _as_postgres([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(cluster.port),

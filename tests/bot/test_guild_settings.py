@@ -320,3 +320,32 @@ async def test_two_shard_processes_use_each_others_changes(pg_url):
         for shard in shards:
             shard.stdin.close()
         assert [await asyncio.wait_for(s.wait(), 30) for s in shards] == [0, 0]
+
+
+def test_postgres_down_at_start_stops_the_bot_with_one_line(pg_cluster, monkeypatch, capsys):
+    url = pg_cluster.url().replace(str(pg_cluster.port), "1")  # nothing listens on port 1
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token")
+    monkeypatch.setenv("BARDBOT_DB", url)
+    fake_models(monkeypatch)
+    assert entry.main([]) == 1
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("bardbot: cannot connect to the settings database postgresql://bard:***@")
+    assert pg_cluster.password not in err and "not-a-real-token" not in err
+
+
+async def test_the_postgres_password_is_never_logged_nor_shown(pg_url, pg_cluster, monkeypatch,
+                                                               caplog):
+    from tests.bot.harness import make_bot, start
+
+    monkeypatch.setenv("BARDBOT_DB", pg_url)
+    fake_models(monkeypatch)
+    host, session = make_bot()
+    await start(host)
+    with caplog.at_level("DEBUG"):
+        await host.load_extension("bardbot")
+        await run_interaction(host, interaction_payload("bardbot", subcommand="about"))
+        await host.unload_extension("bardbot")
+    assert "bardbot loaded (settings: postgresql://bard:***@127.0.0.1" in caplog.text
+    assert pg_cluster.password not in caplog.text
+    assert pg_cluster.password not in str(session.replies[-1].message)

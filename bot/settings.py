@@ -23,6 +23,7 @@ import logging
 import math
 import numbers
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -200,7 +201,7 @@ def parse_target(value: str | os.PathLike[str] | PostgresUrl) -> DatabaseTarget:
     return Path(value).expanduser()
 
 
-class SettingsStore:
+class SettingsStore(ABC):
     """Async per-guild settings. Create with `await SettingsStore.open(path_or_url, defaults)`;
     the backend (SqliteSettingsStore, PostgresSettingsStore) follows from the target."""
 
@@ -238,8 +239,8 @@ class SettingsStore:
 
         return await SqliteSettingsStore.connect(target, defaults)
 
-    async def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def close(self) -> None: ...
 
     async def __aenter__(self) -> SettingsStore:
         return self
@@ -285,23 +286,27 @@ class SettingsStore:
 
     # -- what a backend provides ------------------------------------------------------------
 
+    @abstractmethod
     async def _fetch(self, guild_id: int) -> StoredRow | None:
-        raise NotImplementedError
+        """The guild's row and channels; None when it has neither."""
 
-    async def _fetch_all(self) -> dict[int, StoredRow]:
-        raise NotImplementedError
+    @abstractmethod
+    async def _fetch_all(self) -> dict[int, StoredRow]: ...
 
+    @abstractmethod
     async def _write(
         self, guild_id: int, columns: dict[str, Any], channels: frozenset[int] | None
     ) -> StoredRow | None:
         """Set `columns` (and replace the channels unless None) in one transaction; the result."""
-        raise NotImplementedError
 
-    async def _set_channel(self, guild_id: int, channel_id: int, allowed: bool) -> StoredRow | None:
-        raise NotImplementedError
+    @abstractmethod
+    async def _set_channel(
+        self, guild_id: int, channel_id: int, allowed: bool
+    ) -> StoredRow | None: ...
 
+    @abstractmethod
     async def _replace(self, guild_id: int, row: StoredRow) -> None:
-        raise NotImplementedError
+        """Make the guild's row and channels exactly `row`."""
 
     # -- reading stored values ----------------------------------------------------------------
 

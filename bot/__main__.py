@@ -42,7 +42,7 @@ async def _run_bot(config: Config, classifier, generator) -> None:
 def _migrate_settings(argv: Sequence[str]) -> int:
     import argparse
 
-    from bardbot.settings import SettingsError, copy_settings
+    from bardbot.settings import SettingsError, copy_settings, parse_target
 
     p = argparse.ArgumentParser(
         prog="bardbot migrate-settings",
@@ -58,8 +58,6 @@ def _migrate_settings(argv: Sequence[str]) -> int:
         copied = asyncio.run(copy_settings(args.source, args.target))
     except SettingsError as e:
         return _fail(str(e))
-    from bardbot.settings import parse_target
-
     print(f"copied the settings of {copied} servers from {args.source} to "
           f"{parse_target(args.target)}")
     return 0

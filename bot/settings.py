@@ -232,8 +232,12 @@ class SettingsStore(ABC):
             )
         target = parse_target(target)
         if isinstance(target, PostgresUrl):
-            from bardbot.settings_postgres import PostgresSettingsStore
-
+            try:
+                from bardbot.settings_postgres import PostgresSettingsStore
+            except ImportError as e:
+                raise SettingsError(
+                    f"{target} needs the PostgreSQL driver ({e}): pip install 'bardbot[postgres]'"
+                ) from None
             return await PostgresSettingsStore.connect(target, defaults)
         from bardbot.settings_sqlite import SqliteSettingsStore
 

@@ -723,6 +723,27 @@ def test_a_postgres_url_never_shows_its_password():
     assert parse_target("s.db") == Path("s.db")
 
 
+def test_bardbot_db_and_db_flag_select_the_backend():
+    from bardbot.config import load_config
+
+    url = "postgresql://bard:s3cret@db.example/bard"
+    for config in (load_config(["--db", url], {}), load_config([], {"BARDBOT_DB": url})):
+        assert config.db_path == PostgresUrl(url)
+        assert "s3cret" not in repr(config) and "bard:***@db.example" in repr(config)
+    assert load_config(["--db", "sqlite:/x/s.db"], {}).db_path == Path("/x/s.db")
+    assert load_config([], {"BARDBOT_DB": "~/s.db", "HOME": "/h"}).db_path == Path(
+        "~/s.db"
+    ).expanduser()
+
+
+async def test_postgres_without_its_driver_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "bardbot.settings_postgres")
+    with pytest.raises(SettingsError, match=r"pip install 'bardbot\[postgres\]'") as err:
+        await SettingsStore.open("postgresql://bard:s3cret@db.example/bard")
+    assert "s3cret" not in str(err.value)
+
+
 async def test_postgres_down_at_start_is_a_clear_error_without_the_password(pg_cluster, caplog):
     url = pg_cluster.url().replace(str(pg_cluster.port), "1")  # nothing listens on port 1
     with pytest.raises(SettingsError) as err:

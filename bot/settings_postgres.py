@@ -102,7 +102,7 @@ class PostgresSettingsStore(SettingsStore):
         super().__init__(url.redacted, defaults)
         self._pool: asyncpg.Pool | None = pool
         self._url = url
-        self._abandoned: set[asyncio.Task] = set()  # calls that ran past OPERATION_TIMEOUT
+        self._calls: set[asyncio.Task] = set()  # running calls, some given up on by their caller
 
     @classmethod
     async def connect(cls, url: PostgresUrl, defaults: GuildSettings) -> PostgresSettingsStore:
@@ -137,7 +137,7 @@ class PostgresSettingsStore(SettingsStore):
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
-        for task in self._abandoned:
+        for task in self._calls:
             task.cancel()
         try:
             await asyncio.wait_for(pool.close(), OPERATION_TIMEOUT)
@@ -214,15 +214,15 @@ class PostgresSettingsStore(SettingsStore):
         # A task, so that the caller is answered on time even if cancelling a query on a dead
         # connection would itself wait for the network.
         task = asyncio.ensure_future(self._with_reconnect(pool, work))
+        self._calls.add(task)
+        task.add_done_callback(self._forget)
         try:
             done, _ = await asyncio.wait({task}, timeout=OPERATION_TIMEOUT)
         except asyncio.CancelledError:
             task.cancel()
             raise
         if not done:
-            task.cancel()
-            self._abandoned.add(task)
-            task.add_done_callback(self._forget)
+            task.cancel()  # it finishes on its own; close() waits for none of it
             raise SettingsUnavailable(
                 f"the settings database {self.location} did not answer within"
                 f" {OPERATION_TIMEOUT:g} s"
@@ -239,9 +239,9 @@ class PostgresSettingsStore(SettingsStore):
             ) from None
 
     def _forget(self, task: asyncio.Task) -> None:
-        self._abandoned.discard(task)
+        self._calls.discard(task)
         if not task.cancelled():
-            task.exception()  # retrieved: no "never retrieved" warning
+            task.exception()  # retrieved (by _run, or nobody): no "never retrieved" warning
 
     @staticmethod
     async def _with_reconnect(pool: asyncpg.Pool, work: Work[T]) -> T:

@@ -345,7 +345,7 @@ async def test_the_postgres_password_is_never_logged_nor_shown(pg_url, pg_cluste
     with caplog.at_level("DEBUG"):
         await host.load_extension("bardbot")
         await run_interaction(host, interaction_payload("bardbot", subcommand="about"))
-        await host.unload_extension("bardbot")
+        await host.remove_cog("Bard")  # closes the store (unloading would purge bardbot.*)
     assert "bardbot loaded (settings: postgresql://bard:***@127.0.0.1" in caplog.text
     assert pg_cluster.password not in caplog.text
     assert pg_cluster.password not in str(session.replies[-1].message)

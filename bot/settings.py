@@ -91,6 +91,14 @@ def check_id(value: Any, what: str) -> int:
     return value
 
 
+def _is_id(value: Any) -> bool:
+    try:
+        check_id(value, "id")
+    except ValueError:
+        return False
+    return True
+
+
 def _check_channels(value: Any) -> frozenset[int]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise ValueError(f"allowed_channels must be a collection of channel ids (got {value!r})")
@@ -280,6 +288,10 @@ class SettingsStore(ABC):
     async def export_rows(self) -> dict[int, StoredRow]:
         """Every guild's stored row, valid values only (for copying to another store)."""
         rows = await self._fetch_all()
+        for guild_id in [gid for gid in rows if not _is_id(gid)]:
+            log.warning("settings database %s: skipping a row with an invalid server id %r",
+                        self._location, guild_id)
+            del rows[guild_id]
         return {gid: self._valid_row(gid, row) for gid, row in rows.items()}
 
     async def import_rows(self, rows: Mapping[int, StoredRow]) -> None:

@@ -826,6 +826,7 @@ def test_migrate_settings_copies_a_sqlite_file_into_postgres_idempotently(
             await sqlite_store.allow_channel(GUILD, CHANNEL)
             await sqlite_store.update(OTHER, length=1000, chat_enabled=False)
         await raw_execute(source, "UPDATE guilds SET length = $1 WHERE guild_id = $2", -1, GUILD)
+        await raw_execute(source, "INSERT INTO guilds (guild_id, length) VALUES (-3, 5)")
         async with await SettingsStore.open(pg_url) as pg:
             await pg.update(OTHER, temperature=0.2)  # replaced: NULL there means the default
 

@@ -65,7 +65,34 @@ async def _run_bot(config: Config, classifier, generator) -> None:
         await store.close()  # when login failed before the cog was added
 
 
+def _migrate_settings(argv: Sequence[str]) -> int:
+    import argparse
+
+    from bardbot.settings import SettingsError, copy_settings, parse_target
+
+    p = argparse.ArgumentParser(
+        prog="bardbot migrate-settings",
+        description="Copy per-server settings from a SQLite file into PostgreSQL (or any store"
+        " into another); running it again changes nothing.",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="PATH",
+                   help="the SQLite settings file")
+    p.add_argument("--to", dest="target", required=True, metavar="URL",
+                   help="postgresql://user@host/db (password: PGPASSWORD or ~/.pgpass)")
+    args = p.parse_args(argv)
+    try:
+        copied = asyncio.run(copy_settings(args.source, args.target))
+    except SettingsError as e:
+        return _fail(str(e))
+    print(f"copied the settings of {copied} servers from {args.source} to "
+          f"{parse_target(args.target)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["migrate-settings"]:
+        return _migrate_settings(argv[1:])
     try:
         config = load_config(argv)
     except ConfigError as e:

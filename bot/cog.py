@@ -38,6 +38,11 @@ T_MIN, T_MAX = TEMPERATURE_RANGE
 Temperature = app_commands.Range[float, T_MIN, T_MAX]
 Length = app_commands.Range[int, 1, MAX_LENGTH]
 BUSY = "I am busy with other requests right now; try again in a few seconds."
+SETTINGS_UNAVAILABLE = (
+    "bardbot's settings are unavailable right now, so nothing was read or changed; "
+    "try again in a minute."
+)
+DEFAULTS_USED = "bardbot's settings are unavailable right now: this used the default settings."
 CHAT_RATE, CHAT_PER = 3, 30.0  # chat replies per user per 30 s
 # Chat replies per channel waiting or being written (they are answered one at a time, in
 # order); a mention past this gets "busy" at once instead of a reply minutes later.
@@ -241,7 +246,7 @@ class Bard(commands.Cog):
         elif isinstance(error, app_commands.TransformerError):
             message = f"That value is not valid: {error.value!r}."
         elif isinstance(original, SettingsError):
-            message = "bardbot's settings are unavailable right now; the server owner was told."
+            message = SETTINGS_UNAVAILABLE
             log.error("settings failed: %s: %s", where(interaction), original)
         else:
             message = "Something went wrong; it has been logged."
@@ -280,10 +285,15 @@ class Bard(commands.Cog):
         temperature: Temperature | None = None,
         length: Length | None = None,
     ) -> None:
+        defaults_used = False
+
         async def work() -> Reply:
+            nonlocal defaults_used
             # Inside the deferred work: a database locked by another shard's process can take
             # seconds, past Discord's 3 s for an unacknowledged interaction.
             settings = await self._settings_for(interaction.guild_id)
+            defaults_used = settings is None
+            settings = settings or self.store.defaults
             return await handlers.shakespeare(
                 self.engine,
                 prompt,
@@ -292,6 +302,8 @@ class Bard(commands.Cog):
             )
 
         await self._respond(interaction, work())
+        if defaults_used and (temperature is None or length is None):
+            await self._send(interaction, Reply(DEFAULTS_USED, ephemeral=True))
 
     @shakespeare.autocomplete("temperature")
     async def _temperature_hints(
@@ -390,8 +402,8 @@ class Bard(commands.Cog):
             handlers.check_length(changes["length"])
 
         async def work() -> Reply:
+            settings = None
             try:
-                settings = await self.store.get(guild_id)
                 if changes:
                     settings = await self.store.update(guild_id, **changes)
                 if allow_channel is not None:
@@ -412,10 +424,16 @@ class Bard(commands.Cog):
         name = guild.name if guild is not None and guild.name else None
         return handlers.escape(name) if name else "this server"
 
-    async def _settings_for(self, guild_id: int | None) -> GuildSettings:
+    async def _settings_for(self, guild_id: int | None) -> GuildSettings | None:
+        """The server's settings (the defaults in DMs); None while the database is unavailable,
+        where the caller may go on with the defaults."""
         if guild_id is None:
             return self.store.defaults
-        return await self.store.get(guild_id)
+        try:
+            return await self.store.get(guild_id)
+        except SettingsError as e:
+            log.warning("settings unavailable for guild=%s, using the defaults: %s", guild_id, e)
+            return None
 
     # -- chat ----------------------------------------------------------------------------
 
@@ -472,7 +490,7 @@ class Bard(commands.Cog):
             f"guild={guild_id} channel={message.channel.id}"
         )
         try:
-            settings = await self._settings_for(guild_id)
+            settings = await self._settings_for(guild_id) or self.store.defaults
             if not settings.chat_enabled or not self._chat_allowed_in(message.channel, settings):
                 return
             if busy:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bardbot.engine import EngineLimits
+from bardbot.settings import DatabaseTarget, parse_target
 
 
 class ConfigError(Exception):
@@ -36,7 +37,8 @@ class Config:
     console: bool = False  # console mode even when a token is set
     sentiment_model: str | None = None  # a shipped model's name or a path; None: the default
     shakespeare_model: str | None = None  # a shipped model's name or a path; None: the default
-    db_path: Path = field(default_factory=lambda: default_db_path(os.environ))
+    # A SQLite file, or a PostgreSQL URL (whose str/repr hide the password).
+    db_path: DatabaseTarget = field(default_factory=lambda: default_db_path(os.environ))
     sync_guild: int | None = None  # copy the commands to this server and sync them at start
     sharded: bool = False  # run as AutoShardedBot
     shard_count: int | None = None  # None with sharded: Discord's recommended count
@@ -190,9 +192,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--db",
-        metavar="PATH",
-        help="per-server settings database "
-        "(default: ~/.local/state/bardbot/settings.db) [BARDBOT_DB]",
+        metavar="PATH|URL",
+        help="per-server settings: a SQLite file (default: ~/.local/state/bardbot/settings.db)"
+        " or a postgresql://user@host/db URL [BARDBOT_DB]",
     )
     p.add_argument(
         "--sync-guild",
@@ -299,7 +301,7 @@ def load_config(
         console=console,
         sentiment_model=sentiment or None,
         shakespeare_model=shakespeare or None,
-        db_path=Path(db).expanduser() if db else default_db_path(env),
+        db_path=parse_target(db) if db else default_db_path(env),
         sync_guild=_int(sync, "--sync-guild / BARDBOT_SYNC_GUILD", 1) if sync else None,
         sharded=sharded,
         shard_count=shard_count,

@@ -1,72 +1,60 @@
-"""Per-server (guild) settings, persisted in SQLite.
+"""Per-server (guild) settings, persisted in SQLite (one machine) or PostgreSQL (several).
 
-One row per guild in `guilds` plus one row per allowed channel in `guild_channels`. A NULL
-column means "not set here": reads fall back to the store's `defaults`, so a host that changes
-its defaults changes them for every server that never chose otherwise.
-
-Safe with several processes on one file (e.g. one per shard): WAL journal, a busy timeout, and
-every write is a BEGIN IMMEDIATE transaction that updates only the columns it was given, so
-concurrent updates of different settings never overwrite each other. Nothing is cached: a
-write by one store is seen by the next read of every other store.
-
-    async with await SettingsStore.open("data/settings.db") as store:
+    async with await SettingsStore.open("data/settings.db") as store:          # SQLite
         s = await store.update(guild_id, temperature=0.8)
+    store = await SettingsStore.open("postgresql://bard@db.example/bard")     # PostgreSQL
+
+Both backends hold the same two tables: one row per guild in `guilds`, one row per allowed
+channel in `guild_channels`. A NULL column means "not set here": reads fall back to the store's
+`defaults`, so a host that changes its defaults changes them for every server that never chose
+otherwise. A write updates only the columns it was given, in one transaction, so two admins
+changing two settings at once from two processes never overwrite each other.
+
+Nothing is cached: every read asks the database, so a change made through any process is used by
+every other on its next message (bench/bench_settings.py measures what that costs).
+
+A stored value that is not valid (written by hand, by an older bardbot, ...) never locks a server
+out: that one field reads as its default, is logged once, and `/bardbot-set` overwrites it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import numbers
 import os
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, fields
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
 # Longest continuation a server may choose: fits Discord's 2,000 chars together with the prompt.
 MAX_LENGTH = 1500
 TEMPERATURE_RANGE = (0.1, 2.0)
-BUSY_TIMEOUT_MS = 5000
-_MAX_ID = 2**63 - 1  # SQLite INTEGER is signed 64-bit; Discord snowflakes fit in 63 bits
+MAX_ID = 2**63 - 1  # SQLite INTEGER and PostgreSQL bigint are signed 64-bit; snowflakes fit
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
-# Schema migrations: MIGRATIONS[i] takes a file from version i to version i + 1 (PRAGMA
-# user_version). Append only; never edit a released step. All pending steps run in one
-# transaction, so a file is always at exactly one known version.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # v1
-        "CREATE TABLE guilds ("
-        " guild_id INTEGER PRIMARY KEY,"
-        " temperature REAL,"
-        " length INTEGER,"
-        " chat_enabled INTEGER)",
-        "CREATE TABLE guild_channels ("
-        " guild_id INTEGER NOT NULL,"
-        " channel_id INTEGER NOT NULL,"
-        " PRIMARY KEY (guild_id, channel_id)) WITHOUT ROWID",
-    ),
-    (  # v2
-        "ALTER TABLE guilds ADD COLUMN show_sentiment INTEGER",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-# Settings kept as a column of `guilds` (allowed_channels lives in its own table).
-_COLUMNS = ("temperature", "length", "chat_enabled", "show_sentiment")
+# Settings kept as a column of `guilds` (allowed_channels lives in `guild_channels`).
+COLUMNS = ("temperature", "length", "chat_enabled", "show_sentiment")
+# What every backend's current schema must have (more columns are fine).
+TABLES = {
+    "guilds": frozenset({"guild_id", *COLUMNS}),
+    "guild_channels": frozenset({"guild_id", "channel_id"}),
+}
 
 
 class SettingsError(Exception):
-    """The settings database cannot be used (corrupt, unreadable, newer schema, ...).
+    """The settings database cannot be used (corrupt, unreachable, newer schema, ...).
 
-    The message names the file and what to do; the file itself is left untouched."""
+    The message names the database (never its password) and what to do."""
+
+
+class SettingsUnavailable(SettingsError):
+    """The database cannot be reached right now (down, network, too slow); it may come back."""
 
 
 def _check_temperature(value: Any) -> float:
@@ -97,16 +85,24 @@ def _checker_bool(name: str) -> Callable[[Any], bool]:
     return check
 
 
-def _check_id(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ID:
+def check_id(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise ValueError(f"{what} must be a Discord id (a positive integer), got {value!r}")
     return value
+
+
+def _is_id(value: Any) -> bool:
+    try:
+        check_id(value, "id")
+    except ValueError:
+        return False
+    return True
 
 
 def _check_channels(value: Any) -> frozenset[int]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise ValueError(f"allowed_channels must be a collection of channel ids (got {value!r})")
-    return frozenset(_check_id(c, "channel id") for c in value)
+    return frozenset(check_id(c, "channel id") for c in value)
 
 
 _CHECKS = {
@@ -137,27 +133,95 @@ class GuildSettings:
 _KNOWN = ", ".join(f.name for f in fields(GuildSettings))
 
 
-def _validate(changes: dict[str, Any]) -> dict[str, Any]:
+def validate(changes: dict[str, Any]) -> dict[str, Any]:
     unknown = [name for name in changes if name not in _CHECKS]
     if unknown:
         raise ValueError(f"unknown setting {unknown[0]!r}; known settings: {_KNOWN}")
     return {name: _CHECKS[name](value) for name, value in changes.items()}
 
 
-class SettingsStore:
-    """Async per-guild settings on one SQLite file. Create with `await SettingsStore.open(path)`."""
+def _stored_bool(name: str) -> Callable[[Any], bool]:
+    # SQLite has no boolean type: 0 and 1 are the only integers that mean one.
+    def check(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ValueError(f"{name} must be on or off (got {value!r})")
 
-    def __init__(self, db: aiosqlite.Connection, path: Path, defaults: GuildSettings):
-        self._db: aiosqlite.Connection | None = db
-        self._path = path
-        self._defaults = defaults
-        # One connection runs one transaction at a time; concurrent callers in this process queue
-        # here (FIFO), other processes and stores wait on SQLite's lock (busy_timeout).
-        self._lock = asyncio.Lock()
+    return check
+
+
+_STORED_CHECKS = {**_CHECKS, "chat_enabled": _stored_bool("chat_enabled"),
+                  "show_sentiment": _stored_bool("show_sentiment")}
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One guild as the database holds it, before validation: None = not set."""
+
+    values: Mapping[str, Any]  # COLUMNS -> raw value or None
+    channels: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class PostgresUrl:
+    """A postgresql:// URL whose str() and repr() never show the password."""
+
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.secret.startswith(POSTGRES_SCHEMES):
+            raise ValueError(f"not a postgresql:// URL: {self}")
 
     @property
-    def path(self) -> Path:
-        return self._path
+    def redacted(self) -> str:
+        try:
+            parts = urlsplit(self.secret)
+            netloc = parts.netloc
+            if parts.password is not None:
+                netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
+            query = urlencode(
+                [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)]
+            )
+            return urlunsplit(parts._replace(netloc=netloc, query=query))
+        except ValueError:  # unparsable (a bad port, ...): show no part of it
+            return "postgresql://***"
+
+    def __str__(self) -> str:
+        return self.redacted
+
+    def __repr__(self) -> str:
+        return f"PostgresUrl({self.redacted!r})"
+
+
+DatabaseTarget = PostgresUrl | Path
+
+
+def parse_target(value: str | os.PathLike[str] | PostgresUrl) -> DatabaseTarget:
+    """`postgresql://...` selects PostgreSQL; a path or `sqlite:PATH` selects SQLite."""
+    if isinstance(value, PostgresUrl):
+        return value
+    if isinstance(value, str):
+        if value.startswith(POSTGRES_SCHEMES):
+            return PostgresUrl(value)
+        value = value.removeprefix("sqlite://").removeprefix("sqlite:")
+    return Path(value).expanduser()
+
+
+class SettingsStore(ABC):
+    """Async per-guild settings. Create with `await SettingsStore.open(path_or_url, defaults)`;
+    the backend (SqliteSettingsStore, PostgresSettingsStore) follows from the target."""
+
+    def __init__(self, location: str, defaults: GuildSettings):
+        self._location = location
+        self._defaults = defaults
+        self._reported: set[tuple[int, str]] = set()  # (guild, field) of bad values logged
+
+    @property
+    def location(self) -> str:
+        """Where the settings live, safe to show (a URL without its password)."""
+        return self._location
 
     @property
     def defaults(self) -> GuildSettings:
@@ -165,39 +229,30 @@ class SettingsStore:
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], defaults: GuildSettings = GuildSettings()
+        cls,
+        target: str | os.PathLike[str] | PostgresUrl,
+        defaults: GuildSettings = GuildSettings(),
     ) -> SettingsStore:
-        """Open (creating if needed) and migrate the database; SettingsError if it is unusable."""
+        """Open (creating if needed), check and migrate the database; SettingsError if unusable."""
         if defaults.allowed_channels:
             raise ValueError(
                 "defaults.allowed_channels must be empty: channel ids belong to one server"
             )
-        path = Path(path)
-        try:
-            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        except OSError as e:
-            raise SettingsError(
-                f"cannot create the folder for the settings database {path}: {e}; "
-                "choose a writable settings path"
-            ) from e
-        try:
-            db = await aiosqlite.connect(path, isolation_level=None)  # we BEGIN/COMMIT ourselves
-        except sqlite3.Error as e:
-            raise SettingsError(
-                f"cannot open the settings database {path}: {e}; check the path and its permissions"
-            ) from e
-        try:
-            await _prepare(db, path)
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db, path, defaults)
+        target = parse_target(target)
+        if isinstance(target, PostgresUrl):
+            try:
+                from bardbot.settings_postgres import PostgresSettingsStore
+            except ImportError as e:
+                raise SettingsError(
+                    f"{target} needs the PostgreSQL driver ({e}): pip install 'bardbot[postgres]'"
+                ) from None
+            return await PostgresSettingsStore.connect(target, defaults)
+        from bardbot.settings_sqlite import SqliteSettingsStore
 
-    async def close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            async with self._lock:  # let a running transaction finish first
-                await db.close()
+        return await SqliteSettingsStore.connect(target, defaults)
+
+    @abstractmethod
+    async def close(self) -> None: ...
 
     async def __aenter__(self) -> SettingsStore:
         return self
@@ -207,206 +262,124 @@ class SettingsStore:
 
     async def get(self, guild_id: int) -> GuildSettings:
         """The guild's settings; `defaults` for a guild that never set anything."""
-        _check_id(guild_id, "guild id")
-        async with self._transaction("BEGIN") as db:  # one snapshot for both tables
-            return await self._read(db, guild_id)
+        check_id(guild_id, "guild id")
+        return self._decode(guild_id, await self._fetch(guild_id))
 
     async def update(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Change only the given settings; ValueError (a user-facing message) for a bad value."""
-        _check_id(guild_id, "guild id")
-        changes = _validate(changes)
-        columns = {k: v for k, v in changes.items() if k in _COLUMNS}
-        async with self._transaction("BEGIN IMMEDIATE") as db:
-            if columns:
-                # Column names come from _COLUMNS, never from the caller.
-                sets = ", ".join(f"{name} = excluded.{name}" for name in columns)
-                await db.execute(
-                    f"INSERT INTO guilds (guild_id, {', '.join(columns)})"
-                    f" VALUES (?{', ?' * len(columns)})"
-                    f" ON CONFLICT (guild_id) DO UPDATE SET {sets}",
-                    (guild_id, *columns.values()),
-                )
-            if "allowed_channels" in changes:
-                await db.execute("DELETE FROM guild_channels WHERE guild_id = ?", (guild_id,))
-                await db.executemany(
-                    "INSERT INTO guild_channels (guild_id, channel_id) VALUES (?, ?)",
-                    [(guild_id, c) for c in sorted(changes["allowed_channels"])],
-                )
-            return await self._read(db, guild_id)
+        check_id(guild_id, "guild id")
+        changes = validate(changes)
+        columns = {k: v for k, v in changes.items() if k in COLUMNS}
+        channels = changes.get("allowed_channels")
+        return self._decode(guild_id, await self._write(guild_id, columns, channels))
 
     async def allow_channel(self, guild_id: int, channel_id: int) -> GuildSettings:
         """Add a channel to the guild's allowed channels (an empty set allows every channel)."""
-        _check_id(guild_id, "guild id")
-        _check_id(channel_id, "channel id")
-        async with self._transaction("BEGIN IMMEDIATE") as db:
-            await db.execute(
-                "INSERT OR IGNORE INTO guild_channels (guild_id, channel_id) VALUES (?, ?)",
-                (guild_id, channel_id),
-            )
-            return await self._read(db, guild_id)
+        check_id(guild_id, "guild id")
+        check_id(channel_id, "channel id")
+        return self._decode(guild_id, await self._set_channel(guild_id, channel_id, True))
 
     async def disallow_channel(self, guild_id: int, channel_id: int) -> GuildSettings:
         """Remove a channel from the allowed ones; removing the last allows every channel again."""
-        _check_id(guild_id, "guild id")
-        _check_id(channel_id, "channel id")
-        async with self._transaction("BEGIN IMMEDIATE") as db:
-            await db.execute(
-                "DELETE FROM guild_channels WHERE guild_id = ? AND channel_id = ?",
-                (guild_id, channel_id),
-            )
-            return await self._read(db, guild_id)
+        check_id(guild_id, "guild id")
+        check_id(channel_id, "channel id")
+        return self._decode(guild_id, await self._set_channel(guild_id, channel_id, False))
 
-    @asynccontextmanager
-    async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            db = self._db
-            if db is None:
-                raise RuntimeError("the settings store is closed")
-            try:
-                await db.execute(begin)
-                yield db
-                await db.execute("COMMIT")
-            except BaseException as e:
-                await _rollback(db)
-                if isinstance(e, sqlite3.Error):
-                    raise _runtime_error(self._path, e) from e
-                raise
+    async def export_rows(self) -> dict[int, StoredRow]:
+        """Every guild's stored row, valid values only (for copying to another store)."""
+        rows = await self._fetch_all()
+        for guild_id in [gid for gid in rows if not _is_id(gid)]:
+            log.warning("settings database %s: skipping a row with an invalid server id %r",
+                        self._location, guild_id)
+            del rows[guild_id]
+        return {gid: self._valid_row(gid, row) for gid, row in rows.items()}
 
-    async def _read(self, db: aiosqlite.Connection, guild_id: int) -> GuildSettings:
-        async with db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM guilds WHERE guild_id = ?", (guild_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        async with db.execute(
-            "SELECT channel_id FROM guild_channels WHERE guild_id = ?", (guild_id,)
-        ) as cur:
-            channels = frozenset(c for (c,) in await cur.fetchall())
-        values: dict[str, Any] = {"allowed_channels": channels}
-        for name, value in zip(_COLUMNS, row or (), strict=False):
-            if value is not None:
-                values[name] = bool(value) if name in ("chat_enabled", "show_sentiment") else value
-        if row is None and not channels:
+    async def import_rows(self, rows: Mapping[int, StoredRow]) -> None:
+        """Make these guilds' rows exactly `rows` (NULLs included); other guilds are untouched."""
+        for guild_id, row in rows.items():
+            check_id(guild_id, "guild id")
+            await self._replace(guild_id, row)
+
+    # -- what a backend provides ------------------------------------------------------------
+
+    @abstractmethod
+    async def _fetch(self, guild_id: int) -> StoredRow | None:
+        """The guild's row and channels; None when it has neither."""
+
+    @abstractmethod
+    async def _fetch_all(self) -> dict[int, StoredRow]: ...
+
+    @abstractmethod
+    async def _write(
+        self, guild_id: int, columns: dict[str, Any], channels: frozenset[int] | None
+    ) -> StoredRow | None:
+        """Set `columns` (and replace the channels unless None) in one transaction; the result."""
+
+    @abstractmethod
+    async def _set_channel(
+        self, guild_id: int, channel_id: int, allowed: bool
+    ) -> StoredRow | None: ...
+
+    @abstractmethod
+    async def _replace(self, guild_id: int, row: StoredRow) -> None:
+        """Make the guild's row and channels exactly `row`."""
+
+    # -- reading stored values ----------------------------------------------------------------
+
+    def _valid_row(self, guild_id: int, row: StoredRow) -> StoredRow:
+        """`row` with every invalid value replaced by None (i.e. the default), each logged once."""
+        values = {}
+        for name in COLUMNS:
+            value = row.values.get(name)
+            values[name] = None if value is None else self._checked(guild_id, name, value)
+        channels = [c for c in (self._checked_channel(guild_id, c) for c in row.channels) if c]
+        return StoredRow(values, channels)
+
+    def _decode(self, guild_id: int, row: StoredRow | None) -> GuildSettings:
+        if row is None:
             return self._defaults
+        row = self._valid_row(guild_id, row)
+        chosen = {k: v for k, v in row.values.items() if v is not None}
+        return GuildSettings(
+            **{**vars(self._defaults), **chosen, "allowed_channels": frozenset(row.channels)}
+        )
+
+    def _checked(self, guild_id: int, name: str, value: Any) -> Any:
         try:
-            return GuildSettings(**{**vars(self._defaults), **values})
+            return _STORED_CHECKS[name](value)
         except ValueError as e:
-            raise SettingsError(
-                f"the settings database {self._path} holds an invalid value for server {guild_id}"
-                f" ({e}); set it again with /bardbot set, or fix the file"
-            ) from e
+            self._report_bad_value(guild_id, name, e)
+            return None
 
-
-async def _rollback(db: aiosqlite.Connection) -> None:
-    # Unconditional: after a cancellation the statements already queued on aiosqlite's thread
-    # (BEGIN included) still run, and they run before this, so `in_transaction` can't be trusted.
-    with contextlib.suppress(sqlite3.Error):  # "no transaction is active"
-        await db.execute("ROLLBACK")
-
-
-def _runtime_error(path: Path, e: sqlite3.Error) -> SettingsError:
-    if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-        return SettingsError(
-            f"the settings database {path} stayed locked by another process for more than "
-            f"{BUSY_TIMEOUT_MS / 1000:g} s; try again"
-        )
-    return SettingsError(f"the settings database {path} failed: {e}")
-
-
-async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
-    """Check the file, switch to WAL, migrate. Nothing is written before the file is checked."""
-    await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    untouched = (
-        "it was left untouched: move it aside to start with default settings, or restore a backup"
-    )
-    try:
-        # One read transaction, so user_version and the table count agree even while another
-        # process is creating the schema.
-        await db.execute("BEGIN")
+    def _checked_channel(self, guild_id: int, channel_id: Any) -> int | None:
         try:
-            # quick_check reads every page: catches random bytes, non-SQLite and damaged files.
-            async with db.execute("PRAGMA quick_check") as cur:
-                problems = [r[0] for r in await cur.fetchall() if r[0] != "ok"]
-            if problems:
-                raise sqlite3.DatabaseError(problems[0].splitlines()[-1])
-            async with db.execute("PRAGMA user_version") as cur:
-                (version,) = await cur.fetchone()
-            async with db.execute("SELECT count(*) FROM sqlite_master") as cur:
-                (n_objects,) = await cur.fetchone()
-        finally:
-            await _rollback(db)
-    except sqlite3.OperationalError as e:  # locked, unreadable, ... (a DatabaseError subclass)
-        raise SettingsError(
-            f"cannot read the settings database {path} ({e}); check the file and its permissions"
-        ) from e
-    except sqlite3.DatabaseError as e:
-        raise SettingsError(
-            f"the settings database {path} is corrupt or not a SQLite database ({e}); {untouched}"
-        ) from e
-    if version > SCHEMA_VERSION:
-        raise SettingsError(_too_new(path, version))
-    if version == 0 and n_objects:
-        raise SettingsError(
-            f"{path} is a SQLite database but not a bardbot settings database; {untouched}"
+            return check_id(channel_id, "channel id")
+        except ValueError as e:
+            self._report_bad_value(guild_id, "allowed_channels", e)
+            return None
+
+    def _report_bad_value(self, guild_id: int, name: str, error: ValueError) -> None:
+        if (guild_id, name) in self._reported:
+            return
+        self._reported.add((guild_id, name))
+        log.warning(
+            "settings database %s: server %s has an invalid stored %s (%s), ignored (the"
+            " default applies) until an admin sets it again with /bardbot-set",
+            self._location, guild_id, name, error,
         )
-    try:
-        mode = await _enable_wal(db)
-        if mode != "wal" and str(path) != ":memory:":
-            log.warning("settings database %s: WAL unavailable (journal mode %s)", path, mode)
-        if version < SCHEMA_VERSION:
-            await _migrate(db, path)
-    except sqlite3.Error as e:
-        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-            raise _runtime_error(path, e) from e
-        raise SettingsError(
-            f"cannot write the settings database {path} ({e}); check the file's permissions"
-        ) from e
 
 
-async def _enable_wal(db: aiosqlite.Connection) -> str:
-    # Two connections switching the same new file to WAL at once would deadlock, so SQLite fails
-    # one of them with "locked" straight away instead of calling the busy handler: retry that.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            async with db.execute("PRAGMA journal_mode = WAL") as cur:
-                (mode,) = await cur.fetchone()
-            return mode
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) or loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.01)
-
-
-def _too_new(path: Path, version: int) -> str:
-    return (
-        f"the settings database {path} has schema version {version}, newer than this bardbot"
-        f" understands ({SCHEMA_VERSION}); upgrade bardbot, or use another settings path"
-    )
-
-
-async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
-    version = target = None
-    try:
-        await db.execute("BEGIN IMMEDIATE")
-        # Re-read under the write lock: another process may have migrated since we looked.
-        async with db.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()
-        if version > SCHEMA_VERSION:
-            raise SettingsError(_too_new(path, version))
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target - 1]:
-                await db.execute(statement)
-        if version < SCHEMA_VERSION:
-            await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        await db.execute("COMMIT")
-    except BaseException as e:
-        await _rollback(db)
-        if isinstance(e, sqlite3.Error) and target is not None:
-            raise SettingsError(
-                f"migrating the settings database {path} from schema version {version} to"
-                f" {target} failed ({e}); the migration was rolled back and the file is unchanged"
-            ) from e
-        raise
-    if version < SCHEMA_VERSION:
-        log.info("settings database %s migrated to schema %d", path, SCHEMA_VERSION)
+async def copy_settings(
+    source: str | os.PathLike[str] | PostgresUrl, target: str | os.PathLike[str] | PostgresUrl
+) -> int:
+    """Copy every server's stored settings from `source` into `target` (e.g. a SQLite file into
+    PostgreSQL), replacing those servers' rows there; running it again changes nothing. Invalid
+    stored values are not copied (they read as the default either way). Returns the number of
+    servers copied."""
+    source = parse_target(source)
+    if isinstance(source, Path) and not source.is_file():
+        raise SettingsError(f"there is no settings file at {source}")
+    async with await SettingsStore.open(source) as src, await SettingsStore.open(target) as dst:
+        rows = await src.export_rows()
+        await dst.import_rows(rows)
+    return len(rows)

@@ -30,3 +30,26 @@ async def env(tmp_path):
     if env.gen.gate is not None:
         env.gen.gate.set()
     await env.bot.remove_cog("Bard")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL server for the whole run (a few seconds to start)."""
+    from tests.bot.pg_cluster import remove_cluster, start_cluster
+
+    cluster = start_cluster()
+    yield cluster
+    remove_cluster(cluster)
+
+
+@pytest.fixture
+async def pg_url(pg_cluster):
+    """The test database's URL, emptied of bardbot's tables: every test starts from nothing."""
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_cluster.url())
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS bardbot CASCADE")
+    finally:
+        await conn.close()
+    return pg_cluster.url()

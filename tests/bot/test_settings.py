@@ -1,60 +1,88 @@
 """Per-server settings store: persistence, isolation, concurrency, validation, migrations and
-damaged files. Every test builds its own database under tmp_path."""
+damaged databases. The behaviour tests run against both backends: SQLite (a file under
+tmp_path) and PostgreSQL (a real throwaway server, see pg_cluster.py)."""
 
 import asyncio
+import logging
 import math
+import os
 import random
 import sqlite3
 import sys
+from pathlib import Path
 
+import asyncpg
 import pytest
-from bardbot import settings
+from bardbot import settings_postgres, settings_sqlite
 from bardbot.settings import (
     MAX_LENGTH,
-    SCHEMA_VERSION,
     GuildSettings,
+    PostgresUrl,
     SettingsError,
     SettingsStore,
+    parse_target,
 )
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 GUILD, OTHER = 111111111111111111, 222222222222222222
 CHANNEL = 333333333333333333
 
 
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "state" / "settings.db"  # the folder does not exist yet
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request, tmp_path):
+    """Where a store lives: a SQLite path (its folder does not exist yet) or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "settings.db"
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture
-async def store(db_path):
-    async with await SettingsStore.open(db_path) as s:
+async def store(target):
+    async with await SettingsStore.open(target) as s:
         yield s
 
 
-def _user_version(path) -> int:
-    with sqlite3.connect(path) as con:
-        return con.execute("PRAGMA user_version").fetchone()[0]
+async def raw_execute(target, statement: str, *args) -> None:
+    """Run SQL on the database behind the store's back (another tool, a hand edit, ...).
+    Statements use $1-style parameters; SQLite gets them as ?."""
+    if isinstance(target, Path):
+        with sqlite3.connect(target) as con:
+            con.execute(statement.replace("$1", "?").replace("$2", "?").replace("$3", "?"), args)
+        con.close()
+    else:
+        conn = await asyncpg.connect(target, server_settings={"search_path": "bardbot"})
+        try:
+            await conn.execute(statement, *args)
+        finally:
+            await conn.close()
 
 
-def _listing(folder):
-    return sorted(p.name for p in folder.iterdir())
+async def set_raw_version(target, version: int) -> None:
+    if isinstance(target, Path):
+        await raw_execute(target, f"PRAGMA user_version = {version}")
+    else:
+        await raw_execute(target, "UPDATE bardbot.schema_version SET version = $1", version)
 
 
-async def test_defaults_for_unknown_guild(store):
+def backend(target):
+    return settings_sqlite if isinstance(target, Path) else settings_postgres
+
+
+async def test_defaults_for_unknown_guild(store, target):
     assert await store.get(GUILD) == GuildSettings()
     custom = GuildSettings(chat_enabled=False, temperature=1.0)
-    async with await SettingsStore.open(store.path, defaults=custom) as plugin:
+    async with await SettingsStore.open(target, defaults=custom) as plugin:
         assert await plugin.get(GUILD) == custom
 
 
-async def test_settings_survive_a_restart(db_path):
-    async with await SettingsStore.open(db_path) as store:
+async def test_settings_survive_a_restart(target):
+    async with await SettingsStore.open(target) as store:
         await store.update(GUILD, temperature=0.8, length=400, show_sentiment=True)
         await store.update(GUILD, chat_enabled=False)
         await store.allow_channel(GUILD, CHANNEL)
-    assert db_path.parent.is_dir()
-    async with await SettingsStore.open(db_path) as store:  # a new process, same file
+    async with await SettingsStore.open(target) as store:  # a new process, same database
         assert await store.get(GUILD) == GuildSettings(
             temperature=0.8,
             length=400,
@@ -62,13 +90,10 @@ async def test_settings_survive_a_restart(db_path):
             allowed_channels=frozenset({CHANNEL}),
             show_sentiment=True,
         )
-        async with store._db.execute("PRAGMA journal_mode") as cur:
-            assert (await cur.fetchone())[0] == "wal"
-    assert _user_version(db_path) == SCHEMA_VERSION
 
 
-async def test_update_changes_only_given_fields_and_unset_fields_follow_defaults(db_path):
-    async with await SettingsStore.open(db_path) as store:
+async def test_update_changes_only_given_fields_and_unset_fields_follow_defaults(target):
+    async with await SettingsStore.open(target) as store:
         result = await store.update(GUILD, length=50)
         assert result == GuildSettings(length=50)
         assert await store.update(GUILD, temperature=1) == GuildSettings(length=50, temperature=1.0)
@@ -76,14 +101,11 @@ async def test_update_changes_only_given_fields_and_unset_fields_follow_defaults
         assert await store.update(GUILD) == GuildSettings(length=50, temperature=1.0)
     # A host with other defaults: what the server never chose follows the host's defaults.
     host = GuildSettings(chat_enabled=False, show_sentiment=True)
-    async with await SettingsStore.open(db_path, defaults=host) as store:
+    async with await SettingsStore.open(target, defaults=host) as store:
         got = await store.get(GUILD)
         assert (got.length, got.temperature, got.chat_enabled, got.show_sentiment) == (
-            50,
-            1.0,
-            False,
-            True,
-        )
+            50, 1.0, False, True,
+        )  # fmt: skip
 
 
 async def test_guilds_are_isolated(store):
@@ -115,9 +137,9 @@ async def test_channel_allow_and_disallow(store):
     assert (await store.update(GUILD, allowed_channels=())).allowed_channels == frozenset()
 
 
-async def test_concurrent_updates_from_two_stores_lose_nothing(db_path):
-    a = await SettingsStore.open(db_path)
-    b = await SettingsStore.open(db_path)
+async def test_concurrent_updates_from_two_stores_lose_nothing(target):
+    a = await SettingsStore.open(target)
+    b = await SettingsStore.open(target)
     try:
         temps = [round(0.1 + i / 100, 2) for i in range(40)]
         lengths = list(range(1, 41))
@@ -128,8 +150,11 @@ async def test_concurrent_updates_from_two_stores_lose_nothing(db_path):
             *(b.allow_channel(GUILD, 2000 + i) for i in range(20)),
             *(b.update(OTHER, show_sentiment=i % 2 == 0) for i in range(11)),
         )
+        await a.update(GUILD, temperature=temps[-1])  # the pool may reorder concurrent calls
+        await b.update(GUILD, length=lengths[-1])
+        await b.update(OTHER, show_sentiment=True)
         expected = GuildSettings(
-            temperature=temps[-1],  # each store applies its own calls in order
+            temperature=temps[-1],
             length=lengths[-1],
             allowed_channels=frozenset(range(1000, 1020)) | frozenset(range(2000, 2020)),
         )
@@ -141,10 +166,10 @@ async def test_concurrent_updates_from_two_stores_lose_nothing(db_path):
         await b.close()
 
 
-async def test_each_store_sees_the_others_writes(db_path):
+async def test_each_store_sees_the_others_writes(target):
     async with (
-        await SettingsStore.open(db_path) as a,
-        await SettingsStore.open(db_path) as b,
+        await SettingsStore.open(target) as a,
+        await SettingsStore.open(target) as b,
     ):
         await a.update(GUILD, temperature=0.3)
         assert (await b.get(GUILD)).temperature == 0.3
@@ -198,26 +223,211 @@ async def test_bad_ids_and_bad_defaults_are_rejected(store, tmp_path):
     s = await store.update(GUILD, temperature=0.1, length=MAX_LENGTH)
     assert (s.temperature, s.length) == (0.1, MAX_LENGTH)
     assert (await store.update(GUILD, temperature=2.0, length=1)).temperature == 2.0
+    assert (await store.allow_channel(GUILD, 2**63 - 1)).allows_channel(2**63 - 1)
 
 
-async def test_closed_store_refuses_work(db_path):
-    store = await SettingsStore.open(db_path)
+async def test_closed_store_refuses_work(target):
+    store = await SettingsStore.open(target)
     await store.close()
     await store.close()  # twice is harmless
     with pytest.raises(RuntimeError, match="closed"):
         await store.get(GUILD)
 
 
-def _make_v1_file(path):
-    """A file exactly as the version-1 code left it."""
+async def test_a_database_from_a_newer_version_is_refused(target):
+    async with await SettingsStore.open(target) as store:
+        await store.update(GUILD, length=5)
+    newer = backend(target).SCHEMA_VERSION + 1
+    await set_raw_version(target, newer)
+    with pytest.raises(SettingsError) as err:
+        await SettingsStore.open(target)
+    message = str(err.value)
+    assert f"schema version {newer}, newer than this bardbot" in message
+    assert "upgrade bardbot" in message and str(parse_target(target)) in message
+
+
+async def test_a_current_version_missing_a_table_is_refused_at_start(target):
+    async with await SettingsStore.open(target):
+        pass
+    await raw_execute(target, "DROP TABLE guild_channels")
+    with pytest.raises(SettingsError, match=r"lacks (bardbot\.)?the table guild_channels"):
+        await SettingsStore.open(target)
+
+
+async def test_several_stores_creating_the_same_new_database_at_once(target):
+    # Racing to create the schema (and, for SQLite, to switch a new file to WAL: a rare
+    # "locked" that bypasses the busy timeout): every opener succeeds, the migration runs once.
+    stores = await asyncio.gather(*(SettingsStore.open(target) for _ in range(6)))
+    try:
+        await stores[0].update(GUILD, length=9)
+        assert [(await s.get(GUILD)).length for s in stores] == [9] * 6
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_cancelled_update_leaves_the_store_usable(store):
+    """Cancelled at any point (e.g. a handler cancelled on shutdown): the write is all or nothing
+    and the next call still works."""
+    before = await store.update(GUILD, length=77)
+    for ticks in range(12):
+        task = asyncio.create_task(store.update(GUILD, length=100 + ticks, temperature=1.5))
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        after = GuildSettings(length=100 + ticks, temperature=1.5)
+        assert await store.get(GUILD) in (before, after)  # never half of the update
+        assert await store.update(GUILD, length=77, temperature=0.5) == before
+
+
+# -- a bad value in the database never locks a server out ------------------------------------
+
+
+async def test_a_bad_stored_value_reads_as_its_default_is_logged_once_and_can_be_overwritten(
+    target, caplog
+):
+    async with await SettingsStore.open(target) as store:
+        await store.update(GUILD, length=300, temperature=1.2)
+        await store.update(OTHER, length=10)
+        await raw_execute(target, "UPDATE guilds SET length = $1 WHERE guild_id = $2", 5000, GUILD)
+        await raw_execute(target, "INSERT INTO guild_channels VALUES ($1, $2)", GUILD, -5)
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):
+                got = await store.get(GUILD)
+                assert got == GuildSettings(length=200, temperature=1.2)  # the rest still holds
+        warnings = [r.getMessage() for r in caplog.records if "invalid stored" in r.getMessage()]
+        assert len(warnings) == 2  # length and the channel, once each
+        assert f"server {GUILD} has an invalid stored length" in warnings[0]
+        assert "/bardbot-set" in warnings[0]
+        assert await store.get(OTHER) == GuildSettings(length=10)
+        # Writing a field never needs the bad one to be readable, and repairs it.
+        assert (await store.update(GUILD, length=100)).length == 100
+        assert (await store.update(GUILD, allowed_channels=[CHANNEL])).allowed_channels == {
+            CHANNEL
+        }
+
+
+_SQLITE_VALUES = (
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8)
+    | st.floats(allow_nan=False) | st.binary(max_size=4) | st.sampled_from([0, 1, 0.5, 200])
+)  # fmt: skip
+
+
+@hypothesis_settings(max_examples=150, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    temperature=_SQLITE_VALUES, length=_SQLITE_VALUES, chat=_SQLITE_VALUES,
+    show=_SQLITE_VALUES, channels=st.lists(_SQLITE_VALUES, max_size=3),
+)  # fmt: skip
+def test_any_stored_sqlite_row_reads_as_valid_settings(
+    tmp_path, temperature, length, chat, show, channels
+):
+    path = tmp_path / "fuzz.db"
+
+    async def read_back() -> GuildSettings:
+        async with await SettingsStore.open(path) as store:
+            return await store.get(GUILD)
+
+    if not path.exists():  # hypothesis reuses tmp_path for every example
+        asyncio.run(read_back())  # creates the schema
     with sqlite3.connect(path) as con:
-        for statement in settings.MIGRATIONS[0]:
-            con.execute(statement)
+        con.execute("DELETE FROM guilds")
+        con.execute("DELETE FROM guild_channels")
+        con.execute("INSERT INTO guilds VALUES (?, ?, ?, ?, ?)",
+                    (GUILD, temperature, length, chat, show))
+        con.executemany("INSERT OR IGNORE INTO guild_channels VALUES (?, ?)",
+                        [(GUILD, c) for c in channels if c is not None])
+    con.close()
+    got = asyncio.run(read_back())
+    assert GuildSettings(**vars(got)) == got  # every field valid
+    stored_length = length if isinstance(length, int) and not isinstance(length, bool) else None
+    if stored_length is not None and 1 <= stored_length <= MAX_LENGTH:
+        assert got.length == stored_length  # good values are kept
+
+
+@pytest.fixture(scope="module")
+def pg_fuzz_url(pg_cluster):
+    async def fresh():
+        conn = await asyncpg.connect(pg_cluster.url())
+        await conn.execute("DROP SCHEMA IF EXISTS bardbot CASCADE")
+        await conn.close()
+        async with await SettingsStore.open(pg_cluster.url()):
+            pass
+
+    asyncio.run(fresh())
+    return pg_cluster.url()
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    temperature=st.none() | st.floats(width=64),
+    length=st.none() | st.integers(-(2**31), 2**31 - 1),
+    chat=st.none() | st.booleans(),
+    channels=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=3, unique=True),
+)
+def test_any_stored_postgres_row_reads_as_valid_settings(
+    pg_fuzz_url, temperature, length, chat, channels
+):
+    async def write_then_read() -> GuildSettings:
+        conn = await asyncpg.connect(pg_fuzz_url)
+        try:
+            async with conn.transaction():
+                await conn.execute("DELETE FROM bardbot.guilds")
+                await conn.execute("DELETE FROM bardbot.guild_channels")
+                await conn.execute(
+                    "INSERT INTO bardbot.guilds VALUES ($1, $2, $3, $4, NULL)",
+                    GUILD, temperature, length, chat,
+                )
+                await conn.executemany("INSERT INTO bardbot.guild_channels VALUES ($1, $2)",
+                                       [(GUILD, c) for c in channels])
+        finally:
+            await conn.close()
+        async with await SettingsStore.open(pg_fuzz_url) as store:
+            return await store.get(GUILD)
+
+    got = asyncio.run(write_then_read())
+    assert GuildSettings(**vars(got)) == got
+    assert got.allowed_channels == {c for c in channels if c > 0}
+
+
+# -- SQLite only ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "state" / "settings.db"
+
+
+def _user_version(path) -> int:
+    with sqlite3.connect(path) as con:
+        return con.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _listing(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+async def test_sqlite_uses_wal_and_a_sqlite_prefix(tmp_path):
+    path = tmp_path / "s.db"
+    async with await SettingsStore.open(f"sqlite:{path}") as store:
+        assert store.path == path
+        async with store._db.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+    assert _user_version(path) == settings_sqlite.SCHEMA_VERSION
+
+
+def _make_v1_file(path, tables=(0, 1)):
+    """A file exactly as the version-1 code left it (or with only some of its tables)."""
+    with sqlite3.connect(path) as con:
+        for i in tables:
+            con.execute(settings_sqlite.MIGRATIONS[0][i])
         con.execute(
             "INSERT INTO guilds (guild_id, temperature, length, chat_enabled) VALUES (?, ?, ?, ?)",
             (GUILD, 1.2, 300, 0),
         )
-        con.execute("INSERT INTO guild_channels VALUES (?, ?)", (GUILD, CHANNEL))
+        if 1 in tables:
+            con.execute("INSERT INTO guild_channels VALUES (?, ?)", (GUILD, CHANNEL))
         con.execute("PRAGMA user_version = 1")
     con.close()
 
@@ -234,17 +444,30 @@ async def test_migrates_a_version_1_file(db_path):
             show_sentiment=False,  # added in version 2: the default until set
         )
         assert (await store.update(GUILD, show_sentiment=True)).show_sentiment
-    assert _user_version(db_path) == SCHEMA_VERSION == 2
+    assert _user_version(db_path) == settings_sqlite.SCHEMA_VERSION == 2
     async with await SettingsStore.open(db_path) as store:  # already current: nothing to do
         assert (await store.get(GUILD)).show_sentiment
+
+
+async def test_a_version_1_file_missing_a_table_is_refused_and_left_as_it_was(db_path):
+    db_path.parent.mkdir()
+    _make_v1_file(db_path, tables=(0,))
+    with pytest.raises(SettingsError) as err:
+        await SettingsStore.open(db_path)
+    assert f"{db_path} (schema version 1) lacks the table guild_channels" in str(err.value)
+    assert _user_version(db_path) == 1  # the migration to 2 was rolled back
+    with sqlite3.connect(db_path) as con:
+        columns = [row[1] for row in con.execute("PRAGMA table_info(guilds)")]
+    con.close()
+    assert "show_sentiment" not in columns
 
 
 async def test_a_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
     db_path.parent.mkdir()
     _make_v1_file(db_path)
-    broken = (*settings.MIGRATIONS, ("ALTER TABLE guilds ADD COLUMN colour TEXT", "NOT SQL"))
-    monkeypatch.setattr(settings, "MIGRATIONS", broken)
-    monkeypatch.setattr(settings, "SCHEMA_VERSION", len(broken))
+    broken = (*settings_sqlite.MIGRATIONS, ("ALTER TABLE guilds ADD COLUMN colour TEXT", "NOT SQL"))
+    monkeypatch.setattr(settings_sqlite, "MIGRATIONS", broken)
+    monkeypatch.setattr(settings_sqlite, "SCHEMA_VERSION", len(broken))
     with pytest.raises(SettingsError, match="from schema version 1 to 3 failed") as err:
         await SettingsStore.open(db_path)
     assert str(db_path) in str(err.value)
@@ -255,17 +478,15 @@ async def test_a_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
     assert columns == ["guild_id", "temperature", "length", "chat_enabled"]
 
 
-async def test_a_file_from_a_newer_version_is_refused(db_path):
-    async with await SettingsStore.open(db_path) as store:
-        await store.update(GUILD, length=5)
+async def test_a_newer_file_is_left_byte_for_byte(db_path):
+    async with await SettingsStore.open(db_path):
+        pass
     with sqlite3.connect(db_path) as con:
-        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        con.execute(f"PRAGMA user_version = {settings_sqlite.SCHEMA_VERSION + 1}")
     con.close()
     before = db_path.read_bytes()
-    with pytest.raises(SettingsError) as err:
+    with pytest.raises(SettingsError, match="newer"):
         await SettingsStore.open(db_path)
-    message = str(err.value)
-    assert str(db_path) in message and "newer" in message and "upgrade bardbot" in message
     assert db_path.read_bytes() == before
 
 
@@ -333,75 +554,17 @@ async def test_an_unopenable_path_is_a_settings_error(tmp_path):
         await SettingsStore.open(tmp_path)  # a directory
 
 
-async def test_several_stores_creating_the_same_new_file_at_once(tmp_path):
-    # Racing to create the schema and switch a new file to WAL (a rare SQLite "locked" that
-    # bypasses the busy timeout): every opener must succeed, and the migration runs once.
-    for attempt in range(5):
+async def test_several_stores_creating_new_files_at_once_repeatedly(tmp_path):
+    for attempt in range(4):  # the WAL race is rare: try a few files
         path = tmp_path / f"{attempt}.db"
         stores = await asyncio.gather(*(SettingsStore.open(path) for _ in range(6)))
-        try:
-            await stores[0].update(GUILD, length=9)
-            assert [(await s.get(GUILD)).length for s in stores] == [9] * 6
-        finally:
-            for s in stores:
-                await s.close()
-        assert _user_version(path) == SCHEMA_VERSION
-
-
-_WRITER = """
-import asyncio, sys
-from bardbot.settings import SettingsStore
-
-async def main():
-    async with await SettingsStore.open(sys.argv[1]) as store:
-        print("ready", flush=True)
-        sys.stdin.readline()
-        for i in range(1, 51):
-            await store.update(int(sys.argv[2]), length=i)
-            await store.allow_channel(int(sys.argv[2]), 5000 + i)
-
-asyncio.run(main())
-"""
-
-
-async def test_another_process_writing_at_the_same_time_loses_nothing(db_path):
-    """As with one process per shard: separate processes share the file through SQLite's locks."""
-    async with await SettingsStore.open(db_path) as store:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _WRITER, str(db_path), str(GUILD),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert await proc.stdout.readline() == b"ready\n"
-        proc.stdin.write(b"go\n")
-        await proc.stdin.drain()
-        for i in range(50):
-            await store.update(GUILD, temperature=round(0.1 + i / 50, 2))
-            await store.allow_channel(GUILD, 6000 + i)
-        assert await proc.wait() == 0
-        assert await store.get(GUILD) == GuildSettings(
-            temperature=1.08,
-            length=50,
-            allowed_channels=frozenset(range(5001, 5051)) | frozenset(range(6000, 6050)),
-        )
-
-
-async def test_a_cancelled_update_leaves_the_store_usable(store):
-    """Cancelled at any point (e.g. a handler cancelled on shutdown): the write is all or nothing
-    and the next call still works."""
-    before = await store.update(GUILD, length=77)
-    for ticks in range(12):
-        task = asyncio.create_task(store.update(GUILD, length=100 + ticks, temperature=1.5))
-        for _ in range(ticks):
-            await asyncio.sleep(0)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        after = GuildSettings(length=100 + ticks, temperature=1.5)
-        assert await store.get(GUILD) in (before, after)  # never half of the update
-        assert await store.update(GUILD, length=77, temperature=0.5) == before
+        for s in stores:
+            await s.close()
+        assert _user_version(path) == settings_sqlite.SCHEMA_VERSION
 
 
 async def test_a_writer_holding_the_lock_too_long_is_a_clear_error(db_path, monkeypatch):
-    monkeypatch.setattr(settings, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(settings_sqlite, "BUSY_TIMEOUT_MS", 50)
     async with await SettingsStore.open(db_path) as store:
         await store.update(GUILD, length=42)
         other = sqlite3.connect(db_path, isolation_level=None)
@@ -414,3 +577,272 @@ async def test_a_writer_holding_the_lock_too_long_is_a_clear_error(db_path, monk
         finally:
             other.close()
         assert (await store.update(GUILD, length=43)).length == 43
+
+
+_OPEN_READ_ONLY = """
+import asyncio, os, sys
+import concurrent.futures.thread  # everything imported first: nobody may not read the stdlib
+import bardbot.settings_sqlite
+from bardbot.settings import SettingsError, SettingsStore
+if os.geteuid() == 0:  # root may write anything: be nobody
+    os.setgid(65534); os.setuid(65534)
+try:
+    asyncio.run(SettingsStore.open(sys.argv[1]))
+except SettingsError as e:
+    print(e)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("folder_mode", [0o755, 0o777], ids=["read-only-folder", "file-only"])
+async def test_a_read_only_file_is_refused_at_start(folder_mode):
+    """SQLite opens a file it may not write read-only without a word; every write would fail.
+    (Root may write anything, so as root the store is opened as `nobody`.)"""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())  # under /tmp: pytest's own folders are root's only
+    try:
+        path = folder / "settings.db"
+        async with await SettingsStore.open(path):
+            pass
+        folder.chmod(folder_mode)
+        path.chmod(0o444)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _OPEN_READ_ONLY, str(path), stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await proc.communicate()
+    finally:
+        shutil.rmtree(folder)
+    assert proc.returncode == 3
+    assert f"cannot write the settings database {path}" in out.decode()
+    assert "writable" in out.decode()
+
+
+_HOST_EXITS_WITHOUT_CLOSING = """
+import asyncio
+from bardbot.models.sentiment import SentimentClassifier
+from bardbot.models.shakespeare import ShakespeareGenerator
+from tests.bot.harness import FakeClassifier, FakeGenerator, make_bot, start
+
+SentimentClassifier.load = classmethod(lambda cls, path: FakeClassifier())
+ShakespeareGenerator.load = classmethod(lambda cls, path: FakeGenerator())
+HOST = None  # a host's module-level bot: it holds the cog, and the cog its store, to the end
+
+async def main():
+    global HOST
+    HOST, _ = make_bot()
+    await start(HOST)
+    await HOST.load_extension("bardbot")
+    await HOST.get_cog("Bard").store.update(1, length=5)
+    # ... and returns without bot.close(): nothing closes the store
+
+asyncio.run(main())
+print("returned", flush=True)
+"""
+
+
+async def test_a_host_exiting_without_closing_the_store_is_not_kept_alive(target):
+    repo = Path(__file__).resolve().parents[2]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _HOST_EXITS_WITHOUT_CLOSING, cwd=repo,
+        env={**os.environ, "BARDBOT_DB": str(target)}, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        pytest.fail("the host process did not exit: the settings store kept it alive")
+    assert (proc.returncode, out) == (0, b"returned\n")
+
+
+# -- several processes ------------------------------------------------------------------------
+
+_WRITER = """
+import asyncio, sys
+from bardbot.settings import SettingsStore
+
+async def main():
+    target, guild, field = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    offset, n = int(sys.argv[4]), int(sys.argv[5])
+    async with await SettingsStore.open(target) as store:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        value = (lambda i: round(0.1 + i / n, 3)) if field == "temperature" else (lambda i: i)
+        await asyncio.gather(
+            *(store.update(guild, **{field: value(i)}) for i in range(1, n + 1)),
+            *(store.allow_channel(guild, offset + i) for i in range(1, n + 1)),
+        )
+        await store.update(guild, **{field: value(n)})  # last, whatever the order above
+
+asyncio.run(main())
+"""
+
+
+async def _start_writer(target, field: str, offset: int, n: int):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _WRITER, str(target), str(GUILD), field, str(offset), str(n),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert await proc.stdout.readline() == b"ready\n"
+    return proc
+
+
+async def test_two_processes_updating_one_server_at_once_lose_nothing(target):
+    """As with one process per shard: 2 processes x 500 concurrent updates of the same server,
+    each changing its own field and adding its own channels."""
+    n = 500
+    async with await SettingsStore.open(target) as store:
+        a = await _start_writer(target, "temperature", 10_000, n)
+        b = await _start_writer(target, "length", 20_000, n)
+        for proc in (a, b):
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+        assert [await a.wait(), await b.wait()] == [0, 0]
+        assert await store.get(GUILD) == GuildSettings(
+            temperature=1.1,
+            length=n,
+            allowed_channels=frozenset(range(10_001, 10_001 + n))
+            | frozenset(range(20_001, 20_001 + n)),
+        )
+
+
+# -- PostgreSQL only --------------------------------------------------------------------------
+
+
+def test_a_postgres_url_never_shows_its_password():
+    url = parse_target("postgresql://bard:s3cret@db.example:5432/bard?sslmode=require")
+    assert isinstance(url, PostgresUrl)
+    assert str(url) == "postgresql://bard:***@db.example:5432/bard?sslmode=require"
+    assert "s3cret" not in repr(url) and "s3cret" not in f"{url} {[url]}"
+    query = parse_target("postgres://bard@db/bard?password=s3cret")
+    assert "s3cret" not in str(query) and "password=%2A%2A%2A" in str(query)
+    assert str(parse_target("postgresql://bard@db/bard")) == "postgresql://bard@db/bard"
+    assert parse_target("sqlite:/x/s.db") == Path("/x/s.db")
+    assert parse_target("s.db") == Path("s.db")
+
+
+def test_bardbot_db_and_db_flag_select_the_backend():
+    from bardbot.config import load_config
+
+    url = "postgresql://bard:s3cret@db.example/bard"
+    for config in (load_config(["--db", url], {}), load_config([], {"BARDBOT_DB": url})):
+        assert config.db_path == PostgresUrl(url)
+        assert "s3cret" not in repr(config) and "bard:***@db.example" in repr(config)
+    assert load_config(["--db", "sqlite:/x/s.db"], {}).db_path == Path("/x/s.db")
+    assert load_config([], {"BARDBOT_DB": "~/s.db", "HOME": "/h"}).db_path == Path(
+        "~/s.db"
+    ).expanduser()
+
+
+async def test_postgres_without_its_driver_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "bardbot.settings_postgres")
+    with pytest.raises(SettingsError, match=r"pip install 'bardbot\[postgres\]'") as err:
+        await SettingsStore.open("postgresql://bard:s3cret@db.example/bard")
+    assert "s3cret" not in str(err.value)
+
+
+async def test_postgres_down_at_start_is_a_clear_error_without_the_password(pg_cluster, caplog):
+    url = pg_cluster.url().replace(str(pg_cluster.port), "1")  # nothing listens on port 1
+    with pytest.raises(SettingsError) as err:
+        await SettingsStore.open(url)
+    message = str(err.value)
+    assert message.startswith(f"cannot connect to the settings database {PostgresUrl(url)}")
+    assert "bard:***@127.0.0.1:1/" in message
+    assert pg_cluster.password not in message + caplog.text
+
+
+async def test_postgres_wrong_password_is_a_clear_error(pg_cluster, caplog):
+    wrong = "not-the-" + pg_cluster.password
+    with pytest.raises(SettingsError, match="refused the login") as err:
+        await SettingsStore.open(pg_cluster.url(password=wrong))
+    assert "password authentication failed" in str(err.value)
+    assert wrong not in str(err.value) + caplog.text
+
+
+async def test_postgres_read_only_user_is_refused_at_start(pg_url, pg_cluster):
+    async with await SettingsStore.open(pg_url):
+        pass
+    await raw_execute(pg_url, "DROP ROLE IF EXISTS reader")
+    await raw_execute(pg_url, "CREATE ROLE reader LOGIN PASSWORD 'readerpw'")
+    await raw_execute(pg_url, "GRANT USAGE ON SCHEMA bardbot TO reader")
+    await raw_execute(pg_url, "GRANT SELECT ON ALL TABLES IN SCHEMA bardbot TO reader")
+    reader = pg_url.replace(f"bard:{pg_cluster.password}", "reader:readerpw")
+    with pytest.raises(SettingsError, match="cannot write to the settings database") as err:
+        await SettingsStore.open(reader)
+    assert "reader:***@" in str(err.value) and "readerpw" not in str(err.value)
+
+
+async def test_postgres_restarted_under_a_running_store(pg_url, pg_cluster, caplog):
+    async with await SettingsStore.open(pg_url) as store:
+        await store.update(GUILD, length=123)
+        pg_cluster.stop()
+        try:
+            loop = asyncio.get_running_loop()
+            for _ in range(2):
+                started = loop.time()
+                with pytest.raises(SettingsError, match=r"unreachable|did not answer"):
+                    await store.get(GUILD)
+                assert loop.time() - started < 2.5  # never past Discord's 3 s
+        finally:
+            pg_cluster.start()
+        assert (await store.get(GUILD)).length == 123  # reconnected by itself
+        assert (await store.update(GUILD, length=124)).length == 124
+    assert pg_cluster.password not in caplog.text
+
+
+async def test_postgres_that_stops_answering_times_out_then_recovers(pg_url, pg_cluster):
+    import signal
+
+    async with await SettingsStore.open(pg_url) as store:
+        await store.update(GUILD, length=55)
+        pids = pg_cluster.postgres_pids()
+        for pid in pids:  # a network cut: connections stay open, nothing answers
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(SettingsError, match="did not answer within 2 s"):
+                await store.get(GUILD)
+            assert loop.time() - started < 2.5
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        assert (await store.get(GUILD)).length == 55
+
+
+def test_migrate_settings_copies_a_sqlite_file_into_postgres_idempotently(
+    tmp_path, pg_url, capsys
+):
+    import bardbot.__main__ as entry
+
+    source = tmp_path / "settings.db"
+
+    async def prepare() -> None:
+        async with await SettingsStore.open(source) as sqlite_store:
+            await sqlite_store.update(GUILD, temperature=1.3, show_sentiment=True)
+            await sqlite_store.allow_channel(GUILD, CHANNEL)
+            await sqlite_store.update(OTHER, length=1000, chat_enabled=False)
+        await raw_execute(source, "UPDATE guilds SET length = $1 WHERE guild_id = $2", -1, GUILD)
+        await raw_execute(source, "INSERT INTO guilds (guild_id, length) VALUES (-3, 5)")
+        async with await SettingsStore.open(pg_url) as pg:
+            await pg.update(OTHER, temperature=0.2)  # replaced: NULL there means the default
+
+    async def copied() -> tuple[GuildSettings, GuildSettings]:
+        async with await SettingsStore.open(pg_url) as pg:
+            return await pg.get(GUILD), await pg.get(OTHER)
+
+    asyncio.run(prepare())
+    for _ in range(2):  # the second run changes nothing
+        assert entry.main(["migrate-settings", "--from", str(source), "--to", pg_url]) == 0
+        out = capsys.readouterr().out
+        assert "copied the settings of 2 servers" in out and "bard:***@" in out
+        assert asyncio.run(copied()) == (
+            GuildSettings(temperature=1.3, show_sentiment=True,
+                          allowed_channels=frozenset({CHANNEL})),
+            GuildSettings(length=1000, chat_enabled=False),
+        )
+    assert entry.main(["migrate-settings", "--from", str(tmp_path / "no.db"), "--to", pg_url]) == 1
+    assert "there is no settings file at" in capsys.readouterr().err

@@ -1,0 +1,405 @@
+"""The PostgreSQL settings backend: one database shared by every shard process on every machine.
+
+asyncpg with a small connection pool. Every read and nearly every write is one statement (one
+round trip, one snapshot of both tables). A settings change is an upsert of only the changed
+columns, which PostgreSQL applies under the guild row's lock, so two admins changing two fields
+at once from two processes both land; replacing the whole channel list is one transaction that
+takes that lock first, so it never interleaves with another replacement.
+
+Every call gives up after OPERATION_TIMEOUT (below Discord's 3 s) with SettingsUnavailable; a
+connection lost to a restart or a network cut is replaced on the next call, so the store
+reconnects by itself.
+
+The tables live in their own PostgreSQL schema, `bardbot`, with its version in
+`bardbot.schema_version`; migrations run under an advisory lock, so processes starting at once
+migrate once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import asyncpg
+from bardbot.settings import (
+    COLUMNS,
+    TABLES,
+    GuildSettings,
+    PostgresUrl,
+    SettingsError,
+    SettingsStore,
+    SettingsUnavailable,
+    StoredRow,
+)
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0  # seconds, at start
+OPERATION_TIMEOUT = 2.0  # seconds for one read or write, reconnecting included
+POOL_SIZE = 4
+MIGRATION_LOCK = 0x62617264626F74  # pg_advisory_xact_lock key: "bardbot" in ASCII
+
+# MIGRATIONS[i] takes the database from version i to i + 1. Append only; never edit a released
+# step. Pending steps run in one transaction with the version update.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # v1
+        "CREATE SCHEMA IF NOT EXISTS bardbot",
+        "CREATE TABLE bardbot.schema_version (version integer NOT NULL)",
+        "INSERT INTO bardbot.schema_version VALUES (0)",
+        "CREATE TABLE bardbot.guilds ("
+        " guild_id bigint PRIMARY KEY,"
+        " temperature double precision,"
+        " length integer,"
+        " chat_enabled boolean,"
+        " show_sentiment boolean)",
+        "CREATE TABLE bardbot.guild_channels ("
+        " guild_id bigint NOT NULL,"
+        " channel_id bigint NOT NULL,"
+        " PRIMARY KEY (guild_id, channel_id))",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# The server went away, restarted, refused us or a connection broke: worth a reconnect.
+CONNECTION_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
+    asyncpg.TooManyConnectionsError,
+    # What asyncpg raises when a server's "terminating connection" notice reached an idle
+    # connection and the next query finds its protocol in the wrong state.
+    asyncpg.InternalClientError,
+)
+
+_READ = (
+    f"SELECT {', '.join(COLUMNS)}, g.guild_id IS NOT NULL AS stored,"
+    " ARRAY(SELECT channel_id FROM bardbot.guild_channels WHERE guild_id = $1) AS channels"
+    " FROM (VALUES (1)) AS one (x) LEFT JOIN bardbot.guilds g ON g.guild_id = $1"
+)
+_READ_ALL = (
+    f"SELECT ids.guild_id, {', '.join(COLUMNS)},"
+    " ARRAY(SELECT channel_id FROM bardbot.guild_channels c WHERE c.guild_id = ids.guild_id)"
+    " AS channels"
+    " FROM (SELECT guild_id FROM bardbot.guilds UNION SELECT guild_id FROM bardbot.guild_channels)"
+    " AS ids LEFT JOIN bardbot.guilds g ON g.guild_id = ids.guild_id"
+)
+# Takes the guild's row lock (creating the row).
+_LOCK_GUILD = (
+    "INSERT INTO bardbot.guilds (guild_id) VALUES ($1)"
+    " ON CONFLICT (guild_id) DO UPDATE SET guild_id = excluded.guild_id"
+)
+
+T = TypeVar("T")
+Work = Callable[[asyncpg.Connection], Awaitable[T]]
+
+
+class PostgresSettingsStore(SettingsStore):
+    def __init__(self, pool: asyncpg.Pool, url: PostgresUrl, defaults: GuildSettings):
+        super().__init__(url.redacted, defaults)
+        self._pool: asyncpg.Pool | None = pool
+        self._url = url
+        self._calls: set[asyncio.Task] = set()  # running calls, some given up on by their caller
+
+    @classmethod
+    async def connect(cls, url: PostgresUrl, defaults: GuildSettings) -> PostgresSettingsStore:
+        # min_size=0: connections are made on demand, so a server that goes away costs a failed
+        # call (SettingsUnavailable), not a background task retrying and logging tracebacks.
+        pool = asyncpg.create_pool(
+            url.secret,
+            min_size=0,
+            max_size=POOL_SIZE,
+            timeout=CONNECT_TIMEOUT,
+            server_settings={"application_name": "bardbot"},
+        )
+        try:
+            await pool
+            conn = await asyncio.wait_for(pool.acquire(), 2 * CONNECT_TIMEOUT)
+        except Exception as e:
+            pool.terminate()
+            raise _connect_error(url, e) from None
+        try:
+            await _prepare(conn, url)
+        except BaseException as e:
+            pool.terminate()
+            if isinstance(e, asyncpg.PostgresError | OSError):
+                raise SettingsError(
+                    f"the settings database {url} failed while opening: {_reason(url, e)}"
+                ) from None
+            raise
+        await pool.release(conn)
+        return cls(pool, url, defaults)
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        for task in self._calls:
+            task.cancel()
+        try:
+            await asyncio.wait_for(pool.close(), OPERATION_TIMEOUT)
+        except TimeoutError:  # a server gone silent: do not wait for it
+            pool.terminate()
+
+    async def _fetch(self, guild_id: int) -> StoredRow | None:
+        return await self._run(lambda conn: _read(conn, guild_id))
+
+    async def _fetch_all(self) -> dict[int, StoredRow]:
+        async def work(conn: asyncpg.Connection) -> dict[int, StoredRow]:
+            rows = await conn.fetch(_READ_ALL)
+            return {r["guild_id"]: _stored_row(r) for r in rows}
+
+        return await self._run(work)
+
+    async def _write(
+        self, guild_id: int, columns: dict[str, Any], channels: frozenset[int] | None
+    ) -> StoredRow | None:
+        if channels is None:  # the usual case: one statement, one round trip
+            return await self._run(lambda conn: _upsert(conn, guild_id, columns))
+
+        async def work(conn: asyncpg.Connection) -> StoredRow | None:
+            async with conn.transaction():
+                await _upsert(conn, guild_id, columns)  # takes the guild's row lock
+                await _replace_channels(conn, guild_id, channels)
+                return await _read(conn, guild_id)
+
+        return await self._run(work)
+
+    async def _set_channel(self, guild_id: int, channel_id: int, allowed: bool) -> StoredRow | None:
+        change, others = (
+            ("INSERT INTO bardbot.guild_channels VALUES ($1, $2) ON CONFLICT DO NOTHING",
+             "|| $2::bigint")
+            if allowed
+            else ("DELETE FROM bardbot.guild_channels WHERE guild_id = $1 AND channel_id = $2",
+                  "")
+        )  # fmt: skip
+        # One statement: the change, and the result computed from the snapshot it started with
+        # (which cannot see its own change yet).
+        statement = (
+            f"WITH change AS ({change})"
+            f" SELECT {', '.join(COLUMNS)}, g.guild_id IS NOT NULL AS stored,"
+            " ARRAY(SELECT channel_id FROM bardbot.guild_channels"
+            f"  WHERE guild_id = $1 AND channel_id <> $2) {others} AS channels"
+            " FROM (VALUES (1)) AS one (x) LEFT JOIN bardbot.guilds g ON g.guild_id = $1"
+        )
+
+        async def work(conn: asyncpg.Connection) -> StoredRow | None:
+            row = await conn.fetchrow(statement, guild_id, channel_id)
+            return _stored_row(row) if row["stored"] or row["channels"] else None
+
+        return await self._run(work)
+
+    async def _replace(self, guild_id: int, row: StoredRow) -> None:
+        sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(COLUMNS, 2))
+
+        async def work(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await conn.execute(_LOCK_GUILD, guild_id)
+                await conn.execute(
+                    f"UPDATE bardbot.guilds SET {sets} WHERE guild_id = $1",
+                    guild_id, *(row.values.get(name) for name in COLUMNS),
+                )
+                await _replace_channels(conn, guild_id, row.channels)
+
+        await self._run(work)
+
+    async def _run(self, work: Work[T]) -> T:
+        """`work` on a pooled connection, within OPERATION_TIMEOUT whatever the network does."""
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("the settings store is closed")
+        # A task, so that the caller is answered on time even if cancelling a query on a dead
+        # connection would itself wait for the network.
+        task = asyncio.ensure_future(self._with_reconnect(pool, work))
+        self._calls.add(task)
+        task.add_done_callback(self._forget)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=OPERATION_TIMEOUT)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()  # it finishes on its own; close() waits for none of it
+            raise SettingsUnavailable(
+                f"the settings database {self.location} did not answer within"
+                f" {OPERATION_TIMEOUT:g} s"
+            )
+        try:
+            return task.result()
+        except CONNECTION_LOST as e:
+            raise SettingsUnavailable(
+                f"the settings database {self.location} is unreachable: {_reason(self._url, e)}"
+            ) from None
+        except asyncpg.PostgresError as e:
+            raise SettingsError(
+                f"the settings database {self.location} failed: {_reason(self._url, e)}"
+            ) from None
+
+    def _forget(self, task: asyncio.Task) -> None:
+        self._calls.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved (by _run, or nobody): no "never retrieved" warning
+
+    @staticmethod
+    async def _with_reconnect(pool: asyncpg.Pool, work: Work[T]) -> T:
+        try:
+            async with pool.acquire() as conn:
+                return await work(conn)
+        except CONNECTION_LOST:
+            # After a server restart every pooled connection is dead, not just this one: drop
+            # them all and try once more on a fresh one. Every write sets values (never adds to
+            # them), so running one twice is harmless.
+            await pool.expire_connections()
+            async with pool.acquire() as conn:
+                return await work(conn)
+
+
+async def _upsert(conn: asyncpg.Connection, guild_id: int, columns: dict[str, Any]) -> StoredRow:
+    """Set `columns` of the guild's row (creating it) in one statement; the row after."""
+    # Column names come from COLUMNS, never from the caller.
+    names = "".join(f", {name}" for name in columns)
+    values = "".join(f", ${i}" for i in range(2, len(columns) + 2))
+    sets = ", ".join(f"{name} = excluded.{name}" for name in columns)
+    row = await conn.fetchrow(
+        f"WITH g AS (INSERT INTO bardbot.guilds AS t (guild_id{names}) VALUES ($1{values})"
+        f" ON CONFLICT (guild_id) DO UPDATE SET {sets or 'guild_id = excluded.guild_id'}"
+        f" RETURNING t.*)"
+        f" SELECT {', '.join(COLUMNS)},"
+        " ARRAY(SELECT channel_id FROM bardbot.guild_channels WHERE guild_id = $1) AS channels"
+        " FROM g",
+        guild_id, *columns.values(),
+    )
+    return _stored_row(row)
+
+
+async def _read(conn: asyncpg.Connection, guild_id: int) -> StoredRow | None:
+    row = await conn.fetchrow(_READ, guild_id)
+    if not row["stored"] and not row["channels"]:
+        return None
+    return _stored_row(row)
+
+
+def _stored_row(row: asyncpg.Record) -> StoredRow:
+    return StoredRow({name: row[name] for name in COLUMNS}, list(row["channels"]))
+
+
+async def _replace_channels(conn: asyncpg.Connection, guild_id: int, channels) -> None:
+    await conn.execute("DELETE FROM bardbot.guild_channels WHERE guild_id = $1", guild_id)
+    await conn.execute(
+        "INSERT INTO bardbot.guild_channels (guild_id, channel_id)"
+        " SELECT $1, unnest($2::bigint[])",
+        guild_id, sorted(channels),
+    )
+
+
+def _reason(url: PostgresUrl, e: BaseException) -> str:
+    """The error in words, never with the password (a driver may quote the URL it was given)."""
+    text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    try:
+        password = urlsplit(url.secret).password
+    except ValueError:
+        password = None
+    return text.replace(url.secret, url.redacted).replace(password, "***") if password else text
+
+
+def _connect_error(url: PostgresUrl, e: Exception) -> SettingsError:
+    if isinstance(e, asyncpg.InvalidAuthorizationSpecificationError):
+        return SettingsError(
+            f"the settings database {url} refused the login ({_reason(url, e)}); check the user"
+            " name and the password (in the URL, PGPASSWORD or ~/.pgpass)"
+        )
+    if isinstance(e, asyncpg.InvalidCatalogNameError):
+        return SettingsError(f"the settings database {url} does not exist ({_reason(url, e)});"
+                             " create it first (createdb)")
+    if isinstance(e, ValueError):  # the driver's own message may quote the URL: not shown
+        return SettingsError(f"{url} is not a valid PostgreSQL URL")
+    return SettingsError(
+        f"cannot connect to the settings database {url} ({_reason(url, e)}); check that"
+        " PostgreSQL is running and reachable from here"
+    )
+
+
+def _too_new(url: PostgresUrl, version: int) -> str:
+    return (
+        f"the settings database {url} has schema version {version}, newer than this bardbot"
+        f" understands ({SCHEMA_VERSION}); upgrade bardbot, or use another database"
+    )
+
+
+async def _schema_version(conn: asyncpg.Connection) -> int:
+    if await conn.fetchval("SELECT to_regclass('bardbot.schema_version')") is None:
+        return 0
+    return await conn.fetchval("SELECT max(version) FROM bardbot.schema_version") or 0
+
+
+async def _prepare(conn: asyncpg.Connection, url: PostgresUrl) -> None:
+    """Migrate if needed, then check the tables and that we may write to them."""
+    version = await _schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SettingsError(_too_new(url, version))
+    if version < SCHEMA_VERSION:
+        await _migrate(conn, url)
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await _check_schema(conn, url)
+        try:  # rolled back below: proves the user may write (not a read-only replica or role)
+            await conn.execute(_LOCK_GUILD, 1)
+            await conn.execute(
+                "INSERT INTO bardbot.guild_channels VALUES (1, 1) ON CONFLICT DO NOTHING"
+            )
+        except asyncpg.PostgresError as e:
+            raise SettingsError(
+                f"cannot write to the settings database {url} ({_reason(url, e)}); grant this"
+                " user INSERT, UPDATE and DELETE on the bardbot schema's tables, or use a"
+                " primary server"
+            ) from None
+    finally:
+        await transaction.rollback()
+
+
+async def _check_schema(conn: asyncpg.Connection, url: PostgresUrl) -> None:
+    rows = await conn.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = 'bardbot'"
+    )
+    for table, columns in TABLES.items():
+        present = {r["column_name"] for r in rows if r["table_name"] == table}
+        missing = sorted(columns - present)
+        if missing:
+            what = f"the table {table}" if not present else f"{table} columns {', '.join(missing)}"
+            raise SettingsError(
+                f"the settings database {url} (schema version {SCHEMA_VERSION}) lacks"
+                f" bardbot.{what}; restore it from a backup, or drop the bardbot schema"
+                " to start with default settings"
+            )
+
+
+async def _migrate(conn: asyncpg.Connection, url: PostgresUrl) -> None:
+    version = target = None
+    # Locked before the transaction begins, so that it sees whatever the process that held the
+    # lock committed (catalog lookups inside an older transaction may not).
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        async with conn.transaction():
+            version = await _schema_version(conn)  # another process may have migrated meanwhile
+            if version > SCHEMA_VERSION:
+                raise SettingsError(_too_new(url, version))
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target - 1]:
+                    await conn.execute(statement)
+            await conn.execute("UPDATE bardbot.schema_version SET version = $1", SCHEMA_VERSION)
+    except asyncpg.PostgresError as e:
+        if target is None:
+            raise
+        raise SettingsError(
+            f"migrating the settings database {url} from schema version {version} to {target}"
+            f" failed ({_reason(url, e)}); the migration was rolled back"
+        ) from None
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    if version < SCHEMA_VERSION:
+        log.info("settings database %s migrated to schema %d", url, SCHEMA_VERSION)

@@ -1,0 +1,342 @@
+"""The SQLite settings backend: one file, shared by the processes of one machine.
+
+WAL journal, a busy timeout, and every write is a BEGIN IMMEDIATE transaction, so several
+processes (e.g. one per shard) can use one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from bardbot.settings import (
+    COLUMNS,
+    TABLES,
+    GuildSettings,
+    SettingsError,
+    SettingsStore,
+    StoredRow,
+)
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+# Schema migrations: MIGRATIONS[i] takes a file from version i to version i + 1 (PRAGMA
+# user_version). Append only; never edit a released step. All pending steps run in one
+# transaction, so a file is always at exactly one known version.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # v1
+        "CREATE TABLE guilds ("
+        " guild_id INTEGER PRIMARY KEY,"
+        " temperature REAL,"
+        " length INTEGER,"
+        " chat_enabled INTEGER)",
+        "CREATE TABLE guild_channels ("
+        " guild_id INTEGER NOT NULL,"
+        " channel_id INTEGER NOT NULL,"
+        " PRIMARY KEY (guild_id, channel_id)) WITHOUT ROWID",
+    ),
+    (  # v2
+        "ALTER TABLE guilds ADD COLUMN show_sentiment INTEGER",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_UNTOUCHED = (
+    "it was left untouched: move it aside to start with default settings, or restore a backup"
+)
+
+
+class SqliteSettingsStore(SettingsStore):
+    def __init__(self, db: aiosqlite.Connection, path: Path, defaults: GuildSettings):
+        super().__init__(str(path), defaults)
+        self._db: aiosqlite.Connection | None = db
+        self._path = path
+        # One connection runs one transaction at a time; concurrent callers in this process queue
+        # here (FIFO), other processes and stores wait on SQLite's lock (busy_timeout).
+        self._lock = asyncio.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @classmethod
+    async def connect(cls, path: Path, defaults: GuildSettings) -> SqliteSettingsStore:
+        try:
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        except OSError as e:
+            raise SettingsError(
+                f"cannot create the folder for the settings database {path}: {e}; "
+                "choose a writable settings path"
+            ) from e
+        try:
+            db = await _connect(path)
+        except sqlite3.Error as e:
+            raise SettingsError(
+                f"cannot open the settings database {path}: {e}; check the path and its permissions"
+            ) from e
+        try:
+            await _prepare(db, path)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, path, defaults)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            async with self._lock:  # let a running transaction finish first
+                await db.close()
+
+    async def _fetch(self, guild_id: int) -> StoredRow | None:
+        # One statement, so one snapshot of both tables without BEGIN/COMMIT: a chat message's
+        # lookup is one trip to aiosqlite's thread instead of six.
+        async with self._lock:
+            if self._db is None:
+                raise RuntimeError("the settings store is closed")
+            try:
+                return await _read(self._db, guild_id)
+            except sqlite3.Error as e:
+                raise _runtime_error(self._path, e) from e
+
+    async def _fetch_all(self) -> dict[int, StoredRow]:
+        async with self._transaction("BEGIN") as db:
+            async with db.execute(
+                "SELECT guild_id FROM guilds UNION SELECT guild_id FROM guild_channels"
+            ) as cur:
+                ids = [gid for (gid,) in await cur.fetchall()]
+            return {gid: await _read(db, gid) for gid in ids}  # type: ignore[misc]
+
+    async def _write(
+        self, guild_id: int, columns: dict[str, Any], channels: frozenset[int] | None
+    ) -> StoredRow | None:
+        async with self._transaction("BEGIN IMMEDIATE") as db:
+            if columns:
+                # Column names come from COLUMNS, never from the caller.
+                sets = ", ".join(f"{name} = excluded.{name}" for name in columns)
+                await db.execute(
+                    f"INSERT INTO guilds (guild_id, {', '.join(columns)})"
+                    f" VALUES (?{', ?' * len(columns)})"
+                    f" ON CONFLICT (guild_id) DO UPDATE SET {sets}",
+                    (guild_id, *columns.values()),
+                )
+            if channels is not None:
+                await _replace_channels(db, guild_id, channels)
+            return await _read(db, guild_id)
+
+    async def _set_channel(self, guild_id: int, channel_id: int, allowed: bool) -> StoredRow | None:
+        statement = (
+            "INSERT OR IGNORE INTO guild_channels (guild_id, channel_id) VALUES (?, ?)"
+            if allowed
+            else "DELETE FROM guild_channels WHERE guild_id = ? AND channel_id = ?"
+        )
+        async with self._transaction("BEGIN IMMEDIATE") as db:
+            await db.execute(statement, (guild_id, channel_id))
+            return await _read(db, guild_id)
+
+    async def _replace(self, guild_id: int, row: StoredRow) -> None:
+        async with self._transaction("BEGIN IMMEDIATE") as db:
+            await db.execute(
+                f"INSERT OR REPLACE INTO guilds (guild_id, {', '.join(COLUMNS)})"
+                f" VALUES (?{', ?' * len(COLUMNS)})",
+                (guild_id, *(row.values.get(name) for name in COLUMNS)),
+            )
+            await _replace_channels(db, guild_id, row.channels)
+
+    @asynccontextmanager
+    async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            db = self._db
+            if db is None:
+                raise RuntimeError("the settings store is closed")
+            try:
+                await db.execute(begin)
+                yield db
+                await db.execute("COMMIT")
+            except BaseException as e:
+                await _rollback(db)
+                if isinstance(e, sqlite3.Error):
+                    raise _runtime_error(self._path, e) from e
+                raise
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    connection = aiosqlite.connect(path, isolation_level=None)  # we BEGIN/COMMIT ourselves
+    # aiosqlite runs each connection on its own thread, which would keep the interpreter alive
+    # after the host's event loop is gone if nobody closed the store: make it a daemon. A write
+    # cut short at exit is rolled back by SQLite's journal.
+    connection._thread.daemon = True
+    return await connection
+
+
+# The guild's row (NULLs if none) once per allowed channel (or once with a NULL channel).
+_READ = (
+    f"SELECT {', '.join(f'g.{name}' for name in COLUMNS)}, g.guild_id IS NOT NULL, c.channel_id"
+    " FROM (SELECT ? AS id) AS one"
+    " LEFT JOIN guilds g ON g.guild_id = one.id"
+    " LEFT JOIN guild_channels c ON c.guild_id = one.id"
+)
+
+
+async def _read(db: aiosqlite.Connection, guild_id: int) -> StoredRow | None:
+    rows = list(await db.execute_fetchall(_READ, (guild_id,)))
+    *values, stored, _ = rows[0]
+    channels = [row[-1] for row in rows if row[-1] is not None]
+    if not stored and not channels:
+        return None
+    return StoredRow(dict(zip(COLUMNS, values, strict=True)), channels)
+
+
+async def _replace_channels(db: aiosqlite.Connection, guild_id: int, channels) -> None:
+    await db.execute("DELETE FROM guild_channels WHERE guild_id = ?", (guild_id,))
+    await db.executemany(
+        "INSERT INTO guild_channels (guild_id, channel_id) VALUES (?, ?)",
+        [(guild_id, c) for c in sorted(channels)],
+    )
+
+
+async def _rollback(db: aiosqlite.Connection) -> None:
+    # Unconditional: after a cancellation the statements already queued on aiosqlite's thread
+    # (BEGIN included) still run, and they run before this, so `in_transaction` can't be trusted.
+    with contextlib.suppress(sqlite3.Error):  # "no transaction is active"
+        await db.execute("ROLLBACK")
+
+
+def _runtime_error(path: Path, e: sqlite3.Error) -> SettingsError:
+    if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+        return SettingsError(
+            f"the settings database {path} stayed locked by another process for more than "
+            f"{BUSY_TIMEOUT_MS / 1000:g} s; try again"
+        )
+    return SettingsError(f"the settings database {path} failed: {e}")
+
+
+async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
+    """Check the file, switch to WAL, migrate, check it is writable. Nothing is written before
+    the file is checked."""
+    await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        # One read transaction, so user_version and the schema agree even while another
+        # process is creating the schema.
+        await db.execute("BEGIN")
+        try:
+            # quick_check reads every page: catches random bytes, non-SQLite and damaged files.
+            async with db.execute("PRAGMA quick_check") as cur:
+                problems = [r[0] for r in await cur.fetchall() if r[0] != "ok"]
+            if problems:
+                raise sqlite3.DatabaseError(problems[0].splitlines()[-1])
+            async with db.execute("PRAGMA user_version") as cur:
+                (version,) = await cur.fetchone()
+            async with db.execute("SELECT count(*) FROM sqlite_master") as cur:
+                (n_objects,) = await cur.fetchone()
+            if version == SCHEMA_VERSION:
+                await _check_schema(db, path, version)
+        finally:
+            await _rollback(db)
+    except sqlite3.OperationalError as e:  # locked, unreadable, ... (a DatabaseError subclass)
+        if "readonly" in str(e):  # WAL needs to create files beside it, even to read
+            raise _not_writable(path, e) from e
+        raise SettingsError(
+            f"cannot read the settings database {path} ({e}); check the file and its permissions"
+        ) from e
+    except sqlite3.DatabaseError as e:
+        raise SettingsError(
+            f"the settings database {path} is corrupt or not a SQLite database ({e}); {_UNTOUCHED}"
+        ) from e
+    if version > SCHEMA_VERSION:
+        raise SettingsError(_too_new(path, version))
+    if version == 0 and n_objects:
+        raise SettingsError(
+            f"{path} is a SQLite database but not a bardbot settings database; {_UNTOUCHED}"
+        )
+    try:
+        mode = await _enable_wal(db)
+        if mode != "wal" and str(path) != ":memory:":
+            log.warning("settings database %s: WAL unavailable (journal mode %s)", path, mode)
+        await _migrate_and_probe(db, path)
+    except sqlite3.Error as e:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            raise _runtime_error(path, e) from e
+        raise _not_writable(path, e) from e
+
+
+def _not_writable(path: Path, e: sqlite3.Error) -> SettingsError:
+    return SettingsError(
+        f"cannot write the settings database {path} ({e}); make the file and its folder"
+        " writable by this user, or choose another settings path"
+    )
+
+
+async def _check_schema(db: aiosqlite.Connection, path: Path, claimed: int) -> None:
+    """SettingsError unless every table and column of the current schema is there."""
+    for table, columns in TABLES.items():
+        async with db.execute(f"PRAGMA table_info({table})") as cur:
+            present = {row[1] for row in await cur.fetchall()}
+        missing = sorted(columns - present)
+        if missing:
+            what = f"the table {table}" if not present else f"{table} columns {', '.join(missing)}"
+            raise SettingsError(
+                f"the settings database {path} (schema version {claimed}) lacks"
+                f" {what}; {_UNTOUCHED}"
+            )
+
+
+async def _enable_wal(db: aiosqlite.Connection) -> str:
+    # Two connections switching the same new file to WAL at once would deadlock, so SQLite fails
+    # one of them with "locked" straight away instead of calling the busy handler: retry that.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            async with db.execute("PRAGMA journal_mode = WAL") as cur:
+                (mode,) = await cur.fetchone()
+            return mode
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.01)
+
+
+def _too_new(path: Path, version: int) -> str:
+    return (
+        f"the settings database {path} has schema version {version}, newer than this bardbot"
+        f" understands ({SCHEMA_VERSION}); upgrade bardbot, or use another settings path"
+    )
+
+
+async def _migrate_and_probe(db: aiosqlite.Connection, path: Path) -> None:
+    """Bring the file to SCHEMA_VERSION in one write transaction; with nothing to migrate, the
+    same transaction still proves the file writable (SQLite silently opens a file it may not
+    write read-only, and only the first write would fail)."""
+    version = target = None
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+        # Re-read under the write lock: another process may have migrated since we looked.
+        async with db.execute("PRAGMA user_version") as cur:
+            (version,) = await cur.fetchone()
+        if version > SCHEMA_VERSION:
+            raise SettingsError(_too_new(path, version))
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target - 1]:
+                await db.execute(statement)
+        await _check_schema(db, path, version)
+        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # the write probe, too
+        await db.execute("COMMIT" if version < SCHEMA_VERSION else "ROLLBACK")
+    except BaseException as e:
+        await _rollback(db)
+        if isinstance(e, sqlite3.Error) and target is not None:
+            raise SettingsError(
+                f"migrating the settings database {path} from schema version {version} to"
+                f" {target} failed ({e}); the migration was rolled back and the file is unchanged"
+            ) from e
+        raise
+    if version < SCHEMA_VERSION:
+        log.info("settings database %s migrated to schema %d", path, SCHEMA_VERSION)

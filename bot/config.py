@@ -59,6 +59,9 @@ class Config:
         )
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def shown(value: str) -> str:
     """A bad value for an error message; a long one could be a token put in the wrong place."""
     return repr(value) if len(value) <= 24 else f"a {len(value)}-character value (not shown)"
@@ -226,7 +229,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="generations queued before 'busy' [BARDBOT_MAX_GENERATIONS]",
     )
-    p.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING [BARDBOT_LOG_LEVEL]")
+    p.add_argument("--log-level", metavar="LEVEL",
+                   help=f"{', '.join(LOG_LEVELS)} (default: INFO) [BARDBOT_LOG_LEVEL]")
     return p
 
 
@@ -286,11 +290,9 @@ def load_config(
     )
     console = bool(args.console) or _bool(env.get("BARDBOT_CONSOLE", "0"), "BARDBOT_CONSOLE")
     level = (pick(args.log_level, "BARDBOT_LOG_LEVEL") or "INFO").upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError(
-            "--log-level / BARDBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "
-            f"got {shown(level)}"
-        )
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"--log-level / BARDBOT_LOG_LEVEL must be {', '.join(LOG_LEVELS[:-1])} "
+                          f"or {LOG_LEVELS[-1]}, got {shown(level)}")
     sentiment = pick(args.sentiment_model, "BARDBOT_SENTIMENT_MODEL")
     shakespeare = pick(args.shakespeare_model, "BARDBOT_SHAKESPEARE_MODEL")
     db = pick(args.db, "BARDBOT_DB")

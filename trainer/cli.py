@@ -16,6 +16,7 @@ from bardbot.trainer.config import (
     ShakespeareConfig,
     UserError,
 )
+from bardbot.trainer.runs import removed_if_left_empty
 
 DESCRIPTION = """\
 Train the two reference LSTMs of bardbot.
@@ -324,26 +325,31 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
     print(f"wrote {out}/lengths.png and lengths.json")
 
 
+def _run(args: argparse.Namespace, command: str) -> None:
+    if args.command == "sentiment":
+        from bardbot.trainer.sentiment import run
+
+        run(_sentiment_config(args, command))
+    elif args.command == "message":
+        from bardbot.trainer.message import run
+
+        run(_message_config(args, command))
+    elif args.command == "shakespeare":
+        from bardbot.trainer.shakespeare import run
+
+        run(_shakespeare_config(args, command))
+    else:
+        _lengths(args, command)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     command = "python -m bardbot.trainer " + shlex.join(argv)  # quoted: copy-paste reruns it
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        if args.command == "sentiment":
-            from bardbot.trainer.sentiment import run
-
-            run(_sentiment_config(args, command))
-        elif args.command == "message":
-            from bardbot.trainer.message import run
-
-            run(_message_config(args, command))
-        elif args.command == "shakespeare":
-            from bardbot.trainer.shakespeare import run
-
-            run(_shakespeare_config(args, command))
-        else:
-            _lengths(args, command)
+        with removed_if_left_empty(args.out):
+            _run(args, command)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

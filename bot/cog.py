@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 import discord
 from bardbot import handlers
 from bardbot.engine import Busy, Engine
-from bardbot.handlers import Reply, UserError
-from bardbot.settings import (
+from bardbot.handlers import Reply
+from bardbot.limits import (
     MAX_LENGTH,
+    PROMPT_LIMIT,
     TEMPERATURE_RANGE,
-    GuildSettings,
-    SettingsError,
-    SettingsStore,
+    TEXT_LIMIT,
+    UserError,
+    check_length,
+    check_temperature,
 )
+from bardbot.settings import GuildSettings, SettingsError, SettingsStore
 from discord import app_commands
 from discord.ext import commands
 
@@ -260,7 +263,7 @@ class Bard(commands.Cog):
     @app_commands.describe(text="The text to analyse (a review, a message, ...)")
     @app_commands.checks.cooldown(5, 10.0)
     async def sentiment(
-        self, interaction: discord.Interaction, text: app_commands.Range[str, 1, 6000]
+        self, interaction: discord.Interaction, text: app_commands.Range[str, 1, TEXT_LIMIT]
     ) -> None:
         await self._respond(interaction, handlers.sentiment(self.engine, text))
 
@@ -276,7 +279,7 @@ class Bard(commands.Cog):
     async def shakespeare(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, handlers.PROMPT_LIMIT],
+        prompt: app_commands.Range[str, 1, PROMPT_LIMIT],
         temperature: Temperature | None = None,
         length: Length | None = None,
     ) -> None:
@@ -385,21 +388,18 @@ class Bard(commands.Cog):
         ):
             raise UserError(f"I cannot see the channel <#{allow_channel.id}> in this server.")
         if "temperature" in changes:
-            handlers.check_temperature(changes["temperature"])
+            check_temperature(changes["temperature"])
         if "length" in changes:
-            handlers.check_length(changes["length"])
+            check_length(changes["length"])
 
         async def work() -> Reply:
-            try:
-                settings = await self.store.get(guild_id)
-                if changes:
-                    settings = await self.store.update(guild_id, **changes)
-                if allow_channel is not None:
-                    settings = await self.store.allow_channel(guild_id, allow_channel.id)
-                if disallow_channel is not None:
-                    settings = await self.store.disallow_channel(guild_id, disallow_channel.id)
-            except ValueError as e:  # the store's validation: a message meant for the user
-                raise UserError(str(e)) from e
+            settings = await self.store.get(guild_id)
+            if changes:
+                settings = await self.store.update(guild_id, **changes)
+            if allow_channel is not None:
+                settings = await self.store.allow_channel(guild_id, allow_channel.id)
+            if disallow_channel is not None:
+                settings = await self.store.disallow_channel(guild_id, disallow_channel.id)
             log.info("settings changed: %s: %s", where(interaction), settings)
             name = self._guild_name(interaction)
             return handlers.format_settings(settings, name, title="Updated")
@@ -473,7 +473,11 @@ class Bard(commands.Cog):
         )
         try:
             settings = await self._settings_for(guild_id)
-            if not settings.chat_enabled or not self._chat_allowed_in(message.channel, settings):
+            channels = (message.channel.id, getattr(message.channel, "parent_id", None))
+            # A thread of an allowed channel is allowed too.
+            if not settings.chat_enabled or not any(
+                settings.allows_channel(c) for c in channels if c is not None
+            ):
                 return
             if busy:
                 reply = Reply(BUSY)
@@ -499,10 +503,3 @@ class Bard(commands.Cog):
             return Reply(str(e))
         except Busy:
             return Reply(BUSY)
-
-    @staticmethod
-    def _chat_allowed_in(channel: discord.abc.Messageable, settings: GuildSettings) -> bool:
-        if not settings.allowed_channels:
-            return True
-        ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
-        return bool(ids & settings.allowed_channels)

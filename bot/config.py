@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bardbot.engine import EngineLimits
+from bardbot.limits import UserError, parse_bool, shown
 
-
-class ConfigError(Exception):
-    """A bad setting; the message names the variable or flag to fix."""
+# A bad setting is a user error; its message names the variable or flag to fix.
+ConfigError = UserError
 
 
 def default_db_path(environ: Mapping[str, str]) -> Path:
@@ -62,11 +62,6 @@ class Config:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def shown(value: str) -> str:
-    """A bad value for an error message; a long one could be a token put in the wrong place."""
-    return repr(value) if len(value) <= 24 else f"a {len(value)}-character value (not shown)"
-
-
 def _int(value: str, name: str, minimum: int = 0) -> int:
     try:
         number = int(value)
@@ -75,15 +70,6 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {number}")
     return number
-
-
-def _bool(value: str, name: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{name} must be on or off (1/0, true/false), got {shown(value)}")
 
 
 def _shard_ids(value: str, name: str) -> tuple[int, ...]:
@@ -285,10 +271,10 @@ def load_config(
     workers = pick(args.workers, "BARDBOT_WORKERS")
     sentiment_workers = pick(args.sentiment_workers, "BARDBOT_SENTIMENT_WORKERS")
     max_gen = pick(args.max_generations, "BARDBOT_MAX_GENERATIONS")
-    chat = (
-        args.chat if args.chat is not None else _bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
-    )
-    console = bool(args.console) or _bool(env.get("BARDBOT_CONSOLE", "0"), "BARDBOT_CONSOLE")
+    chat = args.chat
+    if chat is None:
+        chat = parse_bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
+    console = bool(args.console) or parse_bool(env.get("BARDBOT_CONSOLE", "0"), "BARDBOT_CONSOLE")
     level = (pick(args.log_level, "BARDBOT_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"--log-level / BARDBOT_LOG_LEVEL must be {', '.join(LOG_LEVELS[:-1])} "

@@ -13,8 +13,9 @@ import logging
 import os
 
 from bardbot.cog import Bard
-from bardbot.config import Config, _bool, load_config
+from bardbot.config import Config, load_config
 from bardbot.engine import Engine
+from bardbot.limits import parse_bool
 from bardbot.settings import GuildSettings, SettingsStore
 from discord.ext import commands
 
@@ -88,7 +89,7 @@ async def setup(bot: commands.Bot) -> None:
     environ = {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES}
     config = load_config([], environ)
     chat = os.environ.get("BARDBOT_CHAT")
-    config = dataclasses.replace(config, chat=_bool(chat, "BARDBOT_CHAT") if chat else False)
+    config = dataclasses.replace(config, chat=parse_bool(chat, "BARDBOT_CHAT") if chat else False)
     cog = await create_cog(bot, config)
     await add_cog(bot, cog)
     log.info("bardbot loaded (settings: %s, chat by default: %s)", config.db_path, config.chat)

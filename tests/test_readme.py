@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from bardbot.handlers import PROMPT_LIMIT, TEXT_LIMIT
-from bardbot.settings import MAX_LENGTH
+from bardbot.limits import MAX_LENGTH, PROMPT_LIMIT, TEXT_LIMIT
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

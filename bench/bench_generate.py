@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from bardbot.models import ShakespeareGenerator
 from bardbot.models.sampling import sample_index
-from timing import machine, measure, quiet_tensorflow, table
+from bardbot.trainer.runs import quiet_tensorflow
+from timing import machine, measure, table
 
 ROOT = Path(__file__).resolve().parents[1]  # default run folders live under it
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from bardbot.export import data
 from bardbot.models import SentimentClassifier
-from timing import machine, measure, quiet_tensorflow, table
+from bardbot.trainer.runs import quiet_tensorflow
+from timing import machine, measure, table
 
 ROOT = Path(__file__).resolve().parents[1]  # default run folders live under it
 

@@ -8,21 +8,18 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.export import data
-from bardbot.export.errors import ExportError
 from bardbot.export.onnx_io import (
     check_graph,
     convert,
     load_keras,
-    prepare_out_dir,
-    read_run,
     removed_on_failure,
     session,
-    versions,
     write_model,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
 
 PARITY_TOL = 1e-5
 
@@ -70,28 +67,28 @@ def _scores(sess, ids: np.ndarray, batch: int = 256) -> np.ndarray:
 
 def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
     if cfg.embedding_dtype not in ("auto", "float16", "float32"):
-        raise ExportError("--embedding-dtype must be auto, float16 or float32")
+        raise UserError("--embedding-dtype must be auto, float16 or float32")
     if cfg.max_words is not None and cfg.max_words <= 0:
-        raise ExportError(f"--max-words must be a positive number of words, got {cfg.max_words}")
+        raise UserError(f"--max-words must be a positive number of words, got {cfg.max_words}")
     if cfg.eval_limit is not None and cfg.eval_limit < 2:
-        raise ExportError(f"--eval-limit must be at least 2 (one review per class), "
-                          f"got {cfg.eval_limit}")
+        raise UserError(f"--eval-limit must be at least 2 (one review per class), "
+                        f"got {cfg.eval_limit}")
     run, meta = read_run(cfg.run_dir, "sentiment")
     prepare_out_dir(cfg.out_dir)
     try:
         encoding = WordEncoding.from_dict(meta["encoding"])
     except (KeyError, ValueError) as exc:
-        raise ExportError(f"{run}/meta.json: bad encoding ({exc})") from exc
+        raise UserError(f"{run}/meta.json: bad encoding ({exc})") from exc
     model = load_keras(run)
     emb_layer = model.get_layer("embedding")
     embedding = emb_layer.get_weights()[0].astype(np.float32)
     if embedding.shape[0] != encoding.vocab_size:
-        raise ExportError(
+        raise UserError(
             f"{run}: embedding has {embedding.shape[0]} rows, encoding {encoding.vocab_size}"
         )
     maxlen = model.inputs[0].shape[1]
     if maxlen != encoding.maxlen:
-        raise ExportError(f"{run}: model maxlen {maxlen} != encoding maxlen {encoding.maxlen}")
+        raise UserError(f"{run}: model maxlen {maxlen} != encoding maxlen {encoding.maxlen}")
     if cfg.max_words is not None and cfg.max_words < len(encoding.words):
         encoding = WordEncoding(
             encoding.words[: cfg.max_words], encoding.maxlen, encoding.lowercase, encoding.oov
@@ -107,7 +104,7 @@ def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
         seconds = time.perf_counter() - t0
         log(f"read {len(eval_texts)} test reviews from {imdb_path} ({seconds:.0f} s)")
     elif cfg.embedding_dtype == "auto":
-        raise ExportError(
+        raise UserError(
             "--embedding-dtype auto measures accuracy on the IMDB test set, which was not found: "
             "pass --imdb PATH or choose --embedding-dtype float32/float16"
         )
@@ -139,7 +136,7 @@ def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
         keras_out = model.predict(parity_ids, verbose=0).reshape(-1)
         diff = float(np.abs(_scores(sess, parity_ids) - keras_out).max())
         if not diff <= PARITY_TOL:
-            raise ExportError(f"sentiment parity failed ({dtype}): max abs diff {diff:.2e} > 1e-5")
+            raise UserError(f"sentiment parity failed ({dtype}): max abs diff {diff:.2e} > 1e-5")
         log(f"{dtype} embedding: parity ONNX vs Keras max abs diff {diff:.2e} ({parity_source})")
         candidates[dtype] = {"proto": proto, "session": sess, "parity": diff}
 
@@ -199,7 +196,7 @@ def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
         clf = SentimentClassifier.load(paths[0])
         again = clf.scores(parity_ids)
         if not np.array_equal(again, _scores(cand["session"], parity_ids)):
-            raise ExportError(f"{paths[0]}: runtime output differs from the converted graph")
+            raise UserError(f"{paths[0]}: runtime output differs from the converted graph")
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
     return paths

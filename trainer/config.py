@@ -6,9 +6,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+# trainer/message.py and trainer/shakespeare.py import UserError from here too.
 from bardbot.trainer.runs import UserError
-
-__all__ = ["MessageConfig", "SentimentConfig", "ShakespeareConfig", "UserError"]
 
 VECTOR_SOURCES = ("word2vec-train", "word2vec-file", "glove")
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.models.text import WordEncoding
-from bardbot.trainer import fit
-from bardbot.trainer.config import SentimentConfig, UserError
+from bardbot.trainer import fit, runs
+from bardbot.trainer.config import SentimentConfig
 from bardbot.trainer.data import Imdb, load_imdb
 from bardbot.trainer.fit import param_counts
 from bardbot.trainer.lengths import length_stats, plot_histogram
+from bardbot.trainer.runs import UserError
 from bardbot.trainer.vectors import (
     TokenCorpus,
     build_vocabulary,
@@ -32,8 +33,6 @@ from bardbot.trainer.vectors import (
     train_word2vec,
 )
 from tqdm import tqdm
-
-FORMAT = "bardbot.train.sentiment/1"
 
 
 def reference_trainable_params(dim: int, maxlen: int, units: int = 50) -> int:
@@ -158,7 +157,7 @@ def prepare_corpus(cfg: SentimentConfig, cache_dir: Path) -> Corpus:
 def run(cfg: SentimentConfig) -> dict:
     cfg.validate()
     started = time.perf_counter()
-    out = fit.prepare_out_dir(cfg.out)
+    out = runs.prepare_out_dir(cfg.out)
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     corpus = prepare_corpus(cfg, cache_dir)
     imdb = corpus.imdb
@@ -219,13 +218,13 @@ def run(cfg: SentimentConfig) -> dict:
     print(f"val accuracy {metrics['val_accuracy']:.4f}, test accuracy {metrics['test_accuracy']}"
           f", epochs {timer.seconds} s")
 
-    fit.mark_unfinished(out)
+    runs.mark_unfinished(out)
     model.save(out / "model.keras")
     fit.plot_curves(hist, out / "training_curves.png", f"sentiment, maxlen {cfg.maxlen}")
     plot_histogram(enc_fit.raw_lengths, [cfg.maxlen], out / "lengths.png",
                    "fit-split review lengths")
     meta = {
-        "format": FORMAT,
+        "format": runs.run_format("sentiment"),
         "kind": "sentiment",
         "encoding": encoding.to_dict(),
         "vectors": {**corpus.vector_info, "oov_ratio": round(enc_fit.oov_ratio, 5),
@@ -239,4 +238,4 @@ def run(cfg: SentimentConfig) -> dict:
                      "loss": "binary_crossentropy", "val_split": cfg.val_split,
                      "units": cfg.units, "dropout": cfg.dropout},
     }
-    return fit.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)

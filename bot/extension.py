@@ -89,7 +89,8 @@ async def setup(bot: commands.Bot) -> None:
     config = load_config([], environ)
     chat = os.environ.get("BARDBOT_CHAT")
     config = dataclasses.replace(config, chat=parse_bool(chat, "BARDBOT_CHAT") if chat else False)
-    engine = await asyncio.to_thread(load_engine, config)  # its threads start with the first work
+    engine = await asyncio.to_thread(load_engine, config)
+    # No thread runs before the engine's first request: nothing to close if the store fails.
     await install(bot, engine, await open_store(config))
     log.info("bardbot loaded (settings: %s, chat by default: %s)", config.db_path, config.chat)
 

@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_bot_load.py --json out.json
 
 A real `commands.Bot` runs the Bard cog on the real models; discord.py's HTTP session is the
-recording fake from tests/bot/harness.py (no network). INTERACTION_CREATE payloads are fed
+recording fake from tests/bot/testing.py (no network). INTERACTION_CREATE payloads are fed
 one per event-loop turn, as the gateway delivers them, each from a different user (so per-user
 cooldowns do not interfere). Measured:
 - latency per interaction: from its arrival to the moment its final reply (message, or the
@@ -27,15 +27,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import discord  # noqa: E402
-from bardbot.cog import Bard  # noqa: E402
-from bardbot.engine import Engine, EngineLimits  # noqa: E402
-from bardbot.settings import GuildSettings, SettingsStore  # noqa: E402
-
-from tests.bot import harness  # noqa: E402
+import discord
+from bardbot import testing
+from bardbot.cog import Bard
+from bardbot.engine import Engine, EngineLimits
+from bardbot.settings import GuildSettings, SettingsStore
 
 REVIEWS = [
     "This was one of the best films I have seen in years; the acting is superb.",
@@ -47,27 +43,20 @@ REVIEWS = [
 PROMPTS = ["to be, or not to be", "shall i compare thee", "o romeo, romeo", "now is the winter"]
 
 
-class TimingSession(harness.FakeSession):
+class TimingSession(testing.FakeSession):
     """Answers like FakeSession but keeps only the time of each interaction's final reply."""
 
     def __init__(self) -> None:
         super().__init__()
         self.done: dict[str, tuple[float, bool]] = {}  # token -> (time, busy)
 
-    def request(self, method: str, url: str, **kwargs):
-        path = url[len(harness.API) :]
-        parts = path.strip("/").split("/")
-        data = kwargs.get("data")
-        body = json.loads(data) if isinstance(data, str) and data else None
-        final = (parts[0] == "interactions" and body.get("type") == 4) or (
-            parts[0] == "webhooks" and method == "POST"
-        )
-        if final:
-            token = parts[2]
-            message = body.get("data", body)
-            busy = "busy" in (message.get("content") or "")
-            self.done[token] = (time.perf_counter(), busy)
-        return harness._Response(*self._answer(method, path, body))
+    def record(self, request: testing.Request) -> None:
+        parts = request.path.strip("/").split("/")
+        if (parts[0] == "interactions" and request.callback_type == 4) or (
+            parts[0] == "webhooks" and request.method == "POST"
+        ):
+            busy = "busy" in (request.message.get("content") or "")
+            self.done[parts[2]] = (time.perf_counter(), busy)  # parts[2]: the token
 
 
 class GcPauses:
@@ -129,18 +118,18 @@ class Bench:
         self.bot = bot
         self.session = session
         self.length = length
-        self.user = harness.USER_ID
+        self.user = testing.USER_ID
 
     def payload(self, kind: str, i: int) -> dict:
         self.user += 1
         if kind == "sentiment":
-            options = [harness.option("text", f"{REVIEWS[i % len(REVIEWS)]} ({i})")]
+            options = [testing.option("text", f"{REVIEWS[i % len(REVIEWS)]} ({i})")]
         else:
             options = [
-                harness.option("prompt", PROMPTS[i % len(PROMPTS)]),
-                harness.option("length", self.length),
+                testing.option("prompt", PROMPTS[i % len(PROMPTS)]),
+                testing.option("length", self.length),
             ]
-        return harness.interaction_payload(kind, options, user_id=self.user)
+        return testing.interaction_payload(kind, options, user_id=self.user)
 
     async def run(self, kinds: list[str], rate: float | None) -> dict:
         """Feed one interaction per kind in `kinds`; `rate` per second, or a burst if None."""
@@ -155,10 +144,10 @@ class Bench:
                     await asyncio.sleep(max(0.0, start + i * gap - time.perf_counter()))
                 else:
                     await asyncio.sleep(0)  # one gateway event per loop turn
-                harness.advance(0.001)
+                testing.advance(0.001)
                 payload = self.payload(kind, i)
                 arrivals[payload["token"]] = (kind, time.perf_counter())
-                tasks.append(asyncio.create_task(harness.run_interaction(self.bot, payload)))
+                tasks.append(asyncio.create_task(testing.run_interaction(self.bot, payload)))
             await asyncio.gather(*tasks)
         wall = time.perf_counter() - start
         out: dict = {
@@ -210,10 +199,10 @@ async def main() -> int:
         return await compare(names, args)
     classifier = SentimentClassifier.load(names[0] or None)
     generator = ShakespeareGenerator.load(args.shakespeare_model)
-    bot, _ = harness.make_bot()
+    bot, _ = testing.make_bot()
     session = TimingSession()
     bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
-    await harness.start(bot)
+    await testing.start(bot)
     store = await SettingsStore.open(":memory:", GuildSettings())
     engine = Engine(classifier, generator, EngineLimits(sentiment_workers=args.sentiment_workers))
     await bot.add_cog(Bard(bot, engine, store))
@@ -275,10 +264,10 @@ async def compare(names: list[str], args: argparse.Namespace) -> int:
     from bardbot.models import SentimentClassifier, ShakespeareGenerator
 
     generator = ShakespeareGenerator.load(args.shakespeare_model)
-    bot, _ = harness.make_bot()
+    bot, _ = testing.make_bot()
     session = TimingSession()
     bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
-    await harness.start(bot)
+    await testing.start(bot)
     store = await SettingsStore.open(":memory:", GuildSettings())
     gc.collect()
     gc.freeze()

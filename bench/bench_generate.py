@@ -16,13 +16,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from timing import machine, measure, quiet_tensorflow, table
+from bardbot.models import ShakespeareGenerator
+from bardbot.models.sampling import sample_index
+from bardbot.trainer.runs import quiet_tensorflow
+from timing import machine, measure, table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bardbot.models import ShakespeareGenerator  # noqa: E402
-from bardbot.models.sampling import sample_index  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # default run folders live under it
 
 PROMPT = "to be, or not to be, that is the question:\nwhether 'tis nobler in the mind to suffer"
 

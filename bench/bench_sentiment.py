@@ -15,13 +15,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from timing import machine, measure, quiet_tensorflow, table
+from bardbot.export import data
+from bardbot.models import SentimentClassifier
+from bardbot.trainer.runs import quiet_tensorflow
+from timing import machine, measure, table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bardbot.export import data  # noqa: E402
-from bardbot.models import SentimentClassifier  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # default run folders live under it
 
 SHORT = "I loved this film, the acting was wonderful."
 

@@ -9,10 +9,6 @@ from collections.abc import Callable
 import numpy as np
 
 
-def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
 def machine() -> str:
     """CPU count and load: timings on a busy machine are slower and noisier."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

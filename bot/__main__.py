@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import re
 import sys
@@ -11,8 +10,7 @@ from collections.abc import Sequence
 
 import aiohttp
 import discord
-from bardbot.config import Config, ConfigError, load_config
-from bardbot.engine import Engine
+from bardbot.config import ConfigError, load_config
 
 log = logging.getLogger("bardbot")
 
@@ -45,24 +43,6 @@ def setup_logging(level: str) -> None:
 def _fail(message: str, code: int = 1) -> int:
     print(f"bardbot: {message}", file=sys.stderr)
     return code
-
-
-async def _run_bot(config: Config, classifier, generator) -> None:
-    from bardbot.client import make_bot
-    from bardbot.settings import GuildSettings, SettingsStore
-
-    # Open the settings first: a broken database stops us before we connect to Discord.
-    store = await SettingsStore.open(config.db_path, GuildSettings(chat_enabled=config.chat))
-    bot = make_bot(config, store, classifier, generator)
-    # Everything loaded so far lives as long as the process: keep it out of the garbage
-    # collector's full scans, which otherwise stall the event loop for ~100 ms now and then.
-    gc.collect()
-    gc.freeze()
-    try:
-        async with bot:  # closing the bot removes the cog, which closes the store
-            await bot.start(config.token)  # type: ignore[arg-type]
-    finally:
-        await store.close()  # when login failed before the cog was added
 
 
 def _migrate_settings(argv: Sequence[str]) -> int:
@@ -101,25 +81,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     for warning in config.warnings:
         log.warning("%s", warning)
 
-    from bardbot.extension import load_models
+    from bardbot.extension import load_engine
     from bardbot.models import ModelError
     from bardbot.settings import SettingsError
 
     try:
-        classifier, generator = load_models(config)
+        engine = load_engine(config)
     except ModelError as e:
         return _fail(str(e))
-    engine_limits = config.limits
 
     if config.token is None or config.console:
         from bardbot import console
 
         if config.token is None:
             log.info("no DISCORD_TOKEN: console mode")
-        return console.run(Engine(classifier, generator, engine_limits))
+        return console.run(engine)
+
+    from bardbot.client import run_bot
 
     try:
-        asyncio.run(_run_bot(config, classifier, generator))
+        asyncio.run(run_bot(config, engine))
     except SettingsError as e:
         return _fail(str(e))
     except discord.LoginFailure:

@@ -8,14 +8,15 @@ global` or `@bardbot sync clear`.
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Literal
 
 import discord
 from bardbot.cog import HANDLED, NO_MENTIONS, where
 from bardbot.config import Config
-from bardbot.extension import create_cog
-from bardbot.settings import SettingsStore
+from bardbot.engine import Engine
+from bardbot.extension import install, open_store
 from discord import app_commands
 from discord.ext import commands
 
@@ -82,28 +83,9 @@ class Admin(commands.Cog):
 
 
 class _BardBotMixin:
-    def _init(self, config: Config, store: SettingsStore, classifier, generator) -> dict:
-        self.config = config
-        self._parts = (store, classifier, generator)
-        kwargs = dict(
-            command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
-            allowed_mentions=NO_MENTIONS,
-            tree_cls=BardTree,
-            help_command=None,
-        )
-        if config.sharded:
-            shard_ids = list(config.shard_ids) if config.shard_ids is not None else None
-            kwargs.update(shard_count=config.shard_count, shard_ids=shard_ids)
-        return kwargs
+    config: Config
 
     async def setup_hook(self) -> None:
-        store, classifier, generator = self._parts
-        cog = await create_cog(
-            self, self.config, classifier=classifier, generator=generator, store=store
-        )
-        await self.add_cog(cog)
-        await self.add_cog(Admin(self))
         if self.config.sync_guild:
             guild = discord.Object(self.config.sync_guild)
             self.tree.copy_global_to(guild=guild)
@@ -126,17 +108,45 @@ class _BardBotMixin:
 
 
 class BardBot(_BardBotMixin, commands.Bot):
-    def __init__(self, config: Config, store: SettingsStore, classifier, generator):
-        super().__init__(**self._init(config, store, classifier, generator))
+    pass
 
 
 class ShardedBardBot(_BardBotMixin, commands.AutoShardedBot):
-    def __init__(self, config: Config, store: SettingsStore, classifier, generator):
-        super().__init__(**self._init(config, store, classifier, generator))
+    pass
 
 
-def make_bot(config: Config, store: SettingsStore, classifier, generator) -> commands.Bot:
+def make_bot(config: Config) -> commands.Bot:
     # A text-only bot: no "voice will NOT be supported" warnings at every start.
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-    cls = ShardedBardBot if config.sharded else BardBot
-    return cls(config, store, classifier, generator)
+    kwargs: dict = dict(
+        command_prefix=commands.when_mentioned,
+        intents=discord.Intents.default(),
+        allowed_mentions=NO_MENTIONS,
+        tree_cls=BardTree,
+        help_command=None,
+    )
+    if config.sharded:
+        shard_ids = list(config.shard_ids) if config.shard_ids is not None else None
+        kwargs.update(shard_count=config.shard_count, shard_ids=shard_ids)
+    bot = (ShardedBardBot if config.sharded else BardBot)(**kwargs)
+    bot.config = config
+    return bot
+
+
+async def assemble(bot: commands.Bot, config: Config, engine: Engine) -> None:
+    """The standalone bot's parts: the settings store (a broken database stops us before we
+    connect to Discord), the Bard cog on it and `engine`, the owner's Admin cog."""
+    store = await open_store(config)
+    await install(bot, engine, store)
+    await bot.add_cog(Admin(bot))
+
+
+async def run_bot(config: Config, engine: Engine) -> None:
+    bot = make_bot(config)
+    async with bot:  # closing the bot removes the cog, which closes the engine and the store
+        await assemble(bot, config, engine)
+        # Everything loaded so far lives as long as the process: keep it out of the garbage
+        # collector's full scans, which otherwise stall the event loop for ~100 ms now and then.
+        gc.collect()
+        gc.freeze()
+        await bot.start(config.token)  # type: ignore[arg-type]

@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 import discord
 from bardbot import handlers
 from bardbot.engine import Busy, Engine
-from bardbot.handlers import Reply, UserError
-from bardbot.settings import (
+from bardbot.handlers import Reply
+from bardbot.limits import (
     MAX_LENGTH,
+    PROMPT_LIMIT,
     TEMPERATURE_RANGE,
-    GuildSettings,
-    SettingsError,
-    SettingsStore,
+    TEXT_LIMIT,
+    UserError,
+    check_length,
+    check_temperature,
 )
+from bardbot.settings import GuildSettings, SettingsError, SettingsStore
 from discord import app_commands
 from discord.ext import commands
 
@@ -265,7 +268,7 @@ class Bard(commands.Cog):
     @app_commands.describe(text="The text to analyse (a review, a message, ...)")
     @app_commands.checks.cooldown(5, 10.0)
     async def sentiment(
-        self, interaction: discord.Interaction, text: app_commands.Range[str, 1, 6000]
+        self, interaction: discord.Interaction, text: app_commands.Range[str, 1, TEXT_LIMIT]
     ) -> None:
         await self._respond(interaction, handlers.sentiment(self.engine, text))
 
@@ -281,7 +284,7 @@ class Bard(commands.Cog):
     async def shakespeare(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, handlers.PROMPT_LIMIT],
+        prompt: app_commands.Range[str, 1, PROMPT_LIMIT],
         temperature: Temperature | None = None,
         length: Length | None = None,
     ) -> None:
@@ -397,9 +400,9 @@ class Bard(commands.Cog):
         ):
             raise UserError(f"I cannot see the channel <#{allow_channel.id}> in this server.")
         if "temperature" in changes:
-            handlers.check_temperature(changes["temperature"])
+            check_temperature(changes["temperature"])
         if "length" in changes:
-            handlers.check_length(changes["length"])
+            check_length(changes["length"])
 
         async def work() -> Reply:
             settings = None
@@ -491,7 +494,11 @@ class Bard(commands.Cog):
         )
         try:
             settings = await self._settings_for(guild_id) or self.store.defaults
-            if not settings.chat_enabled or not self._chat_allowed_in(message.channel, settings):
+            channels = (message.channel.id, getattr(message.channel, "parent_id", None))
+            # A thread of an allowed channel is allowed too.
+            if not settings.chat_enabled or not any(
+                settings.allows_channel(c) for c in channels if c is not None
+            ):
                 return
             if busy:
                 reply = Reply(BUSY)
@@ -517,10 +524,3 @@ class Bard(commands.Cog):
             return Reply(str(e))
         except Busy:
             return Reply(BUSY)
-
-    @staticmethod
-    def _chat_allowed_in(channel: discord.abc.Messageable, settings: GuildSettings) -> bool:
-        if not settings.allowed_channels:
-            return True
-        ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
-        return bool(ids & settings.allowed_channels)

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bardbot.engine import EngineLimits
+from bardbot.limits import UserError, parse_bool, shown
 from bardbot.settings import DatabaseTarget, parse_target
 
-
-class ConfigError(Exception):
-    """A bad setting; the message names the variable or flag to fix."""
+# A bad setting is a user error; its message names the variable or flag to fix.
+ConfigError = UserError
 
 
 def default_db_path(environ: Mapping[str, str]) -> Path:
@@ -61,9 +61,7 @@ class Config:
         )
 
 
-def shown(value: str) -> str:
-    """A bad value for an error message; a long one could be a token put in the wrong place."""
-    return repr(value) if len(value) <= 24 else f"a {len(value)}-character value (not shown)"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _int(value: str, name: str, minimum: int = 0) -> int:
@@ -74,15 +72,6 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {number}")
     return number
-
-
-def _bool(value: str, name: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{name} must be on or off (1/0, true/false), got {shown(value)}")
 
 
 def _shard_ids(value: str, name: str) -> tuple[int, ...]:
@@ -228,7 +217,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="generations queued before 'busy' [BARDBOT_MAX_GENERATIONS]",
     )
-    p.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING [BARDBOT_LOG_LEVEL]")
+    p.add_argument("--log-level", metavar="LEVEL",
+                   help=f"{', '.join(LOG_LEVELS)} (default: INFO) [BARDBOT_LOG_LEVEL]")
     return p
 
 
@@ -283,16 +273,14 @@ def load_config(
     workers = pick(args.workers, "BARDBOT_WORKERS")
     sentiment_workers = pick(args.sentiment_workers, "BARDBOT_SENTIMENT_WORKERS")
     max_gen = pick(args.max_generations, "BARDBOT_MAX_GENERATIONS")
-    chat = (
-        args.chat if args.chat is not None else _bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
-    )
-    console = bool(args.console) or _bool(env.get("BARDBOT_CONSOLE", "0"), "BARDBOT_CONSOLE")
+    chat = args.chat
+    if chat is None:
+        chat = parse_bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
+    console = bool(args.console) or parse_bool(env.get("BARDBOT_CONSOLE", "0"), "BARDBOT_CONSOLE")
     level = (pick(args.log_level, "BARDBOT_LOG_LEVEL") or "INFO").upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError(
-            "--log-level / BARDBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "
-            f"got {shown(level)}"
-        )
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"--log-level / BARDBOT_LOG_LEVEL must be {', '.join(LOG_LEVELS[:-1])} "
+                          f"or {LOG_LEVELS[-1]}, got {shown(level)}")
     sentiment = pick(args.sentiment_model, "BARDBOT_SENTIMENT_MODEL")
     shakespeare = pick(args.shakespeare_model, "BARDBOT_SHAKESPEARE_MODEL")
     db = pick(args.db, "BARDBOT_DB")

@@ -27,7 +27,8 @@ from typing import TextIO
 
 from bardbot import handlers
 from bardbot.engine import Busy, Engine
-from bardbot.handlers import Reply, UserError
+from bardbot.handlers import Reply
+from bardbot.limits import UserError, check_length, check_temperature, parse_bool
 from bardbot.settings import GuildSettings
 
 HELP = """commands:
@@ -95,14 +96,6 @@ def _seed(value: int | None) -> int | None:
     return value
 
 
-def _switch(value: str, name: str) -> bool:
-    if value.lower() in ("on", "true", "yes", "1"):
-        return True
-    if value.lower() in ("off", "false", "no", "0"):
-        return False
-    raise UserError(f"{name} must be on or off, got {value!r}.")
-
-
 class Console:
     def __init__(self, engine: Engine, settings: GuildSettings | None = None):
         self.engine = engine
@@ -142,13 +135,13 @@ class Console:
                 return handlers.format_settings(self.settings, "this console")
             changes: dict = {}
             if "temperature" in options:
-                changes["temperature"] = handlers.check_temperature(
+                changes["temperature"] = check_temperature(
                     _number(options, "temperature", float, None)
                 )
             if "length" in options:
-                changes["length"] = handlers.check_length(_number(options, "length", int, None))
+                changes["length"] = check_length(_number(options, "length", int, None))
             if "sentiment" in options:
-                changes["show_sentiment"] = _switch(options["sentiment"], "sentiment")
+                changes["show_sentiment"] = parse_bool(options["sentiment"], "sentiment")
             self.settings = dataclasses.replace(self.settings, **changes)
             return handlers.format_settings(self.settings, "this console", title="Updated")
         raise UserError(f"unknown command /{command}; type help for the list.")
@@ -190,7 +183,7 @@ class Console:
                 return int(failed)
             try:
                 reply = runner.run(self.handle(line))
-            except (UserError, ValueError) as e:
+            except ValueError as e:  # a UserError, or a model refusing its input
                 failed = True
                 show(f"error: {e}")
                 continue

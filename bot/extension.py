@@ -13,8 +13,9 @@ import logging
 import os
 
 from bardbot.cog import Bard
-from bardbot.config import Config, _bool, load_config
+from bardbot.config import Config, load_config
 from bardbot.engine import Engine
+from bardbot.limits import parse_bool
 from bardbot.settings import GuildSettings, SettingsStore
 from discord.ext import commands
 
@@ -43,28 +44,27 @@ def load_models(config: Config) -> tuple[object, object]:
     return classifier, generator
 
 
-async def create_cog(
-    bot: commands.Bot,
-    config: Config,
-    *,
-    classifier: object | None = None,
-    generator: object | None = None,
-    store: SettingsStore | None = None,
-) -> Bard:
-    """A `Bard` cog with its engine and settings store (models loaded unless given)."""
-    if classifier is None or generator is None:
-        classifier, generator = await asyncio.to_thread(load_models, config)
-    opened = store is None
-    if store is None:
-        store = await SettingsStore.open(config.db_path, GuildSettings(chat_enabled=config.chat))
-    engine = Engine(classifier, generator, config.limits)
+def load_engine(config: Config) -> Engine:
+    """The models `config` names, loaded once, behind the engine that runs them."""
+    classifier, generator = load_models(config)
+    return Engine(classifier, generator, config.limits)
+
+
+async def open_store(config: Config) -> SettingsStore:
+    return await SettingsStore.open(config.db_path, GuildSettings(chat_enabled=config.chat))
+
+
+async def install(bot: commands.Bot, engine: Engine, store: SettingsStore) -> Bard:
+    """The Bard cog on `engine` and `store`, added to `bot` all or nothing: on failure both
+    are closed (an open store's thread would keep the host process from exiting)."""
     try:
-        return Bard(bot, engine, store)
+        cog = Bard(bot, engine, store)
     except BaseException:  # e.g. the host already has an "Analyze sentiment" context menu
         engine.close()
-        if opened:  # an open store's thread would keep the host process from exiting
-            await store.close()
+        await store.close()
         raise
+    await add_cog(bot, cog)  # on failure, unloading the cog closes both
+    return cog
 
 
 async def add_cog(bot: commands.Bot, cog: Bard) -> None:
@@ -88,9 +88,10 @@ async def setup(bot: commands.Bot) -> None:
     environ = {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES}
     config = load_config([], environ)
     chat = os.environ.get("BARDBOT_CHAT")
-    config = dataclasses.replace(config, chat=_bool(chat, "BARDBOT_CHAT") if chat else False)
-    cog = await create_cog(bot, config)
-    await add_cog(bot, cog)
+    config = dataclasses.replace(config, chat=parse_bool(chat, "BARDBOT_CHAT") if chat else False)
+    engine = await asyncio.to_thread(load_engine, config)
+    # No thread runs before the engine's first request: nothing to close if the store fails.
+    await install(bot, engine, await open_store(config))
     log.info("bardbot loaded (settings: %s, chat by default: %s)", config.db_path, config.chat)
 
 

@@ -1,8 +1,8 @@
 """What each command does and says, independent of where it is asked.
 
 The Cog (Discord) and console mode call these same functions; they return a `Reply` and raise
-`UserError` (a short message for the user) or `engine.Busy`. Discord-specific sending — defer,
-ephemeral, allowed mentions — lives in the Cog.
+`limits.UserError` (a short message for the user) or `engine.Busy`. Discord-specific sending —
+defer, ephemeral, allowed mentions — lives in the Cog.
 """
 
 from __future__ import annotations
@@ -17,19 +17,14 @@ from typing import Any
 
 import discord
 from bardbot.engine import Engine
-from bardbot.settings import MAX_LENGTH, TEMPERATURE_RANGE, GuildSettings
+from bardbot.limits import PROMPT_LIMIT, UserError, check_length, check_size, check_temperature
+from bardbot.settings import GuildSettings
 
 MESSAGE_LIMIT = 2000  # Discord's limit for a message's content
-PROMPT_LIMIT = 1000  # longest /shakespeare prompt accepted (the model sees its last characters)
-TEXT_LIMIT = 6000  # longest /sentiment text (Discord's own limit for a string option)
 TEMPERATURE_HINTS = {0.2: "conservative", 0.5: "balanced", 1.0: "adventurous"}  # the reference's
 BAR_WIDTH = 10
 ELLIPSIS = "…"
 COLOUR = 0x8B5CF6
-
-
-class UserError(Exception):
-    """A request that cannot be served as asked; the message is shown to the user as is."""
 
 
 @dataclass(frozen=True)
@@ -52,19 +47,6 @@ def escape(text: str) -> str:
     """Text shown verbatim: markdown escaped. Mentions need no escaping — replies are sent with
     allowed mentions disabled, so `@everyone` or `<@id>` pings no one."""
     return discord.utils.escape_markdown(text)
-
-
-def check_temperature(value: float) -> float:
-    lo, hi = TEMPERATURE_RANGE
-    if not (isinstance(value, int | float) and math.isfinite(value) and lo <= value <= hi):
-        raise UserError(f"temperature must be between {lo} and {hi} (got {value}).")
-    return float(value)
-
-
-def check_length(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LENGTH:
-        raise UserError(f"length must be a whole number between 1 and {MAX_LENGTH} (got {value}).")
-    return value
 
 
 def bar(score: float, width: int = BAR_WIDTH) -> str:
@@ -96,8 +78,7 @@ def format_sentiment(text: str, result: Any, *, quote_limit: int = 300) -> Reply
 async def sentiment(engine: Engine, text: str) -> Reply:
     if not text or not text.strip():
         raise UserError("There is no text to analyse.")
-    if len(text) > TEXT_LIMIT:
-        raise UserError(f"The text is too long: at most {TEXT_LIMIT} characters.")
+    check_size(text, "text")
     result = await engine.classify(text)
     if not result.tokens:
         raise UserError("There are no words in that text to analyse.")
@@ -129,8 +110,7 @@ async def shakespeare(
 ) -> Reply:
     if not prompt or not prompt.strip():
         raise UserError("Give me a prompt to continue.")
-    if len(prompt) > PROMPT_LIMIT:
-        raise UserError(f"The prompt is too long: at most {PROMPT_LIMIT} characters.")
+    check_size(prompt, "prompt", PROMPT_LIMIT)
     temperature = check_temperature(temperature)
     length = check_length(length)
     continuation = await engine.generate(prompt, length=length, temperature=temperature, seed=seed)
@@ -146,8 +126,7 @@ async def chat(
         raise UserError(
             "Say something after the mention and I will continue it, Shakespeare-style."
         )
-    if len(text) > TEXT_LIMIT:  # bounded before the tokenizer's regexes see it
-        raise UserError(f"The message is too long: at most {TEXT_LIMIT} characters.")
+    check_size(text, "message")  # bounded before the tokenizer's regexes see it
     prompt = text[-PROMPT_LIMIT:]  # what the continuation follows: the end of the message
     generation = engine.generate(
         prompt, length=settings.length, temperature=settings.temperature, seed=seed

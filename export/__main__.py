@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from bardbot.export.errors import ExportError
 from bardbot.export.onnx_io import export_command
 from bardbot.export.seal import seal
 from bardbot.models.errors import ModelError
 from bardbot.models.metadata import MODELS_DIR
+from bardbot.trainer.runs import Parser, UserError
 
 SHIP_LIMIT_MB = 40.0
 
@@ -33,15 +33,10 @@ examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, no usage dump
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m bardbot.export", description=DESCRIPTION,
+    p = Parser(prog="python -m bardbot.export", description=DESCRIPTION,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="kind", required=True, parser_class=Parser)
 
     def common(sp):
         sp.add_argument("--out", type=Path, default=MODELS_DIR, metavar="DIR",
@@ -127,7 +122,7 @@ def seal_files(paths: list[Path]) -> int:
     try:
         for path in paths:
             print(f"sealed {seal(path)}")
-    except ExportError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -170,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.kind == "shakespeare":
                 cfg.mode, cfg.text, cfg.windowed_out = args.mode, args.text, args.windowed_out
             paths += export_shakespeare(cfg)
-    except (ExportError, ModelError) as exc:
+    except (UserError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except ImportError as exc:

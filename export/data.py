@@ -5,16 +5,21 @@ The exporter reads them straight from the archives in the data folder (never the
 
 from __future__ import annotations
 
-import tarfile
 import zipfile
 import zlib
 from pathlib import Path
 
-from bardbot.export.errors import ExportError
-from bardbot.trainer.data import REFERENCE_PLAYS, data_search_dirs
+from bardbot.trainer.data import (
+    GUTENBERG_ZIP,
+    IMDB_TARBALL,
+    LABELS,
+    REFERENCE_PLAYS,
+    data_search_dirs,
+    read_reviews,
+)
+from bardbot.trainer.runs import UserError
 
-IMDB_ARCHIVE = "aclImdb_v1.tar.gz"
-GUTENBERG_ARCHIVE = "gutenberg.zip"
+IMDB_ARCHIVE, GUTENBERG_ARCHIVE = IMDB_TARBALL, GUTENBERG_ZIP  # the files the trainer reads
 PLAYS = tuple(REFERENCE_PLAYS)  # caesar, hamlet, macbeth: the trainer's corpus, in its order
 FLAGS = {IMDB_ARCHIVE: "--imdb", GUTENBERG_ARCHIVE: "--text"}
 
@@ -30,8 +35,8 @@ def find(name: str, given: str | Path | None = None, search: bool = True) -> Pat
     if given is not None:
         path = Path(given)
         if not path.exists():
-            raise ExportError(f"{FLAGS.get(name, name)} {path}: not found; give an existing "
-                              f"{name} (or leave the flag out to search the data folders)")
+            raise UserError(f"{FLAGS.get(name, name)} {path}: not found; give an existing "
+                            f"{name} (or leave the flag out to search the data folders)")
         return path
     if not search:
         return None
@@ -39,40 +44,17 @@ def find(name: str, given: str | Path | None = None, search: bool = True) -> Pat
 
 
 def imdb_test(path: Path, limit: int | None = None) -> tuple[list[str], list[int]]:
-    """Official test reviews (label 1 = positive) from the tarball or an extracted aclImdb/.
-
-    With `limit`, the first limit/2 reviews of each class by file id: a fixed, balanced subset.
-    """
+    """Official test reviews (label 1 = positive) from the tarball or an extracted aclImdb/,
+    read as the trainer reads them. With `limit`, the first limit/2 reviews of each class by
+    file id: a fixed, balanced subset."""
     per_class = None if limit is None else max(1, limit // 2)
     found: dict[int, list[tuple[int, str]]] = {0: [], 1: []}
-
-    def add(name: str, read) -> None:
-        parts = name.split("/")
-        if len(parts) < 3 or parts[-3] != "test" or parts[-2] not in ("pos", "neg"):
-            return
-        if not parts[-1].endswith(".txt"):
-            return
-        label = 1 if parts[-2] == "pos" else 0
-        # As the trainer reads reviews: undecodable bytes become U+FFFD, never an error.
-        found[label].append((int(parts[-1].split("_")[0]),
-                             read().decode("utf-8", errors="replace")))
-
-    if path.is_dir():
-        root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
-        for sub in ("test/pos", "test/neg"):
-            for file in sorted((root / sub).glob("*.txt")):
-                add(f"x/{sub}/{file.name}", file.read_bytes)
-    else:
-        try:
-            with tarfile.open(path, "r:gz") as tar:
-                for member in tar:
-                    if member.isfile() and "/test/" in member.name:
-                        add(member.name, tar.extractfile(member).read)
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-            raise ExportError(f"--imdb {path}: not a readable {IMDB_ARCHIVE} ({exc}); give the "
-                              f"aclImdb folder or an intact copy of the tarball") from None
+    for match, raw in read_reviews(path, {"test"}):
+        _, label, review_id, _ = match.groups()
+        if label != "unsup":
+            found[LABELS[label]].append((int(review_id), raw.decode("utf-8", errors="replace")))
     if not found[0] or not found[1]:
-        raise ExportError(f"{path}: no aclImdb test/pos and test/neg reviews in it")
+        raise UserError(f"{path}: no aclImdb test/pos and test/neg reviews in it")
     texts, labels = [], []
     for label in (1, 0):
         reviews = sorted(found[label])[:per_class]
@@ -86,15 +68,15 @@ def plays_texts(path: Path) -> list[str]:
     a plain text file is one text."""
     hint = f"give NLTK's {GUTENBERG_ARCHIVE} or a UTF-8 .txt file"
     if path.is_dir():
-        raise ExportError(f"--text {path} is a folder; {hint}")
+        raise UserError(f"--text {path} is a folder; {hint}")
     try:
         if path.suffix == ".zip":
             with zipfile.ZipFile(path) as zf:
                 names = {Path(n).name: n for n in zf.namelist()}
                 missing = [p for p in PLAYS if p not in names]
                 if missing:
-                    raise ExportError(f"--text {path} lacks {', '.join(missing)}; {hint}")
+                    raise UserError(f"--text {path} lacks {', '.join(missing)}; {hint}")
                 return [zf.read(names[p]).decode("latin-1").lower() for p in PLAYS]
         return [path.read_text(encoding="utf-8", errors="replace").lower()]
     except (zipfile.BadZipFile, zlib.error, OSError) as exc:
-        raise ExportError(f"--text {path}: unreadable ({exc}); {hint}") from None
+        raise UserError(f"--text {path}: unreadable ({exc}); {hint}") from None

@@ -1,5 +1,5 @@
-"""Errors of the exporter."""
+"""Kept for export/message.py and export/shakespeare.py, which import ExportError from here."""
 
+from bardbot.trainer.runs import UserError as ExportError
 
-class ExportError(Exception):
-    """The export cannot go on (bad run folder, failed parity check): one line for the user."""
+__all__ = ["ExportError"]

@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from bardbot.export.errors import ExportError
 from bardbot.models.metadata import META_HASH, meta_sha256, sha256_hex
+from bardbot.trainer.runs import UserError
 
 
 def dump_json(meta: dict) -> bytes:
@@ -39,9 +39,9 @@ def seal(json_path: str | Path) -> Path:
         meta = json.loads(path.read_text(encoding="utf-8"))
         onnx_bytes = path.with_suffix(".onnx").read_bytes()
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ExportError(f"{path}: cannot seal ({exc})") from None
+        raise UserError(f"{path}: cannot seal ({exc})") from None
     if not isinstance(meta, dict) or sha256_hex(onnx_bytes) != meta.get("sha256"):
-        raise ExportError(
+        raise UserError(
             f"{path}: its sha256 does not match {path.with_suffix('.onnx').name}; "
             "re-export the model instead of sealing it"
         )

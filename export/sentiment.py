@@ -8,21 +8,18 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.export import data
-from bardbot.export.errors import ExportError
 from bardbot.export.onnx_io import (
     check_graph,
     convert,
     load_keras,
-    prepare_out_dir,
-    read_run,
     removed_on_failure,
     session,
-    versions,
     write_model,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
 
 PARITY_TOL = 1e-5
 
@@ -69,137 +66,202 @@ def _scores(sess, ids: np.ndarray, batch: int = 256) -> np.ndarray:
 
 
 def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
-    if cfg.embedding_dtype not in ("auto", "float16", "float32"):
-        raise ExportError("--embedding-dtype must be auto, float16 or float32")
-    if cfg.max_words is not None and cfg.max_words <= 0:
-        raise ExportError(f"--max-words must be a positive number of words, got {cfg.max_words}")
-    if cfg.eval_limit is not None and cfg.eval_limit < 2:
-        raise ExportError(f"--eval-limit must be at least 2 (one review per class), "
-                          f"got {cfg.eval_limit}")
+    """Convert a sentiment run: check parity with Keras, choose the embedding's storage dtype
+    on test-set accuracy, write sentiment.onnx + .json and load them back in the runtime."""
+    check_options(cfg)
     run, meta = read_run(cfg.run_dir, "sentiment")
     prepare_out_dir(cfg.out_dir)
+    trained = read_trained(run, meta, cfg.max_words, log)
+    texts, labels = read_test_set(cfg, log)
+    parity_ids, parity_source = parity_batch(trained, texts, cfg.parity_samples)
+    dtypes = ["float32", "float16"] if cfg.embedding_dtype == "auto" else [cfg.embedding_dtype]
+    candidates = {dtype: convert_checked(trained, dtype, parity_ids, parity_source, log)
+                  for dtype in dtypes}
+    metrics = {"parity_samples": f"{len(parity_ids)} ({parity_source})"}
+    if texts:
+        metrics |= measure_accuracy(candidates, trained.encoding, texts, labels, cfg.threshold,
+                                    log)
+    chosen = choose_dtype(cfg, candidates, metrics, log)
+    metrics["parity_max_abs_diff"] = candidates[chosen].parity
+    out_meta = model_meta(cfg, meta, trained, chosen, metrics)
+    return write_checked(cfg.out_dir, candidates[chosen], out_meta, parity_ids, log)
+
+
+def check_options(cfg: SentimentExport) -> None:
+    if cfg.embedding_dtype not in ("auto", "float16", "float32"):
+        raise UserError("--embedding-dtype must be auto, float16 or float32")
+    if cfg.max_words is not None and cfg.max_words <= 0:
+        raise UserError(f"--max-words must be a positive number of words, got {cfg.max_words}")
+    if cfg.eval_limit is not None and cfg.eval_limit < 2:
+        raise UserError(f"--eval-limit must be at least 2 (one review per class), "
+                        f"got {cfg.eval_limit}")
+
+
+@dataclass
+class Trained:
+    """What the export needs of a run: the Keras model, its encoding and embedding."""
+
+    model: object
+    encoding: WordEncoding
+    embedding: np.ndarray  # float32, one row per id of `encoding`
+    maxlen: int
+
+
+def read_trained(run: Path, meta: dict, max_words: int | None, log) -> Trained:
     try:
         encoding = WordEncoding.from_dict(meta["encoding"])
     except (KeyError, ValueError) as exc:
-        raise ExportError(f"{run}/meta.json: bad encoding ({exc})") from exc
+        raise UserError(f"{run}/meta.json: bad encoding ({exc})") from exc
     model = load_keras(run)
-    emb_layer = model.get_layer("embedding")
-    embedding = emb_layer.get_weights()[0].astype(np.float32)
+    embedding = model.get_layer("embedding").get_weights()[0].astype(np.float32)
     if embedding.shape[0] != encoding.vocab_size:
-        raise ExportError(
+        raise UserError(
             f"{run}: embedding has {embedding.shape[0]} rows, encoding {encoding.vocab_size}"
         )
     maxlen = model.inputs[0].shape[1]
     if maxlen != encoding.maxlen:
-        raise ExportError(f"{run}: model maxlen {maxlen} != encoding maxlen {encoding.maxlen}")
-    if cfg.max_words is not None and cfg.max_words < len(encoding.words):
+        raise UserError(f"{run}: model maxlen {maxlen} != encoding maxlen {encoding.maxlen}")
+    if max_words is not None and max_words < len(encoding.words):
         encoding = WordEncoding(
-            encoding.words[: cfg.max_words], encoding.maxlen, encoding.lowercase, encoding.oov
+            encoding.words[:max_words], encoding.maxlen, encoding.lowercase, encoding.oov
         )
         embedding = embedding[: encoding.vocab_size]
-        log(f"vocabulary cut to the first {cfg.max_words} words")
+        log(f"vocabulary cut to the first {max_words} words")
+    return Trained(model, encoding, embedding, maxlen)
 
+
+def read_test_set(cfg: SentimentExport, log) -> tuple[list[str], list[int]]:
+    """The IMDB test reviews, or none when not found (unless `auto` needs them to choose)."""
     imdb_path = data.find(data.IMDB_ARCHIVE, cfg.imdb, cfg.search_data)
-    eval_texts, eval_labels = [], []
-    if imdb_path is not None:
-        t0 = time.perf_counter()
-        eval_texts, eval_labels = data.imdb_test(imdb_path, cfg.eval_limit)
-        seconds = time.perf_counter() - t0
-        log(f"read {len(eval_texts)} test reviews from {imdb_path} ({seconds:.0f} s)")
-    elif cfg.embedding_dtype == "auto":
-        raise ExportError(
-            "--embedding-dtype auto measures accuracy on the IMDB test set, which was not found: "
-            "pass --imdb PATH or choose --embedding-dtype float32/float16"
-        )
+    if imdb_path is None:
+        if cfg.embedding_dtype == "auto":
+            raise UserError(
+                "--embedding-dtype auto measures accuracy on the IMDB test set, which was not "
+                "found: pass --imdb PATH or choose --embedding-dtype float32/float16"
+            )
+        return [], []
+    t0 = time.perf_counter()
+    texts, labels = data.imdb_test(imdb_path, cfg.eval_limit)
+    log(f"read {len(texts)} test reviews from {imdb_path} ({time.perf_counter() - t0:.0f} s)")
+    return texts, labels
 
-    # Parity samples: real test reviews when we have them, else random ids with random lengths.
+
+def parity_batch(trained: Trained, texts: list[str], n: int) -> tuple[np.ndarray, str]:
+    """Real test reviews when there are any, else random ids with random lengths; plus one
+    all-padding row."""
     rng = np.random.default_rng(0)
-    if eval_texts:
-        pick = rng.choice(len(eval_texts), min(cfg.parity_samples, len(eval_texts)), replace=False)
-        parity_ids, _ = encoding.encode_batch([eval_texts[i] for i in pick])
-        parity_source = "IMDB test reviews"
+    maxlen = trained.maxlen
+    if texts:
+        pick = rng.choice(len(texts), min(n, len(texts)), replace=False)
+        ids, _ = trained.encoding.encode_batch([texts[i] for i in pick])
+        source = "IMDB test reviews"
     else:
-        parity_ids = rng.integers(2, encoding.vocab_size, (cfg.parity_samples, maxlen))
-        lengths = rng.integers(0, maxlen + 1, cfg.parity_samples)
-        parity_ids[np.arange(maxlen)[None, :] >= lengths[:, None]] = 0
-        parity_source = "random token ids"
-    parity_ids = np.concatenate([parity_ids, np.zeros((1, maxlen))]).astype(np.int32)
+        ids = rng.integers(2, trained.encoding.vocab_size, (n, maxlen))
+        lengths = rng.integers(0, maxlen + 1, n)
+        ids[np.arange(maxlen)[None, :] >= lengths[:, None]] = 0
+        source = "random token ids"
+    return np.concatenate([ids, np.zeros((1, maxlen))]).astype(np.int32), source
 
-    dtypes = ["float32", "float16"] if cfg.embedding_dtype == "auto" else [cfg.embedding_dtype]
-    candidates = {}
-    for dtype in dtypes:
-        stored = embedding.astype(dtype)
-        proto = convert(build_function(model, stored, maxlen))
-        check_graph(proto, {INPUT: 2}, {OUTPUT}, f"sentiment ({dtype} embedding)")
-        sess = session(proto)
-        # The Keras reference uses the very embedding values the ONNX file stores.
-        full = np.zeros((emb_layer.input_dim, embedding.shape[1]), dtype=np.float32)
-        full[: len(stored)] = stored.astype(np.float32)
-        emb_layer.set_weights([full])
-        keras_out = model.predict(parity_ids, verbose=0).reshape(-1)
-        diff = float(np.abs(_scores(sess, parity_ids) - keras_out).max())
-        if not diff <= PARITY_TOL:
-            raise ExportError(f"sentiment parity failed ({dtype}): max abs diff {diff:.2e} > 1e-5")
-        log(f"{dtype} embedding: parity ONNX vs Keras max abs diff {diff:.2e} ({parity_source})")
-        candidates[dtype] = {"proto": proto, "session": sess, "parity": diff}
 
-    metrics_export: dict = {"parity_max_abs_diff": candidates[dtypes[0]]["parity"],
-                            "parity_samples": f"{len(parity_ids)} ({parity_source})"}
-    if eval_texts:
-        t0 = time.perf_counter()
-        ids, _ = encoding.encode_batch(eval_texts)
-        labels = np.asarray(eval_labels)
-        for dtype, cand in candidates.items():
-            cand["scores"] = _scores(cand["session"], ids)
-            predicted = (cand["scores"] > cfg.threshold).astype(int)
-            cand["accuracy"] = float((predicted == labels).mean())
-            metrics_export[f"test_accuracy_{dtype}_embedding"] = round(cand["accuracy"], 5)
-            log(f"{dtype} embedding: test accuracy {cand['accuracy']:.4f} on {len(labels)} reviews")
-        metrics_export["test_reviews"] = len(labels)
-        log(f"accuracy measured in {time.perf_counter() - t0:.0f} s")
+@dataclass
+class Candidate:
+    """The graph converted with one embedding storage dtype, and what was measured of it."""
 
-    chosen = dtypes[0] if len(dtypes) == 1 else "float32"
-    if cfg.embedding_dtype == "auto":
-        cost = 100 * (candidates["float32"]["accuracy"] - candidates["float16"]["accuracy"])
-        metrics_export["fp16_accuracy_cost_points"] = round(cost, 3)
-        s32, s16 = candidates["float32"]["scores"], candidates["float16"]["scores"]
-        metrics_export["fp16_vs_fp32_max_abs_score_diff"] = float(np.abs(s32 - s16).max())
-        metrics_export["fp16_label_changes"] = int(
-            ((s32 > cfg.threshold) != (s16 > cfg.threshold)).sum())
-        chosen = "float16" if cost <= cfg.max_fp16_cost else "float32"
-        log(f"float16 embedding costs {cost:.3f} accuracy points "
-            f"({metrics_export['fp16_label_changes']} labels change) -> storing {chosen}")
-    cand = candidates[chosen]
-    metrics_export["parity_max_abs_diff"] = cand["parity"]
+    proto: object
+    session: object
+    parity: float
+    scores: np.ndarray | None = None  # on the test reviews
+    accuracy: float | None = None
 
+
+def convert_checked(trained: Trained, dtype: str, parity_ids: np.ndarray, parity_source: str,
+                    log) -> Candidate:
+    """The ONNX graph with the embedding stored as `dtype`, checked against Keras running
+    the very embedding values the file stores."""
+    model, stored = trained.model, trained.embedding.astype(dtype)
+    proto = convert(build_function(model, stored, trained.maxlen))
+    check_graph(proto, {INPUT: 2}, {OUTPUT}, f"sentiment ({dtype} embedding)")
+    sess = session(proto)
+    layer = model.get_layer("embedding")
+    full = np.zeros((layer.input_dim, stored.shape[1]), dtype=np.float32)
+    full[: len(stored)] = stored.astype(np.float32)
+    layer.set_weights([full])
+    keras_out = model.predict(parity_ids, verbose=0).reshape(-1)
+    diff = float(np.abs(_scores(sess, parity_ids) - keras_out).max())
+    if not diff <= PARITY_TOL:
+        raise UserError(f"sentiment parity failed ({dtype}): max abs diff {diff:.2e} > 1e-5")
+    log(f"{dtype} embedding: parity ONNX vs Keras max abs diff {diff:.2e} ({parity_source})")
+    return Candidate(proto, sess, diff)
+
+
+def measure_accuracy(candidates: dict[str, Candidate], encoding: WordEncoding, texts: list[str],
+                     labels: list[int], threshold: float, log) -> dict:
+    t0 = time.perf_counter()
+    ids, _ = encoding.encode_batch(texts)
+    truth = np.asarray(labels)
+    metrics: dict = {}
+    for dtype, cand in candidates.items():
+        cand.scores = _scores(cand.session, ids)
+        cand.accuracy = float(((cand.scores > threshold).astype(int) == truth).mean())
+        metrics[f"test_accuracy_{dtype}_embedding"] = round(cand.accuracy, 5)
+        log(f"{dtype} embedding: test accuracy {cand.accuracy:.4f} on {len(truth)} reviews")
+    metrics["test_reviews"] = len(truth)
+    log(f"accuracy measured in {time.perf_counter() - t0:.0f} s")
+    return metrics
+
+
+def choose_dtype(cfg: SentimentExport, candidates: dict[str, Candidate], metrics: dict,
+                 log) -> str:
+    """The dtype asked for; with `auto`, float16 unless it costs more than max_fp16_cost
+    accuracy points (what it costs goes into `metrics`)."""
+    if cfg.embedding_dtype != "auto":
+        return cfg.embedding_dtype
+    f32, f16 = candidates["float32"], candidates["float16"]
+    cost = 100 * (f32.accuracy - f16.accuracy)  # type: ignore[operator]
+    changes = int(((f32.scores > cfg.threshold) != (f16.scores > cfg.threshold)).sum())
+    metrics.update(fp16_accuracy_cost_points=round(cost, 3),
+                   fp16_vs_fp32_max_abs_score_diff=float(np.abs(f32.scores - f16.scores).max()),
+                   fp16_label_changes=changes)
+    chosen = "float16" if cost <= cfg.max_fp16_cost else "float32"
+    log(f"float16 embedding costs {cost:.3f} accuracy points ({changes} labels change) "
+        f"-> storing {chosen}")
+    return chosen
+
+
+def model_meta(cfg: SentimentExport, meta: dict, trained: Trained, chosen: str,
+               metrics: dict) -> dict:
+    encoding, maxlen, dim = trained.encoding, trained.maxlen, int(trained.embedding.shape[1])
     train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
-    out_meta = {
+    return {
         "encoding": encoding.to_dict(),
         "threshold": cfg.threshold,
         "uncertain_margin": SentimentClassifier.uncertain_margin,
         "inputs": {INPUT: {"dtype": "int32", "shape": [None, maxlen]}},
         "outputs": {OUTPUT: {"dtype": "float32", "shape": [None], "meaning": "P(positive)"}},
         "architecture": (
-            f"Embedding({encoding.vocab_size}x{embedding.shape[1]}, frozen, stored {chosen}) "
-            f"-> LSTM({model.get_layer('lstm').units}, all steps) -> Dropout -> Flatten "
+            f"Embedding({encoding.vocab_size}x{dim}, frozen, stored {chosen}) "
+            f"-> LSTM({trained.model.get_layer('lstm').units}, all steps) -> Dropout -> Flatten "
             "-> Dense(1, sigmoid)"
         ),
-        "embedding": {"dtype": chosen, "rows": encoding.vocab_size, "dim": int(embedding.shape[1])},
+        "embedding": {"dtype": chosen, "rows": encoding.vocab_size, "dim": dim},
         "vectors": meta.get("vectors"),
         "params": meta.get("params"),
-        "metrics": {"training": train_metrics, "export": metrics_export},
+        "metrics": {"training": train_metrics, "export": metrics},
         "training_command": meta.get("command"),
         "export_command": cfg.command,
         "seed": meta.get("seed"),
         "versions": {"training": meta.get("versions"), "export": versions()},
     }
-    paths = write_model(cfg.out_dir, "sentiment", cand["proto"], out_meta)
-    # The written pair must load in the runtime and agree with the converted graph.
+
+
+def write_checked(out_dir: Path, cand: Candidate, out_meta: dict, parity_ids: np.ndarray,
+                  log) -> tuple[Path, Path]:
+    """Write the pair; it must load in the runtime and agree with the converted graph."""
+    paths = write_model(out_dir, "sentiment", cand.proto, out_meta)
     with removed_on_failure(paths):
-        clf = SentimentClassifier.load(paths[0])
-        again = clf.scores(parity_ids)
-        if not np.array_equal(again, _scores(cand["session"], parity_ids)):
-            raise ExportError(f"{paths[0]}: runtime output differs from the converted graph")
+        again = SentimentClassifier.load(paths[0]).scores(parity_ids)
+        if not np.array_equal(again, _scores(cand.session, parity_ids)):
+            raise UserError(f"{paths[0]}: runtime output differs from the converted graph")
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
     return paths

@@ -89,6 +89,13 @@ def resolve_path(model: str | Path | None, kind: str) -> Path:
     )
 
 
+def is_named_file(model: str | Path | None, kind: str) -> bool:
+    """Whether `model` is a file's path (not the default, a shipped name or a folder)."""
+    if model is None or model in SHIPPED[kind]:
+        return False
+    return not Path(model).expanduser().is_dir()
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A verified model: the .onnx bytes and its parsed JSON metadata."""
@@ -103,6 +110,10 @@ def read_model(path: str | Path | None, kind: str) -> LoadedModel:
     """Read a model (see `resolve_path`; default: the shipped default) and verify it."""
     onnx_path = resolve_path(path, kind)
     json_path = onnx_path.with_suffix(".json")
+    # A file the user named is more likely mistyped than in need of a rebuild.
+    named = Path(path).expanduser() if is_named_file(path, kind) else None
+    if named is not None and not named.is_file():
+        raise ModelError(f"{named}: no such file")
     hint = rebuild_hint(kind)
     for needed in (onnx_path, json_path):
         if not needed.is_file():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -14,7 +13,13 @@ from bardbot.trainer.config import (
     MessageConfig,
     SentimentConfig,
     ShakespeareConfig,
+)
+from bardbot.trainer.runs import (
+    Parser,
     UserError,
+    prepare_out_dir,
+    quiet_tensorflow,
+    removed_if_left_empty,
 )
 
 DESCRIPTION = """\
@@ -38,11 +43,6 @@ examples:
   python -m bardbot.trainer lengths --maxlen 400 200  # tokens with a vector (trains Word2Vec)
   python -m bardbot.trainer lengths --raw --maxlen 400 200   # every token, in seconds
 """
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, no usage dump
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _common(p: argparse.ArgumentParser, epochs: int, batch: int, out: str) -> None:
@@ -175,9 +175,9 @@ def _message_config(a: argparse.Namespace, command: str) -> MessageConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bardbot.trainer", description=DESCRIPTION,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="python -m bardbot.trainer", description=DESCRIPTION,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     s = sub.add_parser("sentiment", help="train the IMDB sentiment LSTM",
                        description="Reference: 80/20 split of the shuffled 25k train reviews, "
@@ -301,7 +301,7 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
     cfg.maxlen = max(a.maxlen)
     cfg.validate()
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
-    out = fit.prepare_out_dir(a.out)
+    out = prepare_out_dir(a.out)
     if a.raw:
         from bardbot.trainer.data import load_imdb
         from bardbot.trainer.vectors import tokenize_corpus
@@ -331,26 +331,31 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
     print(f"wrote {out}/lengths.png and lengths.json")
 
 
+def _run(args: argparse.Namespace, command: str) -> None:
+    if args.command == "sentiment":
+        from bardbot.trainer.sentiment import run
+
+        run(_sentiment_config(args, command))
+    elif args.command == "message":
+        from bardbot.trainer.message import run
+
+        run(_message_config(args, command))
+    elif args.command == "shakespeare":
+        from bardbot.trainer.shakespeare import run
+
+        run(_shakespeare_config(args, command))
+    else:
+        _lengths(args, command)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     command = "python -m bardbot.trainer " + shlex.join(argv)  # quoted: copy-paste reruns it
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     try:
-        if args.command == "sentiment":
-            from bardbot.trainer.sentiment import run
-
-            run(_sentiment_config(args, command))
-        elif args.command == "message":
-            from bardbot.trainer.message import run
-
-            run(_message_config(args, command))
-        elif args.command == "shakespeare":
-            from bardbot.trainer.shakespeare import run
-
-            run(_shakespeare_config(args, command))
-        else:
-            _lengths(args, command)
+        with removed_if_left_empty(args.out):
+            _run(args, command)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""Run configurations (defaults reproduce the reference notebooks) and the user-error type."""
+"""Run configurations; the defaults reproduce the reference notebooks."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+# trainer/message.py and trainer/shakespeare.py import UserError from here too.
+from bardbot.trainer.runs import UserError
+
 VECTOR_SOURCES = ("word2vec-train", "word2vec-file", "glove")
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad path, flag or file): one line, no traceback."""
 
 
 @dataclass

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.trainer.config import UserError
 from bardbot.trainer.fit import REPO_ROOT
+from bardbot.trainer.runs import UserError
 from tqdm import tqdm
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -42,8 +42,8 @@ REFERENCE_PLAYS = {
 }
 REFERENCE_CHARS, REFERENCE_SYMBOLS = 375_542, 50
 
-_REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
-_LABELS = {"pos": 1, "neg": 0, "unsup": -1}
+REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
+LABELS = {"pos": 1, "neg": 0, "unsup": -1}
 
 
 def data_search_dirs() -> list[Path]:
@@ -116,13 +116,10 @@ class Imdb:
 
 
 def _classify(source: Path) -> tuple[str, Path]:
-    if source.is_file():
-        if not tarfile.is_tarfile(source):
-            raise UserError(f"{source} is not a .tar.gz archive; give the aclImdb folder or "
-                            f"{IMDB_TARBALL}")
+    if source.is_file():  # _iter_tar says so if it is not a readable tarball
         return "tar", source
     for root in (source, source / "aclImdb"):
-        if (root / "train").is_dir():
+        if (root / "train").is_dir() or (root / "test").is_dir():
             return "dir", root
     if (source / IMDB_TARBALL).is_file():
         return "tar", source / IMDB_TARBALL
@@ -154,10 +151,20 @@ def locate_imdb(path: str | None, download: bool = False, url: str | None = None
                     f"BARDBOT_DATA, or add --download")
 
 
+def read_reviews(path: Path, splits: set[str]) -> Iterator[tuple[re.Match, bytes]]:
+    """(REVIEW_PATH's match: split, label, id, rating; raw bytes) of each review of `splits` in
+    an aclImdb folder, its parent or the tarball: the trainer and the exporter read it here."""
+    kind, source = _classify(path)
+    reader = _iter_dir(source, splits) if kind == "dir" else _iter_tar(source, splits)
+    for name, raw in reader:
+        if match := REVIEW_PATH.search(name):
+            yield match, raw
+
+
 def _iter_dir(root: Path, splits: set[str]) -> Iterator[tuple[str, bytes]]:
     for split in sorted(splits):
         for folder in sorted((root / split).glob("*")):
-            if folder.is_dir() and folder.name in _LABELS:
+            if folder.is_dir() and folder.name in LABELS:
                 for f in folder.glob("*.txt"):
                     yield f"{split}/{folder.name}/{f.name}", f.read_bytes()
 
@@ -166,7 +173,7 @@ def _iter_tar(path: Path, splits: set[str]) -> Iterator[tuple[str, bytes]]:
     try:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar:
-                match = _REVIEW_PATH.search(member.name) if member.isfile() else None
+                match = REVIEW_PATH.search(member.name) if member.isfile() else None
                 if match and match.group(1) in splits:
                     yield member.name, tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
@@ -178,22 +185,18 @@ def load_imdb(path: str | None = None, *, download: bool = False, url: str | Non
               sha256: str | tuple[str, ...] = IMDB_CHECKSUMS, unsup: bool = True,
               max_per_split: int | None = None, seed: int = 0) -> Imdb:
     """Read every review once; `train/unsup` is kept apart and never treated as a class."""
-    kind, source = locate_imdb(path, download, url, sha256)
-    splits = {"train", "test"}
-    reader = _iter_dir(source, splits) if kind == "dir" else _iter_tar(source, splits)
+    _, source = locate_imdb(path, download, url, sha256)
+    reader = read_reviews(source, {"train", "test"})
     out: dict[str, list[Review]] = {"train": [], "test": [], "unsup": []}
     total = 100_000 if unsup else 50_000
-    for name, raw in tqdm(reader, total=total, desc=f"read {source.name}", unit=" reviews",
-                          mininterval=1.0):
-        match = _REVIEW_PATH.search(name)
-        if match is None:
-            continue
+    for match, raw in tqdm(reader, total=total, desc=f"read {source.name}", unit=" reviews",
+                           mininterval=1.0):
         split, label, rid, rating = match.groups()
         if label == "unsup":
             if not unsup or split != "train":
                 continue
             split = "unsup"
-        out[split].append(Review(raw.decode("utf-8", errors="replace"), _LABELS[label],
+        out[split].append(Review(raw.decode("utf-8", errors="replace"), LABELS[label],
                                  int(rating), int(rid)))
     for split in out:
         out[split].sort(key=lambda r: (-r.label, r.id))

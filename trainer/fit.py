@@ -1,20 +1,15 @@
-"""What every training run shares: output folder, seeding, timing, curves, metadata, memory."""
+"""What fitting a Keras model shares across runs: cache folder, seeding, timing, curves."""
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import platform
-import resource
-import shlex
-import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from bardbot.trainer.config import UserError
+
+# Re-exported: trainer/message.py and trainer/shakespeare.py still call them as fit.*.
+from bardbot.trainer.runs import finish_run, make_dir, mark_unfinished, prepare_out_dir  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,86 +22,12 @@ def default_cache_dir() -> Path:
 
 def prepare_cache_dir(cache_dir: Path | str | None) -> Path:
     """--cache-dir (default: `default_cache_dir()`), created now so a bad one fails early."""
-    return _make_dir(Path(cache_dir) if cache_dir else default_cache_dir(), "--cache-dir")
-
-
-def _make_dir(path: Path, flag: str) -> Path:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{flag} {path}: cannot create the folder ({exc.strerror}); give a "
-                        f"writable folder") from None
-    return path
-
-
-def prepare_out_dir(out: Path) -> Path:
-    """Create the run folder. A finished run already there stays intact until `mark_unfinished`,
-    so a rerun that stops on a user error (or reads --init-from the same folder) loses nothing."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder for the run outputs")
-    return _make_dir(out, "--out")
-
-
-def mark_unfinished(out: Path) -> None:
-    """Call before the first output is (over)written: a stale meta.json must not vouch for it."""
-    (Path(out) / "meta.json").unlink(missing_ok=True)
-
-
-def json_safe(value):
-    """NaN/inf (e.g. a held-out loss over too little text) -> None: strict JSON has no NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def write_meta(out: Path, meta: dict) -> Path:
-    """Write meta.json atomically, as the very last output: its presence marks a complete run."""
-    path = Path(out) / "meta.json"
-    tmp = path.with_suffix(".json.tmp")
-    text = json.dumps(json_safe(meta), indent=2, ensure_ascii=False, allow_nan=False)
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def finish_run(out: Path, meta: dict, seed: int, command: str, started: float) -> dict:
-    """Add what every run records (seed, command, versions, time, memory); write meta.json."""
-    meta.update(seed=seed, command=command or command_line(), versions=versions(),
-                wall_seconds=round(time.perf_counter() - started, 1), peak_rss_mb=peak_rss_mb())
-    write_meta(out, meta)
-    print(f"wrote {out}/model.keras and meta.json (peak RSS {meta['peak_rss_mb']} MB, "
-          f"wall {meta['wall_seconds']} s)")
-    return meta
+    return make_dir(Path(cache_dir) if cache_dir else default_cache_dir(), "--cache-dir")
 
 
 def param_counts(model) -> dict:
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     return {"trainable": trainable, "total": int(model.count_params())}
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(kib / 1024, 1)
-
-
-def versions() -> dict:
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("tensorflow-cpu", "tensorflow", "keras", "numpy", "gensim", "nltk"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def command_line() -> str:
-    return f"python -m bardbot.trainer {shlex.join(sys.argv[1:])}".rstrip()
 
 
 def set_seed(seed: int) -> None:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.models.text import WordEncoding
-from bardbot.trainer import fit
-from bardbot.trainer.config import SentimentConfig, UserError
+from bardbot.trainer import fit, runs
+from bardbot.trainer.config import SentimentConfig
 from bardbot.trainer.data import Imdb, load_imdb
 from bardbot.trainer.fit import param_counts
 from bardbot.trainer.lengths import length_stats, plot_histogram
+from bardbot.trainer.runs import UserError
 from bardbot.trainer.vectors import (
     TokenCorpus,
     build_vocabulary,
@@ -32,8 +33,6 @@ from bardbot.trainer.vectors import (
     train_word2vec,
 )
 from tqdm import tqdm
-
-FORMAT = "bardbot.train.sentiment/1"
 
 
 def reference_trainable_params(dim: int, maxlen: int, units: int = 50) -> int:
@@ -125,9 +124,8 @@ def prepare_corpus(cfg: SentimentConfig, cache_dir: Path) -> Corpus:
                      max_per_split=cfg.max_reviews, seed=cfg.seed)
     print(f"reviews: train {len(imdb.train)}, test {len(imdb.test)}, unsup {len(imdb.unsup)} "
           f"from {imdb.source}")
-    texts = [r.text for r in imdb.train] + [r.text for r in imdb.unsup]
-    tokens = tokenize_corpus(texts, cfg.use_lowercase, cache_dir, desc="tokenise train+unsup")
-    del texts
+    tokens = tokenize_corpus([r.text for r in (*imdb.train, *imdb.unsup)], cfg.use_lowercase,
+                             cache_dir, desc="tokenise train+unsup")
     imdb.unsup = []  # the unlabelled texts are only needed as tokens
     train_rows = range(len(imdb.train))
     if cfg.vectors == "word2vec-train":
@@ -158,85 +156,131 @@ def prepare_corpus(cfg: SentimentConfig, cache_dir: Path) -> Corpus:
 def run(cfg: SentimentConfig) -> dict:
     cfg.validate()
     started = time.perf_counter()
-    out = fit.prepare_out_dir(cfg.out)
+    out = runs.prepare_out_dir(cfg.out)
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
-    corpus = prepare_corpus(cfg, cache_dir)
-    imdb = corpus.imdb
-    encoding = WordEncoding(words=corpus.words, maxlen=cfg.maxlen,
-                            lowercase=cfg.use_lowercase, oov=cfg.oov)  # type: ignore[arg-type]
-    matrix = embedding_matrix(corpus.words, corpus.kv, cfg.oov)
-    del corpus.kv, corpus.tokens
+    prepared = prepare(cfg, cache_dir)
+    metrics = train(cfg, prepared)
+    return write_run(cfg, out, prepared, metrics, started)
 
-    # The reference shuffles the 25k labelled train reviews and keeps the first 80% for fitting.
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(imdb.train))
-    split = int(len(order) * (1 - cfg.val_split))
-    fit_idx, val_idx = order[:split], order[split:]
-    if len(fit_idx) == 0 or len(val_idx) == 0:
-        raise UserError("too few reviews for a train/validation split; raise --max-reviews")
-    labels = np.array([r.label for r in imdb.train], dtype=np.float32)
-    enc_fit = encode_texts(encoding, [imdb.train[i].text for i in fit_idx], cache_dir,
-                           "encode fit")
-    enc_val = encode_texts(encoding, [imdb.train[i].text for i in val_idx], cache_dir,
-                           "encode val")
-    enc_test = None
-    if cfg.test and imdb.test:
-        enc_test = encode_texts(encoding, [r.text for r in imdb.test], cache_dir, "encode test")
-    test_labels = np.array([r.label for r in imdb.test], dtype=np.float32)
-    n_train, n_test = len(imdb.train), len(imdb.test)
-    source = imdb.source
-    del imdb, corpus.imdb
-    lengths = length_stats(enc_fit.raw_lengths, cfg.maxlen)
-    print(lengths.describe())
-    print(f"OOV ratio (fit split, tokens not in the vocabulary): {enc_fit.oov_ratio:.2%}")
 
+@dataclass
+class Splits:
+    """The reference's split: the shuffled labelled train reviews, the first (1 - val_split)
+    for fitting, the rest for validation; then the official test set (optional)."""
+
+    fit: Encoded
+    fit_labels: np.ndarray
+    val: Encoded
+    val_labels: np.ndarray
+    test: Encoded | None
+    test_labels: np.ndarray
+    info: dict  # where the reviews came from and how many each split has
+
+
+@dataclass
+class Prepared:
+    """What fitting needs; the review texts and word vectors are gone by now."""
+
+    encoding: WordEncoding
+    model: object
+    params: dict
+    vector_info: dict
+    splits: Splits
+
+
+def prepare(cfg: SentimentConfig, cache_dir: Path) -> Prepared:
+    imdb, encoding, matrix, vector_info = vocabulary(cfg, cache_dir)
+    splits = encode_splits(cfg, imdb, encoding, cache_dir)
     fit.set_seed(cfg.seed)
     model = build_model(encoding.vocab_size, matrix.shape[1], cfg.maxlen, matrix, cfg.units,
                         cfg.dropout)
-    del matrix
     params = param_counts(model)
     expected = reference_trainable_params(model.get_layer("embedding").output_dim, cfg.maxlen,
                                           cfg.units)
     assert params["trainable"] == expected, (params, expected)
     print(f"params: trainable {params['trainable']:,}, total {params['total']:,}")
+    return Prepared(encoding, model, params, vector_info, splits)
+
+
+def vocabulary(cfg: SentimentConfig, cache_dir: Path
+               ) -> tuple[Imdb, WordEncoding, np.ndarray, dict]:
+    """The reviews, their encoding and its embedding matrix; the word vectors and the
+    tokenised corpus are needed no longer."""
+    corpus = prepare_corpus(cfg, cache_dir)
+    encoding = WordEncoding(words=corpus.words, maxlen=cfg.maxlen,
+                            lowercase=cfg.use_lowercase, oov=cfg.oov)  # type: ignore[arg-type]
+    matrix = embedding_matrix(corpus.words, corpus.kv, cfg.oov)
+    return corpus.imdb, encoding, matrix, corpus.vector_info
+
+
+def encode_splits(cfg: SentimentConfig, imdb: Imdb, encoding: WordEncoding,
+                  cache_dir: Path) -> Splits:
+    order = np.random.default_rng(cfg.seed).permutation(len(imdb.train))
+    cut = int(len(order) * (1 - cfg.val_split))
+    fit_idx, val_idx = order[:cut], order[cut:]
+    if len(fit_idx) == 0 or len(val_idx) == 0:
+        raise UserError("too few reviews for a train/validation split; raise --max-reviews")
+    labels = np.array([r.label for r in imdb.train], dtype=np.float32)
+
+    def encode(reviews, desc: str) -> Encoded:
+        return encode_texts(encoding, [r.text for r in reviews], cache_dir, desc)
+
+    fit_split = encode([imdb.train[i] for i in fit_idx], "encode fit")
+    val_split = encode([imdb.train[i] for i in val_idx], "encode val")
+    test_split = encode(imdb.test, "encode test") if cfg.test and imdb.test else None
+    print(length_stats(fit_split.raw_lengths, cfg.maxlen).describe())
+    print(f"OOV ratio (fit split, tokens not in the vocabulary): {fit_split.oov_ratio:.2%}")
+    info = {"source": imdb.source, "train_reviews": len(imdb.train),
+            "test_reviews": len(imdb.test), "fit": len(fit_idx), "val": len(val_idx),
+            "max_reviews": cfg.max_reviews}
+    return Splits(fit_split, labels[fit_idx], val_split, labels[val_idx], test_split,
+                  np.array([r.label for r in imdb.test], dtype=np.float32), info)
+
+
+def train(cfg: SentimentConfig, prepared: Prepared) -> dict:
+    """Fit, then score the test set: the run's metrics (with the training history)."""
+    model, splits = prepared.model, prepared.splits
     timer = fit.epoch_timer()
-    history = model.fit(enc_fit.ids, labels[fit_idx], batch_size=cfg.batch_size,
-                        epochs=cfg.epochs, validation_data=(enc_val.ids, labels[val_idx]),
+    history = model.fit(splits.fit.ids, splits.fit_labels, batch_size=cfg.batch_size,
+                        epochs=cfg.epochs, validation_data=(splits.val.ids, splits.val_labels),
                         shuffle=True, callbacks=[timer], verbose=cfg.verbose)
     hist = fit.plain_history(history.history)
     metrics: dict = {"val_accuracy": hist["val_accuracy"][-1], "val_loss": hist["val_loss"][-1],
                      "history": hist, "epoch_seconds": timer.seconds,
-                     "epoch_load_average": timer.load}
-    if enc_test is not None:
+                     "epoch_load_average": timer.load, "test_accuracy": None}
+    if splits.test is not None:
         t0 = time.perf_counter()
-        test_loss, test_acc = model.evaluate(enc_test.ids, test_labels, batch_size=256,
+        test_loss, test_acc = model.evaluate(splits.test.ids, splits.test_labels, batch_size=256,
                                              verbose=cfg.verbose)
         metrics.update(test_accuracy=float(test_acc), test_loss=float(test_loss),
                        test_seconds=round(time.perf_counter() - t0, 2),
-                       test_oov_ratio=round(enc_test.oov_ratio, 5))
-    else:
-        metrics["test_accuracy"] = None
+                       test_oov_ratio=round(splits.test.oov_ratio, 5))
     print(f"val accuracy {metrics['val_accuracy']:.4f}, test accuracy {metrics['test_accuracy']}"
           f", epochs {timer.seconds} s")
+    return metrics
 
-    fit.mark_unfinished(out)
-    model.save(out / "model.keras")
-    fit.plot_curves(hist, out / "training_curves.png", f"sentiment, maxlen {cfg.maxlen}")
-    plot_histogram(enc_fit.raw_lengths, [cfg.maxlen], out / "lengths.png",
+
+def write_run(cfg: SentimentConfig, out: Path, prepared: Prepared, metrics: dict,
+              started: float) -> dict:
+    fit_split = prepared.splits.fit
+    runs.mark_unfinished(out)
+    prepared.model.save(out / "model.keras")
+    fit.plot_curves(metrics["history"], out / "training_curves.png",
+                    f"sentiment, maxlen {cfg.maxlen}")
+    plot_histogram(fit_split.raw_lengths, [cfg.maxlen], out / "lengths.png",
                    "fit-split review lengths")
     meta = {
-        "format": FORMAT,
+        "format": runs.run_format("sentiment"),
         "kind": "sentiment",
-        "encoding": encoding.to_dict(),
-        "vectors": {**corpus.vector_info, "oov_ratio": round(enc_fit.oov_ratio, 5),
+        "encoding": prepared.encoding.to_dict(),
+        "vectors": {**prepared.vector_info, "oov_ratio": round(fit_split.oov_ratio, 5),
                     "oov_policy": cfg.oov, "lowercase": cfg.use_lowercase},
-        "params": params,
+        "params": prepared.params,
         "metrics": metrics,
-        "data": {"source": source, "train_reviews": n_train, "test_reviews": n_test,
-                 "fit": len(fit_idx), "val": len(val_idx), "max_reviews": cfg.max_reviews},
-        "lengths": lengths.as_dict(),
+        "data": prepared.splits.info,
+        "lengths": length_stats(fit_split.raw_lengths, cfg.maxlen).as_dict(),
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "rmsprop",
                      "loss": "binary_crossentropy", "val_split": cfg.val_split,
                      "units": cfg.units, "dropout": cfg.dropout},
     }
-    return fit.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)

@@ -16,7 +16,7 @@ from bardbot.models.text import (
     Normalization,
     tokenize,
 )
-from bardbot.trainer.config import UserError
+from bardbot.trainer.runs import UserError
 from tqdm import tqdm
 
 W2V_CACHE_VERSION = 2

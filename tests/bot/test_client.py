@@ -7,9 +7,9 @@ import logging
 import aiohttp
 import discord
 import pytest
-from bardbot.client import BardBot, ShardedBardBot, make_bot
+from bardbot.client import BardBot, ShardedBardBot, assemble, make_bot
 from bardbot.config import load_config
-from bardbot.settings import GuildSettings, SettingsStore
+from bardbot.engine import Engine
 from discord.ext import commands
 
 from tests.bot.harness import (
@@ -34,10 +34,10 @@ from tests.bot.harness import (
 async def standalone(tmp_path):
     async def build(*argv):
         config = load_config(list(argv), {"HOME": str(tmp_path)})
-        store = await SettingsStore.open(config.db_path, GuildSettings(chat_enabled=config.chat))
-        bot = make_bot(config, store, FakeClassifier(), FakeGenerator())
+        bot = make_bot(config)
         session = attach(bot)
         await start(bot)
+        await assemble(bot, config, Engine(FakeClassifier(), FakeGenerator()))
         await bot.setup_hook()
         built.append(bot)
         return bot, session

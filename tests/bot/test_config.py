@@ -69,8 +69,21 @@ def test_a_mistyped_model_path_names_the_setting_it_came_from(tmp_path):
     from bardbot.models import ModelError
 
     config = load_config([], {"BARDBOT_SENTIMENT_MODEL": str(tmp_path / "typo.onnx")})
-    with pytest.raises(ModelError, match=r"typo\.onnx.*BARDBOT_SENTIMENT_MODEL"):
+    with pytest.raises(ModelError, match=r"typo\.onnx.*BARDBOT_SENTIMENT_MODEL") as info:
         load_models(config)
+    assert "no such file" in str(info.value) and "rebuild" not in str(info.value)
+
+
+def test_help_lists_exactly_the_log_levels_accepted():
+    from bardbot.config import parser
+
+    help_text = " ".join(parser().format_help().split())
+    listed = help_text.split("--log-level LEVEL ", 1)[1].split(" (default", 1)[0].split(", ")
+    for level in listed:
+        assert load_config(["--log-level", level], {}).log_level == level
+    for level in set(logging.getLevelNamesMapping()) - set(listed):
+        with pytest.raises(ConfigError, match="must be"):
+            load_config(["--log-level", level], {})
 
 
 def test_models_are_chosen_by_name_or_path():

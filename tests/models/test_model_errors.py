@@ -31,9 +31,14 @@ def edit_json(path, *, seal: bool = True, **changes):
     path.write_text(json.dumps(meta))
 
 
-def test_missing_file_names_it_and_the_rebuild_command(tmp_path):
-    with pytest.raises(ModelError, match=r"sentiment\.onnx: model file not found.*bardbot.export"):
+def test_a_missing_named_file_is_no_such_file_and_a_missing_shipped_one_says_rebuild(
+    tmp_path, monkeypatch
+):
+    with pytest.raises(ModelError, match=r"sentiment\.onnx: no such file$"):
         SentimentClassifier.load(tmp_path / "sentiment.onnx")
+    monkeypatch.setattr("bardbot.models.metadata.MODELS_DIR", tmp_path)
+    with pytest.raises(ModelError, match=r"sentiment\.onnx: model file not found.*bardbot.export"):
+        SentimentClassifier.load()
 
 
 def test_missing_json(copy):

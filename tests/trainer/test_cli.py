@@ -133,6 +133,17 @@ def test_user_errors_are_one_line(args, message, tmp_path, capsys):
     assert not (tmp_path / "o" / "meta.json").exists()
 
 
+def test_a_failed_run_removes_the_empty_out_folders_it_created(tmp_path):
+    out = tmp_path / "runs" / "first"
+    assert main(["sentiment", "--imdb", str(tmp_path / "missing"), "--out", str(out),
+                 "--cache-dir", str(tmp_path / "c")]) == 2
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there before the run stays
+    assert main(["sentiment", "--imdb", str(tmp_path / "missing"), "--out",
+                 str(tmp_path / "kept"), "--cache-dir", str(tmp_path / "c")]) == 2
+    assert (tmp_path / "kept").is_dir()
+
+
 def test_bad_inputs_from_a_shell(imdb_dir, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("")

@@ -1,0 +1,154 @@
+"""Training-run folders, written by the trainer and read by the exporter, and what both share.
+
+A run folder holds model.keras, plots and, written last of all, meta.json (format
+`bardbot.train.KIND/1`): a folder without meta.json is an unfinished run. Both command lines
+report a `UserError` as one line, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import resource
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+# Recorded in meta.json of runs and exported models (those installed).
+DISTRIBUTIONS = ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime",
+                 "numpy", "gensim", "nltk")
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad path, flag or file): one line, no traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]  # one line, no usage dump
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ log without its INFO and WARNING lines; call before importing it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_format(kind: str) -> str:
+    return f"bardbot.train.{kind}/1"
+
+
+def make_dir(path: Path, flag: str) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{flag} {path}: cannot create the folder ({exc.strerror}); give a "
+                        f"writable folder") from None
+    return path
+
+
+def prepare_out_dir(out: str | Path) -> Path:
+    """Create --out up front, so a bad folder fails before the slow work. A finished run
+    already there stays intact until `mark_unfinished`, so a rerun that stops on a user error
+    (or reads --init-from the same folder) loses nothing."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the outputs")
+    return make_dir(out, "--out")
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(out: Path) -> Iterator[None]:
+    """The folders of `out` that do not exist yet are removed again if the run fails and
+    leaves them empty: a failed first run must not leave an empty runs/NAME behind."""
+    out = Path(out).absolute()
+    missing = [folder for folder in (out, *out.parents) if not folder.exists()]
+    try:
+        yield
+    except BaseException:
+        for folder in missing:  # deepest first; a folder holding anything stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def mark_unfinished(out: Path) -> None:
+    """Call before the first output is (over)written: a stale meta.json must not vouch for it."""
+    (Path(out) / "meta.json").unlink(missing_ok=True)
+
+
+def json_safe(value):
+    """NaN/inf (e.g. a held-out loss over too little text) -> None: strict JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_meta(out: Path, meta: dict) -> Path:
+    """Write meta.json atomically, as the very last output: its presence marks a complete run."""
+    path = Path(out) / "meta.json"
+    tmp = path.with_suffix(".json.tmp")
+    text = json.dumps(json_safe(meta), indent=2, ensure_ascii=False, allow_nan=False)
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def finish_run(out: Path, meta: dict, seed: int, command: str, started: float) -> dict:
+    """Add what every run records (seed, command, versions, time, memory); write meta.json."""
+    meta.update(seed=seed, command=command or command_line(), versions=versions(),
+                wall_seconds=round(time.perf_counter() - started, 1), peak_rss_mb=peak_rss_mb())
+    write_meta(out, meta)
+    print(f"wrote {out}/model.keras and meta.json (peak RSS {meta['peak_rss_mb']} MB, "
+          f"wall {meta['wall_seconds']} s)")
+    return meta
+
+
+def read_run(run_dir: str | Path, kind: str) -> tuple[Path, dict]:
+    """A finished run folder of `kind` and its meta.json."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise UserError(f"{run}: no such run folder; "
+                        f"train one with `python -m bardbot.trainer {kind}`")
+    meta_path = run / "meta.json"
+    if not meta_path.is_file():
+        raise UserError(f"{run}: no meta.json, so the run is unfinished or failed; "
+                        f"finish it with `python -m bardbot.trainer {kind} --out {run}`")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{meta_path}: unreadable ({exc})") from exc
+    if meta.get("format") != run_format(kind):
+        raise UserError(f"{meta_path}: format {meta.get('format')!r}, expected "
+                        f"{run_format(kind)!r} (is this a {kind} run?)")
+    if not (run / "model.keras").is_file():
+        raise UserError(f"{run}: model.keras is missing")
+    return run, meta
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kib / 1024, 1)
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in DISTRIBUTIONS:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[dist] = metadata.version(dist)
+    return out
+
+
+def command_line() -> str:
+    return f"python -m bardbot.trainer {shlex.join(sys.argv[1:])}".rstrip()

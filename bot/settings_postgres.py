@@ -103,6 +103,7 @@ class PostgresSettingsStore(SettingsStore):
         self._pool: asyncpg.Pool | None = pool
         self._url = url
         self._calls: set[asyncio.Task] = set()  # running calls, some given up on by their caller
+        self._abandoned: set[asyncio.Task] = set()  # those given up on, until they finish
 
     @classmethod
     async def connect(cls, url: PostgresUrl, defaults: GuildSettings) -> PostgresSettingsStore:
@@ -211,6 +212,10 @@ class PostgresSettingsStore(SettingsStore):
         pool = self._pool
         if pool is None:
             raise RuntimeError("the settings store is closed")
+        # A call whose caller gave up may still commit at the server: let it settle first, so
+        # that it can never land after (and undo) a later write.
+        if self._abandoned:
+            await asyncio.wait(set(self._abandoned), timeout=OPERATION_TIMEOUT)
         # A task, so that the caller is answered on time even if cancelling a query on a dead
         # connection would itself wait for the network.
         task = asyncio.ensure_future(self._with_reconnect(pool, work))
@@ -220,9 +225,13 @@ class PostgresSettingsStore(SettingsStore):
             done, _ = await asyncio.wait({task}, timeout=OPERATION_TIMEOUT)
         except asyncio.CancelledError:
             task.cancel()
+            if not task.done():
+                self._abandoned.add(task)
             raise
         if not done:
             task.cancel()  # it finishes on its own; close() waits for none of it
+            if not task.done():
+                self._abandoned.add(task)
             raise SettingsUnavailable(
                 f"the settings database {self.location} did not answer within"
                 f" {OPERATION_TIMEOUT:g} s"
@@ -240,6 +249,7 @@ class PostgresSettingsStore(SettingsStore):
 
     def _forget(self, task: asyncio.Task) -> None:
         self._calls.discard(task)
+        self._abandoned.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved (by _run, or nobody): no "never retrieved" warning
 

@@ -14,3 +14,17 @@ def _restore_root_logging():
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _keep_bardbot_modules():
+    """Unloading the "bardbot" extension purges every bardbot.* module from sys.modules (how
+    discord.py reloads code); later tests must keep seeing the classes they imported."""
+    import sys
+
+    saved = {k: m for k, m in sys.modules.items() if k == "bardbot" or k.startswith("bardbot.")}
+    yield
+    for name in [k for k in sys.modules if k == "bardbot" or k.startswith("bardbot.")]:
+        if name not in saved:
+            del sys.modules[name]
+    sys.modules.update(saved)

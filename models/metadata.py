@@ -29,10 +29,15 @@ FORMATS = {"sentiment": SENTIMENT_FORMAT, "shakespeare": SHAKESPEARE_FORMAT}
 ORT_TYPES = {"int32": "tensor(int32)", "int64": "tensor(int64)", "float32": "tensor(float)"}
 
 
-def rebuild_hint(kind: str) -> str:
+# Shipped files whose runs have their own trainer/exporter command (file stem -> command).
+OWN_COMMAND = {"sentiment-message": "message", "bard": "bard"}
+
+
+def rebuild_hint(kind: str, onnx_path: Path | None = None) -> str:
+    command = OWN_COMMAND.get(onnx_path.stem, kind) if onnx_path is not None else kind
     return (
-        f"rebuild it with `python -m bardbot.export {kind} RUN_DIR` "
-        f"(RUN_DIR made by `python -m bardbot.trainer {kind}`)"
+        f"rebuild it with `python -m bardbot.export {command} RUN_DIR` "
+        f"(RUN_DIR made by `python -m bardbot.trainer {command}`)"
     )
 
 
@@ -61,7 +66,7 @@ SHIPPED: dict[str, dict[str, str]] = {
     "sentiment": {"reference": "sentiment", "message": "sentiment-message"},
     "shakespeare": {"reference": "shakespeare", "bard": "bard"},
 }
-DEFAULT_MODEL = {"sentiment": "reference", "shakespeare": "reference"}
+DEFAULT_MODEL = {"sentiment": "message", "shakespeare": "reference"}
 
 
 def model_names(kind: str) -> list[str]:
@@ -114,7 +119,7 @@ def read_model(path: str | Path | None, kind: str) -> LoadedModel:
     named = Path(path).expanduser() if is_named_file(path, kind) else None
     if named is not None and not named.is_file():
         raise ModelError(f"{named}: no such file")
-    hint = rebuild_hint(kind)
+    hint = rebuild_hint(kind, onnx_path)
     for needed in (onnx_path, json_path):
         if not needed.is_file():
             raise ModelError(f"{needed}: model file not found; {hint}")

@@ -11,7 +11,13 @@ from bardbot.export.sentiment import SentimentExport, export_sentiment
 from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
 from bardbot.models import SentimentClassifier, ShakespeareGenerator
 
-from tests.export.tiny import CORPUS, WINDOW, build_sentiment_run, build_shakespeare_run
+from tests.export.tiny import (
+    CORPUS,
+    WINDOW,
+    build_sentiment_run,
+    build_shakespeare_run,
+    tiny_message_run,
+)
 
 FLOAT16 = onnx.TensorProto.FLOAT16
 
@@ -204,9 +210,11 @@ def test_cli_all_exports_both_runs_with_the_shipping_defaults(tiny, tmp_path, mo
     runs.mkdir()
     (runs / "sentiment").symlink_to(tiny.sentiment)
     (runs / "shakespeare").symlink_to(tiny.shakespeare)
+    (runs / "message").symlink_to(tiny_message_run())
     out = tmp_path / "out"
     assert main(["all", "--runs", str(runs), "--out", str(out)]) == 0
     assert "all shipped files" in capsys.readouterr().out
+    assert json.loads((out / "sentiment-message.json").read_text())["name"] == "message"
     sentiment = json.loads((out / "sentiment.json").read_text())["metrics"]["export"]
     assert sentiment["test_reviews"] == 8 and "fp16_accuracy_cost_points" in sentiment
     shakespeare = json.loads((out / "shakespeare.json").read_text())["metrics"]["export"]

@@ -110,10 +110,8 @@ def tiny_runs() -> TinyRuns:
 
 
 @functools.cache
-def tiny_message_model() -> Path:
-    """A message run trained by the real trainer on a tiny aclImdb and GloVe, then exported
-    (no real data); returns the exported .onnx."""
-    from bardbot.export.message import MessageExport, export_message
+def tiny_message_run() -> Path:
+    """A message run trained by the real trainer on a tiny aclImdb and GloVe (no real data)."""
     from bardbot.trainer.cli import main as train
 
     from tests.trainer.conftest import write_glove, write_imdb
@@ -126,6 +124,15 @@ def tiny_message_model() -> Path:
                   "--out", str(run), "--cache-dir", str(root / "cache"), "--epochs", "2",
                   "--w2v-dim", "8", "--min-count", "1", "--units", "4", "--workers", "1",
                   "--quiet"]) == 0
-    onnx_path, _ = export_message(MessageExport(run, root / "models", search_data=False),
+    return run
+
+
+@functools.cache
+def tiny_message_model() -> Path:
+    """`tiny_message_run` exported; returns the .onnx."""
+    from bardbot.export.message import MessageExport, export_message
+
+    run = tiny_message_run()
+    onnx_path, _ = export_message(MessageExport(run, run.parent / "models", search_data=False),
                                   log=lambda *_: None)
     return onnx_path

@@ -37,8 +37,12 @@ def test_a_missing_named_file_is_no_such_file_and_a_missing_shipped_one_says_reb
     with pytest.raises(ModelError, match=r"sentiment\.onnx: no such file$"):
         SentimentClassifier.load(tmp_path / "sentiment.onnx")
     monkeypatch.setattr("bardbot.models.metadata.MODELS_DIR", tmp_path)
-    with pytest.raises(ModelError, match=r"sentiment\.onnx: model file not found.*bardbot.export"):
+    with pytest.raises(ModelError, match=r"sentiment-message\.onnx: model file not found.*"
+                                         r"bardbot.export message"):
         SentimentClassifier.load()
+    with pytest.raises(ModelError, match=r"/sentiment\.onnx: model file not found.*"
+                                         r"bardbot.export sentiment"):
+        SentimentClassifier.load("reference")
 
 
 def test_missing_json(copy):

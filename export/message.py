@@ -105,6 +105,16 @@ def build_function(model, q: np.ndarray, scale: np.ndarray, calibration: tuple[f
     return predict
 
 
+def architecture(model, encoding: WordEncoding, dim: int) -> str:
+    layers = [layer.name for layer in model.layers]
+    bidirectional = "bilstm" in layers
+    lstm = model.get_layer("bilstm").forward_layer if bidirectional else model.get_layer("lstm")
+    return (f"Embedding({encoding.id_count}x{dim}, frozen, int8 rows"
+            f"{', negation-marked ids' if encoding.negation else ''}) -> "
+            f"{'Bi' if bidirectional else ''}LSTM({lstm.units}, sequence_lens) -> "
+            "masked max pooling -> Dense(1) -> Platt scaling -> sigmoid")
+
+
 def wire_sequence_lengths(proto) -> int:
     """Feed the LENGTHS output into every LSTM's sequence_lens, drop it as an output, and
     restore topological order. Returns the number of LSTM ops wired."""
@@ -175,7 +185,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     plain = embedding[: encoding.vocab_size, : embedding.shape[1] - encoding.negation]
     q, scale = quantize_rows(plain)
     proto = convert(build_function(model, q, scale, calibration, valence, encoding.negation))
-    wired = wire_sequence_lengths(proto)
+    wire_sequence_lengths(proto)
 
     imdb_path = data.find(data.IMDB_ARCHIVE, cfg.imdb, cfg.search_data)
     texts: list[str] = []
@@ -209,12 +219,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
                         "meaning": "P = sigmoid(scale * logit + bias), fitted on validation"},
         "inputs": {INPUT: {"dtype": "int32", "shape": [None, None]}},
         "outputs": {OUTPUT: {"dtype": "float32", "shape": [None], "meaning": "P(positive)"}},
-        "architecture": (
-            f"Embedding({encoding.id_count}x{embedding.shape[1]}, frozen, int8 rows"
-            f"{', negation-marked ids' if encoding.negation else ''}) -> "
-            f"{'Bi' if wired == 2 else ''}LSTM({model.get_layer('dense').input.shape[-1] // wired}"
-            f", sequence_lens) -> masked max pooling -> Dense(1) -> Platt scaling -> sigmoid"
-        ),
+        "architecture": architecture(model, encoding, embedding.shape[1]),
         "embedding": {"dtype": "int8+row scale", "rows": encoding.vocab_size,
                       "dim": int(embedding.shape[1])},
         "vectors": meta.get("vectors"),

@@ -56,7 +56,7 @@ def quantize_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale.astype(np.float32)
 
 
-def build_function(model, q: np.ndarray, scale: np.ndarray, calibration: tuple[float, float],
+def build_function(model, q: np.ndarray, scale: np.ndarray, calibration: dict[str, float],
                    negation_column: int | None, negation: bool):
     """ids -> P(positive). With negation marking, id i + V (V = rows of `q`) is row i with the
     valence column negated and a "negated" flag column appended (`negation_matrix`)."""
@@ -76,7 +76,7 @@ def build_function(model, q: np.ndarray, scale: np.ndarray, calibration: tuple[f
         forward, backward = model.get_layer("lstm"), None
     dense = model.get_layer("dense")
     kernel, bias = (w.astype(np.float32) for w in dense.get_weights())
-    a, b = calibration
+    a, b, c = (calibration[k] for k in ("scale", "bias", "log_length"))
     rows = len(q)
     flip = np.zeros(q.shape[1], np.float32)
     if negation_column is not None:
@@ -99,8 +99,9 @@ def build_function(model, q: np.ndarray, scale: np.ndarray, calibration: tuple[f
             y_back = tf.reverse_sequence(backward(rev), lengths, seq_axis=1, batch_axis=0)
             y = tf.concat([y, y_back], axis=-1)
         y = y - (1.0 - tf.expand_dims(tf.cast(present, tf.float32), -1)) * PAD_PENALTY
-        logit = tf.matmul(tf.reduce_max(y, axis=1), kernel) + bias
-        return {OUTPUT: tf.reshape(tf.sigmoid(a * logit + b), [-1]), LENGTHS: lengths}
+        logit = tf.reshape(tf.matmul(tf.reduce_max(y, axis=1), kernel) + bias, [-1])
+        log_length = tf.math.log(tf.maximum(tf.cast(lengths, tf.float32), 1.0))
+        return {OUTPUT: tf.sigmoid(a * logit + b + c * log_length), LENGTHS: lengths}
 
     return predict
 
@@ -169,8 +170,8 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     prepare_out_dir(cfg.out_dir)
     try:
         encoding = WordEncoding.from_dict(meta["encoding"])
-        calibration = (float(meta["metrics"]["calibration"]["scale"]),
-                       float(meta["metrics"]["calibration"]["bias"]))
+        calibration = {k: float(meta["metrics"]["calibration"].get(k, 0.0))
+                       for k in ("scale", "bias", "log_length")}
         valence = lexicon_column(meta["vectors"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ExportError(f"{run}/meta.json: bad encoding, calibration or vectors ({exc})"
@@ -201,7 +202,9 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     model.get_layer("embedding").set_weights([stored])
     keras_p = np.clip(np.asarray(model.predict_on_batch(ids), np.float64).reshape(-1),
                       1e-12, 1 - 1e-12)
-    expected = sigmoid(calibration[0] * np.log(keras_p / (1 - keras_p)) + calibration[1])
+    lengths = np.maximum((ids != 0).sum(axis=1), 1)
+    expected = sigmoid(calibration["scale"] * np.log(keras_p / (1 - keras_p))
+                       + calibration["bias"] + calibration["log_length"] * np.log(lengths))
     onnx_p = session(proto).run([OUTPUT], {INPUT: ids})[0]
     diff = float(np.abs(onnx_p - expected).max())
     if not diff <= PARITY_TOL:
@@ -215,8 +218,8 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
         "encoding": encoding.to_dict(),
         "threshold": 0.5,
         "uncertain_margin": SentimentClassifier.uncertain_margin,
-        "calibration": {"scale": calibration[0], "bias": calibration[1],
-                        "meaning": "P = sigmoid(scale * logit + bias), fitted on validation"},
+        "calibration": {**calibration, "meaning": "P = sigmoid(scale * logit + bias + "
+                        "log_length * log(tokens)), fitted on the validation split"},
         "inputs": {INPUT: {"dtype": "int32", "shape": [None, None]}},
         "outputs": {OUTPUT: {"dtype": "float32", "shape": [None], "meaning": "P(positive)"}},
         "architecture": architecture(model, encoding, embedding.shape[1]),

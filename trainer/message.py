@@ -316,22 +316,31 @@ def predict_logits(model, examples: Examples, batch_size: int = 256) -> np.ndarr
 # ---------------------------------------------------------------------------- calibration
 
 
-def fit_calibration(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
-                    ) -> tuple[float, float]:
-    """Platt scaling: (scale, bias) minimising the log loss of sigmoid(scale * logit + bias),
-    by Newton's method on a two-feature logistic regression. scale = 1 / temperature."""
-    x = np.stack([logits, np.ones_like(logits)], axis=1)
-    w = np.ones(len(logits)) if weights is None else np.asarray(weights, np.float64)
-    theta = np.array([1.0, 0.0])
-    for _ in range(50):
+def fit_calibration(logits: np.ndarray, lengths: np.ndarray, labels: np.ndarray,
+                    weights: np.ndarray) -> dict[str, float]:
+    """Platt scaling with a length term: sigmoid(scale * logit + bias + log_length * log(n))
+    for a text of n tokens, fitted by Newton's method (a three-feature logistic regression).
+    The length term lets short texts and long reviews be calibrated together: the raw model
+    leans positive on sentences and negative on whole reviews."""
+    x = np.stack([logits, np.ones_like(logits), np.log(np.maximum(lengths, 1))], axis=1)
+    theta = np.array([1.0, 0.0, 0.0])
+    for _ in range(100):
         p = sigmoid(x @ theta)
-        grad = x.T @ (w * (p - labels))
-        hess = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(2)
+        grad = x.T @ (weights * (p - labels))
+        hess = (x * (weights * p * (1 - p))[:, None]).T @ x + 1e-9 * np.eye(3)
         step = np.linalg.solve(hess, grad)
         theta -= step
         if np.abs(step).max() < 1e-10:
             break
-    return round(float(theta[0]), 5), round(float(theta[1]), 5)
+    return dict(zip(("scale", "bias", "log_length"), (round(float(t), 5) for t in theta),
+                    strict=True))
+
+
+def calibrated(calibration: dict[str, float], logits: np.ndarray, examples: Examples
+               ) -> np.ndarray:
+    lengths = np.array([len(r) for r in examples.ids], dtype=np.float64)
+    return sigmoid(calibration["scale"] * logits + calibration["bias"]
+                   + calibration["log_length"] * np.log(np.maximum(lengths, 1)))
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
@@ -443,31 +452,34 @@ def run(cfg: MessageConfig) -> dict:
 
     val_logits, span_logits = predict_logits(model, val), predict_logits(model, val_spans)
     # Reviews and sentences weigh the same in the fit, whatever their counts.
-    scale, bias = fit_calibration(
-        np.concatenate([val_logits, span_logits]), np.concatenate([val.labels, val_spans.labels]),
+    calibration = fit_calibration(
+        np.concatenate([val_logits, span_logits]),
+        np.array([len(r) for r in val.ids + val_spans.ids], dtype=np.float64),
+        np.concatenate([val.labels, val_spans.labels]),
         np.concatenate([np.full(len(val), 0.5 / len(val)),
                         np.full(len(val_spans), 0.5 / len(val_spans))]))
     metrics: dict = {"val_loss": min(result["history"]["val_loss"]),
                      "val_accuracy": result["history"]["val_accuracy"][result["best_epoch"] - 1],
                      "best_epoch": result["best_epoch"], "history": result["history"],
                      "epoch_seconds": result["epoch_seconds"],
-                     "calibration": {"scale": scale, "bias": bias}}
+                     "calibration": calibration}
     sets = {"val": (val, val_logits), "val_spans": (val_spans, span_logits)}
     if cfg.test and imdb.test:
         test = review_examples(encoding, [r.text for r in imdb.test],
                                [r.label for r in imdb.test])
         sets["test"] = (test, predict_logits(model, test))
     for name, (examples, logits) in sets.items():
-        calibrated = sigmoid(scale * logits + bias)
+        probs = calibrated(calibration, logits, examples)
         truth = examples.labels > 0.5
         metrics.update({
             f"{name}_accuracy_raw": float(np.mean((logits > 0) == truth)),
-            f"{name}_accuracy": float(np.mean((calibrated > 0.5) == truth)),
-            f"{name}_positive_rate": float(np.mean(calibrated > 0.5)),
+            f"{name}_accuracy": float(np.mean((probs > 0.5) == truth)),
+            f"{name}_positive_rate": float(np.mean(probs > 0.5)),
             f"{name}_ece_raw": expected_calibration_error(sigmoid(logits), examples.labels),
-            f"{name}_ece": expected_calibration_error(calibrated, examples.labels)})
+            f"{name}_ece": expected_calibration_error(probs, examples.labels)})
     print("  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
-    print(f"calibration: sigmoid({scale} * logit + {bias})")
+    print("calibration: sigmoid({scale} * logit + {bias} + {log_length} * log(tokens))"
+          .format(**calibration))
 
     fit.mark_unfinished(out)
     model.save(out / "model.keras")

@@ -37,14 +37,16 @@ def convert(fn, opset: int = OPSET):
     return proto
 
 
-def check_graph(proto, inputs: dict[str, int], outputs: set[str], name: str) -> None:
-    """Exactly one LSTM op, the named inputs (with their ranks), a dynamic batch dimension."""
+def check_graph(proto, inputs: dict[str, int], outputs: set[str], name: str, lstms: int = 1
+                ) -> None:
+    """Exactly `lstms` LSTM ops, the named inputs (with their ranks), a dynamic batch dim."""
     import onnx
 
     onnx.checker.check_model(proto)
     ops = [node.op_type for node in proto.graph.node]
-    if ops.count("LSTM") != 1:
-        raise ExportError(f"{name}: expected one ONNX LSTM op, graph has {ops.count('LSTM')}")
+    if ops.count("LSTM") != lstms:
+        raise ExportError(f"{name}: expected {lstms} ONNX LSTM op(s), graph has "
+                          f"{ops.count('LSTM')}")
     found = {}
     for value in proto.graph.input:
         dims = value.type.tensor_type.shape.dim
@@ -118,12 +120,15 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def write_model(out_dir: str | Path, kind: str, proto, meta: dict) -> tuple[Path, Path]:
-    """Write `KIND.onnx` then `KIND.json` (with the .onnx sha256), each atomically."""
+def write_model(out_dir: str | Path, kind: str, proto, meta: dict, name: str | None = None
+                ) -> tuple[Path, Path]:
+    """Write `NAME.onnx` then `NAME.json` (with the .onnx sha256), each atomically; NAME
+    defaults to KIND."""
     out = prepare_out_dir(out_dir)
     data = proto.SerializeToString()
     meta = {"format": FORMATS[kind], "kind": kind, "sha256": sha256_hex(data), **meta}
-    onnx_path, json_path = out / f"{kind}.onnx", out / f"{kind}.json"
+    name = name or kind
+    onnx_path, json_path = out / f"{name}.onnx", out / f"{name}.json"
     for path, payload in (
         (onnx_path, data),
         (json_path, (json.dumps(json_safe(meta), indent=1, ensure_ascii=False, allow_nan=False)

@@ -71,6 +71,14 @@ def resolve_path(model: str | Path | None, kind: str) -> Path:
     )
 
 
+def model_name(onnx_path: Path, kind: str) -> str:
+    """The shipped name of a model file ("bard", "reference"), else its path."""
+    for name, stem in SHIPPED[kind].items():
+        if Path(onnx_path).resolve() == (MODELS_DIR / f"{stem}.onnx").resolve():
+            return name
+    return str(onnx_path)
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A verified model: the .onnx bytes and its parsed JSON metadata."""

@@ -56,7 +56,8 @@ def test_console_script_through_stdin():
     assert "**positive** 88% positive" in text
     assert "error: There is no text to analyse." in text
     # Markdown escapes are removed for the terminal: the generated "**bold**" reads as is.
-    assert "**Shall I compare thee**and thou art more lo\n" in text
+    # A space after the prompt's last word; the 20 chars end at a word boundary.
+    assert "**Shall I compare thee** and thou art more\n" in text
     assert "temperature 1 · 20 characters" in text
     assert "error: temperature must be between 0.1 and 2.0 (got 9.0)." in text
     assert "error: length must be a whole number, got 'abc'." in text

@@ -3,7 +3,7 @@
 tinyshakespeare is a script: `NAME:` on a line, the speech, a blank line. A chat message goes
 in as one speaker's speech and the model answers as another:
 
-    USER_SPEAKER:\\n<the message>\\n\\nBARD_SPEAKER:\\n   ->   the bard's speech, up to its blank line
+    "First Citizen:\\n<the message>\\n\\nROMEO:\\n"  ->  ROMEO's speech, up to its blank line
 
 The joining rule (`continuation_prompt`): a reply never glues onto the prompt's last word. A
 prompt that ends in a letter, digit or punctuation gets a space before the model continues; one

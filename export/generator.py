@@ -32,17 +32,21 @@ def _producers(graph) -> dict:
     return {out: node for node in graph.node for out in node.output}
 
 
-def _head(graph) -> tuple[str, str]:
-    """Initializer names of the Dense kernel and bias: probs = Softmax(MatMul(y, K) + b)."""
+def _head(graph) -> tuple[str, str | None]:
+    """Initializer names of the Dense kernel and bias: probs = Softmax(MatMul(y, K) [+ b])
+    (tf2onnx drops an all-zero bias)."""
     made, inits = _producers(graph), {t.name for t in graph.initializer}
     softmax = made.get("probs")
-    add = made.get(softmax.input[0]) if softmax is not None else None
-    matmul = made.get(next((t for t in add.input if t not in inits), "")) if add else None
-    if (softmax is None or softmax.op_type != "Softmax" or add.op_type != "Add"
-            or matmul is None or matmul.op_type != "MatMul" or matmul.input[1] not in inits):
+    node = made.get(softmax.input[0]) if softmax is not None else None
+    bias = None
+    if node is not None and node.op_type == "Add":
+        bias = next((t for t in node.input if t in inits), None)
+        node = made.get(next((t for t in node.input if t not in inits), ""))
+    if (softmax is None or softmax.op_type != "Softmax" or node is None
+            or node.op_type != "MatMul" or node.input[1] not in inits
+            or (bias is None and made.get(softmax.input[0]).op_type == "Add")):
         raise ValueError("step model head is not Softmax(MatMul(y, K) + b)")
-    bias = next(t for t in add.input if t in inits)
-    return matmul.input[1], bias
+    return node.input[1], bias
 
 
 def _input_table(step, lstm) -> np.ndarray:
@@ -132,8 +136,9 @@ def add_generation_loop(step):
         x = f"{P}h{layer}_next"
     body += [
         helper.make_node("MatMul", [x, kernel], [P + "logits0"]),
-        helper.make_node("Add", [P + "logits0", bias], [P + "logits"]),
-        helper.make_node("Softmax", [P + "logits"], [P + "p_next"], axis=-1),
+        *([helper.make_node("Add", [P + "logits0", bias], [P + "logits"])] if bias else []),
+        helper.make_node("Softmax", [P + ("logits" if bias else "logits0")], [P + "p_next"],
+                         axis=-1),
         helper.make_node("Identity", [P + "cond"], [P + "cond_out"]),
         helper.make_node("Identity", [P + "id"], [P + "id_out"]),
     ]

@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--prompt", help="sample prompt (default: start of the held-out text)")
 
     b = sub.add_parser("bard", help="train the bard: a stronger char LSTM on tinyshakespeare",
-                       description="tinyshakespeare.txt, case kept, last 10%% held out. "
+                       description="tinyshakespeare.txt, case kept, last 10 percent held out. "
                        "Embedding -> LSTM x layers -> Dense, truncated BPTT (state carried "
                        "between steps), Adam with cosine decay over --max-minutes, early "
                        "stopping on the held-out loss (best weights kept).")
@@ -198,20 +198,31 @@ def _bard_args(b: argparse.ArgumentParser) -> None:
             "batch-size": d.batch_size, "seq": d.seq, "max-epochs": d.max_epochs,
             "eval-every": d.eval_every, "patience": d.patience, "threads": d.threads,
             "sample-length": d.sample_length}
+    what = {"seed": "seed for init, stream offsets and sampling", "units": "LSTM units per layer",
+            "layers": "stacked LSTM layers", "embed": "char embedding size",
+            "batch-size": "parallel text streams per step", "seq": "chars per BPTT step",
+            "max-epochs": "passes over the training text at most",
+            "eval-every": "steps between held-out evaluations",
+            "patience": "evaluations without improvement before stopping",
+            "threads": "TensorFlow intra-op threads", "sample-length": "chars per sample",
+            "dropout": "dropout before/after each LSTM", "learning-rate": "Adam learning rate",
+            "clip": "global gradient-norm clip", "max-minutes": "training time budget",
+            "heldout": "held-out fraction at the end of the text"}
     for flag, default in ints.items():
         b.add_argument(f"--{flag}", type=int, default=default, metavar="N",
-                       help=f"(default: {default})")
+                       help=f"{what[flag]} (default: {default})")
     floats = {"dropout": d.dropout, "learning-rate": d.learning_rate, "clip": d.clip,
               "max-minutes": d.max_minutes, "heldout": d.heldout}
     for flag, default in floats.items():
         b.add_argument(f"--{flag}", type=float, default=default, metavar="X",
-                       help=f"(default: {default})")
+                       help=f"{what[flag]} (default: {default})")
     b.add_argument("--max-chars", type=int, default=None, metavar="N",
                    help="use only the first N chars of the text (sweeps, smoke runs)")
     b.add_argument("--temperatures", type=float, nargs="+", default=list(d.temperatures),
                    metavar="T", help="one sample per temperature after training")
     b.add_argument("--prompt", default=d.prompt, help=f"sample prompt (default: {d.prompt!r})")
-    b.add_argument("--quiet", action="store_true")
+    b.add_argument("--quiet", action="store_true", help="accepted for symmetry; progress is "
+                   "one line per held-out evaluation")
 
 
 def _bard_config(a: argparse.Namespace, command: str):

@@ -139,8 +139,6 @@ def add_generation_loop(step):
         *([helper.make_node("Add", [P + "logits0", bias], [P + "logits"])] if bias else []),
         helper.make_node("Softmax", [P + ("logits" if bias else "logits0")], [P + "p_next"],
                          axis=-1),
-        helper.make_node("Identity", [P + "cond"], [P + "cond_out"]),
-        helper.make_node("Identity", [P + "id"], [P + "id_out"]),
     ]
     states = [f"{P}{s}{layer}" for s in "hc" for layer in range(len(lstms))]
     state_vi = [vi(f"{P}{s}{layer}", TensorProto.FLOAT, [1, 1, units[layer]])
@@ -149,11 +147,11 @@ def add_generation_loop(step):
         body, "generation_step",
         [vi(P + "i", TensorProto.INT64, []), vi(P + "cond", TensorProto.BOOL, []),
          vi(P + "p", TensorProto.FLOAT, [1, 1, n_chars]), *state_vi],
-        [vi(P + "cond_out", TensorProto.BOOL, []),
+        [vi(P + "cond", TensorProto.BOOL, []),
          vi(P + "p_next", TensorProto.FLOAT, [1, 1, n_chars]),
          *[vi(s.name + "_next", TensorProto.FLOAT, [1, 1, u])
            for s, u in zip(state_vi, units + units, strict=True)],
-         vi(P + "id_out", TensorProto.INT64, [])],
+         vi(P + "id", TensorProto.INT64, [])],
     )
     # The body's outputs must be named like its state inputs + "_next", in the same order.
     for s, out in zip(states, loop_body.output[2:-1], strict=True):

@@ -83,9 +83,13 @@ def test_the_reference_loads_by_name_and_answers_as_before():
     assert ref.name == "reference" and ref.has_loop and ref.encoding.lowercase
     # The reference's step graph is unchanged: its held-out loss was 1.5631 (3 plays).
     line = "the king is dead, my lord, and the queen hath sent for you.\nwhat says the king?"
-    assert ref.loss(line) < 2.5
+    # Pinned from the file as shipped before the loop was added (commit b209e3f): same loss,
+    # same text for the same seed (the sample in models/README.md).
+    assert ref.loss(line) == pytest.approx(1.1296524847028284, abs=1e-9)
     prompt = "To be, or not to be, that is the question:"
-    assert ref.generate(prompt, 200, 0.5, seed=7) == ref.generate_steps(prompt, 200, 0.5, seed=7)
+    text = ref.generate(prompt, 200, 0.5, seed=7)
+    assert text.startswith(" the tappt of my spunded\n\n   ham. the selues, and made him.")
+    assert text == ref.generate_steps(prompt, 200, 0.5, seed=7)
 
 
 @pytest.mark.skipif(not (MODELS_DIR / "bard.onnx").is_file(), reason="bard not exported")

@@ -43,7 +43,7 @@ SHIPPED: dict[str, dict[str, str]] = {
     "sentiment": {"reference": "sentiment", "message": "sentiment-message"},
     "shakespeare": {"reference": "shakespeare", "bard": "bard"},
 }
-DEFAULT_MODEL = {"sentiment": "reference", "shakespeare": "reference"}
+DEFAULT_MODEL = {"sentiment": "reference", "shakespeare": "bard"}
 
 
 def model_names(kind: str) -> list[str]:

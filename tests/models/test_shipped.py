@@ -13,7 +13,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_shipped_files_fit_the_size_budget():
-    assert sum(p.stat().st_size for p in SHIPPED) <= 40 * 1024 * 1024
+    every = [p for p in MODELS_DIR.iterdir() if p.suffix in (".onnx", ".json")]
+    assert sum(p.stat().st_size for p in every) <= 40 * 1024 * 1024
 
 
 def test_shipped_sentiment_classifier():

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bardbot.engine import EngineLimits
+from bardbot.models import play
 
 
 class ConfigError(Exception):
@@ -223,6 +224,10 @@ def load_config(
         raise ConfigError(
             f"--log-level / BARDBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level}"
         )
+    try:  # read by handlers.play_speakers(); a bad value stops the bot here, at start
+        play.Speakers(env.get(play.ENV, "rotate"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     sentiment = pick(args.sentiment_model, "BARDBOT_SENTIMENT_MODEL")
     shakespeare = pick(args.shakespeare_model, "BARDBOT_SHAKESPEARE_MODEL")
     db = pick(args.db, "BARDBOT_DB")

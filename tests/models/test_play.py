@@ -61,3 +61,11 @@ def test_speakers_read_the_environment(monkeypatch):
     monkeypatch.setenv(play.ENV, "<@123>")
     with pytest.raises(ValueError, match=play.ENV):
         play.Speakers()
+
+
+def test_a_bad_speaker_stops_the_bot_at_start():
+    from bardbot.config import ConfigError, load_config
+
+    assert load_config([], {play.ENV: "JULIET"}) is not None
+    with pytest.raises(ConfigError, match=play.ENV):
+        load_config([], {play.ENV: "JULIET: hi"})

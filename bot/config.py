@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bardbot.engine import EngineLimits
 from bardbot.limits import UserError, parse_bool, shown
+from bardbot.models import play
 from bardbot.settings import DatabaseTarget, parse_target
 
 # A bad setting is a user error; its message names the variable or flag to fix.
@@ -281,6 +282,10 @@ def load_config(
     if level not in LOG_LEVELS:
         raise ConfigError(f"--log-level / BARDBOT_LOG_LEVEL must be {', '.join(LOG_LEVELS[:-1])} "
                           f"or {LOG_LEVELS[-1]}, got {shown(level)}")
+    try:  # read by handlers.play_speakers(); a bad value stops the bot here, at start
+        play.Speakers(env.get(play.ENV, "rotate"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     sentiment = pick(args.sentiment_model, "BARDBOT_SENTIMENT_MODEL")
     shakespeare = pick(args.shakespeare_model, "BARDBOT_SHAKESPEARE_MODEL")
     db = pick(args.db, "BARDBOT_DB")

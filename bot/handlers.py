@@ -18,6 +18,7 @@ from typing import Any
 import discord
 from bardbot.engine import Engine
 from bardbot.limits import PROMPT_LIMIT, UserError, check_length, check_size, check_temperature
+from bardbot.models import play
 from bardbot.settings import GuildSettings
 
 MESSAGE_LIMIT = 2000  # Discord's limit for a message's content
@@ -113,8 +114,31 @@ async def shakespeare(
     check_size(prompt, "prompt", PROMPT_LIMIT)
     temperature = check_temperature(temperature)
     length = check_length(length)
-    continuation = await engine.generate(prompt, length=length, temperature=temperature, seed=seed)
-    return format_shakespeare(prompt, continuation, temperature, length)
+    # Never glued onto the prompt's last word; ends at a word boundary (models/play.py).
+    joined = play.continuation_prompt(prompt)
+    continuation = await engine.generate(
+        joined.model_prompt, length=length + 1, temperature=temperature, seed=seed
+    )
+    text = joined.separator + play.trim(continuation, length)
+    return format_shakespeare(joined.shown_prompt, text, temperature, length)
+
+
+_speakers: play.Speakers | None = None
+
+
+def play_speakers() -> play.Speakers:
+    """Who the bard answers chat as: $BARDBOT_PLAY_SPEAKER (off | rotate | a name), read once."""
+    global _speakers
+    if _speakers is None:
+        _speakers = play.Speakers()
+    return _speakers
+
+
+def _writes_plays(engine: Engine) -> bool:
+    """Play form needs a model that knows `NAME:` lines: the case-kept bard, not the
+    lowercase reference."""
+    encoding = getattr(engine.generator, "encoding", None)
+    return getattr(encoding, "lowercase", True) is False
 
 
 async def chat(
@@ -127,9 +151,15 @@ async def chat(
             "Say something after the mention and I will continue it, Shakespeare-style."
         )
     check_size(text, "message")  # bounded before the tokenizer's regexes see it
-    prompt = text[-PROMPT_LIMIT:]  # what the continuation follows: the end of the message
+    speakers = play_speakers()
+    speaker = speakers.next() if speakers.enabled and _writes_plays(engine) else None
+    if speaker:  # play form: the message as a citizen's speech, the bard answers as `speaker`
+        prompt = play.play_prompt(text[-PROMPT_LIMIT:], speaker)
+    else:  # what the continuation follows: the end of the message (and maybe a space)
+        joined = play.continuation_prompt(text[-(PROMPT_LIMIT - 1):])
+        prompt = joined.model_prompt
     generation = engine.generate(
-        prompt, length=settings.length, temperature=settings.temperature, seed=seed
+        prompt, length=settings.length + 1, temperature=settings.temperature, seed=seed
     )
     footer = ""
     if settings.show_sentiment:
@@ -140,7 +170,10 @@ async def chat(
             )
     else:
         continuation = await generation
-    body = ELLIPSIS + escape(continuation.strip("\n"))
+    if speaker:
+        body = f"**{speaker}:**\n" + escape(play.speech(continuation, settings.length) or "…")
+    else:
+        body = ELLIPSIS + escape(play.trim(continuation, settings.length).strip("\n"))
     return Reply(clip(body, MESSAGE_LIMIT - len(footer)) + footer)
 
 
@@ -160,8 +193,8 @@ def _flatten(info: dict, keys: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
 # What /bardbot about shows of a model's info, by leaf key, in this order.
 ABOUT_KEYS = (
     "name", "architecture", "mode", "test_accuracy", "val_accuracy", "heldout_loss_stateful",
-    "heldout_loss_windowed", "snippets_accuracy", "suite_accuracy", "vocab_size", "maxlen",
-    "n_chars", "trainable", "sha256",
+    "heldout_loss", "heldout_loss_windowed", "snippets_accuracy", "suite_accuracy",
+    "vocab_size", "maxlen", "n_chars", "trainable", "sha256",
 )
 
 

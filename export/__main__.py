@@ -102,6 +102,26 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--windowed-out", type=Path, default=None, metavar="FILE",
                    help="also write the windowed model (for bench/) to this .onnx path")
 
+    b = sub.add_parser("bard", help="export a bard run (step model + generation loop)",
+                       description="The bard's step model (same interface as the reference) "
+                       "with the one-run generation loop, as bard.onnx + bard.json; float16 "
+                       "weights when they cost <= 0.002 nats/char of held-out loss.")
+    run_dir(b, "bard")
+    common(b)
+    b.add_argument("--text", default=None, metavar="PATH",
+                   help="tinyshakespeare.txt (default: search the data folders)")
+    b.add_argument("--weights", default="auto", choices=("auto", "float16", "float32"),
+                   help="how the weights are stored (default auto: float16 if it costs <= "
+                        "0.002 nats/char of held-out loss, else float32)")
+
+    lp = sub.add_parser("loop", help="add the generation loop to an exported step model",
+                        description="Rewrites MODEL.onnx + MODEL.json in place: the step graph "
+                        "and weights stay as they are; a Loop that draws N chars in one run "
+                        "is added (checked against the step-by-step loop).")
+    lp.add_argument("model", type=Path, metavar="MODEL.onnx",
+                    help="an exported step model (its .json beside it), e.g. "
+                         "models/shakespeare.onnx")
+
     a = sub.add_parser("all", help="export RUNS/sentiment, RUNS/message and RUNS/shakespeare",
                        description="Both shipped models with the default settings, then a "
                        "check that all shipped files together stay within 40 MB.")
@@ -146,6 +166,16 @@ def main(argv: list[str] | None = None) -> int:
         from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
 
         paths: list[Path] = []
+        if args.kind == "bard":
+            from bardbot.export.bard import BardExport, export_bard
+
+            export_bard(BardExport(args.run_dir, args.out, args.text, args.weights, command))
+            return 0
+        if args.kind == "loop":
+            from bardbot.export.generator import add_loop_to_file
+
+            add_loop_to_file(args.model, command=command)
+            return 0
         if args.kind in ("sentiment", "all"):
             run = args.run_dir if args.kind == "sentiment" else args.runs / "sentiment"
             cfg = SentimentExport(run, args.out, command=command)

@@ -37,14 +37,16 @@ def convert(fn, opset: int = OPSET):
     return proto
 
 
-def check_graph(proto, inputs: dict[str, int], outputs: set[str], name: str) -> None:
-    """Exactly one LSTM op, the named inputs (with their ranks), a dynamic batch dimension."""
+def check_graph(proto, inputs: dict[str, int], outputs: set[str], name: str, lstms: int = 1
+                ) -> None:
+    """Exactly `lstms` LSTM ops, the named inputs (with their ranks), a dynamic batch dim."""
     import onnx
 
     onnx.checker.check_model(proto)
     ops = [node.op_type for node in proto.graph.node]
-    if ops.count("LSTM") != 1:
-        raise UserError(f"{name}: expected one ONNX LSTM op, graph has {ops.count('LSTM')}")
+    if ops.count("LSTM") != lstms:
+        raise UserError(f"{name}: expected {lstms} ONNX LSTM op(s), graph has "
+                          f"{ops.count('LSTM')}")
     found = {}
     for value in proto.graph.input:
         dims = value.type.tensor_type.shape.dim

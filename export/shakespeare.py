@@ -15,6 +15,13 @@ from pathlib import Path
 import numpy as np
 from bardbot.export import data
 from bardbot.export.errors import ExportError
+from bardbot.export.generator import (
+    LOOP_META,
+    NEW_IDS,
+    NEW_IDS_META,
+    add_generation_loop,
+    check_loop,
+)
 from bardbot.export.onnx_io import (
     check_graph,
     convert,
@@ -190,6 +197,8 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
 
     mode, reason = _choose_mode(cfg.mode, meta)
     log(f"generation mode: {mode} ({reason})")
+    if mode == "stateful":  # one run draws all new chars (export/generator.py)
+        step_proto = add_generation_loop(step_proto)
     train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
     out_meta = {
         "encoding": encoding.to_dict(),
@@ -206,7 +215,9 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
                       "meaning": "P(next char) after each input char"},
             "h_out": {"dtype": "float32", "shape": [None, units]},
             "c_out": {"dtype": "float32", "shape": [None, units]},
+            **({NEW_IDS: NEW_IDS_META} if mode == "stateful" else {}),
         },
+        **({"generation": LOOP_META} if mode == "stateful" else {}),
         "architecture": f"one-hot({n_chars}) -> LSTM({units}) -> Dense({n_chars}, softmax)",
         "params": meta.get("params"),
         "metrics": {"training": train_metrics,
@@ -228,6 +239,9 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         probs, _, _ = gen._run(ids[0], *gen._zero_state())
         if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
             raise ExportError(f"{paths[0]}: runtime output differs from Keras")
+        if gen.has_loop:
+            out_meta["metrics"]["export"]["loop_equals_step_loop"] = check_loop(gen, log)
+            paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
         if texts and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS):
             # Same texts and split as the trainer: must reproduce its stateful held-out loss.
             loss = heldout_loss(gen, texts, float(run_data.get("heldout_fraction", 0.1)))

@@ -66,7 +66,7 @@ SHIPPED: dict[str, dict[str, str]] = {
     "sentiment": {"reference": "sentiment", "message": "sentiment-message"},
     "shakespeare": {"reference": "shakespeare", "bard": "bard"},
 }
-DEFAULT_MODEL = {"sentiment": "message", "shakespeare": "reference"}
+DEFAULT_MODEL = {"sentiment": "message", "shakespeare": "bard"}
 
 
 def model_names(kind: str) -> list[str]:
@@ -99,6 +99,14 @@ def is_named_file(model: str | Path | None, kind: str) -> bool:
     if model is None or model in SHIPPED[kind]:
         return False
     return not Path(model).expanduser().is_dir()
+
+
+def model_name(onnx_path: Path, kind: str) -> str:
+    """The shipped name of a model file ("bard", "reference"), else its path."""
+    for name, stem in SHIPPED[kind].items():
+        if Path(onnx_path).resolve() == (MODELS_DIR / f"{stem}.onnx").resolve():
+            return name
+    return str(onnx_path)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ _PROB_FLOOR = 1e-12
 
 
 def check_temperature(temperature: float) -> float:
-    if isinstance(temperature, bool):  # float(True) would silently mean T = 1.0
-        raise TypeError("temperature must be a number, not a bool")
+    # float(True) would silently mean T = 1.0, float("0.5") would accept text.
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float | np.number):
+        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
     temperature = float(temperature)
     if not math.isfinite(temperature):
         raise ValueError(f"temperature must be a finite number, got {temperature}")

@@ -1,9 +1,12 @@
-"""Character-level Shakespeare generator on onnxruntime, with a step model.
+"""Character-level Shakespeare generators on onnxruntime: the reference and the bard.
 
 The ONNX step model takes a run of char ids plus the LSTM state (h, c) and returns the
-next-char probabilities after every id plus the new state. The prompt goes through it in one
-run, then each new char costs one run of length 1: O(1) per char instead of re-reading the
-40-char window. In "windowed" mode (chosen at export when running statefully was measurably
+next-char probabilities after every id plus the new state. A model exported with a generation
+loop (`new_ids` output, see export/generator.py) reads the prompt and draws every new char in
+one session run, from uniforms drawn here with the seeded numpy generator, so no Python runs
+per character. Without the loop, the prompt goes through the step model in one run, then each
+new char costs one run of length 1 (`generate_steps`, the same text for the same seed).
+In "windowed" mode (chosen at export when running statefully was measurably
 worse than the training windows) each char is instead predicted from the last `window` chars
 from zero state, exactly like the reference loop.
 """
@@ -19,6 +22,7 @@ import numpy as np
 from bardbot.models.errors import ModelError
 from bardbot.models.metadata import (
     create_session,
+    model_name,
     public_info,
     read_model,
     rebuild_hint,
@@ -30,6 +34,7 @@ from bardbot.models.text import CharEncoding
 KIND = "shakespeare"
 INPUTS = {"char_ids": "int64", "h": "float32", "c": "float32"}
 OUTPUTS = ("probs", "h_out", "c_out")
+LOOP_OUTPUT = "new_ids"  # models with a generation loop also take `uniforms` and `temperature`
 MODES = ("stateful", "windowed")
 # Chars per session run when reading long texts: bounds memory (probs are chunk x n_chars).
 CHUNK = 4096
@@ -85,6 +90,8 @@ class ShakespeareGenerator:
         self, session, encoding: CharEncoding, hidden: int, window: int, mode: str, info: dict
     ) -> None:
         self._session = session
+        self.has_loop = mode == "stateful" and LOOP_OUTPUT in {
+            o.name for o in session.get_outputs()}
         self.encoding = encoding
         self.hidden = hidden
         self.window = window
@@ -97,7 +104,8 @@ class ShakespeareGenerator:
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1) -> ShakespeareGenerator:
-        """Load `path` (.onnx, with its .json beside it); default: the shipped model."""
+        """Load a shipped model by name ("bard", "reference") or an .onnx path (with its .json
+        beside it); default: the shipped default (models.metadata.DEFAULT_MODEL)."""
         model = read_model(path, KIND)
         require_io(model, KIND, INPUTS, set(OUTPUTS))
         meta = model.meta
@@ -126,11 +134,18 @@ class ShakespeareGenerator:
                 f"{model.json_path.name} says hidden {hidden}; {rebuild_hint(KIND)}"
             )
         info = public_info(model)
-        info.update(n_chars=encoding.size, max_length=cls.max_length)
+        info.update(n_chars=encoding.size, max_length=cls.max_length,
+                    name=model_name(model.onnx_path, KIND))
         return cls(session, encoding, hidden, window, mode, info)
 
+    @property
+    def name(self) -> str:
+        """The shipped name ("bard", "reference") or the file's path."""
+        return self.info["name"]
+
     def normalize(self, text: str) -> str:
-        """The text as the model sees it (lowercased, unseen characters mapped or dropped)."""
+        """The text as the model sees it (lowercased if the model is, unseen chars mapped or
+        dropped)."""
         return self.encoding.normalize(text)
 
     def _zero_state(self) -> tuple[np.ndarray, np.ndarray]:
@@ -150,6 +165,24 @@ class ShakespeareGenerator:
             probs, h, c = self._run(ids[i : i + CHUNK], h, c)
         return probs[-1], h, c
 
+    def _check(self, prompt, length, temperature, seed) -> tuple[int, float, np.random.Generator]:
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be str, got {type(prompt).__name__}")
+        # The seed first: a bad one fails even when nothing would be drawn (length 0).
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                                 or seed < 0):
+            raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
+        if isinstance(length, bool):
+            raise TypeError("length must be an integer")
+        length = operator.index(length)
+        if not 0 <= length <= self.max_length:
+            raise ValueError(f"length must be between 0 and {self.max_length}, got {length}")
+        return length, check_temperature(temperature), np.random.default_rng(seed)
+
+    def _prompt_ids(self, prompt: str) -> np.ndarray:
+        ids = self.encoding.encode(prompt)
+        return ids if len(ids) else np.array([self._start_id], dtype=np.int64)
+
     def generate(
         self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None
     ) -> str:
@@ -158,23 +191,36 @@ class ShakespeareGenerator:
         temperature <= 0 is greedy; the same seed gives the same text. A prompt with no
         character the model knows starts from a line break.
         """
-        if not isinstance(prompt, str):
-            raise TypeError(f"prompt must be str, got {type(prompt).__name__}")
-        if isinstance(length, bool):
-            raise TypeError("length must be an integer")
-        length = operator.index(length)
-        if not 0 <= length <= self.max_length:
-            raise ValueError(f"length must be between 0 and {self.max_length}, got {length}")
-        temperature = check_temperature(temperature)
+        length, temperature, rng = self._check(prompt, length, temperature, seed)
+        if not self.has_loop:
+            return self._generate_steps(prompt, length, temperature, rng)
         if length == 0:
             return ""
-        try:
-            rng = np.random.default_rng(seed)
-        except (TypeError, ValueError):
-            raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}") from None
-        ids = self.encoding.encode(prompt)
-        if len(ids) == 0:
-            ids = np.array([self._start_id], dtype=np.int64)
+        # One uniform per char, drawn exactly as the step loop draws them (none when greedy).
+        uniforms = rng.random(length) if temperature > 0 else np.zeros(length)
+        ids = self._prompt_ids(prompt)
+        h, c = self._zero_state()
+        if len(ids) > CHUNK:
+            _, h, c = self._read(ids[:-CHUNK], h, c)
+            ids = ids[-CHUNK:]
+        feed = {"char_ids": ids.reshape(1, -1), "h": h, "c": c, "uniforms": uniforms,
+                "temperature": np.array(temperature, dtype=np.float64)}
+        (new,) = self._session.run([LOOP_OUTPUT], feed)
+        return self.encoding.decode(new)
+
+    def generate_steps(
+        self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None
+    ) -> str:
+        """`generate` with Python drawing each char from the step model's probabilities
+        (models.sampling): the reference loop the one-run generator is checked against."""
+        length, temperature, rng = self._check(prompt, length, temperature, seed)
+        return self._generate_steps(prompt, length, temperature, rng)
+
+    def _generate_steps(self, prompt: str, length: int, temperature: float,
+                        rng: np.random.Generator) -> str:
+        if length == 0:
+            return ""
+        ids = self._prompt_ids(prompt)
         out: list[int] = []
         if self.mode == "windowed":
             context = deque(ids[-self.window :].tolist(), maxlen=self.window)

@@ -28,6 +28,7 @@ Train the two reference LSTMs of bardbot.
   sentiment    IMDB review classifier: frozen word vectors -> LSTM(50) -> Dense(1)
   message      sentiment of chat messages: BiLSTM over each text's own length, max pooling
   shakespeare  character model on Gutenberg's caesar + hamlet + macbeth: LSTM(128) -> Dense
+  bard         stronger character model on tinyshakespeare (case kept), truncated BPTT
   lengths      review length statistics for choosing --maxlen (padded/equal/truncated)
 
 Data is looked up in this order: the flag (--imdb / --gutenberg), $BARDBOT_DATA, ./data,
@@ -40,6 +41,7 @@ examples:
   python -m bardbot.trainer sentiment --maxlen 200 --max-vocab 30000 --out runs/sent200
   python -m bardbot.trainer sentiment --max-reviews 500 --epochs 1 --out runs/smoke   # quick check
   python -m bardbot.trainer shakespeare --out runs/shakespeare
+  python -m bardbot.trainer bard --max-minutes 55 --out runs/bard
   python -m bardbot.trainer lengths --maxlen 400 200  # tokens with a vector (trains Word2Vec)
   python -m bardbot.trainer lengths --raw --maxlen 400 200   # every token, in seconds
 """
@@ -238,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "adventurous, 0 = greedy (default: 0.2 0.5 1.0)")
     m.add_argument("--prompt", help="sample prompt (default: start of the held-out text)")
 
+    b = sub.add_parser("bard", help="train the bard: a stronger char LSTM on tinyshakespeare",
+                       description="tinyshakespeare.txt, case kept, last 10 percent held out. "
+                       "Embedding -> LSTM x layers -> Dense, truncated BPTT (state carried "
+                       "between steps), Adam with cosine decay over --max-minutes, early "
+                       "stopping on the held-out loss (best weights kept).")
+    _bard_args(b)
+
     n = sub.add_parser("lengths", help="review length statistics for a maxlen",
                        description="As the reference: per train review, tokens left after "
                        "dropping those without a vector; padded/equal/truncated/average for "
@@ -255,6 +264,59 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count every token (no vectors needed, nothing dropped)")
     _imdb_args(n)
     return parser
+
+
+def _bard_args(b: argparse.ArgumentParser) -> None:
+    from bardbot.trainer.bard import BardConfig
+
+    d = BardConfig(out=Path("runs/bard"))
+    b.add_argument("--out", type=Path, default=d.out, metavar="DIR",
+                   help=f"folder for model.keras and meta.json (default: {d.out})")
+    b.add_argument("--text", metavar="FILE",
+                   help="tinyshakespeare.txt (default: search $BARDBOT_DATA, ./data, "
+                        "../shared/data)")
+    ints = {"seed": d.seed, "units": d.units, "layers": d.layers, "embed": d.embed,
+            "batch-size": d.batch_size, "seq": d.seq, "max-epochs": d.max_epochs,
+            "eval-every": d.eval_every, "patience": d.patience, "threads": d.threads,
+            "sample-length": d.sample_length}
+    what = {"seed": "seed for init, stream offsets and sampling", "units": "LSTM units per layer",
+            "layers": "stacked LSTM layers", "embed": "char embedding size",
+            "batch-size": "parallel text streams per step", "seq": "chars per BPTT step",
+            "max-epochs": "passes over the training text at most",
+            "eval-every": "steps between held-out evaluations",
+            "patience": "evaluations without improvement before stopping",
+            "threads": "TensorFlow intra-op threads", "sample-length": "chars per sample",
+            "dropout": "dropout before/after each LSTM", "learning-rate": "Adam learning rate",
+            "clip": "global gradient-norm clip", "max-minutes": "training time budget",
+            "heldout": "held-out fraction at the end of the text"}
+    for flag, default in ints.items():
+        b.add_argument(f"--{flag}", type=int, default=default, metavar="N",
+                       help=f"{what[flag]} (default: {default})")
+    floats = {"dropout": d.dropout, "learning-rate": d.learning_rate, "clip": d.clip,
+              "max-minutes": d.max_minutes, "heldout": d.heldout}
+    for flag, default in floats.items():
+        b.add_argument(f"--{flag}", type=float, default=default, metavar="X",
+                       help=f"{what[flag]} (default: {default})")
+    b.add_argument("--max-chars", type=int, default=None, metavar="N",
+                   help="use only the first N chars of the text (sweeps, smoke runs)")
+    b.add_argument("--temperatures", type=float, nargs="+", default=list(d.temperatures),
+                   metavar="T", help="one sample per temperature after training")
+    b.add_argument("--prompt", default=d.prompt, help=f"sample prompt (default: {d.prompt!r})")
+    b.add_argument("--quiet", action="store_true", help="accepted for symmetry; progress is "
+                   "one line per held-out evaluation")
+
+
+def _bard_config(a: argparse.Namespace, command: str):
+    from bardbot.trainer.bard import BardConfig
+
+    return BardConfig(
+        out=a.out, text=a.text, seed=a.seed, units=a.units, layers=a.layers, embed=a.embed,
+        dropout=a.dropout, batch_size=a.batch_size, seq=a.seq, learning_rate=a.learning_rate,
+        clip=a.clip, max_minutes=a.max_minutes, max_epochs=a.max_epochs,
+        eval_every=a.eval_every, patience=a.patience, heldout=a.heldout,
+        max_chars=a.max_chars, threads=a.threads, sample_length=a.sample_length,
+        temperatures=tuple(a.temperatures), prompt=a.prompt, verbose=_verbosity(a),
+        command=command)
 
 
 def _verbosity(a: argparse.Namespace) -> int:
@@ -344,6 +406,10 @@ def _run(args: argparse.Namespace, command: str) -> None:
         from bardbot.trainer.shakespeare import run
 
         run(_shakespeare_config(args, command))
+    elif args.command == "bard":
+        from bardbot.trainer.bard import run
+
+        run(_bard_config(args, command))
     else:
         _lengths(args, command)
 

@@ -46,17 +46,18 @@ async def test_mention_gets_a_real_reply(env):
     assert body["allowed_mentions"] == NO_PINGS  # mention_author=False, nobody pinged
     assert body["content"].startswith("…and thou art more lovely, @everyone")
     assert len(body["content"]) <= MESSAGE_LIMIT
-    # The mention is stripped; the server's defaults (0.5, 200) apply.
-    assert env.gen.calls == [{"prompt": "Shall I compare thee to a summer's day?",
-                              "length": 200, "temperature": 0.5, "seed": None}]
+    # The mention is stripped; the server's defaults (0.5, 200) apply; a space keeps the reply
+    # off the last word, one char more lets it end at a word boundary (models/play.py).
+    assert env.gen.calls == [{"prompt": "Shall I compare thee to a summer's day? ",
+                              "length": 201, "temperature": 0.5, "seed": None}]
 
 
 async def test_nickname_mention_and_server_settings(env):
     await env.store.update(GUILD_ID, temperature=1.2, length=40, show_sentiment=True)
     await dispatch_message(env.bot, mention("what a wonderful, great day", nick=True))
     (reply,) = env.session.replies
-    assert env.gen.calls[-1]["prompt"] == "what a wonderful, great day"
-    assert (env.gen.calls[-1]["temperature"], env.gen.calls[-1]["length"]) == (1.2, 40)
+    assert env.gen.calls[-1]["prompt"] == "what a wonderful, great day "
+    assert (env.gen.calls[-1]["temperature"], env.gen.calls[-1]["length"]) == (1.2, 41)
     content = reply.json["content"]
     assert content.splitlines()[-1] == "-# your message reads positive (88% positive)"
 

@@ -136,10 +136,10 @@ async def test_shakespeare_reply(env):
     reply = only_reply(env.session)
     assert_safe(reply)
     content = reply.message["content"]
-    assert content.startswith("**Shall I compare thee**and thou art more lovely")
+    assert content.startswith("**Shall I compare thee** and thou art more lovely")
     assert "temperature 1 · 60 characters" in content
     assert "\\*\\*bold\\*\\*" in content  # generated markdown escaped
-    assert env.gen.calls[-1] == {"prompt": "Shall I compare thee", "length": 60,
+    assert env.gen.calls[-1] == {"prompt": "Shall I compare thee ", "length": 61,
                                  "temperature": 1.0, "seed": None}
 
 
@@ -147,7 +147,7 @@ async def test_shakespeare_defaults_come_from_server_settings(env):
     await env.store.update(GUILD_ID, temperature=0.2, length=30)
     await run_interaction(env.bot, interaction_payload("shakespeare", [option("prompt", "to be")]))
     assert env.gen.calls[-1]["temperature"] == 0.2
-    assert env.gen.calls[-1]["length"] == 30
+    assert env.gen.calls[-1]["length"] == 31  # one more, to end at a word boundary
 
 
 async def test_shakespeare_temperature_bounds(env):

@@ -81,8 +81,8 @@ def test_console_script_through_stdin():
     assert "commands:" in text and "/shakespeare PROMPT" in text
     assert "positive 88% positive" in text  # plain text: no markdown on a pipe
     assert "error: There is no text to analyse." in text
-    # The bold prompt is plain; the generated "**bold**" (escaped for Discord) reads as is.
-    assert "Shall I compare theeand thou art more lo\n" in text
+    # The bold prompt is plain; a space after its last word; the 20 chars end at a word boundary.
+    assert "Shall I compare thee and thou art more\n" in text
     assert "temperature 1 · 20 characters" in text
     assert "error: temperature must be between 0.1 and 2.0 (got 9.0)." in text
     assert "error: length must be a whole number, got 'abc'." in text

@@ -1,0 +1,234 @@
+"""Export a bard run: the step model (tf2onnx) with its generation loop, as models/bard.onnx.
+
+The step model has the same interface as the reference's (char ids + (h, c) in, probs + new
+(h, c) out), so one runtime serves both; for a stacked LSTM, h and c are the layers' states
+side by side ([batch, layers * units]). Checks: the ONNX step model against Keras on held-out
+text (every position, and with the state carried across a cut), the loop against the step
+model (same seed, same chars), and the runtime's held-out loss over the whole held-out text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from bardbot.export.errors import ExportError
+from bardbot.export.generator import (
+    LOOP_META,
+    NEW_IDS,
+    NEW_IDS_META,
+    add_generation_loop,
+    check_loop,
+)
+from bardbot.export.onnx_io import (
+    check_graph,
+    convert,
+    load_keras,
+    prepare_out_dir,
+    read_run,
+    removed_on_failure,
+    session,
+    versions,
+    write_model,
+)
+from bardbot.models.metadata import MODELS_DIR
+from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
+from bardbot.models.text import CharEncoding
+
+PARITY_TOL = 1e-5
+# float16 weights may cost at most this much held-out loss (nats/char), else float32 ships.
+FP16_TOLERANCE = 0.002
+NAME = "bard"
+
+
+@dataclass
+class BardExport:
+    run_dir: Path
+    out_dir: Path = MODELS_DIR
+    text: str | None = None  # tinyshakespeare.txt for parity and the held-out loss
+    weights: str = "auto"  # "auto" | "float16" | "float32"
+    command: str | None = None
+
+
+def build_step_function(model):
+    import keras
+    import tensorflow as tf
+    from bardbot.trainer.bard import model_shape
+
+    units, layers = model_shape(model)
+    table = model.get_layer("embed").get_weights()[0]
+    lstms = []
+    for i in range(layers):
+        trained = model.get_layer(f"lstm{i}")
+        lstm = keras.layers.LSTM.from_config({**trained.get_config(), "name": f"step_lstm{i}",
+                                              "return_sequences": True, "return_state": True})
+        lstm.build((None, None, table.shape[1] if i == 0 else units))
+        lstm.set_weights(trained.get_weights())
+        lstms.append(lstm)
+    kernel, bias = model.get_layer("dense").get_weights()
+    width = units * layers
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None], tf.int64, name="char_ids"),
+        tf.TensorSpec([None, width], tf.float32, name="h"),
+        tf.TensorSpec([None, width], tf.float32, name="c"),
+    ])
+    def step(ids, h, c):
+        # A Gather of the embedding rows (no OneHot): portable and cheaper.
+        x = tf.gather(tf.constant(table), ids)
+        hs, cs = tf.split(h, layers, axis=1), tf.split(c, layers, axis=1)
+        h_out, c_out = [], []
+        for lstm, h0, c0 in zip(lstms, hs, cs, strict=True):
+            x, h1, c1 = lstm(x, initial_state=[h0, c0])
+            h_out.append(h1)
+            c_out.append(c1)
+        logits = tf.matmul(x, tf.constant(kernel)) + tf.constant(bias)
+        return {"probs": tf.nn.softmax(logits), "h_out": tf.concat(h_out, 1),
+                "c_out": tf.concat(c_out, 1)}
+
+    return step
+
+
+def to_float16(proto, min_size: int = 1024):
+    """Large float initializers stored as float16, each Cast back to float32 at load (the
+    session folds the Casts, so it runs in float32 at the same speed)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    graph, casts, kept = out.graph, [], []
+    for init in graph.initializer:
+        array = numpy_helper.to_array(init)
+        if init.data_type == TensorProto.FLOAT and array.size >= min_size:
+            kept.append(numpy_helper.from_array(array.astype(np.float16), init.name + "/fp16"))
+            casts.append(helper.make_node("Cast", [init.name + "/fp16"], [init.name],
+                                          to=TensorProto.FLOAT))
+        else:
+            kept.append(init)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(out)
+    return out
+
+
+def heldout_ids(encoding: CharEncoding, text: str, heldout: float) -> np.ndarray:
+    ids = encoding.encode(text)
+    return ids[round(len(ids) * (1 - heldout)):]
+
+
+def _keras_probs(model, ids: np.ndarray, states=None):
+    """Keras' P(next char) after every id (softmax of its logits, in float64)."""
+    from bardbot.trainer.bard import model_shape
+
+    units, layers = model_shape(model)
+    if states is None:
+        states = [np.zeros((len(ids), units), np.float32)] * (2 * layers)
+    logits, *new = model.predict_on_batch([ids.astype(np.int32), *states])
+    logits = np.asarray(logits, np.float64)
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    return probs / probs.sum(-1, keepdims=True), new
+
+
+def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
+    from bardbot.trainer.bard import find_text, model_shape
+
+    if cfg.weights not in ("auto", "float16", "float32"):
+        raise ExportError("--weights must be auto, float16 or float32")
+    run, meta = read_run(cfg.run_dir, "bard")
+    prepare_out_dir(cfg.out_dir)
+    encoding = CharEncoding.from_dict(meta["encoding"])
+    model = load_keras(run)
+    units, layers = model_shape(model)
+    width = units * layers
+    n_chars = encoding.size
+
+    step = convert(build_step_function(model))
+    check_graph(step, {"char_ids": 2, "h": 2, "c": 2}, set(OUTPUTS), "bard step", lstms=layers)
+    text_path = find_text(cfg.text)
+    held = heldout_ids(encoding, text_path.read_text(encoding="utf-8"),
+                       float(meta.get("data", {}).get("heldout_fraction", 0.1)))
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, len(held) - 200, 16)
+    ids = np.stack([held[s:s + 200] for s in starts]).astype(np.int64)
+    keras_probs, _ = _keras_probs(model, ids)
+    sess = session(step)
+    zeros = np.zeros((len(ids), width), np.float32)
+    probs, _, _ = sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
+    _, h1, c1 = sess.run(list(OUTPUTS), {"char_ids": ids[:, :100], "h": zeros, "c": zeros})
+    split = sess.run(["probs"], {"char_ids": ids[:, 100:], "h": h1, "c": c1})[0]
+    checks = {
+        "step_every_position_vs_keras": float(np.abs(probs - keras_probs).max()),
+        "step_state_carried_vs_one_pass": float(np.abs(split - probs[:, 100:]).max()),
+    }
+    for name, diff in checks.items():
+        log(f"parity {name}: max abs diff {diff:.2e}")
+        if not diff <= PARITY_TOL:
+            raise ExportError(f"bard parity failed: {name} max abs diff {diff:.2e} > 1e-5")
+
+    full = add_generation_loop(step)
+    candidates = {"float32": full}
+    if cfg.weights in ("auto", "float16"):
+        candidates["float16"] = to_float16(full)
+    train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "evals"}
+    out_meta = {
+        "encoding": encoding.to_dict(),
+        "window": int(meta.get("training", {}).get("seq", 100)),
+        "objective": "every",
+        "hidden": width,
+        "units": units,
+        "layers": layers,
+        "mode": "stateful",
+        "mode_reason": "trained statefully (truncated BPTT, state carried between steps)",
+        "inputs": {name: {"dtype": dtype, "shape": [None, None] if name == "char_ids"
+                          else [None, width]} for name, dtype in INPUTS.items()},
+        "outputs": {
+            "probs": {"dtype": "float32", "shape": [None, None, n_chars],
+                      "meaning": "P(next char) after each input char"},
+            "h_out": {"dtype": "float32", "shape": [None, width]},
+            "c_out": {"dtype": "float32", "shape": [None, width]},
+            NEW_IDS: NEW_IDS_META,
+        },
+        "generation": LOOP_META,
+        "architecture": (f"Embedding({n_chars}, {model.get_layer('embed').output_dim}) -> "
+                         f"{layers} x LSTM({units}) -> Dense({n_chars}, softmax)"),
+        "params": meta.get("params"),
+        "metrics": {"training": train_metrics, "curve": meta.get("metrics", {}).get("evals"),
+                    "export": {"parity": checks}},
+        "samples": meta.get("samples"),
+        "training_command": meta.get("command"),
+        "export_command": cfg.command,
+        "seed": meta.get("seed"),
+        "versions": {"training": meta.get("versions"), "export": versions()},
+    }
+    losses = {}
+    chosen = None
+    for dtype, proto in candidates.items():
+        paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
+        with removed_on_failure(paths):
+            gen = ShakespeareGenerator.load(paths[0])
+            losses[dtype] = gen.loss(encoding.decode(held))
+            log(f"{dtype} weights: runtime held-out loss {losses[dtype]:.4f} nats/char over "
+                f"{len(held) - 1:,} chars ({paths[0].stat().st_size / 1e6:.2f} MB)")
+        forced = cfg.weights == dtype
+        if dtype == "float32" or forced or losses[dtype] <= losses["float32"] + FP16_TOLERANCE:
+            chosen = dtype
+    proto = candidates[chosen]
+    out_meta["weights"] = chosen
+    out_meta["metrics"]["export"].update(
+        heldout_loss_onnx_stateful=round(losses[chosen], 6),
+        heldout_loss_by_weights={k: round(v, 6) for k, v in losses.items()},
+        heldout_chars=len(held) - 1)
+    paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
+    with removed_on_failure(paths):
+        same = check_loop(ShakespeareGenerator.load(paths[0]), log)
+    out_meta["metrics"]["export"]["loop_equals_step_loop"] = same
+    paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
+    log(f"wrote {paths[0]} and {paths[1]} ({chosen} weights, "
+        f"{sum(p.stat().st_size for p in paths) / 1e6:.2f} MB)")
+    return paths
+

@@ -1,0 +1,267 @@
+"""Generation in one onnxruntime run: an ONNX `Loop` around the exported LSTM step.
+
+The exported step graph (char ids + (h, c) -> probs + new state, as tf2onnx wrote it) stays
+exactly as it was and still reads the prompt. This adds two optional inputs and one output:
+
+  uniforms     float64 [N]: one uniform draw per new char, from the caller's seeded generator
+               (default: empty, so N = 0 and the model is the plain step model)
+  temperature  float64 []: the sampling temperature (default 1); <= 0 is greedy
+  new_ids      int64 [N]: the N chars drawn after the input ids
+
+The loop body is lean, because onnxruntime's cost per iteration is its node count: the step
+model's input vectors as a lookup table (one Gather instead of OneHot/Embedding + reshapes), the
+tf2onnx LSTM node(s) themselves with their weights, the Dense MatMul + Add + Softmax, then the
+reference's sampling in float64 (`models.sampling.sample_index`, with `rng.random()` replaced by
+the passed-in uniform): w = (max(p, 1e-12) / max p) ** (1 / T), which is softmax(log(p) / T) up
+to normalisation, and the inverse-CDF draw: how many entries of cumsum(w) are <= u * sum(w).
+Greedy (T <= 0) is 1 / T = inf: w is 1 at the largest probability and 0 elsewhere, so the draw
+is the argmax (the first one on ties, like np.argmax) whatever u is. So a seed gives the same
+text as the step-by-step Python loop, up to float64 rounding at a draw boundary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+UNIFORMS, TEMPERATURE, NEW_IDS = "uniforms", "temperature", "new_ids"
+STEP_OUTPUTS = ("probs", "h_out", "c_out")
+P = "gen/"  # prefix of every name this module adds
+
+
+def _producers(graph) -> dict:
+    return {out: node for node in graph.node for out in node.output}
+
+
+def _head(graph) -> tuple[str, str | None]:
+    """Initializer names of the Dense kernel and bias: probs = Softmax(MatMul(y, K) [+ b])
+    (tf2onnx drops an all-zero bias)."""
+    made, inits = _producers(graph), {t.name for t in graph.initializer}
+    softmax = made.get("probs")
+    node = made.get(softmax.input[0]) if softmax is not None else None
+    bias = None
+    if node is not None and node.op_type == "Add":
+        bias = next((t for t in node.input if t in inits), None)
+        node = made.get(next((t for t in node.input if t not in inits), ""))
+    if (softmax is None or softmax.op_type != "Softmax" or node is None
+            or node.op_type != "MatMul" or node.input[1] not in inits
+            or (bias is None and made.get(softmax.input[0]).op_type == "Add")):
+        raise ValueError("step model head is not Softmax(MatMul(y, K) + b)")
+    return node.input[1], bias
+
+
+def _input_table(step, lstm) -> np.ndarray:
+    """[n_chars, 1, 1, input_size]: what the step graph feeds the first LSTM for each id."""
+    import onnx
+    import onnxruntime as ort
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(step)
+    probe.graph.output.append(onnx.helper.make_tensor_value_info(lstm.input[0],
+                                                                 onnx.TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    n_chars = next(o for o in step.graph.output if o.name == "probs"
+                   ).type.tensor_type.shape.dim[-1].dim_value
+    state = next(i for i in sess.get_inputs() if i.name == "h").shape[-1]
+    zeros = np.zeros((1, state), np.float32)
+    (x,) = sess.run([lstm.input[0]], {"char_ids": np.arange(n_chars)[None], "h": zeros,
+                                       "c": zeros})
+    return x.reshape(n_chars, 1, 1, -1)  # x is [T, batch, input] with T = n_chars, batch 1
+
+
+def _sampling(helper, probs: str, u: str, inv_t: str, last: str, out: str) -> list:
+    """Nodes drawing `out` (int64 []) from `probs` (float32) like `sample_index`."""
+    from onnx import TensorProto
+
+    def t(name: str) -> str:
+        return P + "s/" + name
+
+    n = helper.make_node
+    return [
+        n("Cast", [probs], [t("p64")], to=TensorProto.DOUBLE),
+        n("Max", [t("p64"), P + "floor"], [t("pf")]),
+        n("ReduceMax", [t("pf")], [t("pmax")], keepdims=1),
+        n("Div", [t("pf"), t("pmax")], [t("r")]),
+        n("Pow", [t("r"), inv_t], [t("w")]),
+        n("CumSum", [t("w"), P + "axis"], [t("cdf")]),
+        n("ReduceSum", [t("w")], [t("total")], keepdims=0),
+        n("Mul", [u, t("total")], [t("target")]),
+        # np.searchsorted(cdf, target, side="right") = how many cdf entries are <= target.
+        n("LessOrEqual", [t("cdf"), t("target")], [t("below")]),
+        n("Cast", [t("below")], [t("below64")], to=TensorProto.INT64),
+        n("ReduceSum", [t("below64")], [t("count")], keepdims=0),
+        n("Min", [t("count"), last], [out]),
+    ]
+
+
+def add_generation_loop(step):
+    """A copy of the step ModelProto with the generation loop added (see the module doc)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = step.graph
+    outputs = {o.name for o in graph.output}
+    if NEW_IDS in outputs:
+        raise ValueError("the model already has a generation loop")
+    if not set(STEP_OUTPUTS) <= outputs:
+        raise ValueError(f"not a step model: outputs {sorted(outputs)}")
+    lstms = [node for node in graph.node if node.op_type == "LSTM"]
+    if not lstms:
+        raise ValueError("step model has no LSTM node")
+    units = [next(a.i for a in node.attribute if a.name == "hidden_size") for node in lstms]
+    kernel, bias = _head(graph)
+    table = _input_table(step, lstms[0])
+    n_chars = table.shape[0]
+
+    model = onnx.ModelProto()
+    model.CopyFrom(step)
+    graph = model.graph
+    vi = helper.make_tensor_value_info
+    body = [
+        helper.make_node("Gather", [UNIFORMS, P + "i"], [P + "u"], axis=0),
+        *_sampling(helper, P + "p", P + "u", P + "inv_t", P + "last", P + "id"),
+        helper.make_node("Gather", [P + "table", P + "id"], [P + "x0"], axis=0),
+    ]
+    x = P + "x0"
+    for layer, node in enumerate(lstms):
+        lstm = onnx.NodeProto()
+        lstm.CopyFrom(node)
+        lstm.name = f"{P}lstm{layer}"
+        # One step, batch 1: Y_h [1, 1, units] is also the next layer's input [T, batch, units].
+        inputs = list(node.input) + [""] * (7 - len(node.input))
+        inputs[0], inputs[4] = x, ""
+        inputs[5], inputs[6] = f"{P}h{layer}", f"{P}c{layer}"
+        lstm.input[:] = inputs[:7]
+        lstm.output[:] = ["", f"{P}h{layer}_next", f"{P}c{layer}_next"]
+        body.append(lstm)
+        x = f"{P}h{layer}_next"
+    body += [
+        helper.make_node("MatMul", [x, kernel], [P + "logits0"]),
+        *([helper.make_node("Add", [P + "logits0", bias], [P + "logits"])] if bias else []),
+        helper.make_node("Softmax", [P + ("logits" if bias else "logits0")], [P + "p_next"],
+                         axis=-1),
+    ]
+    states = [f"{P}{s}{layer}" for s in "hc" for layer in range(len(lstms))]
+    state_vi = [vi(f"{P}{s}{layer}", TensorProto.FLOAT, [1, 1, units[layer]])
+                for s in "hc" for layer in range(len(lstms))]
+    loop_body = helper.make_graph(
+        body, "generation_step",
+        [vi(P + "i", TensorProto.INT64, []), vi(P + "cond", TensorProto.BOOL, []),
+         vi(P + "p", TensorProto.FLOAT, [1, 1, n_chars]), *state_vi],
+        [vi(P + "cond", TensorProto.BOOL, []),
+         vi(P + "p_next", TensorProto.FLOAT, [1, 1, n_chars]),
+         *[vi(s.name + "_next", TensorProto.FLOAT, [1, 1, u])
+           for s, u in zip(state_vi, units + units, strict=True)],
+         vi(P + "id", TensorProto.INT64, [])],
+    )
+    # The body's outputs must be named like its state inputs + "_next", in the same order.
+    for s, out in zip(states, loop_body.output[2:-1], strict=True):
+        assert out.name == s + "_next"
+
+    arrays = {
+        UNIFORMS: np.zeros(0, np.float64), TEMPERATURE: np.array(1.0, np.float64),
+        P + "table": table, P + "floor": np.array(1e-12), P + "axis": np.array(-1, np.int64),
+        P + "last": np.array(n_chars - 1, np.int64), P + "true": np.array(True),
+        P + "zero": np.array(0.0), P + "inf": np.array(np.inf), P + "one": np.array(1.0),
+        P + "minus1": np.array([-1], np.int64),
+        P + "state_shape": np.array([len(lstms), 1, 1, -1], np.int64),
+    }
+    graph.initializer.extend(numpy_helper.from_array(a, name) for name, a in arrays.items())
+    graph.input.extend([vi(UNIFORMS, TensorProto.DOUBLE, [None]),
+                        vi(TEMPERATURE, TensorProto.DOUBLE, [])])
+    n = helper.make_node
+    main = [
+        n("Size", [UNIFORMS], [P + "n"]),
+        n("LessOrEqual", [TEMPERATURE, P + "zero"], [P + "greedy"]),
+        n("Div", [P + "one", TEMPERATURE], [P + "recip"]),
+        n("Where", [P + "greedy", P + "inf", P + "recip"], [P + "inv_t"]),
+        n("Gather", ["probs", P + "minus1"], [P + "p0"], axis=1),  # [1, 1, n_chars]
+    ]
+    # h_out/c_out [1, layers * units] (layers in order) -> one [1, 1, units] per layer
+    for s in "hc":
+        main.append(n("Reshape", [f"{s}_out", P + "state_shape"], [f"{P}{s}_layers"]))
+        split = [f"{P}{s}_split{layer}" for layer in range(len(lstms))]
+        if len(lstms) == 1:
+            main.append(n("Identity", [f"{P}{s}_layers"], split))
+        else:
+            main.append(n("Split", [f"{P}{s}_layers"], split, axis=0))
+        main += [n("Squeeze", [name, P + "axis0"], [f"{P}{s}0_{layer}"])
+                 for layer, name in enumerate(split)]
+    graph.initializer.append(numpy_helper.from_array(np.array([0], np.int64), P + "axis0"))
+    main.append(n("Loop", [P + "n", P + "true", P + "p0",
+                           *[f"{P}{s}0_{layer}" for s in "hc" for layer in range(len(lstms))]],
+                  [P + "p_end", *[s + "_end" for s in states], NEW_IDS], body=loop_body))
+    graph.node.extend(main)
+    graph.output.append(vi(NEW_IDS, TensorProto.INT64, [None]))
+    onnx.checker.check_model(model)
+    return model
+
+
+LOOP_META = {
+    "inputs": {UNIFORMS: {"dtype": "float64", "shape": [None],
+                          "meaning": "one uniform in [0, 1) per new char (optional)"},
+               TEMPERATURE: {"dtype": "float64", "shape": [],
+                             "meaning": "sampling temperature, <= 0 greedy (optional)"}},
+    "output": NEW_IDS,
+    "sampling": "softmax(log(max(p, 1e-12)) / T), inverse-CDF draw with the given uniform",
+}
+NEW_IDS_META = {"dtype": "int64", "shape": [None],
+                "meaning": "chars drawn after the input ids, one per uniform"}
+
+
+def add_loop_to_file(onnx_path, log=print, command: str | None = None):
+    """Give an exported step model (NAME.onnx + NAME.json) its generation loop, in place.
+
+    The step graph and its weights stay byte for byte as they were; the JSON gains the loop's
+    description and the new sha256. Checked: the runtime's one-run generation equals its
+    step-by-step generation (same seeds, three temperatures)."""
+    import json
+    from pathlib import Path
+
+    import onnx
+    from bardbot.export.errors import ExportError
+    from bardbot.models.metadata import sha256_hex
+    from bardbot.models.shakespeare import ShakespeareGenerator
+
+    onnx_path = Path(onnx_path)
+    json_path = onnx_path.with_suffix(".json")
+    gen = ShakespeareGenerator.load(onnx_path)  # verifies the pair first
+    if gen.has_loop:
+        raise ExportError(f"{onnx_path}: already has a generation loop")
+    if gen.mode != "stateful":
+        raise ExportError(f"{onnx_path}: a windowed model has no state to loop over")
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    old = (onnx_path.read_bytes(), json_path.read_bytes())
+    proto = add_generation_loop(onnx.load(onnx_path))
+    data = proto.SerializeToString()
+    meta["outputs"][NEW_IDS] = NEW_IDS_META
+    meta["generation"] = {**LOOP_META, "added_by": command}
+    meta["sha256"] = sha256_hex(data)
+    for path, payload in ((onnx_path, data), (json_path, (json.dumps(
+            meta, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(payload)
+        tmp.replace(path)
+    try:
+        check_loop(ShakespeareGenerator.load(onnx_path), log)
+    except Exception:
+        onnx_path.write_bytes(old[0])
+        json_path.write_bytes(old[1])
+        raise
+    return onnx_path, json_path
+
+
+def check_loop(gen, log=print, length: int = 150) -> dict:
+    """The one-run generator vs the Python step loop: same seeds -> same chars."""
+    from bardbot.export.errors import ExportError
+
+    prompts = ["ROMEO:\n", "to be, or not to be", "", "x" * 5000]
+    result = {}
+    for temperature in (0.0, 0.5, 1.0):
+        result[str(temperature)] = all(
+            gen.generate(p, length, temperature, seed=s)
+            == gen.generate_steps(p, length, temperature, seed=s)
+            for s, p in enumerate(prompts))
+    log(f"one-run generation equals the step loop (T: same chars): {result}")
+    if not all(result.values()):
+        raise ExportError(f"{gen.info['file']}: the generation loop differs from the step loop")
+    return result

@@ -1,0 +1,298 @@
+"""The bard: a (stacked) character LSTM on tinyshakespeare, case kept, truncated BPTT.
+
+The training text (the first 90 %) is cut into `batch` parallel streams; every step trains on
+the next `seq` chars of each stream, starting from the LSTM state the previous step ended in
+(gradients stop at the step boundary), so the model learns from context far longer than one
+sequence and is trained exactly the way it generates: statefully, one char after another.
+The held-out loss (the last 10 %) is measured every `eval_every` steps by running the held-out
+text through the model statefully; the best weights are kept, and training stops when that
+loss has not improved for `patience` evaluations or after `max_minutes`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from bardbot.models.sampling import sample_index
+from bardbot.models.text import CharEncoding
+from bardbot.trainer import fit
+from bardbot.trainer.config import UserError
+
+FORMAT = "bardbot.train.bard/1"
+EVAL_STREAMS = 16  # held-out text cut into this many streams, each run from a zero state
+
+
+@dataclass
+class BardConfig:
+    out: Path
+    text: str | None = None  # tinyshakespeare.txt; None = search the data folders
+    seed: int = 42
+    units: int = 512
+    layers: int = 1
+    embed: int = 64
+    dropout: float = 0.2
+    batch_size: int = 64
+    seq: int = 100  # chars per truncated-BPTT step
+    learning_rate: float = 3e-3  # Adam; cosine-decayed to 1/10 over max_minutes
+    clip: float = 5.0
+    max_minutes: float = 55.0
+    max_epochs: int = 1000
+    eval_every: int = 100  # steps
+    patience: int = 4  # evaluations without a better held-out loss
+    heldout: float = 0.1
+    max_chars: int | None = None  # use only the first N chars (sweeps, smoke runs)
+    threads: int = 1  # TF intra-op threads (the machine is shared)
+    sample_length: int = 300
+    temperatures: tuple[float, ...] = (0.2, 0.5, 1.0)
+    prompt: str = "ROMEO:\n"
+    verbose: int = 1
+    command: str = ""
+
+    def validate(self) -> None:
+        positive = {"--units": self.units, "--layers": self.layers, "--embed": self.embed,
+                    "--batch-size": self.batch_size, "--seq": self.seq,
+                    "--eval-every": self.eval_every, "--patience": self.patience,
+                    "--max-epochs": self.max_epochs, "--threads": self.threads}
+        for flag, value in positive.items():
+            if value <= 0:
+                raise UserError(f"{flag} must be positive, got {value}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise UserError(f"--learning-rate must be a positive number, got {self.learning_rate}")
+        if not self.max_minutes > 0:
+            raise UserError("--max-minutes must be positive")
+        if not 0.0 < self.heldout < 1.0:
+            raise UserError(f"--heldout must be between 0 and 1, got {self.heldout}")
+        if self.sample_length < 0:
+            raise UserError("--sample-length must be 0 or more")
+
+
+def build_model(n_chars: int, units: int, layers: int = 1, embed: int = 64,
+                dropout: float = 0.0):
+    """ids + (h, c) per layer -> logits after every id + the new (h, c) per layer."""
+    import keras
+
+    ids = keras.Input((None,), dtype="int32", name="char_ids")
+    x = keras.layers.Embedding(n_chars, embed, name="embed")(ids)
+    states_in, states_out = [], []
+    for i in range(layers):
+        h, c = keras.Input((units,), name=f"h{i}"), keras.Input((units,), name=f"c{i}")
+        states_in += [h, c]
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"drop{i}")(x)
+        x, h_out, c_out = keras.layers.LSTM(units, return_sequences=True, return_state=True,
+                                            name=f"lstm{i}")(x, initial_state=[h, c])
+        states_out += [h_out, c_out]
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"drop{layers}")(x)
+    logits = keras.layers.Dense(n_chars, name="dense")(x)
+    return keras.Model([ids, *states_in], [logits, *states_out], name="bard")
+
+
+def model_shape(model) -> tuple[int, int]:
+    """(units, layers) of a model made by `build_model`."""
+    lstms = [layer for layer in model.layers if layer.name.startswith("lstm")]
+    return lstms[0].units, len(lstms)
+
+
+def streams(ids: np.ndarray, n: int) -> np.ndarray:
+    """`ids` cut into `n` equal contiguous rows (the tail that does not divide is dropped)."""
+    length = len(ids) // n
+    return ids[: n * length].reshape(n, length)
+
+
+def find_text(text: str | None) -> Path:
+    from bardbot.trainer.data import data_search_dirs
+
+    if text is not None:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise UserError(f"--text {text} does not exist; give tinyshakespeare.txt")
+        return path
+    for folder in data_search_dirs():
+        if (folder / "tinyshakespeare.txt").is_file():
+            return folder / "tinyshakespeare.txt"
+    raise UserError("tinyshakespeare.txt not found in $BARDBOT_DATA, ./data or ../shared/data; "
+                    "give --text FILE")
+
+
+class Trainer:
+    """The model, its optimizer and compiled train/eval steps."""
+
+    def __init__(self, cfg: BardConfig, n_chars: int) -> None:
+        import keras
+        import tensorflow as tf
+
+        self.cfg = cfg
+        self.model = build_model(n_chars, cfg.units, cfg.layers, cfg.embed, cfg.dropout)
+        self.optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+        model, optimizer, clip = self.model, self.optimizer, cfg.clip
+        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
+
+        @tf.function(reduce_retracing=True)
+        def train_step(x, y, states):
+            with tf.GradientTape() as tape:
+                logits, *new = model([x, *states], training=True)
+                loss = tf.reduce_mean(ce(y, logits))
+            grads = tape.gradient(loss, model.trainable_variables)
+            grads, _ = tf.clip_by_global_norm(grads, clip)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss, new
+
+        @tf.function(reduce_retracing=True)
+        def eval_step(x, y, states):
+            logits, *new = model([x, *states], training=False)
+            return tf.reduce_sum(ce(y, logits)), new
+
+        self.train_step, self.eval_step = train_step, eval_step
+
+    def zero_states(self, batch: int) -> list[np.ndarray]:
+        return [np.zeros((batch, self.cfg.units), np.float32)] * (2 * self.cfg.layers)
+
+    def heldout_loss(self, ids: np.ndarray, chunk: int = 256) -> float:
+        """nats/char of held-out `ids` run statefully in EVAL_STREAMS streams."""
+        rows = streams(ids, min(EVAL_STREAMS, max(1, len(ids) // 2)))
+        states, total = self.zero_states(len(rows)), 0.0
+        for i in range(0, rows.shape[1] - 1, chunk):
+            x = rows[:, i : min(i + chunk, rows.shape[1] - 1)]
+            y = rows[:, i + 1 : i + 1 + x.shape[1]]
+            loss, states = self.eval_step(x.astype(np.int32), y.astype(np.int32), states)
+            total += float(loss)
+        return total / (rows.shape[0] * (rows.shape[1] - 1))
+
+
+def generate(model, encoding: CharEncoding, prompt: str, length: int, temperature: float,
+             seed: int) -> str:
+    """Stateful sampling with Keras (the check that the trained model writes plays)."""
+    units, layers = model_shape(model)
+    rng = np.random.default_rng(seed)
+    states = [np.zeros((1, units), np.float32)] * (2 * layers)
+    x = encoding.encode(prompt)[None].astype(np.int32)
+    out = []
+    for _ in range(length):
+        logits, *states = model.predict_on_batch([x, *states])
+        logits = np.asarray(logits[0, -1], np.float64)
+        probs = np.exp(logits - logits.max())
+        nxt = sample_index((probs / probs.sum()).astype(np.float32), temperature, rng)
+        out.append(nxt)
+        x = np.array([[nxt]], np.int32)
+    return encoding.decode(out)
+
+
+def run(cfg: BardConfig) -> dict:
+    cfg.validate()
+    started = time.perf_counter()
+    out = fit.prepare_out_dir(cfg.out)
+    path = find_text(cfg.text)
+    text = path.read_text(encoding="utf-8")[: cfg.max_chars]
+    if len(text) < 1000:
+        raise UserError(f"{path}: {len(text)} chars is too little text to train on")
+    encoding = CharEncoding.from_corpus(text)
+    encoding = CharEncoding(encoding.chars, lowercase=False)
+    ids = encoding.encode(text)
+    cut = round(len(ids) * (1 - cfg.heldout))
+    train_ids, held_ids = ids[:cut], ids[cut:]
+    print(f"corpus {path.name}: {len(text):,} chars, {encoding.size} symbols; "
+          f"train {len(train_ids):,}, held out {len(held_ids):,}")
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    fit.set_seed(cfg.seed)
+    trainer = Trainer(cfg, encoding.size)
+    params = fit.param_counts(trainer.model)
+    print(f"params: {params['total']:,} ({cfg.layers} x LSTM({cfg.units}), embed {cfg.embed})")
+
+    rows = streams(train_ids, cfg.batch_size)
+    if rows.shape[1] <= cfg.seq + 1:
+        raise UserError(f"the training text is too short for {cfg.batch_size} streams of "
+                        f"{cfg.seq}-char steps; give more text or a smaller --batch-size")
+    rng = np.random.default_rng(cfg.seed)
+    budget = cfg.max_minutes * 60
+    evals: list[dict] = []
+    best, best_weights, bad, step, epoch, stop = math.inf, None, 0, 0, 0, ""
+    train_losses: list[float] = []
+    t0 = time.perf_counter()
+    while not stop:
+        epoch += 1
+        states = trainer.zero_states(cfg.batch_size)
+        # A new offset each epoch: the step boundaries move, so no char is always a first.
+        offset = int(rng.integers(0, cfg.seq))
+        for i in range(offset, rows.shape[1] - cfg.seq - 1, cfg.seq):
+            elapsed = time.perf_counter() - t0
+            progress = min(1.0, elapsed / budget)
+            trainer.optimizer.learning_rate.assign(
+                cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))))
+            x, y = rows[:, i : i + cfg.seq], rows[:, i + 1 : i + 1 + cfg.seq]
+            loss, states = trainer.train_step(x.astype(np.int32), y.astype(np.int32), states)
+            train_losses.append(float(loss))
+            step += 1
+            last = elapsed >= budget
+            if step % cfg.eval_every == 0 or last:
+                held = trainer.heldout_loss(held_ids)
+                minutes = (time.perf_counter() - t0) / 60
+                evals.append({"step": step, "epoch": epoch, "minutes": round(minutes, 2),
+                              "chars_seen": step * cfg.batch_size * cfg.seq,
+                              "train_loss": float(np.mean(train_losses[-cfg.eval_every:])),
+                              "heldout_loss": held})
+                mark = ""
+                if held < best:
+                    best, best_weights, bad, mark = held, trainer.model.get_weights(), 0, " *"
+                else:
+                    bad += 1
+                print(f"step {step} epoch {epoch} {minutes:.1f} min: train "
+                      f"{evals[-1]['train_loss']:.4f} held-out {held:.4f}{mark}", flush=True)
+                if bad >= cfg.patience:
+                    stop = f"no better held-out loss in {cfg.patience} evaluations"
+                elif last:
+                    stop = f"time budget of {cfg.max_minutes} minutes"
+                if stop:
+                    break
+        if not stop and epoch >= cfg.max_epochs:
+            stop = f"{cfg.max_epochs} epochs"
+    train_minutes = (time.perf_counter() - t0) / 60
+    print(f"stopped: {stop}; best held-out loss {best:.4f} nats/char")
+    if best_weights is not None:
+        trainer.model.set_weights(best_weights)
+
+    samples = {"prompt": cfg.prompt, "length": cfg.sample_length}
+    for temperature in cfg.temperatures:
+        samples[str(temperature)] = generate(trainer.model, encoding, cfg.prompt,
+                                             cfg.sample_length, temperature, cfg.seed)
+        print(f"--- T={temperature}\n{cfg.prompt}{samples[str(temperature)]}\n")
+
+    fit.mark_unfinished(out)
+    trainer.model.save(out / "model.keras")
+    meta = {
+        "format": FORMAT,
+        "kind": "bard",
+        "encoding": encoding.to_dict(),
+        "units": cfg.units,
+        "layers": cfg.layers,
+        "embed": cfg.embed,
+        "params": params,
+        "metrics": {
+            "heldout_loss": best,
+            "heldout_loss_note": f"stateful, held-out text in {EVAL_STREAMS} streams",
+            "heldout_chars": len(held_ids),
+            "train_minutes": round(train_minutes, 2),
+            "steps": step,
+            "epochs": epoch,
+            "stopped": stop,
+            "evals": evals,
+        },
+        "data": {"text": path.name, "chars": len(text), "heldout_fraction": cfg.heldout,
+                 "max_chars": cfg.max_chars, "train_chars": len(train_ids)},
+        "training": {k: v for k, v in asdict(cfg).items()
+                     if k not in ("out", "text", "verbose", "command", "temperatures")},
+        "samples": samples,
+    }
+    (out / "curve.json").write_text(json.dumps(evals, indent=1) + "\n", encoding="utf-8")
+    return fit.finish_run(out, meta, cfg.seed, cfg.command, started)

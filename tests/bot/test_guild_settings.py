@@ -218,7 +218,8 @@ async def test_a_bad_stored_value_never_locks_a_server_out(env, target, caplog):
     await raw_execute(target, "UPDATE guilds SET length = $1 WHERE guild_id = $2", 5000, GUILD_ID)
     [reply] = await shakespeare(env)
     assert "settings" not in reply.message.get("content", "").lower()[:40]
-    assert (env.gen.calls[-1]["length"], env.gen.calls[-1]["temperature"]) == (200, 1.5)
+    # The default length (200), plus the one character that finds a word boundary.
+    assert (env.gen.calls[-1]["length"], env.gen.calls[-1]["temperature"]) == (201, 1.5)
     await dispatch_message(env.bot, mention("speak, I am bound to hear"))
     assert env.session.requests[-1].json["content"]  # a mention still gets its reply
     assert (await show(env))["length"] == "200"
@@ -240,7 +241,7 @@ async def test_postgres_lost_while_running(pg_url, pg_cluster, caplog):
             started = time.monotonic()
             replies = await shakespeare(env)
             assert time.monotonic() - started < 3
-            assert env.gen.calls[-1]["length"] == 200  # the defaults
+            assert env.gen.calls[-1]["length"] == 201  # the defaults (+1 for a word boundary)
             assert replies[-1].message["content"] == DEFAULTS_USED
             assert replies[-1].message["flags"] == EPHEMERAL
             await run_interaction(env.bot, interaction_payload("bardbot", subcommand="settings"))
@@ -248,12 +249,12 @@ async def test_postgres_lost_while_running(pg_url, pg_cluster, caplog):
             assert "nothing was read or changed" in (await set_(env, option("length", 9))
                                                      ).message["content"]
             await dispatch_message(env.bot, mention("what, art thou there?", user_id=USER_ID + 7))
-            assert env.gen.calls[-1]["prompt"] == "what, art thou there?"
+            assert env.gen.calls[-1]["prompt"] == "what, art thou there? "
             assert time.monotonic() - started < 4 * 3
         finally:
             pg_cluster.start()
         assert (await show(env))["length"] == "321"
-        assert len(await shakespeare(env)) == 1 and env.gen.calls[-1]["length"] == 321
+        assert len(await shakespeare(env)) == 1 and env.gen.calls[-1]["length"] == 322
     finally:
         await env.bot.remove_cog("Bard")
     assert pg_cluster.password not in caplog.text
@@ -311,11 +312,12 @@ async def test_two_shard_processes_use_each_others_changes(pg_url):
         for shard in shards:
             assert (await asyncio.wait_for(shard.stdout.readline(), 60)) == b"ready\n"
         a, b = shards
-        assert await ask(b, "chat") == "200"
+        # Each length is the setting plus the one character that finds a word boundary.
+        assert await ask(b, "chat") == "201"
         assert await ask(a, "set 77") == "set"
-        assert await ask(b, "chat") == "77"
+        assert await ask(b, "chat") == "78"
         assert await ask(b, "set 33") == "set"
-        assert await ask(a, "chat") == "33"
+        assert await ask(a, "chat") == "34"
     finally:
         for shard in shards:
             shard.stdin.close()

@@ -20,8 +20,6 @@ out: that one field reads as its default, is logged once, and `/bardbot-set` ove
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,11 +28,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bardbot.limits import check_length, check_temperature
+
 log = logging.getLogger(__name__)
 
-# Longest continuation a server may choose: fits Discord's 2,000 chars together with the prompt.
-MAX_LENGTH = 1500
-TEMPERATURE_RANGE = (0.1, 2.0)
 MAX_ID = 2**63 - 1  # SQLite INTEGER and PostgreSQL bigint are signed 64-bit; snowflakes fit
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -55,25 +52,6 @@ class SettingsError(Exception):
 
 class SettingsUnavailable(SettingsError):
     """The database cannot be reached right now (down, network, too slow); it may come back."""
-
-
-def _check_temperature(value: Any) -> float:
-    lo, hi = TEMPERATURE_RANGE
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"temperature must be a number between {lo} and {hi} (got {value!r})")
-    if not (math.isfinite(value) and lo <= value <= hi):
-        raise ValueError(f"temperature must be between {lo} and {hi} (got {value!r})")
-    return float(value)
-
-
-def _check_length(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"length must be a whole number between 1 and {MAX_LENGTH} (got {value!r})"
-        )
-    if not 1 <= value <= MAX_LENGTH:
-        raise ValueError(f"length must be between 1 and {MAX_LENGTH} (got {value!r})")
-    return int(value)
 
 
 def _checker_bool(name: str) -> Callable[[Any], bool]:
@@ -106,8 +84,8 @@ def _check_channels(value: Any) -> frozenset[int]:
 
 
 _CHECKS = {
-    "temperature": _check_temperature,
-    "length": _check_length,
+    "temperature": check_temperature,
+    "length": check_length,
     "chat_enabled": _checker_bool("chat_enabled"),
     "allowed_channels": _check_channels,
     "show_sentiment": _checker_bool("show_sentiment"),

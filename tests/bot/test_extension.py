@@ -8,9 +8,10 @@ from pathlib import Path
 
 import discord
 import pytest
+from bardbot.limits import MAX_LENGTH
 from bardbot.models.sentiment import SentimentClassifier
 from bardbot.models.shakespeare import ShakespeareGenerator
-from bardbot.settings import MAX_LENGTH, SettingsStore
+from bardbot.settings import SettingsStore
 from discord.ext import commands
 
 from tests.bot.harness import (

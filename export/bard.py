@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.export.errors import ExportError
 from bardbot.export.generator import (
     LOOP_META,
     NEW_IDS,
@@ -25,16 +24,14 @@ from bardbot.export.onnx_io import (
     check_graph,
     convert,
     load_keras,
-    prepare_out_dir,
-    read_run,
     removed_on_failure,
     session,
-    versions,
     write_model,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
 
 PARITY_TOL = 1e-5
 # float16 weights may cost at most this much held-out loss (nats/char), else float32 ships.
@@ -138,7 +135,7 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     from bardbot.trainer.bard import find_text, model_shape
 
     if cfg.weights not in ("auto", "float16", "float32"):
-        raise ExportError("--weights must be auto, float16 or float32")
+        raise UserError("--weights must be auto, float16 or float32")
     run, meta = read_run(cfg.run_dir, "bard")
     prepare_out_dir(cfg.out_dir)
     encoding = CharEncoding.from_dict(meta["encoding"])
@@ -168,7 +165,7 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     for name, diff in checks.items():
         log(f"parity {name}: max abs diff {diff:.2e}")
         if not diff <= PARITY_TOL:
-            raise ExportError(f"bard parity failed: {name} max abs diff {diff:.2e} > 1e-5")
+            raise UserError(f"bard parity failed: {name} max abs diff {diff:.2e} > 1e-5")
 
     full = add_generation_loop(step)
     candidates = {"float32": full}

@@ -218,17 +218,17 @@ def add_loop_to_file(onnx_path, log=print, command: str | None = None):
     from pathlib import Path
 
     import onnx
-    from bardbot.export.errors import ExportError
     from bardbot.models.metadata import sha256_hex
     from bardbot.models.shakespeare import ShakespeareGenerator
+    from bardbot.trainer.runs import UserError
 
     onnx_path = Path(onnx_path)
     json_path = onnx_path.with_suffix(".json")
     gen = ShakespeareGenerator.load(onnx_path)  # verifies the pair first
     if gen.has_loop:
-        raise ExportError(f"{onnx_path}: already has a generation loop")
+        raise UserError(f"{onnx_path}: already has a generation loop")
     if gen.mode != "stateful":
-        raise ExportError(f"{onnx_path}: a windowed model has no state to loop over")
+        raise UserError(f"{onnx_path}: a windowed model has no state to loop over")
     meta = json.loads(json_path.read_text(encoding="utf-8"))
     old = (onnx_path.read_bytes(), json_path.read_bytes())
     proto = add_generation_loop(onnx.load(onnx_path))
@@ -252,7 +252,7 @@ def add_loop_to_file(onnx_path, log=print, command: str | None = None):
 
 def check_loop(gen, log=print, length: int = 150) -> dict:
     """The one-run generator vs the Python step loop: same seeds -> same chars."""
-    from bardbot.export.errors import ExportError
+    from bardbot.trainer.runs import UserError
 
     prompts = ["ROMEO:\n", "to be, or not to be", "", "x" * 5000]
     result = {}
@@ -263,5 +263,5 @@ def check_loop(gen, log=print, length: int = 150) -> dict:
             for s, p in enumerate(prompts))
     log(f"one-run generation equals the step loop (T: same chars): {result}")
     if not all(result.values()):
-        raise ExportError(f"{gen.info['file']}: the generation loop differs from the step loop")
+        raise UserError(f"{gen.info['file']}: the generation loop differs from the step loop")
     return result

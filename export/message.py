@@ -15,22 +15,19 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.export import data
-from bardbot.export.errors import ExportError
 from bardbot.export.evaluate import SNIPPETS, evaluate_classifier
 from bardbot.export.onnx_io import (
     convert,
     load_keras,
-    prepare_out_dir,
-    read_run,
     removed_on_failure,
     session,
-    versions,
     write_model,
 )
 from bardbot.models.metadata import MODELS_DIR, SHIPPED
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
 from bardbot.trainer.message import lexicon_column, masked_max_layer, negation_matrix, sigmoid
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
 
 PARITY_TOL = 1e-5
 LENGTHS = "lengths"  # a temporary graph output: the tensor wired into every LSTM's sequence_lens
@@ -123,7 +120,7 @@ def wire_sequence_lengths(proto) -> int:
     (lengths,) = [o for o in graph.output if o.name == LENGTHS]
     lstms = [n for n in graph.node if n.op_type == "LSTM"]
     if not lstms:
-        raise ExportError("message export: the converted graph has no ONNX LSTM op")
+        raise UserError("message export: the converted graph has no ONNX LSTM op")
     for node in lstms:
         while len(node.input) < 5:
             node.input.append("")
@@ -174,13 +171,13 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
                        for k in ("scale", "bias", "log_length")}
         valence = lexicon_column(meta["vectors"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ExportError(f"{run}/meta.json: bad encoding, calibration or vectors ({exc})"
+        raise UserError(f"{run}/meta.json: bad encoding, calibration or vectors ({exc})"
                           ) from exc
     masked_max_layer()  # registers the custom layer before the model is read
     model = load_keras(run)
     embedding = model.get_layer("embedding").get_weights()[0].astype(np.float32)
     if embedding.shape[0] != encoding.id_count:
-        raise ExportError(f"{run}: embedding has {embedding.shape[0]} rows, "
+        raise UserError(f"{run}: embedding has {embedding.shape[0]} rows, "
                           f"encoding {encoding.id_count}")
     # Only the plain rows are stored; negated ones are computed from them in the graph.
     plain = embedding[: encoding.vocab_size, : embedding.shape[1] - encoding.negation]
@@ -208,7 +205,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     onnx_p = session(proto).run([OUTPUT], {INPUT: ids})[0]
     diff = float(np.abs(onnx_p - expected).max())
     if not diff <= PARITY_TOL:
-        raise ExportError(f"message parity failed: max abs diff {diff:.2e} > {PARITY_TOL}")
+        raise UserError(f"message parity failed: max abs diff {diff:.2e} > {PARITY_TOL}")
     log(f"parity ONNX vs masked Keras: max abs diff {diff:.2e} ({len(ids)} texts of lengths "
         f"{int((ids != 0).sum(1).min())}-{int((ids != 0).sum(1).max())} in one batch)")
 
@@ -239,7 +236,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     with removed_on_failure(paths):
         clf = SentimentClassifier.load(paths[0])
         if not np.allclose(clf.scores(ids), onnx_p, atol=1e-6):
-            raise ExportError(f"{paths[0]}: runtime output differs from the converted graph")
+            raise UserError(f"{paths[0]}: runtime output differs from the converted graph")
         snippets = data.find(SNIPPETS, None, cfg.search_data)
         measured = evaluate_classifier(clf, (texts, labels), snippets, log=log)
         out_meta["metrics"]["export"].update(measured)

@@ -15,8 +15,6 @@ from bardbot.trainer.runs import (
     json_safe,
     prepare_out_dir,
     quiet_tensorflow,
-    read_run,  # noqa: F401  (export/message.py and export/shakespeare.py import it from here)
-    versions,  # noqa: F401  (likewise)
 )
 
 # tf2onnx 1.17 supports opsets up to 18; 17 is well supported by every onnxruntime >= 1.13.

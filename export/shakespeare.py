@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.export import data
-from bardbot.export.errors import ExportError
 from bardbot.export.generator import (
     LOOP_META,
     NEW_IDS,
@@ -26,16 +25,14 @@ from bardbot.export.onnx_io import (
     check_graph,
     convert,
     load_keras,
-    prepare_out_dir,
-    read_run,
     removed_on_failure,
     session,
-    versions,
     write_model,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
 
 PARITY_TOL = 1e-5
 WINDOW_INPUT, WINDOW_OUTPUT = "window", "probs"
@@ -144,7 +141,7 @@ def _choose_mode(requested: str, meta: dict) -> tuple[str, str]:
 
 def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     if cfg.mode not in ("auto", "stateful", "windowed"):
-        raise ExportError("--mode must be auto, stateful or windowed")
+        raise UserError("--mode must be auto, stateful or windowed")
     run, meta = read_run(cfg.run_dir, "shakespeare")
     prepare_out_dir(cfg.out_dir)
     try:
@@ -152,11 +149,11 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         window = int(meta["window"])
         every_step = meta.get("objective", "last") == "every"
     except (KeyError, ValueError) as exc:
-        raise ExportError(f"{run}/meta.json: bad encoding or window ({exc})") from exc
+        raise UserError(f"{run}/meta.json: bad encoding or window ({exc})") from exc
     model = load_keras(run)
     n_chars, units = encoding.size, model.get_layer("lstm").units
     if model.get_layer("dense").units != n_chars:
-        raise ExportError(f"{run}: model has {model.get_layer('dense').units} outputs, "
+        raise UserError(f"{run}: model has {model.get_layer('dense').units} outputs, "
                           f"the char set {n_chars}")
 
     step_proto = convert(build_step_function(model, n_chars))
@@ -193,7 +190,7 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     for name, diff in checks.items():
         log(f"parity {name}: max abs diff {diff:.2e}")
         if not diff <= PARITY_TOL:
-            raise ExportError(f"shakespeare parity failed: {name} max abs diff {diff:.2e} > 1e-5")
+            raise UserError(f"shakespeare parity failed: {name} max abs diff {diff:.2e} > 1e-5")
 
     mode, reason = _choose_mode(cfg.mode, meta)
     log(f"generation mode: {mode} ({reason})")
@@ -238,7 +235,7 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         gen = ShakespeareGenerator.load(paths[0])
         probs, _, _ = gen._run(ids[0], *gen._zero_state())
         if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
-            raise ExportError(f"{paths[0]}: runtime output differs from Keras")
+            raise UserError(f"{paths[0]}: runtime output differs from Keras")
         if gen.has_loop:
             out_meta["metrics"]["export"]["loop_equals_step_loop"] = check_loop(gen, log)
             paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)

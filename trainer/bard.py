@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from bardbot.models.sampling import sample_index
 from bardbot.models.text import CharEncoding
-from bardbot.trainer import fit
-from bardbot.trainer.config import UserError
+from bardbot.trainer import fit, runs
+from bardbot.trainer.runs import UserError
 
 FORMAT = "bardbot.train.bard/1"
 EVAL_STREAMS = 16  # held-out text cut into this many streams, each run from a zero state
@@ -188,7 +188,7 @@ def generate(model, encoding: CharEncoding, prompt: str, length: int, temperatur
 def run(cfg: BardConfig) -> dict:
     cfg.validate()
     started = time.perf_counter()
-    out = fit.prepare_out_dir(cfg.out)
+    out = runs.prepare_out_dir(cfg.out)
     path = find_text(cfg.text)
     text = path.read_text(encoding="utf-8")[: cfg.max_chars]
     if len(text) < 1000:
@@ -268,7 +268,7 @@ def run(cfg: BardConfig) -> dict:
                                              cfg.sample_length, temperature, cfg.seed)
         print(f"--- T={temperature}\n{cfg.prompt}{samples[str(temperature)]}\n")
 
-    fit.mark_unfinished(out)
+    runs.mark_unfinished(out)
     trainer.model.save(out / "model.keras")
     meta = {
         "format": FORMAT,
@@ -295,4 +295,4 @@ def run(cfg: BardConfig) -> dict:
         "samples": samples,
     }
     (out / "curve.json").write_text(json.dumps(evals, indent=1) + "\n", encoding="utf-8")
-    return fit.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-# trainer/message.py and trainer/shakespeare.py import UserError from here too.
 from bardbot.trainer.runs import UserError
 
 VECTOR_SOURCES = ("word2vec-train", "word2vec-file", "glove")

@@ -7,9 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-# Re-exported: trainer/message.py and trainer/shakespeare.py still call them as fit.*.
-from bardbot.trainer.runs import finish_run, make_dir, mark_unfinished, prepare_out_dir  # noqa: F401
+from bardbot.trainer.runs import make_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.models.text import NEGATION_CUES, WordEncoding
-from bardbot.trainer import fit
-from bardbot.trainer.config import MessageConfig, UserError
+from bardbot.trainer import fit, runs
+from bardbot.trainer.config import MessageConfig
 from bardbot.trainer.data import load_imdb
 from bardbot.trainer.fit import param_counts
+from bardbot.trainer.runs import UserError
 from bardbot.trainer.vectors import (
     TokenCorpus,
     load_glove,
@@ -409,7 +410,7 @@ def review_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequen
 def run(cfg: MessageConfig) -> dict:
     cfg.validate()
     started = time.perf_counter()
-    out = fit.prepare_out_dir(cfg.out)
+    out = runs.prepare_out_dir(cfg.out)
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     imdb = load_imdb(cfg.imdb, download=cfg.download, url=cfg.url, unsup=True,
                      max_per_split=cfg.max_reviews, seed=cfg.seed)
@@ -481,7 +482,7 @@ def run(cfg: MessageConfig) -> dict:
     print("calibration: sigmoid({scale} * logit + {bias} + {log_length} * log(tokens))"
           .format(**calibration))
 
-    fit.mark_unfinished(out)
+    runs.mark_unfinished(out)
     model.save(out / "model.keras")
     fit.plot_curves(result["history"], out / "training_curves.png", "message sentiment")
     meta = {
@@ -503,5 +504,5 @@ def run(cfg: MessageConfig) -> dict:
                      "negation": cfg.negation,
                      "head": "masked max pooling", "maxlen": cfg.maxlen},
     }
-    return fit.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)
 

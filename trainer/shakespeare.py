@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from bardbot.models.sampling import sample_index
 from bardbot.models.text import CharEncoding
-from bardbot.trainer import fit
-from bardbot.trainer.config import ShakespeareConfig, UserError
+from bardbot.trainer import fit, runs
+from bardbot.trainer.config import ShakespeareConfig
 from bardbot.trainer.data import (
     REFERENCE_CHARS,
     REFERENCE_SYMBOLS,
@@ -26,6 +26,7 @@ from bardbot.trainer.data import (
     load_plays,
     load_text_file,
 )
+from bardbot.trainer.runs import UserError
 
 FORMAT = "bardbot.train.shakespeare/1"
 
@@ -222,7 +223,7 @@ def _init_from(run_dir: str, encoding: CharEncoding, objective: str, window: int
 def run(cfg: ShakespeareConfig) -> dict:
     cfg.validate()
     started = time.perf_counter()
-    out = fit.prepare_out_dir(cfg.out)
+    out = runs.prepare_out_dir(cfg.out)
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     plays, reference = load_corpus(cfg, cache_dir)
     joined = "".join(text for _, text in plays)
@@ -287,7 +288,7 @@ def run(cfg: ShakespeareConfig) -> dict:
                                              temperature, cfg.window, cfg.seed)
         print(f"--- T={temperature}\n{samples['prompt']}|{samples[str(temperature)]}\n")
 
-    fit.mark_unfinished(out)
+    runs.mark_unfinished(out)
     model.save(out / "model.keras")
     fit.plot_curves(hist, out / "training_curves.png", f"shakespeare, objective {cfg.objective}")
     meta = {
@@ -319,4 +320,4 @@ def run(cfg: ShakespeareConfig) -> dict:
                      "init_from": cfg.init_from},
         "samples": samples,
     }
-    return fit.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)

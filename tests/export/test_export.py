@@ -6,10 +6,10 @@ import onnx
 import pytest
 from bardbot.export.__main__ import main
 from bardbot.export.data import PLAYS
-from bardbot.export.errors import ExportError
 from bardbot.export.sentiment import SentimentExport, export_sentiment
 from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
 from bardbot.models import SentimentClassifier, ShakespeareGenerator
+from bardbot.trainer.runs import UserError
 
 from tests.export.tiny import (
     CORPUS,
@@ -142,7 +142,7 @@ def test_max_words_cuts_the_vocabulary(tiny, tmp_path):
 
 def test_parity_failure_stops_the_export(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(export_sentiment_module, "PARITY_TOL", -1.0)
-    with pytest.raises(ExportError, match="parity failed"):
+    with pytest.raises(UserError, match="parity failed"):
         export_sentiment(SentimentExport(tiny.sentiment, tmp_path, embedding_dtype="float32",
                                          search_data=False), log=quiet)
     assert not (tmp_path / "sentiment.onnx").exists()
@@ -355,7 +355,7 @@ def test_cli_interrupt_and_missing_extra_are_one_line(tiny, monkeypatch, capsys,
 def test_a_pair_that_fails_the_runtime_check_is_not_left_behind(tiny, tmp_path, monkeypatch):
     """The .onnx/.json pair used to stay in --out (valid sha256, so loadable) after this error."""
     monkeypatch.setattr(SentimentClassifier, "scores", lambda self, ids: np.zeros(len(ids)) + 2)
-    with pytest.raises(ExportError, match="runtime output differs"):
+    with pytest.raises(UserError, match="runtime output differs"):
         export_sentiment(SentimentExport(tiny.sentiment, tmp_path, embedding_dtype="float32",
                                          search_data=False), log=quiet)
     assert not (tmp_path / "sentiment.onnx").exists()

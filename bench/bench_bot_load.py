@@ -199,11 +199,7 @@ async def main() -> int:
         return await compare(names, args)
     classifier = SentimentClassifier.load(names[0] or None)
     generator = ShakespeareGenerator.load(args.shakespeare_model)
-    bot, _ = testing.make_bot()
-    session = TimingSession()
-    bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
-    await testing.start(bot)
-    store = await SettingsStore.open(":memory:", GuildSettings())
+    bot, session, store = await start_bot()
     engine = Engine(classifier, generator, EngineLimits(sentiment_workers=args.sentiment_workers))
     await bot.add_cog(Bard(bot, engine, store))
     bench = Bench(bot, session, args.length)
@@ -258,17 +254,22 @@ async def main() -> int:
     return 0
 
 
+async def start_bot() -> tuple[discord.Client, TimingSession, SettingsStore]:
+    """A real bot on the recording HTTP fake, started, with an in-memory settings store."""
+    bot, _ = testing.make_bot()
+    session = TimingSession()
+    bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
+    await testing.start(bot)
+    return bot, session, await SettingsStore.open(":memory:", GuildSettings())
+
+
 async def compare(names: list[str], args: argparse.Namespace) -> int:
     """Sentiment only, each model in turn through the same bot: a 1,000 burst, then rising
     paced rates; the highest rate whose p99 stays within 50 ms, side by side."""
     from bardbot.models import SentimentClassifier, ShakespeareGenerator
 
     generator = ShakespeareGenerator.load(args.shakespeare_model)
-    bot, _ = testing.make_bot()
-    session = TimingSession()
-    bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
-    await testing.start(bot)
-    store = await SettingsStore.open(":memory:", GuildSettings())
+    bot, session, store = await start_bot()
     gc.collect()
     gc.freeze()
     rates = [float(r) for r in args.rates.split(",")]

@@ -141,10 +141,14 @@ def test_console_end_to_end_with_the_shipped_models():
 def test_ctrl_c_while_waiting_for_input_exits_at_once():
     # Inside asyncio.run the first Ctrl-C used to only cancel the main task, which a blocking
     # read never noticed: the console hung until another line or a second Ctrl-C.
+    # The child starts with Ctrl-C's default handling as from a terminal, whatever this test
+    # process inherited (a process started with SIGINT ignored, like a shell's background job,
+    # passes that on, and Python then never raises KeyboardInterrupt).
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.bot.fake_console"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         env={**os.environ, "DISCORD_TOKEN": ""},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         proc.stdin.write("/sentiment fine\n")

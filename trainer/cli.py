@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "normalisation; frozen [word2vec | GloVe | VADER valence] embedding; "
                        "BiLSTM(64) over each text's own steps, masked max pooling, Dense(1); "
                        "Adam; best epoch by validation loss; temperature fitted on validation.")
-    _common(g, epochs=4, batch=64, out="runs/message")
+    _common(g, epochs=6, batch=64, out="runs/message")
     _message_args(g)
 
     c = sub.add_parser("shakespeare", help="train the character-level Shakespeare LSTM",

@@ -94,7 +94,7 @@ class MessageConfig:
     url: str | None = None
     cache_dir: Path | None = None
     seed: int = 42
-    epochs: int = 4
+    epochs: int = 6  # the epoch with the best validation loss is kept
     batch_size: int = 64
     learning_rate: float = 1e-3
     maxlen: int = 400  # tokens of a review read in training (runtime texts are cut there too)

@@ -161,6 +161,11 @@ def test_info_json():
                 "requirements", "tags", "min_python_version"):
         assert info[key], key
     assert "message content" in info["end_user_data_statement"]
+    # What a Red-style installer adds to a host that already has discord.py: our runtime.
+    import tomllib
+
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert set(info["requirements"]) == {d for d in runtime if not d.startswith("discord.py")}
 
 
 async def _host_command(interaction: discord.Interaction) -> None: ...

@@ -43,6 +43,13 @@ def parser() -> argparse.ArgumentParser:
                         help="output folder (default: the models/ package, replacing the "
                              "shipped files)")
 
+    def test_set(sp):
+        sp.add_argument("--imdb", default=None, metavar="PATH",
+                        help="aclImdb_v1.tar.gz or aclImdb/ for the test-set metrics (default: "
+                             "search $BARDBOT_DATA, ./data, ../shared/data)")
+        sp.add_argument("--eval-limit", type=int, default=None, metavar="N",
+                        help="test reviews measured, half of each class (default: all 25,000)")
+
     def run_dir(sp, kind: str):
         sp.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                         help=f"a finished run folder (has meta.json) from "
@@ -59,12 +66,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--max-words", type=int, default=None, metavar="N",
                    help="keep only the N most frequent vocabulary words (smaller file; the "
                         "rest become unknown words)")
-    s.add_argument("--imdb", default=None, metavar="PATH",
-                   help="aclImdb_v1.tar.gz or aclImdb/ for the test-set accuracy (default: "
-                        "search $BARDBOT_DATA, ./data, ../shared/data)")
-    s.add_argument("--eval-limit", type=int, default=None, metavar="N",
-                   help="test reviews used for accuracy, half of each class (default: all "
-                        "25,000)")
+    test_set(s)
 
     m = sub.add_parser("message", help="export a message-sentiment run",
                        description="Token ids of any length in (each text runs only its own "
@@ -72,10 +74,7 @@ def parser() -> argparse.ArgumentParser:
                        "aclImdb test, movie-snippet and behavioural-suite metrics.")
     run_dir(m, "message")
     common(m)
-    m.add_argument("--imdb", default=None, metavar="PATH",
-                   help="aclImdb_v1.tar.gz or aclImdb/ for the test-set metrics")
-    m.add_argument("--eval-limit", type=int, default=None, metavar="N",
-                   help="test reviews measured, half of each class (default: all 25,000)")
+    test_set(m)
 
     e = sub.add_parser("evaluate", help="measure sentiment models side by side",
                        description="aclImdb test accuracy and calibration, movie snippets "
@@ -83,9 +82,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--model", action="append", metavar="NAME|PATH",
                    help="a shipped name (reference, message) or an .onnx; repeatable "
                         "(default: reference and message)")
-    e.add_argument("--limit", type=int, default=None, metavar="N",
-                   help="aclImdb test reviews, half of each class (default: all 25,000)")
-    e.add_argument("--imdb", default=None, metavar="PATH", help="aclImdb_v1.tar.gz or aclImdb/")
+    test_set(e)
 
     g = sub.add_parser("shakespeare", help="export a Shakespeare run (step model)",
                        description="A step model: char ids + LSTM state (h, c) in, next-char "
@@ -158,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind == "evaluate":
             from bardbot.export.evaluate import main as evaluate
 
-            evaluate(args.model or ["reference", "message"], args.limit, args.imdb)
+            evaluate(args.model or ["reference", "message"], args.eval_limit, args.imdb)
             return 0
         # Inside the try: these pull in the train extra (numpy, tqdm; TensorFlow later).
         from bardbot.export.message import MessageExport, export_message

@@ -1,7 +1,7 @@
 """Measure runtime sentiment models side by side: aclImdb test, movie snippets, the suite.
 
     python -m bardbot.export evaluate                      # reference and message
-    python -m bardbot.export evaluate --model runs/x/sentiment-message.onnx --limit 2000
+    python -m bardbot.export evaluate --model runs/x/sentiment-message.onnx --eval-limit 2000
 
 Every set here is for measuring only; nothing in this module feeds training.
 """

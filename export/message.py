@@ -26,7 +26,7 @@ from bardbot.export.onnx_io import (
 from bardbot.models.metadata import MODELS_DIR, SHIPPED
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
-from bardbot.trainer.message import lexicon_column, masked_max_layer, negation_matrix, sigmoid
+from bardbot.trainer.message import calibrate, lexicon_column, masked_max_layer, negation_matrix
 from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
 
 PARITY_TOL = 1e-5
@@ -83,12 +83,12 @@ def build_function(model, q: np.ndarray, scale: np.ndarray, calibration: dict[st
     def predict(ids):
         present = tf.not_equal(ids, 0)
         lengths = tf.reduce_sum(tf.cast(present, tf.int32), axis=1)
-        negated = tf.cast(ids >= rows, tf.float32)
-        base = ids - rows * tf.cast(ids >= rows, tf.int32)
+        is_negated = ids >= rows
+        base = ids - rows * tf.cast(is_negated, tf.int32)
         x = tf.cast(tf.gather(tf.constant(q), base), tf.float32)
         x = x * tf.expand_dims(tf.gather(tf.constant(scale), base), -1)
         if negation:
-            negated = tf.expand_dims(negated, -1)
+            negated = tf.expand_dims(tf.cast(is_negated, tf.float32), -1)
             x = tf.concat([x * (1.0 - negated * tf.constant(flip)), negated], axis=-1)
         y = forward(x)
         if backward is not None:
@@ -113,9 +113,9 @@ def architecture(model, encoding: WordEncoding, dim: int) -> str:
             "masked max pooling -> Dense(1) -> Platt scaling -> sigmoid")
 
 
-def wire_sequence_lengths(proto) -> int:
+def wire_sequence_lengths(proto) -> None:
     """Feed the LENGTHS output into every LSTM's sequence_lens, drop it as an output, and
-    restore topological order. Returns the number of LSTM ops wired."""
+    restore topological order."""
     graph = proto.graph
     (lengths,) = [o for o in graph.output if o.name == LENGTHS]
     lstms = [n for n in graph.node if n.op_type == "LSTM"]
@@ -127,7 +127,6 @@ def wire_sequence_lengths(proto) -> int:
         node.input[4] = lengths.name
     graph.output.remove(lengths)
     _sort_nodes(graph)
-    return len(lstms)
 
 
 def _sort_nodes(graph) -> None:
@@ -172,13 +171,13 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
         valence = lexicon_column(meta["vectors"])
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{run}/meta.json: bad encoding, calibration or vectors ({exc})"
-                          ) from exc
+                        ) from exc
     masked_max_layer()  # registers the custom layer before the model is read
     model = load_keras(run)
     embedding = model.get_layer("embedding").get_weights()[0].astype(np.float32)
     if embedding.shape[0] != encoding.id_count:
         raise UserError(f"{run}: embedding has {embedding.shape[0]} rows, "
-                          f"encoding {encoding.id_count}")
+                        f"encoding {encoding.id_count}")
     # Only the plain rows are stored; negated ones are computed from them in the graph.
     plain = embedding[: encoding.vocab_size, : embedding.shape[1] - encoding.negation]
     q, scale = quantize_rows(plain)
@@ -199,10 +198,9 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     model.get_layer("embedding").set_weights([stored])
     keras_p = np.clip(np.asarray(model.predict_on_batch(ids), np.float64).reshape(-1),
                       1e-12, 1 - 1e-12)
-    lengths = np.maximum((ids != 0).sum(axis=1), 1)
-    expected = sigmoid(calibration["scale"] * np.log(keras_p / (1 - keras_p))
-                       + calibration["bias"] + calibration["log_length"] * np.log(lengths))
-    onnx_p = session(proto).run([OUTPUT], {INPUT: ids})[0]
+    expected = calibrate(calibration, np.log(keras_p / (1 - keras_p)), (ids != 0).sum(axis=1))
+    converted = session(proto)
+    onnx_p = converted.run([OUTPUT], {INPUT: ids})[0]
     diff = float(np.abs(onnx_p - expected).max())
     if not diff <= PARITY_TOL:
         raise UserError(f"message parity failed: max abs diff {diff:.2e} > {PARITY_TOL}")
@@ -232,15 +230,18 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
         "seed": meta.get("seed"),
         "versions": {"training": meta.get("versions"), "export": versions()},
     }
+    # Measured through the runtime's own scoring (empty texts, batching) on the converted
+    # graph, so the pair is written once, with its metrics.
+    runtime = SentimentClassifier(converted, encoding, out_meta["threshold"],
+                                  {"name": "message", "variable_length": True})
+    snippets = data.find(SNIPPETS, None, cfg.search_data)
+    out_meta["metrics"]["export"].update(
+        evaluate_classifier(runtime, (texts, labels), snippets, log=log))
     paths = write_model(cfg.out_dir, "sentiment", proto, out_meta, name=cfg.name)
     with removed_on_failure(paths):
         clf = SentimentClassifier.load(paths[0])
         if not np.allclose(clf.scores(ids), onnx_p, atol=1e-6):
             raise UserError(f"{paths[0]}: runtime output differs from the converted graph")
-        snippets = data.find(SNIPPETS, None, cfg.search_data)
-        measured = evaluate_classifier(clf, (texts, labels), snippets, log=log)
-        out_meta["metrics"]["export"].update(measured)
-        paths = write_model(cfg.out_dir, "sentiment", proto, out_meta, name=cfg.name)
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
     return paths

@@ -29,12 +29,10 @@ FORMATS = {"sentiment": SENTIMENT_FORMAT, "shakespeare": SHAKESPEARE_FORMAT}
 ORT_TYPES = {"int32": "tensor(int32)", "int64": "tensor(int64)", "float32": "tensor(float)"}
 
 
-# Shipped files whose runs have their own trainer/exporter command (file stem -> command).
-OWN_COMMAND = {"sentiment-message": "message", "bard": "bard"}
-
-
 def rebuild_hint(kind: str, onnx_path: Path | None = None) -> str:
-    command = OWN_COMMAND.get(onnx_path.stem, kind) if onnx_path is not None else kind
+    # A shipped model other than the reference has its own trainer/exporter command, its name.
+    own = {stem: name for name, stem in SHIPPED[kind].items() if name != "reference"}
+    command = own.get(onnx_path.stem, kind) if onnx_path is not None else kind
     return (
         f"rebuild it with `python -m bardbot.export {command} RUN_DIR` "
         f"(RUN_DIR made by `python -m bardbot.trainer {command}`)"
@@ -67,10 +65,6 @@ SHIPPED: dict[str, dict[str, str]] = {
     "shakespeare": {"reference": "shakespeare", "bard": "bard"},
 }
 DEFAULT_MODEL = {"sentiment": "message", "shakespeare": "bard"}
-
-
-def model_names(kind: str) -> list[str]:
-    return list(SHIPPED[kind])
 
 
 def resolve_path(model: str | Path | None, kind: str) -> Path:

@@ -14,6 +14,7 @@ import numpy as np
 from bardbot.models.errors import ModelError
 from bardbot.models.metadata import (
     create_session,
+    model_name,
     public_info,
     read_model,
     rebuild_hint,
@@ -84,7 +85,7 @@ class SentimentClassifier:
         info = public_info(model)
         info.update(vocab_size=encoding.vocab_size, maxlen=encoding.maxlen,
                     variable_length=variable_length)
-        info.setdefault("name", "reference" if not variable_length else model.onnx_path.stem)
+        info["name"] = model_name(model.onnx_path, KIND)
         return cls(session, encoding, threshold, info)
 
     @property

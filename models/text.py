@@ -108,21 +108,23 @@ def negation_scope(tokens: Sequence[str]) -> list[bool]:
     return marks
 
 
+def _as_words(name: str) -> str:
+    """An emoji's or emoticon's name as separate words: "pepe_happy" -> " pepe happy "."""
+    return " " + name.replace("_", " ") + " "
+
+
 def _emoticon_words(match: re.Match) -> str:
     emoticon = match.group(1)
     start = match.start(1)
     if emoticon[0].isalpha() and start and match.string[start - 1].isalnum():
         return emoticon  # "xD" inside a word
-    return " " + EMOTICONS[emoticon] + " "
+    return _as_words(EMOTICONS[emoticon])
 
 
 def _emoji_words(text: str) -> str:
     import emoji
 
-    def name(chars: str, data: dict) -> str:
-        return " " + data["en"].strip(":").replace("_", " ") + " "
-
-    return emoji.replace_emoji(text, replace=name)
+    return emoji.replace_emoji(text, replace=lambda _, data: _as_words(data["en"].strip(":")))
 
 
 def normalize_message(text: str) -> str:
@@ -132,7 +134,7 @@ def normalize_message(text: str) -> str:
     emoticons as words; shortens elongations and repeated ! and ?; lowercases last.
     """
     text = clean_text(text)
-    text = _CUSTOM_EMOJI.sub(lambda m: " " + m.group(1).replace("_", " ") + " ", text)
+    text = _CUSTOM_EMOJI.sub(lambda m: _as_words(m.group(1)), text)
     text = _DISCORD_NOISE.sub(" ", text)
     text = _EMOTICON.sub(_emoticon_words, text)
     if not text.isascii():  # every emoji is outside ASCII; the lookup costs ~13 µs a text

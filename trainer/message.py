@@ -34,7 +34,6 @@ from bardbot.trainer.vectors import (
     train_word2vec,
 )
 
-FORMAT = "bardbot.train.message/1"
 BUCKETS = (8, 16, 32, 64, 128, 256, 512)  # padded lengths: few shapes, few graph retraces
 _SENTENCE_END = {".", "!", "?"}
 
@@ -337,11 +336,16 @@ def fit_calibration(logits: np.ndarray, lengths: np.ndarray, labels: np.ndarray,
                     strict=True))
 
 
-def calibrated(calibration: dict[str, float], logits: np.ndarray, examples: Examples
-               ) -> np.ndarray:
-    lengths = np.array([len(r) for r in examples.ids], dtype=np.float64)
+def calibrate(calibration: dict[str, float], logits: np.ndarray, lengths: np.ndarray
+              ) -> np.ndarray:
+    """P(positive) of texts with these raw logits and token counts (the exported graph
+    computes the same)."""
     return sigmoid(calibration["scale"] * logits + calibration["bias"]
                    + calibration["log_length"] * np.log(np.maximum(lengths, 1)))
+
+
+def lengths_of(examples: Examples) -> np.ndarray:
+    return np.array([len(r) for r in examples.ids], dtype=np.float64)
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
@@ -455,7 +459,7 @@ def run(cfg: MessageConfig) -> dict:
     # Reviews and sentences weigh the same in the fit, whatever their counts.
     calibration = fit_calibration(
         np.concatenate([val_logits, span_logits]),
-        np.array([len(r) for r in val.ids + val_spans.ids], dtype=np.float64),
+        np.concatenate([lengths_of(val), lengths_of(val_spans)]),
         np.concatenate([val.labels, val_spans.labels]),
         np.concatenate([np.full(len(val), 0.5 / len(val)),
                         np.full(len(val_spans), 0.5 / len(val_spans))]))
@@ -470,7 +474,7 @@ def run(cfg: MessageConfig) -> dict:
                                [r.label for r in imdb.test])
         sets["test"] = (test, predict_logits(model, test))
     for name, (examples, logits) in sets.items():
-        probs = calibrated(calibration, logits, examples)
+        probs = calibrate(calibration, logits, lengths_of(examples))
         truth = examples.labels > 0.5
         metrics.update({
             f"{name}_accuracy_raw": float(np.mean((logits > 0) == truth)),
@@ -486,7 +490,7 @@ def run(cfg: MessageConfig) -> dict:
     model.save(out / "model.keras")
     fit.plot_curves(result["history"], out / "training_curves.png", "message sentiment")
     meta = {
-        "format": FORMAT,
+        "format": runs.run_format("message"),
         "kind": "message",
         "encoding": encoding.to_dict(),
         "vectors": vocab.info,

@@ -44,6 +44,17 @@ TABLES = {
 }
 
 
+def schema_gap(columns_of: Mapping[str, set[str]]) -> str | None:
+    """What the current schema needs that a database lacks ("the table X" or "X columns a,
+    b"), given each table's present columns; None when nothing is missing."""
+    for table, columns in TABLES.items():
+        present = columns_of.get(table, set())
+        missing = sorted(columns - present)
+        if missing:
+            return f"the table {table}" if not present else f"{table} columns {', '.join(missing)}"
+    return None
+
+
 class SettingsError(Exception):
     """The settings database cannot be used (corrupt, unreachable, newer schema, ...).
 

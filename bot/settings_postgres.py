@@ -26,13 +26,13 @@ from urllib.parse import urlsplit
 import asyncpg
 from bardbot.settings import (
     COLUMNS,
-    TABLES,
     GuildSettings,
     PostgresUrl,
     SettingsError,
     SettingsStore,
     SettingsUnavailable,
     StoredRow,
+    schema_gap,
 )
 
 log = logging.getLogger(__name__)
@@ -376,16 +376,16 @@ async def _check_schema(conn: asyncpg.Connection, url: PostgresUrl) -> None:
         "SELECT table_name, column_name FROM information_schema.columns"
         " WHERE table_schema = 'bardbot'"
     )
-    for table, columns in TABLES.items():
-        present = {r["column_name"] for r in rows if r["table_name"] == table}
-        missing = sorted(columns - present)
-        if missing:
-            what = f"the table {table}" if not present else f"{table} columns {', '.join(missing)}"
-            raise SettingsError(
-                f"the settings database {url} (schema version {SCHEMA_VERSION}) lacks"
-                f" bardbot.{what}; restore it from a backup, or drop the bardbot schema"
-                " to start with default settings"
-            )
+    columns_of: dict[str, set[str]] = {}
+    for r in rows:
+        columns_of.setdefault(r["table_name"], set()).add(r["column_name"])
+    what = schema_gap(columns_of)
+    if what:
+        raise SettingsError(
+            f"the settings database {url} (schema version {SCHEMA_VERSION}) lacks"
+            f" bardbot.{what}; restore it from a backup, or drop the bardbot schema"
+            " to start with default settings"
+        )
 
 
 async def _migrate(conn: asyncpg.Connection, url: PostgresUrl) -> None:

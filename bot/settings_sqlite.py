@@ -23,6 +23,7 @@ from bardbot.settings import (
     SettingsError,
     SettingsStore,
     StoredRow,
+    schema_gap,
 )
 
 log = logging.getLogger(__name__)
@@ -277,16 +278,15 @@ def _not_writable(path: Path, e: sqlite3.Error) -> SettingsError:
 
 async def _check_schema(db: aiosqlite.Connection, path: Path, claimed: int) -> None:
     """SettingsError unless every table and column of the current schema is there."""
-    for table, columns in TABLES.items():
+    columns_of = {}
+    for table in TABLES:
         async with db.execute(f"PRAGMA table_info({table})") as cur:
-            present = {row[1] for row in await cur.fetchall()}
-        missing = sorted(columns - present)
-        if missing:
-            what = f"the table {table}" if not present else f"{table} columns {', '.join(missing)}"
-            raise SettingsError(
-                f"the settings database {path} (schema version {claimed}) lacks"
-                f" {what}; {_UNTOUCHED}"
-            )
+            columns_of[table] = {row[1] for row in await cur.fetchall()}
+    what = schema_gap(columns_of)
+    if what:
+        raise SettingsError(
+            f"the settings database {path} (schema version {claimed}) lacks {what}; {_UNTOUCHED}"
+        )
 
 
 async def _enable_wal(db: aiosqlite.Connection) -> str:

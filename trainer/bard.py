@@ -14,63 +14,17 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from bardbot.models.sampling import sample_index
 from bardbot.models.text import CharEncoding
 from bardbot.trainer import fit, runs
+from bardbot.trainer.config import BardConfig
 from bardbot.trainer.runs import UserError
 
-FORMAT = "bardbot.train.bard/1"
 EVAL_STREAMS = 16  # held-out text cut into this many streams, each run from a zero state
-
-
-@dataclass
-class BardConfig:
-    out: Path
-    text: str | None = None  # tinyshakespeare.txt; None = search the data folders
-    seed: int = 42
-    units: int = 512
-    layers: int = 1
-    embed: int = 64
-    dropout: float = 0.2
-    batch_size: int = 64
-    seq: int = 100  # chars per truncated-BPTT step
-    learning_rate: float = 3e-3  # Adam; cosine-decayed to 1/10 over max_minutes
-    clip: float = 5.0
-    max_minutes: float = 55.0
-    max_epochs: int = 1000
-    eval_every: int = 100  # steps
-    patience: int = 4  # evaluations without a better held-out loss
-    heldout: float = 0.1
-    max_chars: int | None = None  # use only the first N chars (sweeps, smoke runs)
-    threads: int = 1  # TF intra-op threads (the machine is shared)
-    sample_length: int = 300
-    temperatures: tuple[float, ...] = (0.2, 0.5, 1.0)
-    prompt: str = "ROMEO:\n"
-    verbose: int = 1
-    command: str = ""
-
-    def validate(self) -> None:
-        positive = {"--units": self.units, "--layers": self.layers, "--embed": self.embed,
-                    "--batch-size": self.batch_size, "--seq": self.seq,
-                    "--eval-every": self.eval_every, "--patience": self.patience,
-                    "--max-epochs": self.max_epochs, "--threads": self.threads}
-        for flag, value in positive.items():
-            if value <= 0:
-                raise UserError(f"{flag} must be positive, got {value}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise UserError(f"--learning-rate must be a positive number, got {self.learning_rate}")
-        if not self.max_minutes > 0:
-            raise UserError("--max-minutes must be positive")
-        if not 0.0 < self.heldout < 1.0:
-            raise UserError(f"--heldout must be between 0 and 1, got {self.heldout}")
-        if self.sample_length < 0:
-            raise UserError("--sample-length must be 0 or more")
 
 
 def build_model(n_chars: int, units: int, layers: int = 1, embed: int = 64,
@@ -271,7 +225,7 @@ def run(cfg: BardConfig) -> dict:
     runs.mark_unfinished(out)
     trainer.model.save(out / "model.keras")
     meta = {
-        "format": FORMAT,
+        "format": runs.run_format("bard"),
         "kind": "bard",
         "encoding": encoding.to_dict(),
         "units": cfg.units,

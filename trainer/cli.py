@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bardbot.trainer.config import (
     VECTOR_SOURCES,
+    BardConfig,
     MessageConfig,
     SentimentConfig,
     ShakespeareConfig,
@@ -267,7 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bard_args(b: argparse.ArgumentParser) -> None:
-    from bardbot.trainer.bard import BardConfig
 
     d = BardConfig(out=Path("runs/bard"))
     b.add_argument("--out", type=Path, default=d.out, metavar="DIR",
@@ -307,7 +307,6 @@ def _bard_args(b: argparse.ArgumentParser) -> None:
 
 
 def _bard_config(a: argparse.Namespace, command: str):
-    from bardbot.trainer.bard import BardConfig
 
     return BardConfig(
         out=a.out, text=a.text, seed=a.seed, units=a.units, layers=a.layers, embed=a.embed,

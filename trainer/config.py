@@ -186,3 +186,49 @@ class ShakespeareConfig:
             raise UserError("--sample-length must be 0 or more")
         if self.max_chars is not None and self.max_chars <= self.window + 1:
             raise UserError(f"--max-chars must be larger than the window ({self.window})")
+
+
+@dataclass
+class BardConfig:
+    out: Path
+    text: str | None = None  # tinyshakespeare.txt; None = search the data folders
+    seed: int = 42
+    units: int = 512
+    layers: int = 1
+    embed: int = 64
+    dropout: float = 0.2
+    batch_size: int = 64
+    seq: int = 100  # chars per truncated-BPTT step
+    learning_rate: float = 3e-3  # Adam; cosine-decayed to 1/10 over max_minutes
+    clip: float = 5.0
+    max_minutes: float = 55.0
+    max_epochs: int = 1000
+    eval_every: int = 100  # steps
+    patience: int = 4  # evaluations without a better held-out loss
+    heldout: float = 0.1
+    max_chars: int | None = None  # use only the first N chars (sweeps, smoke runs)
+    threads: int = 1  # TF intra-op threads (the machine is shared)
+    sample_length: int = 300
+    temperatures: tuple[float, ...] = (0.2, 0.5, 1.0)
+    prompt: str = "ROMEO:\n"
+    verbose: int = 1
+    command: str = ""
+
+    def validate(self) -> None:
+        positive = {"--units": self.units, "--layers": self.layers, "--embed": self.embed,
+                    "--batch-size": self.batch_size, "--seq": self.seq,
+                    "--eval-every": self.eval_every, "--patience": self.patience,
+                    "--max-epochs": self.max_epochs, "--threads": self.threads}
+        for flag, value in positive.items():
+            if value <= 0:
+                raise UserError(f"{flag} must be positive, got {value}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise UserError(f"--learning-rate must be a positive number, got {self.learning_rate}")
+        if not self.max_minutes > 0:
+            raise UserError("--max-minutes must be positive")
+        if not 0.0 < self.heldout < 1.0:
+            raise UserError(f"--heldout must be between 0 and 1, got {self.heldout}")
+        if self.sample_length < 0:
+            raise UserError("--sample-length must be 0 or more")

@@ -28,7 +28,7 @@ from bardbot.trainer.data import (
 )
 from bardbot.trainer.runs import UserError
 
-FORMAT = "bardbot.train.shakespeare/1"
+FORMAT = runs.run_format("shakespeare")
 
 
 def reference_params(n_chars: int, units: int = 128) -> int:

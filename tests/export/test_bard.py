@@ -17,7 +17,8 @@ SCRIPT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
 def bard(tmp_path_factory):
     """A finished tiny bard run and its export."""
     from bardbot.export.bard import BardExport, export_bard
-    from bardbot.trainer.bard import BardConfig, run
+    from bardbot.trainer.bard import run
+    from bardbot.trainer.config import BardConfig
 
     root = tmp_path_factory.mktemp("bard")
     text = root / "tiny.txt"

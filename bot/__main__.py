@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import aiohttp
 import discord
 from bardbot.config import ConfigError, load_config
+from bardbot.limits import hide_tokens
 
 log = logging.getLogger("bardbot")
 
@@ -29,44 +30,96 @@ class RedactTokens(logging.Filter):
         return True
 
 
+# discord.py's gateway logger writes every event received, at DEBUG: an interaction's token
+# (it can reply for 15 minutes) and what users wrote (messages, command options, embeds).
+GATEWAY_LOGGERS = ("discord.gateway",)
+HIDDEN_KEYS = frozenset({"token", "content", "value", "title", "description"})
+_KEYS = "|".join(sorted(HIDDEN_KEYS))
+# The same keys in a payload already turned into text (JSON or a Python repr).
+_HIDDEN_IN_TEXT = re.compile(
+    rf"""(["'](?:{_KEYS})["']\s*:\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
+)
+
+
+def _hidden(value: object) -> object:
+    """A payload (dicts and lists) with the values of HIDDEN_KEYS replaced."""
+    if isinstance(value, dict):
+        return {k: "<hidden>" if k in HIDDEN_KEYS and value[k] not in (None, "") else _hidden(v)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_hidden(v) for v in value]
+    return value
+
+
+class RedactPayloads(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_hidden(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = _hidden(record.args)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: logging reports it, as without this filter
+            return True
+        record.msg, record.args = _HIDDEN_IN_TEXT.sub(r'\1"<hidden>"', message), ()
+        return True
+
+
 def setup_logging(level: str) -> None:
-    """discord.py's logging at `level`, except request logs: at most INFO, tokens redacted."""
+    """discord.py's logging at `level`, except request logs (at most INFO, tokens redacted);
+    gateway events are logged without tokens and without what users wrote."""
     number = getattr(logging, level)
     discord.utils.setup_logging(level=number)
     for name in REQUEST_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.setLevel(max(number, logging.INFO))
-        if not any(isinstance(f, RedactTokens) for f in logger.filters):
-            logger.addFilter(RedactTokens())
+        logging.getLogger(name).setLevel(max(number, logging.INFO))
+    for names, redact in ((REQUEST_LOGGERS, RedactTokens), (GATEWAY_LOGGERS, RedactPayloads)):
+        for name in names:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, redact) for f in logger.filters):
+                logger.addFilter(redact())
 
 
 def _fail(message: str, code: int = 1) -> int:
-    print(f"bardbot: {message}", file=sys.stderr)
+    print(f"bardbot: {hide_tokens(message)}", file=sys.stderr)
     return code
 
 
 def _migrate_settings(argv: Sequence[str]) -> int:
     import argparse
 
+    from bardbot.config import unknown_arguments
     from bardbot.settings import SettingsError, copy_settings, parse_target
 
     p = argparse.ArgumentParser(
         prog="bardbot migrate-settings",
-        description="Copy per-server settings from a SQLite file into PostgreSQL (or any store"
-        " into another); running it again changes nothing.",
+        description="Copy per-server settings from one store into another (e.g. a SQLite file"
+        " into PostgreSQL). Servers the target has already are skipped, so running it again"
+        " loses no change made there; the source is only read.",
     )
-    p.add_argument("--from", dest="source", required=True, metavar="PATH",
-                   help="the SQLite settings file")
-    p.add_argument("--to", dest="target", required=True, metavar="URL",
+    p.add_argument("--from", dest="source", required=True, metavar="PATH|URL",
+                   help="the settings to copy: a SQLite file (or a postgresql:// URL)")
+    p.add_argument("--to", dest="target", required=True, metavar="URL|PATH",
                    help="postgresql://user@host/db (password: PGPASSWORD or ~/.pgpass)")
-    args = p.parse_args(argv)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the settings of servers the target has already")
+    args, extras = p.parse_known_args(argv)
+    if extras:
+        return _fail(str(unknown_arguments(extras)), 2)
     try:
-        copied = asyncio.run(copy_settings(args.source, args.target))
-    except SettingsError as e:
+        source, target = parse_target(args.source), parse_target(args.target)
+        report = asyncio.run(copy_settings(source, target, overwrite=args.overwrite))
+    except (SettingsError, ValueError) as e:  # neither shows a password
         return _fail(str(e))
-    print(f"copied the settings of {copied} servers from {args.source} to "
-          f"{parse_target(args.target)}")
+    print(f"copied the settings of {len(report.copied)} servers from {source} to {target}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} servers {target} has already (left as they are"
+              f" there; --overwrite replaces them): {_listed(report.skipped)}")
     return 0
+
+
+def _listed(ids: Sequence[int], most: int = 20) -> str:
+    shown = ", ".join(map(str, ids[:most]))
+    return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

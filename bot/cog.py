@@ -28,7 +28,12 @@ from bardbot.limits import (
     check_length,
     check_temperature,
 )
-from bardbot.settings import GuildSettings, SettingsError, SettingsStore
+from bardbot.settings import (
+    GuildSettings,
+    SettingsError,
+    SettingsOutcomeUnknown,
+    SettingsStore,
+)
 from discord import app_commands
 from discord.ext import commands
 
@@ -46,6 +51,10 @@ SETTINGS_UNAVAILABLE = (
     "try again in a minute."
 )
 DEFAULTS_USED = "bardbot's settings are unavailable right now: this used the default settings."
+OUTCOME_UNKNOWN = (
+    "bardbot's settings database did not confirm the change in time: it may or may not have"
+    " been made. Check with /bardbot settings in a minute."
+)
 CHAT_RATE, CHAT_PER = 3, 30.0  # chat replies per user per 30 s
 # Chat replies per channel waiting or being written (they are answered one at a time, in
 # order); a mention past this gets "busy" at once instead of a reply minutes later.
@@ -248,6 +257,9 @@ class Bard(commands.Cog):
             message = "This command only works in a server."
         elif isinstance(error, app_commands.TransformerError):
             message = f"That value is not valid: {error.value!r}."
+        elif isinstance(original, SettingsOutcomeUnknown):
+            message = OUTCOME_UNKNOWN
+            log.error("settings change unconfirmed: %s: %s", where(interaction), original)
         elif isinstance(original, SettingsError):
             message = SETTINGS_UNAVAILABLE
             log.error("settings failed: %s: %s", where(interaction), original)
@@ -428,14 +440,14 @@ class Bard(commands.Cog):
         return handlers.escape(name) if name else "this server"
 
     async def _settings_for(self, guild_id: int | None) -> GuildSettings | None:
-        """The server's settings (the defaults in DMs); None while the database is unavailable,
-        where the caller may go on with the defaults."""
+        """The server's settings (the defaults in DMs); None while the database is unavailable:
+        the caller decides whether the defaults are safe to use."""
         if guild_id is None:
             return self.store.defaults
         try:
             return await self.store.get(guild_id)
         except SettingsError as e:
-            log.warning("settings unavailable for guild=%s, using the defaults: %s", guild_id, e)
+            log.warning("settings unavailable for guild=%s: %s", guild_id, e)
             return None
 
     # -- chat ----------------------------------------------------------------------------
@@ -493,7 +505,11 @@ class Bard(commands.Cog):
             f"guild={guild_id} channel={message.channel.id}"
         )
         try:
-            settings = await self._settings_for(guild_id) or self.store.defaults
+            settings = await self._settings_for(guild_id)
+            if settings is None:
+                # Fail closed: the server may have turned chat off or kept it to some channels.
+                log.info("no chat reply while the settings are unavailable: %s", context)
+                return
             channels = (message.channel.id, getattr(message.channel, "parent_id", None))
             # A thread of an allowed channel is allowed too.
             if not settings.chat_enabled or not any(

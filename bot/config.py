@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bardbot.engine import EngineLimits
-from bardbot.limits import UserError, parse_bool, shown
+from bardbot.limits import TOKEN_SHAPE, UserError, parse_bool, shown
 from bardbot.models import play
 from bardbot.settings import DatabaseTarget, parse_target
 
@@ -240,9 +240,12 @@ def load_config(
         raise unknown_arguments(extras)
 
     def pick(flag: object, var: str) -> str | None:
-        if flag is not None:
-            return str(flag)
-        value = env.get(var)
+        value = str(flag) if flag is not None else env.get(var)
+        if value and TOKEN_SHAPE.search(value):
+            raise ConfigError(
+                f"{var} (or its flag) holds what looks like a Discord token (not shown); the"
+                " token goes in DISCORD_TOKEN, or in a file named by --token-file"
+            )
         return value if value not in (None, "") else None
 
     token_file = pick(args.token_file, "DISCORD_TOKEN_FILE")
@@ -283,18 +286,23 @@ def load_config(
         raise ConfigError(f"--log-level / BARDBOT_LOG_LEVEL must be {', '.join(LOG_LEVELS[:-1])} "
                           f"or {LOG_LEVELS[-1]}, got {shown(level)}")
     try:  # read by handlers.play_speakers(); a bad value stops the bot here, at start
+        pick(None, play.ENV)  # a token set there by mistake is refused without echoing it
         play.Speakers(env.get(play.ENV, "rotate"))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     sentiment = pick(args.sentiment_model, "BARDBOT_SENTIMENT_MODEL")
     shakespeare = pick(args.shakespeare_model, "BARDBOT_SHAKESPEARE_MODEL")
     db = pick(args.db, "BARDBOT_DB")
+    try:
+        db_path = parse_target(db) if db and db.strip() else default_db_path(env)
+    except ValueError as e:  # the message never shows a password
+        raise ConfigError(f"--db / BARDBOT_DB: {e}") from None
     return Config(
         token=token,
         console=console,
         sentiment_model=sentiment or None,
         shakespeare_model=shakespeare or None,
-        db_path=parse_target(db) if db else default_db_path(env),
+        db_path=db_path,
         sync_guild=_int(sync, "--sync-guild / BARDBOT_SYNC_GUILD", 1) if sync else None,
         sharded=sharded,
         shard_count=shard_count,

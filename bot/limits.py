@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 
 TEXT_LIMIT = 6000  # longest /sentiment text or chat message (Discord's limit for a string option)
 PROMPT_LIMIT = 1000  # longest /shakespeare prompt (the model sees its last characters)
@@ -21,6 +22,16 @@ OFF = ("off", "false", "no", "0", "")
 class UserError(ValueError):
     """A request or setting that cannot be served as given; the message is shown to the user
     as is. A ValueError, so code that validates with ValueError keeps working."""
+
+
+# A Discord bot token: the bot's id in base64, a timestamp and a signature, joined by dots.
+TOKEN_SHAPE = re.compile(r"[\w-]{16,}\.[\w-]{4,}\.[\w-]{20,}", re.ASCII)
+
+
+def hide_tokens(text: str) -> str:
+    """`text` with anything shaped like a Discord token replaced (an error quoting a value
+    that was a token put in the wrong place)."""
+    return TOKEN_SHAPE.sub("(a token, not shown)", text)
 
 
 def shown(value: object) -> str:

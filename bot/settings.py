@@ -21,19 +21,20 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from bardbot.limits import check_length, check_temperature
 
 log = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1  # SQLite INTEGER and PostgreSQL bigint are signed 64-bit; snowflakes fit
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 # Settings kept as a column of `guilds` (allowed_channels lives in `guild_channels`).
 COLUMNS = ("temperature", "length", "chat_enabled", "show_sentiment")
@@ -44,10 +45,12 @@ TABLES = {
 }
 
 
-def schema_gap(columns_of: Mapping[str, set[str]]) -> str | None:
-    """What the current schema needs that a database lacks ("the table X" or "X columns a,
-    b"), given each table's present columns; None when nothing is missing."""
-    for table, columns in TABLES.items():
+def schema_gap(
+    columns_of: Mapping[str, set[str]], tables: Mapping[str, frozenset[str]] = TABLES
+) -> str | None:
+    """What `tables` (the current schema) needs that a database lacks ("the table X" or "X
+    columns a, b"), given each table's present columns; None when nothing is missing."""
+    for table, columns in tables.items():
         present = columns_of.get(table, set())
         missing = sorted(columns - present)
         if missing:
@@ -62,7 +65,12 @@ class SettingsError(Exception):
 
 
 class SettingsUnavailable(SettingsError):
-    """The database cannot be reached right now (down, network, too slow); it may come back."""
+    """The database cannot be reached right now (down, network, too slow); it may come back.
+    Raised by a write, it means the write was not made."""
+
+
+class SettingsOutcomeUnknown(SettingsUnavailable):
+    """A write was sent, but the database did not confirm it in time: it may have been made."""
 
 
 def _checker_bool(name: str) -> Callable[[Any], bool]:
@@ -153,29 +161,76 @@ class StoredRow:
     channels: Sequence[Any]
 
 
+# Query parameters whose value is secret: libpq's password and sslpassword, and anything alike.
+_SECRET_PARAMETER = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+# `scheme:` at the start of a value, with the slashes that make it look like a URL.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):(/*)")
+
+
+def redact_url(raw: str) -> str:
+    """`raw` with its password and secret query values shown as *** (see `_redacted`)."""
+    return _redacted(raw)[0]
+
+
+def _redacted(raw: str) -> tuple[str, list[str]]:
+    """`raw` redacted, and the pieces hidden. Worked out from the string itself, not by parsing
+    the URL (a password holding `#`, `/`, `?` or `@` derails a parser): the userinfo runs to the
+    last `@`, and a user name holding `/`, `?`, `#` or `@` is hidden whole."""
+    scheme, slashes, rest = raw.strip().partition("://")
+    if not slashes:
+        return raw.strip(), []
+    hidden = []
+    userinfo, at, rest = rest.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if any(c in user for c in "/?#@"):
+            hidden.append(userinfo)
+            userinfo = "***"
+        elif colon:
+            hidden.append(password)
+            userinfo = f"{user}:***"
+    place, question, query = rest.partition("?")
+    if question:
+        parameters = []
+        for parameter in query.split("&"):
+            name, equals, value = parameter.partition("=")
+            if not equals:  # not a parameter: maybe the rest of a value holding a raw `&`
+                hidden.append(parameter)
+                parameter = "***"
+            elif _SECRET_PARAMETER.search(unquote(name)):
+                hidden.append(value)
+                parameter = f"{name}=***"
+            parameters.append(parameter)
+        query = "&".join(parameters)
+    return f"{scheme}://{userinfo}{at}{place}{question}{query}", [h for h in hidden if h]
+
+
 @dataclass(frozen=True)
 class PostgresUrl:
-    """A postgresql:// URL whose str() and repr() never show the password."""
+    """A postgresql:// (or postgres://, any case) URL whose str() and repr() never show the
+    password or a secret query parameter."""
 
     secret: str = field(repr=False)
 
     def __post_init__(self) -> None:
-        if not self.secret.startswith(POSTGRES_SCHEMES):
-            raise ValueError(f"not a postgresql:// URL: {self}")
+        value = self.secret.strip()
+        match = _SCHEME.match(value)
+        if not match or match[1].lower() not in POSTGRES_SCHEMES or match[2] != "//":
+            raise ValueError(f"{_scheme_only(value)} is not a postgresql:// URL")
+        # asyncpg knows the schemes in lower case only.
+        object.__setattr__(self, "secret", match[1].lower() + value[match.end(1):])
 
     @property
     def redacted(self) -> str:
-        try:
-            parts = urlsplit(self.secret)
-            netloc = parts.netloc
-            if parts.password is not None:
-                netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
-            query = urlencode(
-                [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)]
-            )
-            return urlunsplit(parts._replace(netloc=netloc, query=query))
-        except ValueError:  # unparsable (a bad port, ...): show no part of it
-            return "postgresql://***"
+        return redact_url(self.secret)
+
+    def scrub(self, text: str) -> str:
+        """`text` (an error from a driver, ...) with every secret of this URL replaced by ***."""
+        redacted, hidden = _redacted(self.secret)
+        text = text.replace(self.secret, redacted)
+        for secret in sorted({*hidden, *map(unquote, hidden)}, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     def __str__(self) -> str:
         return self.redacted
@@ -187,14 +242,35 @@ class PostgresUrl:
 DatabaseTarget = PostgresUrl | Path
 
 
+def _scheme_only(value: str) -> str:
+    """A value that is not a usable URL, for an error message: its scheme, nothing after it."""
+    match = _SCHEME.match(value.strip())
+    return f"{match[0]}…" if match else "the value (not shown)"
+
+
 def parse_target(value: str | os.PathLike[str] | PostgresUrl) -> DatabaseTarget:
-    """`postgresql://...` selects PostgreSQL; a path or `sqlite:PATH` selects SQLite."""
+    """`postgresql://...` or `postgres://...` (any case) selects PostgreSQL; a path, `sqlite:PATH`
+    or `sqlite://PATH` selects SQLite. Any other URL (`mysql://`, `postgresql+asyncpg://`, ...)
+    is a ValueError whose message never shows a password: it is never taken for a file name."""
     if isinstance(value, PostgresUrl):
         return value
     if isinstance(value, str):
-        if value.startswith(POSTGRES_SCHEMES):
+        value = value.strip()
+        match = _SCHEME.match(value)
+        scheme = match[1].lower() if match else None
+        if scheme == "sqlite":
+            value = value[len("sqlite:"):]
+            value = value[2:] if value.startswith("//") else value
+        elif scheme in POSTGRES_SCHEMES and match[2] == "//":  # type: ignore[index]
             return PostgresUrl(value)
-        value = value.removeprefix("sqlite://").removeprefix("sqlite:")
+        elif match and (match[2] or scheme.startswith("postgres")):  # type: ignore[union-attr]
+            raise ValueError(
+                f"{_scheme_only(value)} is not a database bardbot can use; give"
+                " postgresql://user@host/db (bardbot brings its own driver), a SQLite file's"
+                " path or sqlite:PATH"
+            )
+        if not value:
+            raise ValueError("no settings database given: a SQLite file's path or a URL")
     return Path(value).expanduser()
 
 
@@ -221,8 +297,11 @@ class SettingsStore(ABC):
         cls,
         target: str | os.PathLike[str] | PostgresUrl,
         defaults: GuildSettings = GuildSettings(),
+        *,
+        read_only: bool = False,
     ) -> SettingsStore:
-        """Open (creating if needed), check and migrate the database; SettingsError if unusable."""
+        """Open (creating if needed), check and migrate the database; SettingsError if unusable.
+        `read_only`: an existing database, read as it is (never migrated, switched or written)."""
         if defaults.allowed_channels:
             raise ValueError(
                 "defaults.allowed_channels must be empty: channel ids belong to one server"
@@ -235,10 +314,10 @@ class SettingsStore(ABC):
                 raise SettingsError(
                     f"{target} needs the PostgreSQL driver ({e}): pip install 'bardbot[postgres]'"
                 ) from None
-            return await PostgresSettingsStore.connect(target, defaults)
+            return await PostgresSettingsStore.connect(target, defaults, read_only=read_only)
         from bardbot.settings_sqlite import SqliteSettingsStore
 
-        return await SqliteSettingsStore.connect(target, defaults)
+        return await SqliteSettingsStore.connect(target, defaults, read_only=read_only)
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -283,11 +362,15 @@ class SettingsStore(ABC):
             del rows[guild_id]
         return {gid: self._valid_row(gid, row) for gid, row in rows.items()}
 
-    async def import_rows(self, rows: Mapping[int, StoredRow]) -> None:
-        """Make these guilds' rows exactly `rows` (NULLs included); other guilds are untouched."""
-        for guild_id, row in rows.items():
+    async def import_rows(
+        self, rows: Mapping[int, StoredRow], *, overwrite: bool = False
+    ) -> list[int]:
+        """Store these guilds' rows exactly as `rows` (NULLs included), each in one transaction,
+        skipping a guild this store already has unless `overwrite`; other guilds are untouched.
+        Returns the guilds written."""
+        for guild_id in rows:
             check_id(guild_id, "guild id")
-            await self._replace(guild_id, row)
+        return [gid for gid, row in rows.items() if await self._replace(gid, row, overwrite)]
 
     # -- what a backend provides ------------------------------------------------------------
 
@@ -310,8 +393,9 @@ class SettingsStore(ABC):
     ) -> StoredRow | None: ...
 
     @abstractmethod
-    async def _replace(self, guild_id: int, row: StoredRow) -> None:
-        """Make the guild's row and channels exactly `row`."""
+    async def _replace(self, guild_id: int, row: StoredRow, overwrite: bool) -> bool:
+        """Make the guild's row and channels exactly `row`, unless it has a row or channels and
+        not `overwrite`; whether it did (the check and the write are one transaction)."""
 
     # -- reading stored values ----------------------------------------------------------------
 
@@ -358,17 +442,29 @@ class SettingsStore(ABC):
         )
 
 
+@dataclass(frozen=True)
+class CopyReport:
+    copied: tuple[int, ...]  # servers written to the target
+    skipped: tuple[int, ...]  # servers the target had already, left as they were there
+
+
 async def copy_settings(
-    source: str | os.PathLike[str] | PostgresUrl, target: str | os.PathLike[str] | PostgresUrl
-) -> int:
+    source: str | os.PathLike[str] | PostgresUrl,
+    target: str | os.PathLike[str] | PostgresUrl,
+    *,
+    overwrite: bool = False,
+) -> CopyReport:
     """Copy every server's stored settings from `source` into `target` (e.g. a SQLite file into
-    PostgreSQL), replacing those servers' rows there; running it again changes nothing. Invalid
-    stored values are not copied (they read as the default either way). Returns the number of
-    servers copied."""
-    source = parse_target(source)
+    PostgreSQL). A server the target has already is skipped, so a change made there is never
+    lost, unless `overwrite` (then its row there is replaced). The source is only read: never
+    migrated nor written. Invalid stored values are not copied (they read as the default either
+    way). Running it again copies nothing new."""
+    source, target = parse_target(source), parse_target(target)
     if isinstance(source, Path) and not source.is_file():
         raise SettingsError(f"there is no settings file at {source}")
-    async with await SettingsStore.open(source) as src, await SettingsStore.open(target) as dst:
+    async with await SettingsStore.open(source, read_only=True) as src:
         rows = await src.export_rows()
-        await dst.import_rows(rows)
-    return len(rows)
+    async with await SettingsStore.open(target) as dst:
+        copied = await dst.import_rows(rows, overwrite=overwrite)
+    written = set(copied)
+    return CopyReport(tuple(copied), tuple(gid for gid in rows if gid not in written))

@@ -6,9 +6,12 @@ columns, which PostgreSQL applies under the guild row's lock, so two admins chan
 at once from two processes both land; replacing the whole channel list is one transaction that
 takes that lock first, so it never interleaves with another replacement.
 
-Every call gives up after OPERATION_TIMEOUT (below Discord's 3 s) with SettingsUnavailable; a
-connection lost to a restart or a network cut is replaced on the next call, so the store
-reconnects by itself.
+Every call gives up after OPERATION_TIMEOUT (below Discord's 3 s) with SettingsUnavailable,
+waiting for an earlier call included; a connection lost to a restart or a network cut is
+replaced on the next call, so the store reconnects by itself. Every write is one transaction
+whose COMMIT is sent only while its caller still waits: a write given up on before that is
+rolled back (the server also ends a statement past statement_timeout), so "nothing was changed"
+is true; one given up on after it raises SettingsOutcomeUnknown.
 
 The tables live in their own PostgreSQL schema, `bardbot`, with its version in
 `bardbot.schema_version`; migrations run under an advisory lock, so processes starting at once
@@ -21,7 +24,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import asyncpg
 from bardbot.settings import (
@@ -29,6 +31,7 @@ from bardbot.settings import (
     GuildSettings,
     PostgresUrl,
     SettingsError,
+    SettingsOutcomeUnknown,
     SettingsStore,
     SettingsUnavailable,
     StoredRow,
@@ -40,6 +43,13 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5.0  # seconds, at start
 OPERATION_TIMEOUT = 2.0  # seconds for one read or write, reconnecting included
 POOL_SIZE = 4
+# Sent at connection start: the server itself ends a statement that runs past our timeout, and a
+# transaction whose client went away mid-way, so neither holds a guild's row lock for long.
+SERVER_SETTINGS = {
+    "application_name": "bardbot",
+    "statement_timeout": str(int(OPERATION_TIMEOUT * 1000)),
+    "idle_in_transaction_session_timeout": str(int(5 * OPERATION_TIMEOUT * 1000)),
+}
 MIGRATION_LOCK = 0x62617264626F74  # pg_advisory_xact_lock key: "bardbot" in ASCII
 
 # MIGRATIONS[i] takes the database from version i to i + 1. Append only; never edit a released
@@ -97,6 +107,12 @@ T = TypeVar("T")
 Work = Callable[[asyncpg.Connection], Awaitable[T]]
 
 
+class _Call:
+    """What `_run` knows of one call: whether its COMMIT may have reached the server."""
+
+    committing = False
+
+
 class PostgresSettingsStore(SettingsStore):
     def __init__(self, pool: asyncpg.Pool, url: PostgresUrl, defaults: GuildSettings):
         super().__init__(url.redacted, defaults)
@@ -106,7 +122,13 @@ class PostgresSettingsStore(SettingsStore):
         self._abandoned: set[asyncio.Task] = set()  # those given up on, until they finish
 
     @classmethod
-    async def connect(cls, url: PostgresUrl, defaults: GuildSettings) -> PostgresSettingsStore:
+    async def connect(
+        cls, url: PostgresUrl, defaults: GuildSettings, *, read_only: bool = False
+    ) -> PostgresSettingsStore:
+        """The store on `url`, migrated; `read_only`: as it is (never migrated nor written)."""
+        server_settings = dict(SERVER_SETTINGS)
+        if read_only:
+            server_settings["default_transaction_read_only"] = "on"
         # min_size=0: connections are made on demand, so a server that goes away costs a failed
         # call (SettingsUnavailable), not a background task retrying and logging tracebacks.
         pool = asyncpg.create_pool(
@@ -114,7 +136,7 @@ class PostgresSettingsStore(SettingsStore):
             min_size=0,
             max_size=POOL_SIZE,
             timeout=CONNECT_TIMEOUT,
-            server_settings={"application_name": "bardbot"},
+            server_settings=server_settings,
         )
         try:
             await pool
@@ -123,7 +145,7 @@ class PostgresSettingsStore(SettingsStore):
             pool.terminate()
             raise _connect_error(url, e) from None
         try:
-            await _prepare(conn, url)
+            await (_check_readable(conn, url) if read_only else _prepare(conn, url))
         except BaseException as e:
             pool.terminate()
             if isinstance(e, asyncpg.PostgresError | OSError):
@@ -158,16 +180,15 @@ class PostgresSettingsStore(SettingsStore):
     async def _write(
         self, guild_id: int, columns: dict[str, Any], channels: frozenset[int] | None
     ) -> StoredRow | None:
-        if channels is None:  # the usual case: one statement, one round trip
-            return await self._run(lambda conn: _upsert(conn, guild_id, columns))
+        if channels is None:  # the usual case: one statement
+            return await self._run(lambda conn: _upsert(conn, guild_id, columns), write=True)
 
         async def work(conn: asyncpg.Connection) -> StoredRow | None:
-            async with conn.transaction():
-                await _upsert(conn, guild_id, columns)  # takes the guild's row lock
-                await _replace_channels(conn, guild_id, channels)
-                return await _read(conn, guild_id)
+            await _upsert(conn, guild_id, columns)  # takes the guild's row lock
+            await _replace_channels(conn, guild_id, channels)
+            return await _read(conn, guild_id)
 
-        return await self._run(work)
+        return await self._run(work, write=True)
 
     async def _set_channel(self, guild_id: int, channel_id: int, allowed: bool) -> StoredRow | None:
         change, others = (
@@ -191,51 +212,67 @@ class PostgresSettingsStore(SettingsStore):
             row = await conn.fetchrow(statement, guild_id, channel_id)
             return _stored_row(row) if row["stored"] or row["channels"] else None
 
-        return await self._run(work)
+        return await self._run(work, write=True)
 
-    async def _replace(self, guild_id: int, row: StoredRow) -> None:
-        sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(COLUMNS, 2))
+    async def _replace(self, guild_id: int, row: StoredRow, overwrite: bool) -> bool:
+        names = ", ".join(COLUMNS)
+        values = ", ".join(f"${i}" for i in range(2, len(COLUMNS) + 2))
+        sets = ", ".join(f"{name} = excluded.{name}" for name in COLUMNS)
+        on_conflict = f"DO UPDATE SET {sets}" if overwrite else "DO NOTHING"
 
-        async def work(conn: asyncpg.Connection) -> None:
-            async with conn.transaction():
-                await conn.execute(_LOCK_GUILD, guild_id)
-                await conn.execute(
-                    f"UPDATE bardbot.guilds SET {sets} WHERE guild_id = $1",
-                    guild_id, *(row.values.get(name) for name in COLUMNS),
-                )
-                await _replace_channels(conn, guild_id, row.channels)
+        async def work(conn: asyncpg.Connection) -> bool:
+            # Takes the guild's row lock; without `overwrite`, a guild already there is left be.
+            created = await conn.fetchval(
+                f"INSERT INTO bardbot.guilds (guild_id, {names}) VALUES ($1, {values})"
+                f" ON CONFLICT (guild_id) {on_conflict} RETURNING guild_id",
+                guild_id, *(row.values.get(name) for name in COLUMNS),
+            )
+            if created is None:
+                return False
+            if not overwrite and await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM bardbot.guild_channels WHERE guild_id = $1)",
+                guild_id,
+            ):  # the guild has allowed channels only: it is there too
+                await conn.execute("DELETE FROM bardbot.guilds WHERE guild_id = $1", guild_id)
+                return False
+            await _replace_channels(conn, guild_id, row.channels)
+            return True
 
-        await self._run(work)
+        return await self._run(work, write=True)
 
-    async def _run(self, work: Work[T]) -> T:
-        """`work` on a pooled connection, within OPERATION_TIMEOUT whatever the network does."""
+    async def _run(self, work: Work[T], *, write: bool = False) -> T:
+        """`work` on a pooled connection (in a transaction if `write`), within OPERATION_TIMEOUT
+        whatever the network does, waiting for earlier calls included."""
         pool = self._pool
         if pool is None:
             raise RuntimeError("the settings store is closed")
-        # A call whose caller gave up may still commit at the server: let it settle first, so
-        # that it can never land after (and undo) a later write.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OPERATION_TIMEOUT
+        # A call whose caller gave up may still be running at the server: let it settle first,
+        # so that it can never land after (and undo) a later write.
         if self._abandoned:
-            await asyncio.wait(set(self._abandoned), timeout=OPERATION_TIMEOUT)
+            await asyncio.wait(set(self._abandoned), timeout=deadline - loop.time())
+            if self._abandoned:
+                raise self._too_slow("; nothing was changed" if write else "")
+        call = _Call()
         # A task, so that the caller is answered on time even if cancelling a query on a dead
         # connection would itself wait for the network.
-        task = asyncio.ensure_future(self._with_reconnect(pool, work))
+        task = asyncio.ensure_future(self._with_reconnect(pool, work, call if write else None))
         self._calls.add(task)
         task.add_done_callback(self._forget)
         try:
-            done, _ = await asyncio.wait({task}, timeout=OPERATION_TIMEOUT)
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
         except asyncio.CancelledError:
-            task.cancel()
-            if not task.done():
-                self._abandoned.add(task)
+            self._abandon(task)
             raise
         if not done:
-            task.cancel()  # it finishes on its own; close() waits for none of it
-            if not task.done():
-                self._abandoned.add(task)
-            raise SettingsUnavailable(
-                f"the settings database {self.location} did not answer within"
-                f" {OPERATION_TIMEOUT:g} s"
-            )
+            self._abandon(task)
+            if call.committing:
+                raise SettingsOutcomeUnknown(
+                    f"the settings database {self.location} did not confirm a change within"
+                    f" {OPERATION_TIMEOUT:g} s; it may or may not have been made"
+                )
+            raise self._too_slow("; nothing was changed" if write else "")
         try:
             return task.result()
         except CONNECTION_LOST as e:
@@ -247,6 +284,17 @@ class PostgresSettingsStore(SettingsStore):
                 f"the settings database {self.location} failed: {_reason(self._url, e)}"
             ) from None
 
+    def _too_slow(self, consequence: str) -> SettingsUnavailable:
+        return SettingsUnavailable(
+            f"the settings database {self.location} did not answer within"
+            f" {OPERATION_TIMEOUT:g} s{consequence}"
+        )
+
+    def _abandon(self, task: asyncio.Task) -> None:
+        task.cancel()  # it finishes on its own (rolled back unless it was committing)
+        if not task.done():
+            self._abandoned.add(task)
+
     def _forget(self, task: asyncio.Task) -> None:
         self._calls.discard(task)
         self._abandoned.discard(task)
@@ -254,17 +302,25 @@ class PostgresSettingsStore(SettingsStore):
             task.exception()  # retrieved (by _run, or nobody): no "never retrieved" warning
 
     @staticmethod
-    async def _with_reconnect(pool: asyncpg.Pool, work: Work[T]) -> T:
+    async def _with_reconnect(pool: asyncpg.Pool, work: Work[T], write: _Call | None) -> T:
         try:
-            async with pool.acquire() as conn:
-                return await work(conn)
+            return await _attempt(pool, work, write)
         except CONNECTION_LOST:
             # After a server restart every pooled connection is dead, not just this one: drop
             # them all and try once more on a fresh one. Every write sets values (never adds to
             # them), so running one twice is harmless.
             await pool.expire_connections()
-            async with pool.acquire() as conn:
-                return await work(conn)
+            return await _attempt(pool, work, write)
+
+
+async def _attempt(pool: asyncpg.Pool, work: Work[T], write: _Call | None) -> T:
+    async with pool.acquire() as conn:
+        if write is None:
+            return await work(conn)
+        async with conn.transaction():
+            result = await work(conn)
+            write.committing = True  # leaving the block sends COMMIT
+        return result
 
 
 async def _upsert(conn: asyncpg.Connection, guild_id: int, columns: dict[str, Any]) -> StoredRow:
@@ -306,13 +362,8 @@ async def _replace_channels(conn: asyncpg.Connection, guild_id: int, channels) -
 
 
 def _reason(url: PostgresUrl, e: BaseException) -> str:
-    """The error in words, never with the password (a driver may quote the URL it was given)."""
-    text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-    try:
-        password = urlsplit(url.secret).password
-    except ValueError:
-        password = None
-    return text.replace(url.secret, url.redacted).replace(password, "***") if password else text
+    """The error in words, never with a secret (a driver may quote the URL it was given)."""
+    return url.scrub(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
 
 
 def _connect_error(url: PostgresUrl, e: Exception) -> SettingsError:
@@ -325,7 +376,11 @@ def _connect_error(url: PostgresUrl, e: Exception) -> SettingsError:
         return SettingsError(f"the settings database {url} does not exist ({_reason(url, e)});"
                              " create it first (createdb)")
     if isinstance(e, ValueError):  # the driver's own message may quote the URL: not shown
-        return SettingsError(f"{url} is not a valid PostgreSQL URL")
+        return SettingsError(
+            f"{url} is not a valid PostgreSQL URL; percent-encode characters such as @ : / ? #"
+            " in the user name and the password (or give the password in PGPASSWORD or"
+            " ~/.pgpass)"
+        )
     return SettingsError(
         f"cannot connect to the settings database {url} ({_reason(url, e)}); check that"
         " PostgreSQL is running and reachable from here"
@@ -369,6 +424,16 @@ async def _prepare(conn: asyncpg.Connection, url: PostgresUrl) -> None:
             ) from None
     finally:
         await transaction.rollback()
+
+
+async def _check_readable(conn: asyncpg.Connection, url: PostgresUrl) -> None:
+    """A database to read as it is (a copy's source): at the current schema, nothing written."""
+    version = await _schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SettingsError(_too_new(url, version))
+    if version < SCHEMA_VERSION:
+        raise SettingsError(f"the settings database {url} holds no bardbot settings")
+    await _check_schema(conn, url)
 
 
 async def _check_schema(conn: asyncpg.Connection, url: PostgresUrl) -> None:

@@ -1,7 +1,8 @@
 """The SQLite settings backend: one file, shared by the processes of one machine.
 
 WAL journal, a busy timeout, and every write is a BEGIN IMMEDIATE transaction, so several
-processes (e.g. one per shard) can use one file.
+processes (e.g. one per shard) can use one file. Opened `read_only` (a copy's source), a file is
+read as it is, whatever its schema version: never migrated, switched to WAL nor written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiosqlite
 from bardbot.settings import (
@@ -61,6 +63,7 @@ class SqliteSettingsStore(SettingsStore):
         super().__init__(str(path), defaults)
         self._db: aiosqlite.Connection | None = db
         self._path = path
+        self._read_statement = _READ
         # One connection runs one transaction at a time; concurrent callers in this process queue
         # here (FIFO), other processes and stores wait on SQLite's lock (busy_timeout).
         self._lock = asyncio.Lock()
@@ -70,7 +73,11 @@ class SqliteSettingsStore(SettingsStore):
         return self._path
 
     @classmethod
-    async def connect(cls, path: Path, defaults: GuildSettings) -> SqliteSettingsStore:
+    async def connect(
+        cls, path: Path, defaults: GuildSettings, *, read_only: bool = False
+    ) -> SqliteSettingsStore:
+        if read_only:
+            return await cls._connect_read_only(path, defaults)
         try:
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         except OSError as e:
@@ -91,6 +98,31 @@ class SqliteSettingsStore(SettingsStore):
             raise
         return cls(db, path, defaults)
 
+    @classmethod
+    async def _connect_read_only(cls, path: Path, defaults: GuildSettings) -> SqliteSettingsStore:
+        for immutable in (False, True):
+            try:
+                db = await _connect(path, read_only=True, immutable=immutable)
+            except sqlite3.Error as e:
+                raise SettingsError(f"cannot open the settings database {path}: {e}; check the"
+                                    " path and its permissions") from e
+            try:
+                statement = await _check_readable(db, path)
+            except BaseException as e:
+                await db.close()
+                # Reading a WAL file needs a shared-memory file beside it, which a read-only
+                # folder refuses; with no -wal file there, the file itself holds everything, and
+                # "immutable" reads it as it is.
+                if immutable or not isinstance(e.__cause__, sqlite3.OperationalError) or (
+                    path.with_name(f"{path.name}-wal").exists()
+                ):
+                    raise
+                continue
+            store = cls(db, path, defaults)
+            store._read_statement = statement
+            return store
+        raise AssertionError("unreachable")
+
     async def close(self) -> None:
         if self._db is not None:
             db, self._db = self._db, None
@@ -104,7 +136,7 @@ class SqliteSettingsStore(SettingsStore):
             if self._db is None:
                 raise RuntimeError("the settings store is closed")
             try:
-                return await _read(self._db, guild_id)
+                return await _read(self._db, guild_id, self._read_statement)
             except sqlite3.Error as e:
                 raise _runtime_error(self._path, e) from e
 
@@ -114,7 +146,8 @@ class SqliteSettingsStore(SettingsStore):
                 "SELECT guild_id FROM guilds UNION SELECT guild_id FROM guild_channels"
             ) as cur:
                 ids = [gid for (gid,) in await cur.fetchall()]
-            return {gid: await _read(db, gid) for gid in ids}  # type: ignore[misc]
+            return {gid: await _read(db, gid, self._read_statement)  # type: ignore[misc]
+                    for gid in ids}
 
     async def _write(
         self, guild_id: int, columns: dict[str, Any], channels: frozenset[int] | None
@@ -143,14 +176,17 @@ class SqliteSettingsStore(SettingsStore):
             await db.execute(statement, (guild_id, channel_id))
             return await _read(db, guild_id)
 
-    async def _replace(self, guild_id: int, row: StoredRow) -> None:
+    async def _replace(self, guild_id: int, row: StoredRow, overwrite: bool) -> bool:
         async with self._transaction("BEGIN IMMEDIATE") as db:
+            if not overwrite and await _read(db, guild_id) is not None:
+                return False
             await db.execute(
                 f"INSERT OR REPLACE INTO guilds (guild_id, {', '.join(COLUMNS)})"
                 f" VALUES (?{', ?' * len(COLUMNS)})",
                 (guild_id, *(row.values.get(name) for name in COLUMNS)),
             )
             await _replace_channels(db, guild_id, row.channels)
+            return True
 
     @asynccontextmanager
     async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
@@ -169,8 +205,14 @@ class SqliteSettingsStore(SettingsStore):
                 raise
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
-    connection = aiosqlite.connect(path, isolation_level=None)  # we BEGIN/COMMIT ourselves
+async def _connect(path: Path, *, read_only: bool = False, immutable: bool = False
+                   ) -> aiosqlite.Connection:
+    if read_only:
+        mode = "immutable=1" if immutable else "mode=ro"
+        uri = f"file:{quote(str(path.absolute()))}?{mode}"
+        connection = aiosqlite.connect(uri, uri=True, isolation_level=None)
+    else:
+        connection = aiosqlite.connect(path, isolation_level=None)  # we BEGIN/COMMIT ourselves
     # aiosqlite runs each connection on its own thread, which would keep the interpreter alive
     # after the host's event loop is gone if nobody closed the store: make it a daemon. A write
     # cut short at exit is rolled back by SQLite's journal.
@@ -178,17 +220,24 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     return await connection
 
 
-# The guild's row (NULLs if none) once per allowed channel (or once with a NULL channel).
-_READ = (
-    f"SELECT {', '.join(f'g.{name}' for name in COLUMNS)}, g.guild_id IS NOT NULL, c.channel_id"
-    " FROM (SELECT ? AS id) AS one"
-    " LEFT JOIN guilds g ON g.guild_id = one.id"
-    " LEFT JOIN guild_channels c ON c.guild_id = one.id"
-)
+def _read_statement(present: set[str]) -> str:
+    """The guild's row (NULLs if none) once per allowed channel (or once with a NULL channel);
+    a column not `present` (a file of an older schema) reads as NULL."""
+    values = ", ".join(f"g.{name}" if name in present else "NULL" for name in COLUMNS)
+    return (
+        f"SELECT {values}, g.guild_id IS NOT NULL, c.channel_id"
+        " FROM (SELECT ? AS id) AS one"
+        " LEFT JOIN guilds g ON g.guild_id = one.id"
+        " LEFT JOIN guild_channels c ON c.guild_id = one.id"
+    )
 
 
-async def _read(db: aiosqlite.Connection, guild_id: int) -> StoredRow | None:
-    rows = list(await db.execute_fetchall(_READ, (guild_id,)))
+_READ = _read_statement(set(COLUMNS))
+
+
+async def _read(db: aiosqlite.Connection, guild_id: int, statement: str = _READ
+                ) -> StoredRow | None:
+    rows = list(await db.execute_fetchall(statement, (guild_id,)))
     *values, stored, _ = rows[0]
     channels = [row[-1] for row in rows if row[-1] is not None]
     if not stored and not channels:
@@ -220,9 +269,9 @@ def _runtime_error(path: Path, e: sqlite3.Error) -> SettingsError:
     return SettingsError(f"the settings database {path} failed: {e}")
 
 
-async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
-    """Check the file, switch to WAL, migrate, check it is writable. Nothing is written before
-    the file is checked."""
+async def _inspect(db: aiosqlite.Connection, path: Path) -> tuple[int, dict[str, set[str]]]:
+    """The file's schema version and the columns of its tables, once it is known to be an
+    undamaged SQLite database that is empty or bardbot's, of a version this code understands."""
     await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
         # One read transaction, so user_version and the schema agree even while another
@@ -238,8 +287,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
                 (version,) = await cur.fetchone()
             async with db.execute("SELECT count(*) FROM sqlite_master") as cur:
                 (n_objects,) = await cur.fetchone()
-            if version == SCHEMA_VERSION:
-                await _check_schema(db, path, version)
+            columns_of = await _columns_of(db)
         finally:
             await _rollback(db)
     except sqlite3.OperationalError as e:  # locked, unreadable, ... (a DatabaseError subclass)
@@ -258,6 +306,15 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
         raise SettingsError(
             f"{path} is a SQLite database but not a bardbot settings database; {_UNTOUCHED}"
         )
+    return version, columns_of
+
+
+async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
+    """Check the file, switch to WAL, migrate, check it is writable. Nothing is written before
+    the file is checked."""
+    version, columns_of = await _inspect(db, path)
+    if version == SCHEMA_VERSION:
+        _require(path, version, columns_of)
     try:
         mode = await _enable_wal(db)
         if mode != "wal" and str(path) != ":memory:":
@@ -269,6 +326,19 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
         raise _not_writable(path, e) from e
 
 
+# What a file of any schema version has; a column added later reads as NULL (not set).
+_KEYS = {"guilds": frozenset({"guild_id"}), "guild_channels": frozenset({"guild_id", "channel_id"})}
+
+
+async def _check_readable(db: aiosqlite.Connection, path: Path) -> str:
+    """Check a file to read as it is (any schema version); the statement that reads a guild."""
+    version, columns_of = await _inspect(db, path)
+    if version == 0:
+        raise SettingsError(f"{path} holds no bardbot settings (an empty database)")
+    _require(path, version, columns_of, _KEYS)
+    return _read_statement(columns_of["guilds"])
+
+
 def _not_writable(path: Path, e: sqlite3.Error) -> SettingsError:
     return SettingsError(
         f"cannot write the settings database {path} ({e}); make the file and its folder"
@@ -276,13 +346,17 @@ def _not_writable(path: Path, e: sqlite3.Error) -> SettingsError:
     )
 
 
-async def _check_schema(db: aiosqlite.Connection, path: Path, claimed: int) -> None:
-    """SettingsError unless every table and column of the current schema is there."""
+async def _columns_of(db: aiosqlite.Connection) -> dict[str, set[str]]:
     columns_of = {}
     for table in TABLES:
         async with db.execute(f"PRAGMA table_info({table})") as cur:
             columns_of[table] = {row[1] for row in await cur.fetchall()}
-    what = schema_gap(columns_of)
+    return columns_of
+
+
+def _require(path: Path, claimed: int, columns_of: dict[str, set[str]], tables=TABLES) -> None:
+    """SettingsError unless every table and column of `tables` (the current schema) is there."""
+    what = schema_gap(columns_of, tables)
     if what:
         raise SettingsError(
             f"the settings database {path} (schema version {claimed}) lacks {what}; {_UNTOUCHED}"
@@ -327,7 +401,7 @@ async def _migrate_and_probe(db: aiosqlite.Connection, path: Path) -> None:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target - 1]:
                 await db.execute(statement)
-        await _check_schema(db, path, version)
+        _require(path, version, await _columns_of(db))
         await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # the write probe, too
         await db.execute("COMMIT" if version < SCHEMA_VERSION else "ROLLBACK")
     except BaseException as e:

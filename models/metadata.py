@@ -25,6 +25,11 @@ SENTIMENT_FORMAT = "bardbot.model.sentiment/1"
 SHAKESPEARE_FORMAT = "bardbot.model.shakespeare/1"
 FORMATS = {"sentiment": SENTIMENT_FORMAT, "shakespeare": SHAKESPEARE_FORMAT}
 
+# Bounds on a model's JSON, far above what the exporter writes (1.1 MB, 5 levels deep): a file
+# past them is refused before (or right after) parsing instead of exhausting memory or the stack.
+MAX_META_BYTES = 64 * 1024 * 1024
+MAX_META_DEPTH = 32
+
 # ONNX element types as onnxruntime names them.
 ORT_TYPES = {"int32": "tensor(int32)", "int64": "tensor(int64)", "float32": "tensor(float)"}
 
@@ -125,12 +130,9 @@ def read_model(path: str | Path | None, kind: str) -> LoadedModel:
     for needed in (onnx_path, json_path):
         if not needed.is_file():
             raise ModelError(f"{needed}: model file not found; {hint}")
-    try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{json_path}: unreadable model metadata ({exc}); {hint}") from exc
+    meta = _read_meta(json_path, hint)
     expected = FORMATS[kind]
-    found = meta.get("format") if isinstance(meta, dict) else None
+    found = meta.get("format")
     if found != expected:
         raise ModelError(
             f"{json_path}: metadata format {found!r}, this bardbot reads {expected!r}; {hint}"
@@ -159,6 +161,44 @@ def read_model(path: str | Path | None, kind: str) -> LoadedModel:
             f"(file changed or half-written); {hint}"
         )
     return LoadedModel(onnx_path, json_path, onnx_bytes, meta)
+
+
+def _read_meta(json_path: Path, hint: str) -> dict:
+    """The parsed JSON object in `json_path`; ModelError naming the file if it is unreadable,
+    too large, too deep, not an object, or holds NaN or Infinity."""
+    try:
+        if json_path.stat().st_size > MAX_META_BYTES:
+            raise ModelError(f"{json_path}: model metadata larger than "
+                             f"{MAX_META_BYTES // 2**20} MB; {hint}")
+        meta = json.loads(json_path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError: bad JSON, NaN, or an integer of more digits than Python converts.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ModelError(f"{json_path}: unreadable model metadata ({reason}); {hint}") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{json_path}: model metadata is not a JSON object; {hint}")
+    if _depth(meta) > MAX_META_DEPTH:
+        raise ModelError(f"{json_path}: model metadata nested more than {MAX_META_DEPTH} levels"
+                         f" deep; {hint}")
+    return meta
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a model's metadata may hold")
+
+
+def _depth(value: object) -> int:
+    """How deeply dicts and lists nest in `value` (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_META_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def create_session(model: LoadedModel, kind: str, threads: int = 1):

@@ -93,8 +93,10 @@ class Speakers:
     def __init__(self, spec: str | None = None) -> None:
         spec = (os.environ.get(ENV, "rotate") if spec is None else spec).strip()
         if spec.lower() not in ("off", "rotate") and not _NAME.match(spec):
+            # A long value is not repeated: it could be a token set in the wrong variable.
+            got = repr(spec) if len(spec) <= 40 else f"a {len(spec)}-character value (not shown)"
             raise ValueError(f"{ENV}: give off, rotate or a speaker's name (letters, spaces, "
-                             f". ' -; at most 40), got {spec!r}")
+                             f". ' -; at most 40), got {got}")
         self.spec = spec.lower() if spec.lower() in ("off", "rotate") else spec
         self._cycle = itertools.cycle(ROTATION)
         self._lock = threading.Lock()

@@ -117,6 +117,33 @@ async def test_chat_off_and_allowed_channels(env):
     assert reply.path == f"/channels/{OTHER_CHANNEL_ID}/messages"
 
 
+async def test_no_chat_reply_while_the_settings_cannot_be_read(env, monkeypatch):
+    """Fail closed (issue 15, N8): chat turned off, or kept to another channel, must not be
+    bypassed by replying with the defaults while the database is down. DMs need no settings."""
+    from bardbot.settings import SettingsUnavailable
+
+    await env.store.update(GUILD_ID, chat_enabled=False)
+    await env.store.allow_channel(GUILD_ID, OTHER_CHANNEL_ID)
+    real_get = env.store.get
+
+    async def unavailable(guild_id):
+        raise SettingsUnavailable("the settings database did not answer within 2 s")
+
+    monkeypatch.setattr(env.store, "get", unavailable)
+    for n, channel in enumerate((CHANNEL_ID, OTHER_CHANNEL_ID)):
+        await dispatch_message(env.bot, mention("hello", user_id=USER_ID + n, channel_id=channel))
+    assert env.session.requests == [] and env.gen.calls == []
+    dm = message_payload("hello", channel_id=600000000000000001, guild_id=None,
+                         author=user_payload(USER_ID + 5))
+    await dispatch_message(env.bot, dm)
+    assert len(env.session.replies) == 1  # a DM is answered
+    monkeypatch.setattr(env.store, "get", real_get)
+    await env.store.update(GUILD_ID, chat_enabled=True)
+    await dispatch_message(env.bot, mention("hello", user_id=USER_ID + 6,
+                                            channel_id=OTHER_CHANNEL_ID))
+    assert len(env.session.replies) == 2  # back: the allowed channel is answered
+
+
 async def test_per_user_cooldown(env):
     for i in range(5):
         await dispatch_message(env.bot, mention(f"line {i}"))

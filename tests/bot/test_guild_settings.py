@@ -232,7 +232,8 @@ async def test_a_bad_stored_value_never_locks_a_server_out(env, target, caplog):
 
 async def test_postgres_lost_while_running(pg_url, pg_cluster, caplog):
     """Every command answers within Discord's 3 s: with the defaults where that is safe, with a
-    true "unavailable" otherwise; once the server is back, everything works again by itself."""
+    true "unavailable" otherwise, chat not at all; once the server is back, everything works
+    again by itself."""
     env = await make_env(pg_url)
     try:
         await env.store.update(GUILD_ID, length=321)
@@ -248,8 +249,10 @@ async def test_postgres_lost_while_running(pg_url, pg_cluster, caplog):
             assert env.session.replies[-1].message["content"] == SETTINGS_UNAVAILABLE
             assert "nothing was read or changed" in (await set_(env, option("length", 9))
                                                      ).message["content"]
+            # Chat fails closed: the server may have turned it off (issue 15, N8).
+            generated, sent = len(env.gen.calls), len(env.session.requests)
             await dispatch_message(env.bot, mention("what, art thou there?", user_id=USER_ID + 7))
-            assert env.gen.calls[-1]["prompt"] == "what, art thou there? "
+            assert (len(env.gen.calls), len(env.session.requests)) == (generated, sent)
             assert time.monotonic() - started < 4 * 3
         finally:
             pg_cluster.start()

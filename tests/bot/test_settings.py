@@ -671,9 +671,17 @@ async def main():
         print("ready", flush=True)
         sys.stdin.readline()
         value = (lambda i: round(0.1 + i / n, 3)) if field == "temperature" else (lambda i: i)
+        # Many at once, but not all 1,000 queued behind one server's row lock: each call has
+        # 2 s, queueing included, and a burst that size from one process is not a bot's load.
+        in_flight = asyncio.Semaphore(32)
+
+        async def limited(call):
+            async with in_flight:
+                return await call
+
         await asyncio.gather(
-            *(store.update(guild, **{field: value(i)}) for i in range(1, n + 1)),
-            *(store.allow_channel(guild, offset + i) for i in range(1, n + 1)),
+            *(limited(store.update(guild, **{field: value(i)})) for i in range(1, n + 1)),
+            *(limited(store.allow_channel(guild, offset + i)) for i in range(1, n + 1)),
         )
         await store.update(guild, **{field: value(n)})  # last, whatever the order above
 
@@ -718,7 +726,7 @@ def test_a_postgres_url_never_shows_its_password():
     assert str(url) == "postgresql://bard:***@db.example:5432/bard?sslmode=require"
     assert "s3cret" not in repr(url) and "s3cret" not in f"{url} {[url]}"
     query = parse_target("postgres://bard@db/bard?password=s3cret")
-    assert "s3cret" not in str(query) and "password=%2A%2A%2A" in str(query)
+    assert "s3cret" not in str(query) and str(query).endswith("?password=***")
     assert str(parse_target("postgresql://bard@db/bard")) == "postgresql://bard@db/bard"
     assert parse_target("sqlite:/x/s.db") == Path("/x/s.db")
     assert parse_target("s.db") == Path("s.db")

@@ -112,8 +112,8 @@ def _migrate_settings(argv: Sequence[str]) -> int:
         return _fail(str(e))
     print(f"copied the settings of {len(report.copied)} servers from {source} to {target}")
     if report.skipped:
-        print(f"skipped {len(report.skipped)} servers {target} has already (left as they are"
-              f" there; --overwrite replaces them): {_listed(report.skipped)}")
+        print(f"skipped {len(report.skipped)} servers that {target} has already (left as they"
+              f" are there; --overwrite replaces them): {_listed(report.skipped)}")
     return 0
 
 

@@ -174,19 +174,19 @@ def redact_url(raw: str) -> str:
 
 def _redacted(raw: str) -> tuple[str, list[str]]:
     """`raw` redacted, and the pieces hidden. Worked out from the string itself, not by parsing
-    the URL (a password holding `#`, `/`, `?` or `@` derails a parser): the userinfo runs to the
-    last `@`, and a user name holding `/`, `?`, `#` or `@` is hidden whole."""
+    the URL, which a password holding `#`, `/`, `?` or `@` derails (see `_userinfo_end`)."""
     scheme, slashes, rest = raw.strip().partition("://")
     if not slashes:
         return raw.strip(), []
     hidden = []
-    userinfo, at, rest = rest.rpartition("@")
-    if at:
+    end = _userinfo_end(rest)
+    if end is None:  # no sensible reading: hide it all
+        return f"{scheme}://***", [rest]
+    userinfo, at = "", ""
+    if end >= 0:
+        userinfo, at, rest = rest[:end], "@", rest[end + 1:]
         user, colon, password = userinfo.partition(":")
-        if any(c in user for c in "/?#@"):
-            hidden.append(userinfo)
-            userinfo = "***"
-        elif colon:
+        if colon:
             hidden.append(password)
             userinfo = f"{user}:***"
     place, question, query = rest.partition("?")
@@ -205,6 +205,25 @@ def _redacted(raw: str) -> tuple[str, list[str]]:
     return f"{scheme}://{userinfo}{at}{place}{question}{query}", [h for h in hidden if h]
 
 
+# host[:port], a bracketed IPv6 address or nothing (a socket folder in ?host=), comma-separated.
+_HOST = r"(?:[\w.~%-]*|\[[\w:.%]*\])(?::\d*)?"
+_AUTHORITY = re.compile(rf"{_HOST}(?:,{_HOST})*(?=[/?]|$)")
+
+
+def _userinfo_end(rest: str) -> int | None:
+    """Where the userinfo of `rest` (a URL after `://`) ends: the last `@` followed by hosts
+    and preceded by a user name without `/`, `?` or `#` (an `@` after those is in a password or
+    the query); -1 when there is no `@`; None when no `@` can be the one."""
+    if "@" not in rest:
+        return -1
+    at = len(rest)
+    while (at := rest.rfind("@", 0, at)) >= 0:
+        user = rest[:at].partition(":")[0]
+        if _AUTHORITY.match(rest, at + 1) and not any(c in user for c in "/?#@"):
+            return at
+    return None
+
+
 @dataclass(frozen=True)
 class PostgresUrl:
     """A postgresql:// (or postgres://, any case) URL whose str() and repr() never show the
@@ -215,7 +234,7 @@ class PostgresUrl:
     def __post_init__(self) -> None:
         value = self.secret.strip()
         match = _SCHEME.match(value)
-        if not match or match[1].lower() not in POSTGRES_SCHEMES or match[2] != "//":
+        if not match or match[1].lower() not in POSTGRES_SCHEMES or not match[2].startswith("//"):
             raise ValueError(f"{_scheme_only(value)} is not a postgresql:// URL")
         # asyncpg knows the schemes in lower case only.
         object.__setattr__(self, "secret", match[1].lower() + value[match.end(1):])
@@ -225,10 +244,13 @@ class PostgresUrl:
         return redact_url(self.secret)
 
     def scrub(self, text: str) -> str:
-        """`text` (an error from a driver, ...) with every secret of this URL replaced by ***."""
+        """`text` (an error from a driver, ...) with every secret of this URL replaced by ***,
+        and every piece of one between the characters a URL parser splits at (a driver that
+        misread the URL may quote such a piece as a port or a query field)."""
         redacted, hidden = _redacted(self.secret)
+        pieces = {p for h in hidden for p in re.split(r"[#/?@:&=]", h) if len(p) >= 3}
         text = text.replace(self.secret, redacted)
-        for secret in sorted({*hidden, *map(unquote, hidden)}, key=len, reverse=True):
+        for secret in sorted({*hidden, *map(unquote, hidden), *pieces}, key=len, reverse=True):
             text = text.replace(secret, "***")
         return text
 
@@ -261,7 +283,7 @@ def parse_target(value: str | os.PathLike[str] | PostgresUrl) -> DatabaseTarget:
         if scheme == "sqlite":
             value = value[len("sqlite:"):]
             value = value[2:] if value.startswith("//") else value
-        elif scheme in POSTGRES_SCHEMES and match[2] == "//":  # type: ignore[index]
+        elif scheme in POSTGRES_SCHEMES and match[2].startswith("//"):  # type: ignore[index]
             return PostgresUrl(value)
         elif match and (match[2] or scheme.startswith("postgres")):  # type: ignore[union-attr]
             raise ValueError(

@@ -165,14 +165,14 @@ def read_model(path: str | Path | None, kind: str) -> LoadedModel:
 
 def _read_meta(json_path: Path, hint: str) -> dict:
     """The parsed JSON object in `json_path`; ModelError naming the file if it is unreadable,
-    too large, too deep, not an object, or holds NaN or Infinity."""
+    too large, too deep or not an object."""
     try:
         if json_path.stat().st_size > MAX_META_BYTES:
             raise ModelError(f"{json_path}: model metadata larger than "
                              f"{MAX_META_BYTES // 2**20} MB; {hint}")
-        meta = json.loads(json_path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        # ValueError: bad JSON, NaN, or an integer of more digits than Python converts.
+        # ValueError: bad JSON, or an integer of more digits than Python converts.
         reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise ModelError(f"{json_path}: unreadable model metadata ({reason}); {hint}") from None
     if not isinstance(meta, dict):
@@ -181,10 +181,6 @@ def _read_meta(json_path: Path, hint: str) -> dict:
         raise ModelError(f"{json_path}: model metadata nested more than {MAX_META_DEPTH} levels"
                          f" deep; {hint}")
     return meta
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a number a model's metadata may hold")
 
 
 def _depth(value: object) -> int:

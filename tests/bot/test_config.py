@@ -167,3 +167,69 @@ def test_request_logs_stay_at_info_and_never_show_interaction_tokens(capsys):
                  "POST", f"https://discord.com/api/v10/interactions/123/{TOKEN}/callback", 1.0)
     err = capsys.readouterr().err
     assert "interactions/123/<token>/callback" in err and TOKEN not in err
+
+
+# Shaped like a real bot token (id in base64, timestamp, signature); not a real one.
+REAL_SHAPED = "MTE2NjI5ODc5MDg5MjA0NjM1OQ.GxYz12.abcdefghijklmnopqrstuvwxyz0123456789AB"
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        ([f"--token-file={REAL_SHAPED}"], {}),
+        (["--token-file", REAL_SHAPED], {}),
+        ([], {"DISCORD_TOKEN_FILE": REAL_SHAPED}),
+        (["--sentiment-model", REAL_SHAPED], {}),
+        ([], {"BARDBOT_SHAKESPEARE_MODEL": REAL_SHAPED}),
+        ([], {"BARDBOT_PLAY_SPEAKER": REAL_SHAPED}),
+        ([], {"BARDBOT_PLAY_SPEAKER": REAL_SHAPED[:45]}),  # past a name's 40: not echoed
+        (["--db", f"/srv/{REAL_SHAPED}.db"], {}),
+    ],
+)
+def test_a_token_given_in_the_wrong_place_is_never_echoed(argv, env, capsys, monkeypatch):
+    """Issue 15, D8': each of these printed the token in full in its error."""
+    import bardbot.__main__ as entry
+
+    with pytest.raises(ConfigError) as info:
+        load_config(argv, env)
+    assert REAL_SHAPED not in str(info.value) and REAL_SHAPED[:30] not in str(info.value)
+    for name in ("DISCORD_TOKEN", "DISCORD_TOKEN_FILE", "BARDBOT_PLAY_SPEAKER",
+                 "BARDBOT_SHAKESPEARE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert entry.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bardbot: ") and REAL_SHAPED[:30] not in err
+
+
+def test_every_error_printed_hides_a_token_shaped_value(capsys):
+    import bardbot.__main__ as entry
+
+    entry._fail(f"cannot open {REAL_SHAPED}/x: no such file")
+    err = capsys.readouterr().err
+    assert REAL_SHAPED not in err and "(a token, not shown)/x" in err
+
+
+def test_gateway_debug_logs_hide_interaction_tokens_and_what_users_wrote(capsys):
+    """Issue 15, D8'': discord.py's gateway logs every event it receives at DEBUG."""
+    from bardbot.__main__ import setup_logging
+
+    setup_logging("DEBUG")
+    gateway = logging.getLogger("discord.gateway")
+    interaction = {"t": "INTERACTION_CREATE", "s": 3, "op": 0, "d": {
+        "id": "1", "type": 2, "token": "aW50ZXJhY3Rpb246MTIzOnNlY3JldA-interaction-token",
+        "data": {"name": "sentiment", "options": [
+            {"name": "text", "type": 3, "value": "my secret diary entry"}]},
+        "message": {"content": "a resolved message's words", "embeds": [
+            {"title": "embed words", "description": "more embed words"}]}}}
+    message = {"t": "MESSAGE_CREATE", "s": 4, "op": 0, "d": {
+        "id": "2", "content": "<@1> the private message text", "author": {"id": "9"}}}
+    for payload in (interaction, message):  # discord.py's own format string
+        gateway.debug("For Shard ID %s: WebSocket Event: %s", 0, payload)
+    gateway.debug("Received %s", '{"token": "raw-json-token", "content": "raw words"}')
+    err = capsys.readouterr().err
+    assert "INTERACTION_CREATE" in err and "MESSAGE_CREATE" in err and "sentiment" in err
+    for secret in ("interaction-token", "secret diary", "resolved message", "embed words",
+                   "private message", "raw-json-token", "raw words"):
+        assert secret not in err

@@ -837,21 +837,24 @@ def test_migrate_settings_copies_a_sqlite_file_into_postgres_idempotently(
         await raw_execute(source, "UPDATE guilds SET length = $1 WHERE guild_id = $2", -1, GUILD)
         await raw_execute(source, "INSERT INTO guilds (guild_id, length) VALUES (-3, 5)")
         async with await SettingsStore.open(pg_url) as pg:
-            await pg.update(OTHER, temperature=0.2)  # replaced: NULL there means the default
+            await pg.update(OTHER, temperature=0.2)  # already there: skipped, unless --overwrite
 
     async def copied() -> tuple[GuildSettings, GuildSettings]:
         async with await SettingsStore.open(pg_url) as pg:
             return await pg.get(GUILD), await pg.get(OTHER)
 
     asyncio.run(prepare())
-    for _ in range(2):  # the second run changes nothing
-        assert entry.main(["migrate-settings", "--from", str(source), "--to", pg_url]) == 0
-        out = capsys.readouterr().out
-        assert "copied the settings of 2 servers" in out and "bard:***@" in out
-        assert asyncio.run(copied()) == (
-            GuildSettings(temperature=1.3, show_sentiment=True,
-                          allowed_channels=frozenset({CHANNEL})),
-            GuildSettings(length=1000, chat_enabled=False),
-        )
+    migrate = ["migrate-settings", "--from", str(source), "--to", pg_url]
+    assert entry.main(migrate) == 0
+    out = capsys.readouterr().out
+    assert "copied the settings of 1 servers" in out and "bard:***@" in out
+    assert "skipped 1 servers that postgresql://bard:***@" in out and f": {OTHER}" in out
+    first = GuildSettings(temperature=1.3, show_sentiment=True,
+                          allowed_channels=frozenset({CHANNEL}))
+    assert asyncio.run(copied()) == (first, GuildSettings(temperature=0.2))
+    for _ in range(2):  # replacing: NULL there means the default; the second run changes nothing
+        assert entry.main([*migrate, "--overwrite"]) == 0
+        assert "copied the settings of 2 servers" in capsys.readouterr().out
+        assert asyncio.run(copied()) == (first, GuildSettings(length=1000, chat_enabled=False))
     assert entry.main(["migrate-settings", "--from", str(tmp_path / "no.db"), "--to", pg_url]) == 1
     assert "there is no settings file at" in capsys.readouterr().err

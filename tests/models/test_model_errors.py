@@ -227,3 +227,28 @@ def test_seal_is_rerunnable_and_leaves_the_onnx_alone(copy, capsys):
     (copy / "sentiment.onnx").write_bytes(onnx_before + b"x")
     assert main(["seal", str(copy / "sentiment.json")]) == 1
     assert "re-export" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),  # was a RecursionError traceback
+        ('{"a": ' * 100 + "1" + "}" * 100, "nested more than 32 levels deep"),
+        ("[1, 2, 3]", "not a JSON object"),
+        ('"format"', "not a JSON object"),
+        ('{"format": ' + "9" * 5000 + "}", "unreadable model metadata"),  # past int's digit limit
+    ],
+)
+def test_metadata_too_deep_or_of_the_wrong_shape_is_a_model_error_naming_the_file(
+    copy, text, message
+):
+    (copy / "shakespeare.json").write_text(text)
+    with pytest.raises(ModelError, match=message) as info:
+        ShakespeareGenerator.load(copy / "shakespeare.onnx")
+    assert str(info.value).startswith(f"{copy / 'shakespeare.json'}: ")
+
+
+def test_metadata_too_large_is_refused_before_it_is_read(copy, monkeypatch):
+    monkeypatch.setattr("bardbot.models.metadata.MAX_META_BYTES", 1000)
+    with pytest.raises(ModelError, match=r"sentiment\.json: model metadata larger than"):
+        read_model(copy / "sentiment.onnx", "sentiment")

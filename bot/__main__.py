@@ -88,7 +88,8 @@ def _migrate_settings(argv: Sequence[str]) -> int:
     import argparse
 
     from bardbot.config import unknown_arguments
-    from bardbot.settings import SettingsError, copy_settings, parse_target
+    from bardbot.database_url import parse_target
+    from bardbot.settings import SettingsError, copy_settings
 
     p = argparse.ArgumentParser(
         prog="bardbot migrate-settings",

@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bardbot.database_url import DatabaseTarget, parse_target
 from bardbot.engine import EngineLimits
 from bardbot.limits import TOKEN_SHAPE, UserError, parse_bool, shown
 from bardbot.models import play
-from bardbot.settings import DatabaseTarget, parse_target
 
 # A bad setting is a user error; its message names the variable or flag to fix.
 ConfigError = UserError

@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
+from bardbot.database_url import PostgresUrl
 from bardbot.settings import (
     COLUMNS,
     GuildSettings,
-    PostgresUrl,
     SettingsError,
     SettingsOutcomeUnknown,
     SettingsStore,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from bardbot.config import ConfigError, load_config
-from bardbot.settings import PostgresUrl, SettingsError, SettingsStore, parse_target
+from bardbot.database_url import PostgresUrl, parse_target
+from bardbot.settings import SettingsError, SettingsStore
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -105,6 +105,16 @@ async def test_a_write_unconfirmed_after_its_commit_was_sent_says_the_outcome_is
         assert await _stored_length(pg_url) == 55  # it was made: "unknown" was the truth
 
 
+async def test_the_server_itself_ends_a_statement_or_transaction_left_running(pg_url):
+    """Should the client's cancel not reach it, the server still ends a write stuck behind a lock
+    (statement_timeout) or a transaction whose client went away mid-way."""
+    async with await SettingsStore.open(pg_url) as store:
+        shown = await store._run(lambda conn: conn.fetch(
+            "SELECT current_setting('statement_timeout') AS statement,"
+            " current_setting('idle_in_transaction_session_timeout') AS idle"))
+    assert dict(shown[0]) == {"statement": "2s", "idle": "10s"}
+
+
 async def test_bardbot_set_says_when_a_change_is_unconfirmed(env, monkeypatch):
     async def unconfirmed(guild_id, **changes):
         raise SettingsOutcomeUnknown("did not confirm a change within 2 s")

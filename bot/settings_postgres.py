@@ -1,10 +1,11 @@
 """The PostgreSQL settings backend: one database shared by every shard process on every machine.
 
 asyncpg with a small connection pool. Every read and nearly every write is one statement (one
-round trip, one snapshot of both tables). A settings change is an upsert of only the changed
-columns, which PostgreSQL applies under the guild row's lock, so two admins changing two fields
-at once from two processes both land; replacing the whole channel list is one transaction that
-takes that lock first, so it never interleaves with another replacement.
+snapshot of both tables; a read is one round trip, a write is wrapped in BEGIN and COMMIT, see
+below). A settings change is an upsert of only the changed columns, which PostgreSQL applies
+under the guild row's lock, so two admins changing two fields at once from two processes both
+land; replacing the whole channel list takes that lock first, so it never interleaves with
+another replacement.
 
 Every call gives up after OPERATION_TIMEOUT (below Discord's 3 s) with SettingsUnavailable,
 waiting for an earlier call included; a connection lost to a restart or a network cut is

@@ -100,28 +100,35 @@ class SqliteSettingsStore(SettingsStore):
 
     @classmethod
     async def _connect_read_only(cls, path: Path, defaults: GuildSettings) -> SqliteSettingsStore:
-        for immutable in (False, True):
-            try:
-                db = await _connect(path, read_only=True, immutable=immutable)
-            except sqlite3.Error as e:
-                raise SettingsError(f"cannot open the settings database {path}: {e}; check the"
-                                    " path and its permissions") from e
-            try:
-                statement = await _check_readable(db, path)
-            except BaseException as e:
-                await db.close()
-                # Reading a WAL file needs a shared-memory file beside it, which a read-only
-                # folder refuses; with no -wal file there, the file itself holds everything, and
-                # "immutable" reads it as it is.
-                if immutable or not isinstance(e.__cause__, sqlite3.OperationalError) or (
-                    path.with_name(f"{path.name}-wal").exists()
-                ):
-                    raise
-                continue
-            store = cls(db, path, defaults)
-            store._read_statement = statement
-            return store
-        raise AssertionError("unreachable")
+        try:
+            return await cls._open_read_only(path, defaults, immutable=False)
+        except SettingsError as e:
+            # Reading a WAL file needs a shared-memory file beside it, which a read-only folder
+            # refuses; with no -wal file there, the file itself holds everything, and SQLite's
+            # "immutable" reads it as it is.
+            if not isinstance(e.__cause__, sqlite3.OperationalError) or (
+                path.with_name(f"{path.name}-wal").exists()
+            ):
+                raise
+        return await cls._open_read_only(path, defaults, immutable=True)
+
+    @classmethod
+    async def _open_read_only(
+        cls, path: Path, defaults: GuildSettings, *, immutable: bool
+    ) -> SqliteSettingsStore:
+        try:
+            db = await _connect(path, read_only=True, immutable=immutable)
+        except sqlite3.Error as e:
+            raise SettingsError(f"cannot open the settings database {path}: {e}; check the path"
+                                " and its permissions") from e
+        try:
+            statement = await _check_readable(db, path)
+        except BaseException:
+            await db.close()
+            raise
+        store = cls(db, path, defaults)
+        store._read_statement = statement
+        return store
 
     async def close(self) -> None:
         if self._db is not None:

@@ -203,6 +203,11 @@ def test_a_token_given_in_the_wrong_place_is_never_echoed(argv, env, capsys, mon
     assert err.startswith("bardbot: ") and REAL_SHAPED[:30] not in err
 
 
+def test_a_dotted_file_name_is_not_taken_for_a_token():
+    path = "/m/my_sentiment_model_export.final.sentiment_message_model_v3.onnx"
+    assert load_config(["--sentiment-model", path], {}).sentiment_model == path
+
+
 def test_every_error_printed_hides_a_token_shaped_value(capsys):
     import bardbot.__main__ as entry
 

@@ -106,10 +106,16 @@ def _migrate_settings(argv: Sequence[str]) -> int:
     args, extras = p.parse_known_args(argv)
     if extras:
         return _fail(str(unknown_arguments(extras)), 2)
+    targets = []
+    for flag, value in (("--from", args.source), ("--to", args.target)):
+        try:
+            targets.append(parse_target(value))
+        except ValueError as e:  # never shows a password
+            return _fail(f"{flag}: {e}", 2)
+    source, target = targets
     try:
-        source, target = parse_target(args.source), parse_target(args.target)
         report = asyncio.run(copy_settings(source, target, overwrite=args.overwrite))
-    except (SettingsError, ValueError) as e:  # neither shows a password
+    except SettingsError as e:  # never shows a password
         return _fail(str(e))
     print(f"copied the settings of {len(report.copied)} servers from {source} to {target}")
     if report.skipped:

@@ -99,6 +99,14 @@ def test_no_password_is_printed_copying_from_postgres(tmp_path, pg_url, pg_clust
     assert "Wr0ng" not in out + err and "pass/word" not in out + err
 
 
+def test_a_url_that_is_not_a_database_is_refused_without_its_password(tmp_path, capsys):
+    assert _migrate("mysql://bard:SECRET@db/bard", tmp_path / "copy.db") == 2
+    assert _migrate(tmp_path / "s.db", "postgresql+asyncpg://bard:SECRET@db/bard") == 2
+    err = capsys.readouterr().err
+    assert "--from: mysql://… is not a database" in err and "--to: postgresql+asyncpg://…" in err
+    assert "SECRET" not in err and list(tmp_path.iterdir()) == []
+
+
 def test_an_empty_postgres_source_is_refused_and_left_empty(tmp_path, pg_url, capsys):
     import asyncpg
 

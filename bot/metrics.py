@@ -154,8 +154,9 @@ class BotState(Collector):
 
 
 def _latencies(bot: Any) -> list[tuple[int, float]]:
-    # A plain Client reports [(None, latency)].
-    return [(shard or 0, seconds) for shard, seconds in list(bot.latencies)]
+    if hasattr(bot, "latencies"):  # AutoShardedClient
+        return list(bot.latencies)
+    return [(bot.shard_id or 0, bot.latency)]
 
 
 def _connections(bot: Any) -> list[tuple[int, bool]]:
@@ -166,10 +167,10 @@ def _connections(bot: Any) -> list[tuple[int, bool]]:
 
 
 def parse_address(value: str, name: str) -> tuple[str, int]:
-    """HOST:PORT, [IPv6]:PORT, or PORT alone (on 127.0.0.1); UserError naming `name`."""
+    """HOST:PORT, [IPv6]:PORT, or PORT alone (HOST: 127.0.0.1); UserError naming `name`."""
     host, sep, port = value.strip().rpartition(":")
     host = host.strip("[]") if sep else ""
-    if not (port.isascii() and port.isdigit()) or int(port) > 65535 or (sep and not host):
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise UserError(f"{name} must be HOST:PORT or PORT (e.g. 127.0.0.1:9464), "
                         f"got {shown(value)}")
     return host or DEFAULT_HOST, int(port)

@@ -9,7 +9,10 @@ bardbot.testing). Red-team requests go through every command and the chat listen
 text, URLs with passwords, mentions, ids of users, servers and channels. Then every metric is
 populated (every command x outcome, every queue, every settings call, 10 shards' latencies) and
 the endpoint is scraped over HTTP, as Prometheus does: bytes, median and p99 time per scrape.
-Metrics on vs off under load is in bench_bot_load.py (--skip burst,paced,rss keeps only it).
+Before all that, the event loop's CPU time per /sentiment with metrics off and on (requests one
+at a time through the real tree, rounds alternating off-on / on-off): what the hooks cost, a
+figure that a busy machine disturbs far less than latencies. Latency with metrics on vs off
+under paced load is in bench_bot_load.py (--skip burst,paced,rss keeps only that phase).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from bardbot import metrics, testing
 from bardbot.cog import Bard
 from bardbot.engine import Engine
 from bardbot.settings import GuildSettings, SettingsStore
+from prometheus_client import generate_latest
 
 TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 SECRETS = [TOKEN, "hunter2", "db.example.org", "paste.example", "@everyone"]
@@ -101,9 +105,32 @@ def scrape(url: str) -> tuple[float, bytes]:
     return time.perf_counter() - started, body
 
 
+async def loop_cpu(bot, cog: Bard, rounds: int, per_round: int) -> dict:
+    """Event-loop CPU ms per /sentiment, metrics off vs on (the model runs in its own thread)."""
+    cpu = {"off": 0.0, "on": 0.0}
+    user = testing.USER_ID + 10_000
+    for i in range(rounds):
+        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+            if mode == "on":
+                metrics.start(("127.0.0.1", 0), bot, cog.engine, cog)
+            started = time.thread_time()
+            for _ in range(per_round):
+                user += 1  # one user each: no cooldown
+                await testing.run_interaction(bot, testing.interaction_payload(
+                    "sentiment", [testing.option("text", "a fine film")], user_id=user))
+            cpu[mode] += time.thread_time() - started
+            metrics.stop()
+    off, on = (cpu[m] * 1000 / (rounds * per_round) for m in ("off", "on"))
+    return {"loop_cpu_ms_per_request_off": round(off, 4),
+            "loop_cpu_ms_per_request_on": round(on, 4),
+            "loop_cpu_on_over_off": round(on / off, 3), "requests_per_mode": rounds * per_round}
+
+
 async def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scrapes", type=int, default=500)
+    p.add_argument("--rounds", type=int, default=10, help="off/on rounds of the CPU comparison")
+    p.add_argument("--per-round", type=int, default=300, help="requests per mode and round")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
 
@@ -114,6 +141,7 @@ async def main() -> int:
     engine = Engine(SentimentClassifier.load(), ShakespeareGenerator.load())
     cog = Bard(bot, engine, await SettingsStore.open(":memory:", GuildSettings()))
     await bot.add_cog(cog)
+    overhead = await loop_cpu(bot, cog, args.rounds, args.per_round)
     exporter = metrics.start(("127.0.0.1", 0), bot, engine, cog)
     users = [testing.USER_ID + 1000 + i for i in range(5)]
     await red_team(bot, cog, users)
@@ -133,9 +161,15 @@ async def main() -> int:
         seconds, body = await asyncio.to_thread(scrape, exporter.url)
         times.append(seconds * 1000)
     times.sort()
+    render_cpu = []  # CPU time of the exposition alone, in this thread: less load-sensitive
+    for _ in range(args.scrapes):
+        started = time.thread_time()
+        generate_latest(exporter.registry)
+        render_cpu.append((time.thread_time() - started) * 1000)
     lines = body.decode().splitlines()
     results = {
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        **overhead,
         "red_team_requests": len(users) * 4,
         "secrets_or_ids_in_metrics": leaked,
         "scrape_bytes": len(body),
@@ -143,13 +177,16 @@ async def main() -> int:
         "shards": len(shards.shards),
         "scrape_ms_median": round(statistics.median(times), 3),
         "scrape_ms_p99": round(times[min(len(times) - 1, round(0.99 * (len(times) - 1)))], 3),
+        "render_cpu_ms_median": round(statistics.median(render_cpu), 3),
         "scrapes": args.scrapes,
     }
     print(json.dumps(results, indent=2))
     print(f"scrape with 10 shards, every metric populated: {len(body) / 1000:.1f} KB "
           f"(goal < 50), median {results['scrape_ms_median']} ms, p99 "
-          f"{results['scrape_ms_p99']} ms (goal < 10); secrets or ids in /metrics: "
-          f"{len(leaked)} (goal 0)")
+          f"{results['scrape_ms_p99']} ms (goal < 10), rendering CPU median "
+          f"{results['render_cpu_ms_median']} ms; secrets or ids in /metrics: "
+          f"{len(leaked)} (goal 0); event-loop CPU per /sentiment on/off: "
+          f"{results['loop_cpu_on_over_off']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     await bot.remove_cog("Bard")

@@ -114,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if config.token is None:
             log.info("no DISCORD_TOKEN: console mode")
+        if config.metrics is not None:
+            log.warning("BARDBOT_METRICS / --metrics: metrics are served by the Discord bot only, "
+                        "not in console mode")
         return console.run(engine)
 
     from bardbot.client import run_bot

@@ -1,8 +1,8 @@
 """Prometheus metrics, opt-in: `BARDBOT_METRICS=HOST:PORT` (or `--metrics`) serves `/metrics`.
 
-Everything lives in a registry of bardbot's own, so a host bot that runs prometheus_client's
-default registry (e.g. discord-ext-prometheus) sees no clash, and reloading the plugin registers
-nothing twice; a host that wants one endpoint can add ours: `REGISTRY.register(exporter.registry)`.
+Everything lives in a registry of bardbot's own, served on its own port, so a host bot that
+runs prometheus_client's default registry (e.g. discord-ext-prometheus) sees no clash, and
+reloading the plugin registers nothing twice.
 
 The rest of the bot reports through the module-level functions below (`count_command`,
 `observe_batch`, ...), one line at each spot; they do nothing while metrics are off. Labels are

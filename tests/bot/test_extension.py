@@ -8,6 +8,7 @@ import socket
 import sys
 import urllib.error
 from pathlib import Path
+from types import SimpleNamespace
 
 import discord
 import pytest
@@ -28,7 +29,6 @@ from tests.bot.harness import (
     interaction_payload,
     make_bot,
     message_payload,
-    option,
     run_interaction,
     start,
     user_payload,
@@ -259,7 +259,7 @@ async def test_plugin_serves_its_own_registry_and_reloads_cleanly(host, monkeypa
     url = f"http://127.0.0.1:{port}/metrics"
     for _ in range(2):  # a reload registers nothing twice and reuses the port
         await bot.load_extension("bardbot")
-        await run_interaction(bot, interaction_payload("sentiment", [option("text", "good")]))
+        await test_metrics.command(SimpleNamespace(bot=bot), "sentiment", text="good")
         text = await asyncio.to_thread(test_metrics.scrape, url)
         ok = test_metrics.value(text, "bardbot_commands_total", command="sentiment", outcome="ok")
         assert ok == 1

@@ -8,6 +8,7 @@ import logging
 import socket
 import urllib.error
 import urllib.request
+from types import SimpleNamespace
 
 import discord
 import prometheus_client
@@ -28,6 +29,7 @@ from tests.bot.harness import (
     message_payload,
     option,
     run_interaction,
+    settle,
     user_payload,
 )
 
@@ -64,10 +66,13 @@ async def metered(env):
 
 async def command(env, name: str, *, user_id: int = USER_ID, guild_id: int = GUILD_ID,
                   channel_id: int = CHANNEL_ID, **options) -> None:
+    """One command, and the listeners it dispatched (the "ok" count is one of them)."""
     opts = [option(k, v) for k, v in options.items()]
+    before = asyncio.all_tasks()
     await run_interaction(env.bot, interaction_payload(
         name, opts, user_id=user_id, guild_id=guild_id, channel_id=channel_id,
         permissions=MANAGE_GUILD))
+    await settle(before)
 
 
 async def mention(env, text: str, *, user_id: int = USER_ID) -> None:
@@ -104,9 +109,11 @@ async def test_model_queue_and_settings_metrics(metered):
     await command(metered, "shakespeare", prompt="o romeo", length=40)
     await command(metered, "bardbot-set", temperature=0.8)
     target = message_payload("what a great day", author=user_payload(USER_ID + 5, "bob"))
+    before = asyncio.all_tasks()
     await run_interaction(metered.bot, interaction_payload(
         "Analyze sentiment", kind=3, target_id=int(target["id"]),
         resolved={"messages": {target["id"]: target}}))
+    await settle(before)
 
     text = await metered.scrape()
     assert value(text, "bardbot_commands_total", command="Analyze sentiment", outcome="ok") == 1
@@ -267,3 +274,56 @@ def test_json_logs_are_one_object_a_line_with_tokens_redacted(capsys):
     assert failure["logger"] == "bardbot.cog" and "ValueError: boom" in failure["exception"]
     assert TOKEN not in "".join(json.dumps(line) for line in lines)
 
+
+
+# -- the standalone bot ----------------------------------------------------------------------
+
+
+async def test_standalone_bot_serves_metrics_when_asked(tmp_path):
+    from bardbot.client import assemble, make_bot
+    from bardbot.engine import Engine
+
+    from tests.bot.harness import FakeClassifier, FakeGenerator, attach, start
+
+    config = load_config(["--metrics", "127.0.0.1:0"], {"HOME": str(tmp_path)})
+    bot = make_bot(config)
+    attach(bot)
+    await start(bot)
+    await assemble(bot, config, Engine(FakeClassifier(), FakeGenerator()))
+    try:
+        exporter = metrics._exporter
+        assert exporter is not None and exporter.cog is bot.get_cog("Bard")
+        await command(SimpleNamespace(bot=bot), "sentiment", text="good")
+        text = await asyncio.to_thread(scrape, exporter.url)
+        assert value(text, "bardbot_commands_total", command="sentiment", outcome="ok") == 1
+        assert value(text, "bardbot_commands_total", command="bardbot about", outcome="ok") == 0
+        assert ("bardbot_commands_total", frozenset(
+            {"command": "bardbot", "outcome": "ok"}.items())) not in samples(text)  # a group
+    finally:
+        await bot.remove_cog("Bard")
+    assert metrics.active() is None
+
+
+def test_a_taken_port_stops_the_bot_with_one_line(tmp_path, monkeypatch, capsys):
+    import bardbot.__main__ as entry
+    from bardbot.models.sentiment import SentimentClassifier
+    from bardbot.models.shakespeare import ShakespeareGenerator
+
+    from tests.bot.harness import FakeClassifier, FakeGenerator
+
+    async def login(self, token):
+        raise AssertionError("the bot must stop before connecting")
+
+    monkeypatch.setattr(SentimentClassifier, "load", classmethod(lambda cls, p: FakeClassifier()))
+    monkeypatch.setattr(ShakespeareGenerator, "load", classmethod(lambda cls, p: FakeGenerator()))
+    monkeypatch.setattr(discord.Client, "login", login)
+    monkeypatch.setattr(discord.utils, "setup_logging", lambda **kwargs: None)
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert entry.main(["--db", str(tmp_path / "s.db"), "--metrics", str(port)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"bardbot: cannot serve metrics on 127.0.0.1:{port} ")
+    assert TOKEN not in "".join(err)

@@ -23,7 +23,7 @@ from functools import wraps
 from typing import Any
 
 from bardbot.limits import UserError, shown
-from discord.app_commands import Command
+from discord import app_commands
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -218,12 +218,25 @@ _active: Metrics | None = None
 _exporter: Exporter | None = None
 
 
+def build(commands: Iterable[str], bot: Any, engine: Any, chat_depth: Callable[[], int]) -> Metrics:
+    """Every metric of a bot running these commands, `bot` and `engine` read at scrape time."""
+    from bardbot.handlers import version
+
+    metrics = Metrics(commands)
+    metrics.describe_models(engine)
+    metrics.describe_build(version(), _discord_version())
+    metrics.bot_state = BotState(bot, engine, chat_depth)
+    metrics.registry.register(metrics.bot_state)
+    ProcessCollector(namespace="bardbot", registry=metrics.registry)
+    return metrics
+
+
 def start(address: tuple[str, int], bot: Any, engine: Any, cog: Any) -> Exporter:
     """Serve the metrics of `cog` (the Bard cog, on `bot` and `engine`) at `address` until the
     cog unloads. MetricsError if the address cannot be served; metrics then stay off."""
     stop()
-    names = [c.qualified_name for c in cog.walk_app_commands() if isinstance(c, Command)]
-    names.append(cog.ctx_menu.name)
+    commands = [c for c in cog.walk_app_commands() if isinstance(c, app_commands.Command)]
+    names = [c.qualified_name for c in commands] + [cog.ctx_menu.name]  # not the groups
     metrics = build(names, bot, engine, cog.chat_depth)
     exporter = Exporter(metrics, *address, cog=cog)
     try:
@@ -244,19 +257,6 @@ def start(address: tuple[str, int], bot: Any, engine: Any, cog: Any) -> Exporter
     _active, _exporter = metrics, exporter
     log.info("metrics at %s", exporter.url)
     return exporter
-
-
-def build(commands: Iterable[str], bot: Any, engine: Any, chat_depth: Callable[[], int]) -> Metrics:
-    """Every metric of a bot running these commands, `bot` and `engine` read at scrape time."""
-    from bardbot.handlers import version
-
-    metrics = Metrics(commands)
-    metrics.describe_models(engine)
-    metrics.describe_build(version(), _discord_version())
-    metrics.bot_state = BotState(bot, engine, chat_depth)
-    metrics.registry.register(metrics.bot_state)
-    ProcessCollector(namespace="bardbot", registry=metrics.registry)
-    return metrics
 
 
 def release(cog: Any) -> None:
@@ -331,7 +331,6 @@ def observe_batch(size: int, run_seconds: float) -> None:
         _active.model_seconds.labels("sentiment").observe(run_seconds)
 
 
-
 def timed_generation(call: Callable[[], str]) -> Callable[[], str]:
     """`call` (a generation, run in a worker thread) reporting its queue wait, run time and
     characters; `call` itself while metrics are off."""
@@ -392,9 +391,7 @@ def settings_outcome(error: BaseException) -> str:
 
 def command_outcome(error: BaseException) -> str:
     """The outcome word of a command that raised `error` (an AppCommandError or its original)."""
-    from bardbot.engine import Busy
-    from bardbot.limits import UserError
-    from discord import app_commands
+    from bardbot.engine import Busy  # engine reports through this module: imported late
 
     original = getattr(error, "original", error)
     if isinstance(original, Busy):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import urllib.error
 import urllib.request
+from pathlib import Path
 from types import SimpleNamespace
 
 import discord
@@ -36,6 +38,7 @@ from tests.bot.harness import (
 TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 DB_URL = "postgresql://bard:hunter2-secret@db.example.org/bardbot"
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def scrape(url: str) -> str:
@@ -327,3 +330,15 @@ def test_a_taken_port_stops_the_bot_with_one_line(tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"bardbot: cannot serve metrics on 127.0.0.1:{port} ")
     assert TOKEN not in "".join(err)
+
+
+async def test_the_grafana_dashboard_queries_metrics_that_exist(metered):
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"bardbot_\w+", target["expr"])}
+    await command(metered, "sentiment", text="good")
+    await command(metered, "shakespeare", prompt="o romeo", length=10)
+    await mention(metered, "hello")
+    families = list(text_string_to_metric_families(await metered.scrape()))
+    exported = {f.name for f in families} | {s.name for f in families for s in f.samples}
+    assert queried and queried <= exported, queried - exported

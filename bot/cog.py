@@ -178,7 +178,7 @@ class Bard(commands.Cog):
         self._tree_wrapper = None
         if tree.get_command(self.ctx_menu.name, type=self.ctx_menu.type) is self.ctx_menu:
             tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
-        metrics.release(self)
+        await metrics.release(self)
         if self.owns_resources:
             self.engine.close()
             await self.store.close()

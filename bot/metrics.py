@@ -13,6 +13,7 @@ States that change all the time (queue depths, gateway latency, guilds) are read
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import platform
@@ -259,17 +260,26 @@ def start(address: tuple[str, int], bot: Any, engine: Any, cog: Any) -> Exporter
     return exporter
 
 
-def release(cog: Any) -> None:
-    """Stop the exporter if it serves `cog` (called when the cog unloads)."""
-    if _exporter is not None and _exporter.cog is cog:
-        stop()
+async def release(cog: Any) -> None:
+    """Stop the exporter if it serves `cog` (called when the cog unloads). In a thread: the
+    HTTP server takes up to half a second to notice, which the event loop must not wait for."""
+    exporter = _exporter
+    if exporter is not None and exporter.cog is cog:
+        detach()
+        await asyncio.to_thread(exporter.stop)
+
+
+def detach() -> Exporter | None:
+    """Metrics off from now on; the exporter that was serving them, still to be stopped."""
+    global _active, _exporter
+    exporter, _active, _exporter = _exporter, None, None
+    return exporter
 
 
 def stop() -> None:
-    global _active, _exporter
-    if _exporter is not None:
-        _exporter.stop()
-    _active = _exporter = None
+    exporter = detach()
+    if exporter is not None:
+        exporter.stop()
 
 
 def _discord_version() -> str:

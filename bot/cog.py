@@ -219,6 +219,7 @@ class Bard(commands.Cog):
         if ephemeral and not reply.ephemeral:
             reply = Reply(reply.content, reply.embed, ephemeral=True)
         await self._send(interaction, reply)
+        metrics.count_command(interaction, "ok")
 
     # -- errors --------------------------------------------------------------------------
 
@@ -337,6 +338,7 @@ class Bard(commands.Cog):
     @bardbot.command(name="about", description="The models behind bardbot, their scores, latency")
     async def about(self, interaction: discord.Interaction) -> None:
         await self._send(interaction, handlers.about(self.engine, self.bot.latency))
+        metrics.count_command(interaction, "ok")
 
     @bardbot.command(name="settings", description="bardbot's settings in this server")
     async def show_settings(self, interaction: discord.Interaction) -> None:

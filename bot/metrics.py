@@ -194,7 +194,6 @@ class Exporter:
     port: int
     cog: Any = field(default=None, repr=False)
     _server: Any = field(default=None, repr=False)
-    _unlisten: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -206,9 +205,6 @@ class Exporter:
         return f"http://{host}:{self.port}/metrics"
 
     def stop(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -247,13 +243,6 @@ def start(address: tuple[str, int], bot: Any, engine: Any, cog: Any) -> Exporter
         raise MetricsError(f"cannot serve metrics on {where} (BARDBOT_METRICS / --metrics): "
                            f"{e.strerror or e}") from None
     exporter.port = exporter._server.server_port  # the real one when 0 asked for any free port
-
-    async def on_app_command_completion(interaction: Any, command: Any) -> None:
-        if getattr(command, "binding", None) is cog or command is cog.ctx_menu:
-            count_command(interaction, "ok")
-
-    bot.add_listener(on_app_command_completion)
-    exporter._unlisten = lambda: bot.remove_listener(on_app_command_completion)
     global _active, _exporter
     _active, _exporter = metrics, exporter
     log.info("metrics at %s", exporter.url)

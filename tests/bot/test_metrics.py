@@ -31,7 +31,6 @@ from tests.bot.harness import (
     message_payload,
     option,
     run_interaction,
-    settle,
     user_payload,
 )
 
@@ -69,13 +68,10 @@ async def metered(env):
 
 async def command(env, name: str, *, user_id: int = USER_ID, guild_id: int = GUILD_ID,
                   channel_id: int = CHANNEL_ID, **options) -> None:
-    """One command, and the listeners it dispatched (the "ok" count is one of them)."""
     opts = [option(k, v) for k, v in options.items()]
-    before = asyncio.all_tasks()
     await run_interaction(env.bot, interaction_payload(
         name, opts, user_id=user_id, guild_id=guild_id, channel_id=channel_id,
         permissions=MANAGE_GUILD))
-    await settle(before)
 
 
 async def mention(env, text: str, *, user_id: int = USER_ID) -> None:
@@ -112,14 +108,17 @@ async def test_model_queue_and_settings_metrics(metered):
     await command(metered, "shakespeare", prompt="o romeo", length=40)
     await command(metered, "bardbot-set", temperature=0.8)
     target = message_payload("what a great day", author=user_payload(USER_ID + 5, "bob"))
-    before = asyncio.all_tasks()
     await run_interaction(metered.bot, interaction_payload(
         "Analyze sentiment", kind=3, target_id=int(target["id"]),
         resolved={"messages": {target["id"]: target}}))
-    await settle(before)
+
+    for sub in ("about", "settings"):
+        await run_interaction(metered.bot, interaction_payload("bardbot", subcommand=sub))
 
     text = await metered.scrape()
     assert value(text, "bardbot_commands_total", command="Analyze sentiment", outcome="ok") == 1
+    assert value(text, "bardbot_commands_total", command="bardbot about", outcome="ok") == 1
+    assert value(text, "bardbot_commands_total", command="bardbot settings", outcome="ok") == 1
     assert value(text, "bardbot_commands_total", command="bardbot-set", outcome="ok") == 1
     assert value(text, "bardbot_sentiment_batch_size_count") == 4
     assert value(text, "bardbot_sentiment_batch_size_sum") == 4
@@ -128,9 +127,9 @@ async def test_model_queue_and_settings_metrics(metered):
     assert value(text, "bardbot_model_run_seconds_count", model="shakespeare") == 1
     assert value(text, "bardbot_queue_wait_seconds_count", queue="generation") == 1
     assert value(text, "bardbot_generated_characters_total") == metered.gen.calls[-1]["length"]
-    assert value(text, "bardbot_settings_calls_total", operation="get", outcome="ok") == 1
+    assert value(text, "bardbot_settings_calls_total", operation="get", outcome="ok") == 2
     assert value(text, "bardbot_settings_calls_total", operation="update", outcome="ok") == 1
-    assert value(text, "bardbot_settings_call_seconds_count", access="read") == 1
+    assert value(text, "bardbot_settings_call_seconds_count", access="read") == 2
     assert value(text, "bardbot_settings_call_seconds_count", access="write") == 1
     assert value(text, "bardbot_queue_depth", queue="sentiment") == 0
     assert value(text, "bardbot_guilds") == len(metered.bot.guilds)

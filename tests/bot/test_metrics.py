@@ -257,6 +257,8 @@ def test_json_logs_are_one_object_a_line_with_tokens_redacted(capsys):
     assert load_config(["--log-format", "json"], {}).log_format == "json"
     with pytest.raises(ConfigError, match="BARDBOT_LOG_FORMAT"):
         load_config([], {"BARDBOT_LOG_FORMAT": "xml"})
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     setup_logging("INFO", "json")
     try:
         logging.getLogger("discord.http").warning(
@@ -265,8 +267,8 @@ def test_json_logs_are_one_object_a_line_with_tokens_redacted(capsys):
             raise ValueError("boom")
         except ValueError:
             logging.getLogger("bardbot.cog").exception("command failed: x")
-    finally:
-        setup_logging("INFO")  # back to text for the other tests
+    finally:  # the other tests log as before
+        root.handlers[:], root.level = handlers, level
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     http, failure = lines[-2], lines[-1]
     assert http["message"] == "POST https://discord.com/api/v10/webhooks/1/<token> responded " \

@@ -13,6 +13,8 @@ cooldowns do not interfere). Measured:
 - lost interactions: any without a reply (there must be none); "busy" replies are counted;
 - RSS after 1,000 and after 10,000 requests (same mix), to see memory stays flat.
 Two arrival patterns: a burst (all at once) and paced (a steady rate).
+Metrics overhead: paced /sentiment with the Prometheus metrics off and on (scraped every
+second), in alternating rounds of the same run, latencies pooled per mode.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ import json
 import platform
 import statistics
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import discord
-from bardbot import testing
+from bardbot import metrics, testing
 from bardbot.cog import Bard
 from bardbot.engine import Engine, EngineLimits
 from bardbot.settings import GuildSettings, SettingsStore
@@ -119,6 +123,7 @@ class Bench:
         self.session = session
         self.length = length
         self.user = testing.USER_ID
+        self.latencies: dict[str, list[float]] = {}  # of the last run, per kind (ms)
 
     def payload(self, kind: str, i: int) -> dict:
         self.user += 1
@@ -159,6 +164,7 @@ class Bench:
             tokens = [t for t, (k, _) in arrivals.items() if k == kind]
             answered = [t for t in tokens if t in self.session.done]
             latencies = [(self.session.done[t][0] - arrivals[t][1]) * 1000 for t in answered]
+            self.latencies[kind] = latencies
             out[kind] = {
                 "sent": len(tokens),
                 "answered": len(answered),
@@ -169,6 +175,64 @@ class Bench:
                 "max_ms": round(max(latencies), 2),
             }
         return out
+
+
+class Scraper(threading.Thread):
+    """Scrapes `url` every `interval` seconds, as Prometheus would (more often than usual)."""
+
+    def __init__(self, url: str, interval: float = 1.0):
+        super().__init__(daemon=True)
+        self.url, self.interval = url, interval
+        self.scrapes = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(self.interval):
+            with urllib.request.urlopen(self.url, timeout=5) as response:
+                response.read()
+            self.scrapes += 1
+
+
+async def metrics_overhead(bench: Bench, cog: Bard, count: int, rate: float, rounds: int) -> dict:
+    """Paced /sentiment with metrics off and on, in short rounds ordered off-on, on-off, ... so
+    that a drift of the machine's load hits both alike. p50/p99 over each mode's pooled
+    latencies, and the median over rounds of each round's on/off ratio (robust to one round
+    that another process disturbed)."""
+    pooled: dict[str, list[float]] = {"off": [], "on": []}
+    ratios: dict[str, list[float]] = {"p50": [], "p99": []}
+    cpu = {"off": 0.0, "on": 0.0}  # process CPU seconds (all threads: loop, models, exporter)
+    scrapes = 0
+    for i in range(rounds):
+        this_round = {}
+        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+            if mode == "on":
+                exporter = metrics.start(("127.0.0.1", 0), cog.bot, cog.engine, cog)
+                scraper = Scraper(exporter.url)
+                scraper.start()
+            started = time.process_time()
+            await bench.run(["sentiment"] * count, rate)
+            cpu[mode] += time.process_time() - started
+            pooled[mode] += bench.latencies["sentiment"]
+            this_round[mode] = bench.latencies["sentiment"]
+            if mode == "on":
+                scraper.halt.set()
+                scraper.join()
+                scrapes += scraper.scrapes
+                metrics.stop()
+        on, off = this_round["on"], this_round["off"]
+        ratios["p50"].append(statistics.median(on) / statistics.median(off))
+        ratios["p99"].append(percentile(on, 0.99) / percentile(off, 0.99))
+    out: dict = {"rate_per_s": rate, "rounds": rounds, "requests_per_mode": len(pooled["on"]),
+                 "scrapes": scrapes}
+    for mode, values in pooled.items():
+        out[mode] = {"p50_ms": round(statistics.median(values), 3),
+                     "p99_ms": round(percentile(values, 0.99), 3),
+                     "cpu_ms_per_request": round(cpu[mode] * 1000 / len(values), 4)}
+    for q in ("p50", "p99"):
+        out[f"{q}_on_over_off_pooled"] = round(out["on"][f"{q}_ms"] / out["off"][f"{q}_ms"], 3)
+        out[f"{q}_on_over_off_median_of_rounds"] = round(statistics.median(ratios[q]), 3)
+    out["cpu_on_over_off"] = round(cpu["on"] / cpu["off"], 3)
+    return out
 
 
 async def main() -> int:
@@ -188,7 +252,14 @@ async def main() -> int:
     p.add_argument("--rss-requests", type=int, default=10000)
     p.add_argument("--sentiment-workers", type=int, default=1)
     p.add_argument("--no-freeze", action="store_true", help="skip gc.freeze(), for comparison")
-    p.add_argument("--skip", default="", help="comma-separated phases to skip: burst,paced,rss")
+    p.add_argument("--skip", default="",
+                   help="comma-separated phases to skip: burst,paced,rss,metrics")
+    p.add_argument("--metrics-rate", type=float, default=200.0,
+                   help="paced /sentiment arrivals per second for the metrics on/off phase")
+    p.add_argument("--metrics-rounds", type=int, default=20,
+                   help="rounds of the metrics phase (each runs off and on once)")
+    p.add_argument("--metrics-requests", type=int, default=300,
+                   help="/sentiment requests per mode and round of the metrics phase")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
 
@@ -201,7 +272,8 @@ async def main() -> int:
     generator = ShakespeareGenerator.load(args.shakespeare_model)
     bot, session, store = await start_bot()
     engine = Engine(classifier, generator, EngineLimits(sentiment_workers=args.sentiment_workers))
-    await bot.add_cog(Bard(bot, engine, store))
+    cog = Bard(bot, engine, store)
+    await bot.add_cog(cog)
     bench = Bench(bot, session, args.length)
     if not args.no_freeze:
         gc.collect()
@@ -232,6 +304,9 @@ async def main() -> int:
             results[f"sentiment_paced_{rate:g}_per_s"] = await bench.run(
                 ["sentiment"] * args.sentiment, rate
             )
+    if "metrics" not in skip:
+        results["metrics_overhead"] = await metrics_overhead(
+            bench, cog, args.metrics_requests, args.metrics_rate, args.metrics_rounds)
     results["median_sentiment_batch_ms"] = round(engine.median(engine.sentiment_ms), 2)
 
     if "rss" not in skip:

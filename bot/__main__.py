@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import aiohttp
 import discord
@@ -65,11 +67,28 @@ class RedactPayloads(logging.Filter):
         return True
 
 
-def setup_logging(level: str) -> None:
-    """discord.py's logging at `level`, except request logs (at most INFO, tokens redacted);
-    gateway events are logged without tokens and without what users wrote."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC), level, logger, message, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, log_format: str = "text") -> None:
+    """discord.py's logging at `level` (JSON lines with log_format="json"), except request
+    logs (at most INFO, tokens redacted); gateway events are logged without tokens and
+    without what users wrote."""
     number = getattr(logging, level)
-    discord.utils.setup_logging(level=number)
+    formatter = JsonFormatter() if log_format == "json" else None
+    discord.utils.setup_logging(level=number, formatter=formatter)
     for name in REQUEST_LOGGERS:
         logging.getLogger(name).setLevel(max(number, logging.INFO))
     for names, redact in ((REQUEST_LOGGERS, RedactTokens), (GATEWAY_LOGGERS, RedactPayloads)):
@@ -137,11 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(argv)
     except ConfigError as e:
         return _fail(str(e), 2)
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_format)
     for warning in config.warnings:
         log.warning("%s", warning)
 
     from bardbot.extension import load_engine
+    from bardbot.metrics import MetricsError
     from bardbot.models import ModelError
     from bardbot.settings import SettingsError
 
@@ -155,13 +175,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if config.token is None:
             log.info("no DISCORD_TOKEN: console mode")
+        if config.metrics is not None:
+            log.warning("BARDBOT_METRICS / --metrics: metrics are served by the Discord bot only, "
+                        "not in console mode")
         return console.run(engine)
 
     from bardbot.client import run_bot
 
     try:
         asyncio.run(run_bot(config, engine))
-    except SettingsError as e:
+    except (SettingsError, MetricsError) as e:
         return _fail(str(e))
     except discord.LoginFailure:
         return _fail("Discord rejected the token: check DISCORD_TOKEN / DISCORD_TOKEN_FILE")

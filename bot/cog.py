@@ -12,11 +12,12 @@ import asyncio
 import logging
 import math
 import re
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import discord
-from bardbot import handlers
+from bardbot import handlers, metrics
 from bardbot.engine import Busy, Engine
 from bardbot.handlers import Reply
 from bardbot.limits import (
@@ -186,12 +187,14 @@ class Bard(commands.Cog):
         self._tree_wrapper = None
         if tree.get_command(self.ctx_menu.name, type=self.ctx_menu.type) is self.ctx_menu:
             tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
+        await metrics.release(self)
         if self.owns_resources:
             self.engine.close()
             await self.store.close()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Every option of the right type before any command code sees it."""
+        metrics.mark_start(interaction)
         check_option_types(interaction)
         return True
 
@@ -225,6 +228,7 @@ class Bard(commands.Cog):
         if ephemeral and not reply.ephemeral:
             reply = Reply(reply.content, reply.embed, ephemeral=True)
         await self._send(interaction, reply)
+        metrics.count_command(interaction, "ok")
 
     # -- errors --------------------------------------------------------------------------
 
@@ -242,6 +246,7 @@ class Bard(commands.Cog):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         interaction.extras[HANDLED] = True
+        metrics.count_command(interaction, metrics.command_outcome(error))
         original = getattr(error, "original", error)
         if isinstance(original, UserError | WrongOptionType):
             message = str(original)
@@ -335,6 +340,7 @@ class Bard(commands.Cog):
     ) -> None:
         # The context menu (built in __init__) calls this; message commands receive the
         # message's content without the privileged message-content intent.
+        metrics.mark_start(interaction)
         if not message.content.strip():
             raise UserError("That message has no text to analyse.")
         await self._respond(
@@ -344,6 +350,7 @@ class Bard(commands.Cog):
     @bardbot.command(name="about", description="The models behind bardbot, their scores, latency")
     async def about(self, interaction: discord.Interaction) -> None:
         await self._send(interaction, handlers.about(self.engine, self.bot.latency))
+        metrics.count_command(interaction, "ok")
 
     @bardbot.command(name="settings", description="bardbot's settings in this server")
     async def show_settings(self, interaction: discord.Interaction) -> None:
@@ -481,24 +488,28 @@ class Bard(commands.Cog):
         if ctx.valid:
             return
         if self._chat_cooldown.update_rate_limit(message):
+            metrics.count_chat("cooldown")
             log.debug("chat cooldown: user=%s channel=%s", message.author.id, message.channel.id)
             return
+        started = time.perf_counter()
         # Taking the channel's lock before any other await keeps a burst in arrival order.
         channel_id = message.channel.id
         queue = self._chat_queues.setdefault(channel_id, _ChannelQueue())
         if queue.size >= CHAT_QUEUE:
-            await self._chat(message, busy=True)
+            await self._chat(message, busy=True, started=started)
             return
         queue.size += 1
         try:
             async with queue.lock:
-                await self._chat(message)
+                await self._chat(message, started=started)
         finally:
             queue.size -= 1
             if not queue.size:
                 del self._chat_queues[channel_id]
 
-    async def _chat(self, message: discord.Message, *, busy: bool = False) -> None:
+    async def _chat(
+        self, message: discord.Message, *, busy: bool = False, started: float | None = None
+    ) -> None:
         guild_id = self._guild_id(message)
         context = (
             f"message={message.id} user={message.author.id} "
@@ -517,26 +528,37 @@ class Bard(commands.Cog):
             ):
                 return
             if busy:
-                reply = Reply(BUSY)
+                reply, outcome = Reply(BUSY), "busy"
+                metrics.count_busy("chat")
                 log.info("busy: chat %s (channel queue full)", context)
             else:
-                reply = await self._chat_reply(message, settings)
+                reply, outcome = await self._chat_reply(message, settings)
             # A reply to a message deleted meanwhile is still sent, as a plain message.
             reference = message.to_reference(fail_if_not_exists=False)
             await message.channel.send(reply.content, reference=reference,
                                        mention_author=False, allowed_mentions=NO_MENTIONS)
+            metrics.count_chat(outcome, started)
         except discord.HTTPException as e:
+            metrics.count_chat("failed", started)
             log.warning("chat reply failed: %s: %s", context, e)
         except Exception as e:  # the listener must survive anything
+            metrics.count_chat("failed", started)
             log.error("chat reply failed: %s: %s: %s", context, type(e).__name__, e)
             log.debug("traceback", exc_info=e)
 
-    async def _chat_reply(self, message: discord.Message, settings: GuildSettings) -> Reply:
+    async def _chat_reply(
+        self, message: discord.Message, settings: GuildSettings
+    ) -> tuple[Reply, str]:
+        """The reply and its outcome for the metrics (ok, user_error or busy)."""
         try:
             async with message.channel.typing():
-                return await handlers.chat(self.engine, self.strip_mention(message.content),
-                                           settings)
+                text = self.strip_mention(message.content)
+                return await handlers.chat(self.engine, text, settings), "ok"
         except UserError as e:
-            return Reply(str(e))
+            return Reply(str(e)), "user_error"
         except Busy:
-            return Reply(BUSY)
+            return Reply(BUSY), "busy"
+
+    def chat_depth(self) -> int:
+        """Chat replies waiting or being written, over all channels (read by the metrics)."""
+        return sum(queue.size for queue in list(self._chat_queues.values()))

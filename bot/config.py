@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bardbot import metrics
 from bardbot.database_url import DatabaseTarget, parse_target
 from bardbot.engine import EngineLimits
 from bardbot.limits import TOKEN_SHAPE, UserError, parse_bool, shown
@@ -50,6 +51,8 @@ class Config:
     max_generations: int = 256
     max_queued_texts: int = 2048
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object a line
+    metrics: tuple[str, int] | None = None  # serve Prometheus /metrics on (host, port)
     warnings: tuple[str, ...] = ()  # logged once logging is set up
 
     @property
@@ -63,6 +66,7 @@ class Config:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 
 def _int(value: str, name: str, minimum: int = 0) -> int:
@@ -220,6 +224,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", metavar="LEVEL",
                    help=f"{', '.join(LOG_LEVELS)} (default: INFO) [BARDBOT_LOG_LEVEL]")
+    p.add_argument("--log-format", metavar="FORMAT",
+                   help="text (default) or json: one JSON object a line [BARDBOT_LOG_FORMAT]")
+    p.add_argument("--metrics", metavar="HOST:PORT",
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST defaults to "
+                   "127.0.0.1) [BARDBOT_METRICS]")
     return p
 
 
@@ -285,6 +294,11 @@ def load_config(
     if level not in LOG_LEVELS:
         raise ConfigError(f"--log-level / BARDBOT_LOG_LEVEL must be {', '.join(LOG_LEVELS[:-1])} "
                           f"or {LOG_LEVELS[-1]}, got {shown(level)}")
+    log_format = (pick(args.log_format, "BARDBOT_LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"--log-format / BARDBOT_LOG_FORMAT must be text or json, "
+                          f"got {shown(log_format)}")
+    metrics_at = pick(args.metrics, "BARDBOT_METRICS")
     try:  # read by handlers.play_speakers(); a bad value stops the bot here, at start
         pick(None, play.ENV)  # a token set there by mistake is refused without echoing it
         play.Speakers(env.get(play.ENV, "rotate"))
@@ -318,5 +332,9 @@ def load_config(
         if max_gen
         else 256,
         log_level=level,
+        log_format=log_format,
+        metrics=metrics.parse_address(metrics_at, "--metrics / BARDBOT_METRICS")
+        if metrics_at
+        else None,
         warnings=tuple(warnings),
     )

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
+from bardbot import metrics
+
 
 class Classifier(Protocol):
     info: dict
@@ -71,7 +73,7 @@ class Engine:
         self._generate_pool = ThreadPoolExecutor(
             max(1, limits.generate_workers), thread_name_prefix="bardbot-generate"
         )
-        self._queue: list[tuple[str, asyncio.Future]] = []
+        self._queue: list[tuple[str, asyncio.Future, float]] = []  # text, result, queued at
         self._in_batch = 0
         self._generations = 0
         # Recent wall times (ms) of the model calls, for /bardbot about.
@@ -82,9 +84,10 @@ class Engine:
     async def classify(self, text: str) -> Any:
         """The SentimentResult of one text, computed in a batch with concurrent requests."""
         if len(self._queue) + self._in_batch >= self.limits.max_queued_texts:
+            metrics.count_busy("sentiment")
             raise Busy("too many sentiment requests are queued")
         future = asyncio.get_running_loop().create_future()
-        self._queue.append((text, future))
+        self._queue.append((text, future, time.perf_counter()))
         self._dispatch()
         return await future
 
@@ -93,7 +96,8 @@ class Engine:
         arriving while every worker is busy wait and leave together, split over the workers."""
         while self._queue and self._free_workers:
             size = min(self.limits.max_batch, -(-len(self._queue) // self._free_workers))
-            batch = [(t, f) for t, f in self._queue[:size] if not f.done()]  # skip cancelled
+            batch = [(t, f) for t, f, _ in self._queue[:size] if not f.done()]  # skip cancelled
+            metrics.observe_waits("sentiment", [q for _, _, q in self._queue[:size]])
             del self._queue[:size]
             if not batch:
                 continue
@@ -131,6 +135,7 @@ class Engine:
                 batch[0][1].set_exception(e)
             return
         self.sentiment_ms.append((time.perf_counter() - started) * 1000)
+        metrics.observe_batch(len(batch), time.perf_counter() - started)
         for (_, fut), result in zip(batch, results, strict=True):
             if not fut.done():
                 fut.set_result(result)
@@ -140,18 +145,23 @@ class Engine:
     ) -> str:
         """`length` new characters after `prompt`, generated in a worker thread."""
         if self._generations >= self.limits.max_generations:
+            metrics.count_busy("generation")
             raise Busy("too many generations are queued")
         self._generations += 1
         started = time.perf_counter()
         try:
-            call = partial(
+            call = metrics.timed_generation(partial(
                 self.generator.generate, prompt, length=length, temperature=temperature, seed=seed
-            )
+            ))
             text = await asyncio.get_running_loop().run_in_executor(self._generate_pool, call)
         finally:
             self._generations -= 1
         self.generate_ms.append((time.perf_counter() - started) * 1000)
         return text
+
+    def queue_depths(self) -> tuple[int, int]:
+        """Sentiment texts and generations waiting or running (read by the metrics)."""
+        return len(self._queue) + self._in_batch, self._generations
 
     @staticmethod
     def median(values: deque[float]) -> float | None:
@@ -160,7 +170,7 @@ class Engine:
     def close(self) -> None:
         """Stop the worker threads (running calls finish; queued requests are dropped)."""
         self._closed = True
-        for _, fut in self._queue:
+        for _, fut, _ in self._queue:
             fut.cancel()
         self._queue.clear()
         self._sentiment_pool.shutdown(wait=False, cancel_futures=True)

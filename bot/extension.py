@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 
+from bardbot import metrics
 from bardbot.cog import Bard
 from bardbot.config import Config, load_config
 from bardbot.engine import Engine
@@ -67,6 +68,18 @@ async def install(bot: commands.Bot, engine: Engine, store: SettingsStore) -> Ba
     return cog
 
 
+async def serve_metrics(bot: commands.Bot, config: Config, engine: Engine, cog: Bard) -> None:
+    """Prometheus /metrics for `cog` when `config` asks for them. When the address cannot be
+    served the cog is removed again (all or nothing) and MetricsError says why."""
+    if config.metrics is None:
+        return
+    try:
+        metrics.start(config.metrics, bot, engine, cog)
+    except metrics.MetricsError:
+        await bot.remove_cog(cog.qualified_name)
+        raise
+
+
 async def add_cog(bot: commands.Bot, cog: Bard) -> None:
     """`bot.add_cog(cog)`, all or nothing. discord.py's add_cog is not atomic for app commands:
     a clash with one of the host's slash commands leaves our listener, earlier commands and
@@ -91,7 +104,8 @@ async def setup(bot: commands.Bot) -> None:
     config = dataclasses.replace(config, chat=parse_bool(chat, "BARDBOT_CHAT") if chat else False)
     engine = await asyncio.to_thread(load_engine, config)
     # No thread runs before the engine's first request: nothing to close if the store fails.
-    await install(bot, engine, await open_store(config))
+    cog = await install(bot, engine, await open_store(config))
+    await serve_metrics(bot, config, engine, cog)
     log.info("bardbot loaded (settings: %s, chat by default: %s)", config.db_path, config.chat)
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from bardbot import metrics
 from bardbot.database_url import PostgresUrl, parse_target
 from bardbot.limits import check_length, check_temperature
 
@@ -213,11 +214,13 @@ class SettingsStore(ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @metrics.settings_call("get")
     async def get(self, guild_id: int) -> GuildSettings:
         """The guild's settings; `defaults` for a guild that never set anything."""
         check_id(guild_id, "guild id")
         return self._decode(guild_id, await self._fetch(guild_id))
 
+    @metrics.settings_call("update")
     async def update(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Change only the given settings; ValueError (a user-facing message) for a bad value."""
         check_id(guild_id, "guild id")
@@ -226,12 +229,14 @@ class SettingsStore(ABC):
         channels = changes.get("allowed_channels")
         return self._decode(guild_id, await self._write(guild_id, columns, channels))
 
+    @metrics.settings_call("allow_channel")
     async def allow_channel(self, guild_id: int, channel_id: int) -> GuildSettings:
         """Add a channel to the guild's allowed channels (an empty set allows every channel)."""
         check_id(guild_id, "guild id")
         check_id(channel_id, "channel id")
         return self._decode(guild_id, await self._set_channel(guild_id, channel_id, True))
 
+    @metrics.settings_call("disallow_channel")
     async def disallow_channel(self, guild_id: int, channel_id: int) -> GuildSettings:
         """Remove a channel from the allowed ones; removing the last allows every channel again."""
         check_id(guild_id, "guild id")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import sys
+import urllib.error
 from pathlib import Path
+from types import SimpleNamespace
 
 import discord
 import pytest
@@ -14,6 +18,7 @@ from bardbot.models.shakespeare import ShakespeareGenerator
 from bardbot.settings import SettingsStore
 from discord.ext import commands
 
+from tests.bot import test_metrics
 from tests.bot.harness import (
     BOT_ID as ME,
 )
@@ -240,3 +245,37 @@ async def test_the_plugin_ignores_the_host_token_file(host, monkeypatch):
     monkeypatch.setenv("DISCORD_TOKEN_FILE", "/nonexistent/host-token")
     await bot.load_extension("bardbot.extension")
     assert bot.get_cog("Bard") is not None
+
+
+# -- metrics in a host bot ----------------------------------------------------------------
+
+
+async def test_plugin_serves_its_own_registry_and_reloads_cleanly(host, monkeypatch):
+    bot, _ = host
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("BARDBOT_METRICS", str(port))
+    url = f"http://127.0.0.1:{port}/metrics"
+    for _ in range(2):  # a reload registers nothing twice and reuses the port
+        await bot.load_extension("bardbot")
+        await test_metrics.command(SimpleNamespace(bot=bot), "sentiment", text="good")
+        text = await asyncio.to_thread(test_metrics.scrape, url)
+        ok = test_metrics.value(text, "bardbot_commands_total", command="sentiment", outcome="ok")
+        assert ok == 1
+        await bot.unload_extension("bardbot")
+        with pytest.raises(urllib.error.URLError):
+            await asyncio.to_thread(test_metrics.scrape, url)
+    test_metrics.test_the_default_registry_is_left_alone()
+
+
+async def test_plugin_with_a_taken_port_loads_nothing(host, monkeypatch):
+    bot, _ = host
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("BARDBOT_METRICS", f"127.0.0.1:{taken.getsockname()[1]}")
+        with pytest.raises(commands.ExtensionFailed, match="cannot serve metrics"):
+            await bot.load_extension("bardbot")
+    assert bot.get_cog("Bard") is None
+    assert bot.tree.get_commands() == []

@@ -9,6 +9,9 @@ The models are synchronous (onnxruntime), so every call runs in a small thread p
   sentiment batch.
 Both queues are bounded: past the cap a request fails at once with `Busy` (the user gets a clear
 "busy, try again" reply) instead of waiting minutes behind everybody else.
+- background texts (channel mood samples) go through the same batches at a lower priority: a
+  batch of them starts only when no request waits, is kept small so that a request arriving
+  meanwhile waits little, and past its own cap a text is dropped and counted, never queued.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class EngineLimits:
     max_batch: int = 64  # texts per sentiment session run
     max_queued_texts: int = 2048  # sentiment requests waiting or running
     max_generations: int = 256  # generations waiting or running (each a few ms to ~0.1 s)
+    background_batch: int = 16  # background texts per session run
+    max_background: int = 512  # background texts waiting; more are dropped
 
 
 class Engine:
@@ -72,6 +77,8 @@ class Engine:
             max(1, limits.generate_workers), thread_name_prefix="bardbot-generate"
         )
         self._queue: list[tuple[str, asyncio.Future]] = []
+        self._background: list[tuple[str, asyncio.Future]] = []
+        self.background_dropped = 0  # background texts refused because too many waited
         self._in_batch = 0
         self._generations = 0
         # Recent wall times (ms) of the model calls, for /bardbot about.
@@ -88,13 +95,30 @@ class Engine:
         self._dispatch()
         return await future
 
+    async def classify_background(self, text: str) -> Any:
+        """Like `classify`, at a lower priority; Busy (and counted in `background_dropped`)
+        when `max_background` texts already wait."""
+        if len(self._background) >= self.limits.max_background:
+            self.background_dropped += 1
+            raise Busy("too many background texts are queued")
+        future = asyncio.get_running_loop().create_future()
+        self._background.append((text, future))
+        self._dispatch()
+        return await future
+
     def _dispatch(self) -> None:
         """Start batches on free sentiment workers. A lone request starts at once; requests
-        arriving while every worker is busy wait and leave together, split over the workers."""
-        while self._queue and self._free_workers:
-            size = min(self.limits.max_batch, -(-len(self._queue) // self._free_workers))
-            batch = [(t, f) for t, f in self._queue[:size] if not f.done()]  # skip cancelled
-            del self._queue[:size]
+        arriving while every worker is busy wait and leave together, split over the workers.
+        Background texts go only when no request waits."""
+        while (self._queue or self._background) and self._free_workers:
+            queue, cap = (
+                (self._queue, self.limits.max_batch)
+                if self._queue
+                else (self._background, self.limits.background_batch)
+            )
+            size = min(cap, -(-len(queue) // self._free_workers))
+            batch = [(t, f) for t, f in queue[:size] if not f.done()]  # skip cancelled
+            del queue[:size]
             if not batch:
                 continue
             self._free_workers -= 1
@@ -160,8 +184,9 @@ class Engine:
     def close(self) -> None:
         """Stop the worker threads (running calls finish; queued requests are dropped)."""
         self._closed = True
-        for _, fut in self._queue:
+        for _, fut in self._queue + self._background:
             fut.cancel()
         self._queue.clear()
+        self._background.clear()
         self._sentiment_pool.shutdown(wait=False, cancel_futures=True)
         self._generate_pool.shutdown(wait=False, cancel_futures=True)

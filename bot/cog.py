@@ -170,7 +170,6 @@ class Bard(commands.Cog):
 
         self._previous_tree_handler = previous
         self._tree_wrapper = tree.on_error = on_error  # type: ignore[method-assign]
-        self.mood.start()
         if mood_commands.has_content_intent(self.bot):
             mood_chart.warm_up()
 

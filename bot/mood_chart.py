@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bardbot.mood import MoodSeries
 
-WIDTH, HEIGHT, DPI = 8.0, 4.8, 100  # inches: 800 x 480 pixels
+WIDTH, HEIGHT, DPI = 7.2, 4.5, 100  # inches: 720 x 450 pixels
 BACKGROUND = "#2b2d31"
 TEXT = "#f2f3f5"
 GRID = "#4e5058"
@@ -23,7 +23,8 @@ POSITIVE = "#57f287"
 NEGATIVE = "#ed4245"
 LINE = "#f2f3f5"
 VOLUME = "#949cf7"
-FONT_SIZE = 15
+FONT_SIZE = 19  # points: about 13 pixels high at a phone's width (~360 pixels)
+TITLE_LIMIT = 34  # characters
 
 _executor = ThreadPoolExecutor(1, thread_name_prefix="bardbot-mood-chart")
 
@@ -44,13 +45,12 @@ def _import() -> None:
 
 def render_png(series: MoodSeries, title: str) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND)
     FigureCanvasAgg(figure)
     mood, volume = figure.subplots(
-        2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08}
+        2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2], "hspace": 0.18}
     )
     times = [_time(series.start_hour + i * series.bin_hours) for i in range(len(series.messages))]
     width = datetime.timedelta(hours=series.bin_hours)
@@ -66,19 +66,21 @@ def render_png(series: MoodSeries, title: str) -> bytes:
     mood.set_ylim(0, 1)
     mood.set_yticks([0, 0.5, 1], ["0%", "50%", "100%"])
     mood.set_ylabel("positive", fontsize=FONT_SIZE)
-    mood.set_title(title, fontsize=FONT_SIZE + 2, color=TEXT, loc="left", pad=10)
+    if len(title) > TITLE_LIMIT:
+        title = title[: TITLE_LIMIT - 1] + "…"
+    mood.set_title(title, fontsize=FONT_SIZE + 1, color=TEXT, loc="left", pad=8)
 
     volume.bar(times, series.messages, width=width, align="edge", color=VOLUME, linewidth=0)
     volume.set_ylabel("messages", fontsize=FONT_SIZE)
     volume.yaxis.set_major_locator(_few_ticks())
-    locator = AutoDateLocator(minticks=3, maxticks=6)
-    volume.xaxis.set_major_locator(locator)
-    volume.xaxis.set_major_formatter(ConciseDateFormatter(locator, show_offset=False))
+    _date_axis(volume.xaxis, len(times) * series.bin_hours // 24)
     volume.set_xlim(times[0], times[-1] + width)
     for axes in (mood, volume):
         _style(axes)
-    figure.text(0.99, 0.01, "UTC", color=GRID, fontsize=FONT_SIZE - 3, ha="right", va="bottom")
-    figure.subplots_adjust(left=0.14, right=0.97, top=0.89, bottom=0.12)
+    step = "hourly" if series.bin_hours == 1 else "daily"
+    figure.text(0.985, 0.975, f"{step}, UTC", color=TEXT, alpha=0.6, fontsize=FONT_SIZE - 5,
+                ha="right", va="top")
+    figure.subplots_adjust(left=0.17, right=0.97, top=0.87, bottom=0.13)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", facecolor=BACKGROUND)
     return buffer.getvalue()
@@ -86,6 +88,28 @@ def render_png(series: MoodSeries, title: str) -> bytes:
 
 def _time(hour: int) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(hour * 3600, datetime.UTC).replace(tzinfo=None)
+
+
+def _date_axis(axis, days: int) -> None:
+    """Few labels (a phone shows the chart ~360 pixels wide): weekdays for a week or less."""
+    from matplotlib.dates import (
+        AutoDateLocator,
+        ConciseDateFormatter,
+        DateFormatter,
+        DayLocator,
+        HourLocator,
+    )
+
+    if days <= 1:
+        axis.set_major_locator(HourLocator(byhour=range(0, 24, 6)))
+        axis.set_major_formatter(DateFormatter("%H:00"))
+    elif days <= 7:
+        axis.set_major_locator(DayLocator(interval=1 if days <= 3 else 2))
+        axis.set_major_formatter(DateFormatter("%a %d"))
+    else:
+        locator = AutoDateLocator(minticks=3, maxticks=5)
+        axis.set_major_locator(locator)
+        axis.set_major_formatter(ConciseDateFormatter(locator, show_offset=False))
 
 
 def _few_ticks():

@@ -103,9 +103,7 @@ async def mood_reply(
         line += f" This server keeps {settings.mood_days} days of mood."
     if not current.total:
         return Reply(line)
-    period = "day" if days == 1 else f"{days} days"
-    step = "hourly" if current.bin_hours == 1 else "daily"
-    title = f"Mood in {where}, last {period} ({step})"
+    title = f"{where}, last {'day' if days == 1 else f'{days} days'}"
     # "$" would start matplotlib's mathtext.
     return Reply(line, image=await mood_chart.render(current, title.replace("$", r"\$")))
 

@@ -97,7 +97,7 @@ class MoodRecorder:
             return
         if not self._gate.get(guild_id, (False, 0.0))[0]:
             return  # mood was turned off while it was being judged
-        self._start_writer()
+        self.start_writer()
         counts = self._counts.setdefault((guild_id, channel_id, hour), [0, 0, 0.0])
         counts[0] += 1
         counts[1] += result.label == "positive"
@@ -148,7 +148,7 @@ class MoodRecorder:
                 await self.store.add_mood(*self._unsent)
                 self._unsent = None
 
-    def _start_writer(self) -> None:
+    def start_writer(self) -> None:
         """Write the counts every `flush_seconds` and prune old ones every hour, until close;
         started by the first count (a bot where no server turned mood on runs no writer)."""
         if self._loop_task is None:

@@ -186,6 +186,7 @@ class Bard(commands.Cog):
             tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
         await self.mood.close()  # writes the counts not yet written
         if self.owns_resources:
+            mood_chart.shutdown()
             self.engine.close()
             await self.store.close()
 

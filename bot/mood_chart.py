@@ -1,9 +1,11 @@
 """The mood chart: mean P(positive) over time above the number of messages, as a PNG.
 
-Drawn with matplotlib's Agg backend through its object API (no pyplot, no global state), in one
-worker thread of its own, so a chart never blocks the event loop and two are never drawn at
-once. The picture is opaque, dark-grey with light text, so that it reads the same in Discord's
-dark and light themes, and its text is large enough to stay legible at phone width.
+Drawn with matplotlib's Agg backend through its object API (no pyplot, no global state), in a
+helper process of its own (started on first use, ~50 MB): a thread would hold the interpreter's
+lock for much of the drawing and stall the event loop (bench/bench_mood.py measures both); one
+process also means two charts are never drawn at once. The picture is opaque, dark-grey with
+light text, so that it reads the same in Discord's dark and light themes, and its text is large
+enough to stay legible at phone width.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import io
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from bardbot.mood import MoodSeries
 
@@ -26,17 +30,41 @@ VOLUME = "#949cf7"
 FONT_SIZE = 19  # points: about 13 pixels high at a phone's width (~360 pixels)
 TITLE_LIMIT = 34  # characters
 
-_executor = ThreadPoolExecutor(1, thread_name_prefix="bardbot-mood-chart")
+_executor: Executor | None = None
+IN_A_THREAD = False  # True draws in a thread of this process instead (the bench compares)
+
+
+def _chart_executor() -> Executor:
+    global _executor
+    if _executor is None:
+        if IN_A_THREAD:
+            _executor = ThreadPoolExecutor(1, thread_name_prefix="bardbot-mood-chart")
+        else:  # spawned, not forked: this process runs threads (onnxruntime, aiosqlite)
+            _executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    return _executor
 
 
 async def render(series: MoodSeries, title: str) -> bytes:
-    """The chart as PNG bytes, drawn in the chart thread."""
-    return await asyncio.get_running_loop().run_in_executor(_executor, render_png, series, title)
+    """The chart as PNG bytes, drawn in the chart process."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_chart_executor(), render_png, series, title)
+    except BrokenProcessPool:  # the helper died (killed, out of memory): a new one next time
+        shutdown()
+        raise
 
 
 def warm_up() -> None:
-    """Import matplotlib in the chart thread now (a second or so), not at the first chart."""
-    _executor.submit(_import)
+    """Start the chart process and import matplotlib there now (a second or two), not at the
+    first chart."""
+    _chart_executor().submit(_import)
+
+
+def shutdown() -> None:
+    global _executor
+    if _executor is not None:
+        executor, _executor = _executor, None
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _import() -> None:
@@ -50,11 +78,13 @@ def render_png(series: MoodSeries, title: str) -> bytes:
     figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND)
     FigureCanvasAgg(figure)
     mood, volume = figure.subplots(
-        2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2], "hspace": 0.18}
+        2, 1, gridspec_kw={"height_ratios": [3, 1.2], "hspace": 0.18}
     )
-    times = [_time(series.start_hour + i * series.bin_hours) for i in range(len(series.messages))]
-    width = datetime.timedelta(hours=series.bin_hours)
-    centres = [t + width / 2 for t in times]
+    # x in hours from the start: plain numbers with ticks placed here draw much faster than
+    # matplotlib's date locators.
+    step = series.bin_hours
+    span = len(series.messages) * step
+    centres = [i * step + step / 2 for i in range(len(series.messages))]
     means = [float("nan") if m is None else m for m in series.means()]
 
     mood.axhline(0.5, color=GRID, linewidth=1.5, linestyle="--")
@@ -62,54 +92,47 @@ def render_png(series: MoodSeries, title: str) -> bytes:
                       alpha=0.45, interpolate=True, linewidth=0)
     mood.fill_between(centres, means, 0.5, where=[m < 0.5 for m in means], color=NEGATIVE,
                       alpha=0.45, interpolate=True, linewidth=0)
-    mood.plot(centres, means, color=LINE, linewidth=2, marker="o" if len(times) <= 31 else None)
+    mood.plot(centres, means, color=LINE, linewidth=2, marker="o" if len(centres) <= 31 else None)
     mood.set_ylim(0, 1)
     mood.set_yticks([0, 0.5, 1], ["0%", "50%", "100%"])
     mood.set_ylabel("positive", fontsize=FONT_SIZE)
+    mood.xaxis.set_visible(False)
     if len(title) > TITLE_LIMIT:
         title = title[: TITLE_LIMIT - 1] + "…"
     mood.set_title(title, fontsize=FONT_SIZE + 1, color=TEXT, loc="left", pad=8)
 
-    volume.bar(times, series.messages, width=width, align="edge", color=VOLUME, linewidth=0)
+    # One polygon, not a bar per hour: a week of hourly bars would be 168 artists to draw.
+    volume.stairs(series.messages, range(0, span + 1, step), fill=True, color=VOLUME,
+                  linewidth=0)
     volume.set_ylabel("messages", fontsize=FONT_SIZE)
     volume.yaxis.set_major_locator(_few_ticks())
-    _date_axis(volume.xaxis, len(times) * series.bin_hours // 24)
-    volume.set_xlim(times[0], times[-1] + width)
+    volume.set_xticks(*_time_ticks(series.start_hour, span))
     for axes in (mood, volume):
+        axes.set_xlim(0, span)
         _style(axes)
-    step = "hourly" if series.bin_hours == 1 else "daily"
-    figure.text(0.985, 0.975, f"{step}, UTC", color=TEXT, alpha=0.6, fontsize=FONT_SIZE - 5,
-                ha="right", va="top")
+    figure.text(0.985, 0.975, f"{'hourly' if step == 1 else 'daily'}, UTC", color=TEXT,
+                alpha=0.6, fontsize=FONT_SIZE - 5, ha="right", va="top")
     figure.subplots_adjust(left=0.17, right=0.97, top=0.87, bottom=0.13)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", facecolor=BACKGROUND)
     return buffer.getvalue()
 
 
-def _time(hour: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(hour * 3600, datetime.UTC).replace(tzinfo=None)
-
-
-def _date_axis(axis, days: int) -> None:
-    """Few labels (a phone shows the chart ~360 pixels wide): weekdays for a week or less."""
-    from matplotlib.dates import (
-        AutoDateLocator,
-        ConciseDateFormatter,
-        DateFormatter,
-        DayLocator,
-        HourLocator,
-    )
-
+def _time_ticks(start_hour: int, span: int) -> tuple[list[int], list[str]]:
+    """Few labels (a phone shows the chart ~360 pixels wide): hours for a day, weekdays for a
+    week or less, dates beyond; at UTC midnights (or every 6 hours)."""
+    days = span // 24
     if days <= 1:
-        axis.set_major_locator(HourLocator(byhour=range(0, 24, 6)))
-        axis.set_major_formatter(DateFormatter("%H:00"))
+        step, form = 6, "%H:00"
     elif days <= 7:
-        axis.set_major_locator(DayLocator(interval=1 if days <= 3 else 2))
-        axis.set_major_formatter(DateFormatter("%a %d"))
+        step, form = 24 if days <= 3 else 48, "%a %d"
     else:
-        locator = AutoDateLocator(minticks=3, maxticks=5)
-        axis.set_major_locator(locator)
-        axis.set_major_formatter(ConciseDateFormatter(locator, show_offset=False))
+        step, form = 24 * -(-days // 4), "%b %d"
+    first = -(-start_hour // step) * step
+    hours = range(first, start_hour + span, step)
+    labels = [datetime.datetime.fromtimestamp(h * 3600, datetime.UTC).strftime(form)
+              for h in hours]
+    return [h - start_hour for h in hours], labels
 
 
 def _few_ticks():

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 10.0  # how often counts are written: a crash loses at most this much
 PRUNE_SECONDS = 3600.0  # how often counts older than a server's mood_days are deleted
 GATE_SECONDS = 30.0  # a server's mood on/off is asked of the database again after this
+CLOSE_TRIES = 3  # writes of the last counts tried at close
 SETTLE_SECONDS = 2.0  # how long /bardbot mood waits for samples still being judged
 MAX_TEXT = 2000  # characters of a message judged (Discord's limit without Nitro)
 DAYS_RANGE = (1, 90)
@@ -140,11 +141,13 @@ class MoodRecorder:
         """Write the counts gathered so far (SettingsError if the database fails: they are
         kept, and written by the next flush)."""
         async with self._flush_lock:
-            if self._unsent is None and self._counts:
+            if self._unsent is not None:  # first the batch that may or may not have landed
+                await self.store.add_mood(*self._unsent)
+                self._unsent = None
+            if self._counts:
                 counts = {k: (v[0], v[1], v[2]) for k, v in self._counts.items()}
                 self._counts.clear()
                 self._unsent = (uuid.uuid4().hex, counts)
-            if self._unsent is not None:
                 await self.store.add_mood(*self._unsent)
                 self._unsent = None
 
@@ -179,10 +182,16 @@ class MoodRecorder:
             self._loop_task = None
         for task in list(self._samples):
             task.cancel()
-        try:
-            await self.flush()
-        except (SettingsError, RuntimeError) as e:  # RuntimeError: the store is closed
-            log.warning("mood: the last counts were not written: %s", e)
+        for attempt in range(CLOSE_TRIES):
+            try:
+                await self.flush()
+                return
+            except SettingsError as e:
+                if attempt == CLOSE_TRIES - 1:
+                    log.warning("mood: the last counts were not written: %s", e)
+            except RuntimeError as e:  # the store was closed first
+                log.warning("mood: the last counts were not written: %s", e)
+                return
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def render_png(series: MoodSeries, title: str) -> bytes:
     figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND)
     FigureCanvasAgg(figure)
     mood, volume = figure.subplots(
-        2, 1, gridspec_kw={"height_ratios": [3, 1.2], "hspace": 0.18}
+        2, 1, gridspec_kw={"height_ratios": [3, 1.2], "hspace": 0.3}
     )
     # x in hours from the start: plain numbers with ticks placed here draw much faster than
     # matplotlib's date locators.

@@ -2,11 +2,12 @@
 
     .venv/bin/python scripts/mood_week.py [--out docs/mood-week.png] [--seed 18]
 
-The week is simulated, not recorded: messages per hour follow a daily rhythm (quiet at night,
-busiest in the evening, more at the weekend), and each message's P(positive) is drawn from a
-Beta distribution around a mood that drifts, with a bad Tuesday evening (a game lost, say) and a
-good Saturday. The counts go through the real path: a SQLite settings store, `add_mood`, and
-the same `mood_reply` the bot answers with.
+Two weeks are simulated (the summary compares this week with the one before), not recorded:
+messages per hour follow a daily rhythm (quiet at night, busiest in the evening, more at the
+weekend), and each message's P(positive) is drawn from a Beta distribution around a mood that
+drifts, with a bad Tuesday evening (a game lost, say) and a good Saturday. The counts go through
+the real path: a SQLite settings store, `add_mood`, and the same `mood_reply` the bot answers
+with.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bardbot.console import render_text
 from bardbot.mood import MoodRecorder, hour_of
 from bardbot.mood_commands import mood_reply
 from bardbot.settings import SettingsStore
@@ -29,7 +31,7 @@ GUILD, CHANNEL = 1, 2
 def simulate(seed: int, end_hour: int) -> dict[tuple[int, int, int], tuple[int, int, float]]:
     rng = np.random.default_rng(seed)
     counts = {}
-    for hour in range(end_hour - 7 * 24 + 1, end_hour + 1):
+    for hour in range(end_hour - 14 * 24 + 1, end_hour + 1):  # this week and the one before
         day, hour_of_day = divmod(hour, 24)
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
         evening = min(abs(hour_of_day - 20), 24 - abs(hour_of_day - 20))
@@ -39,7 +41,7 @@ def simulate(seed: int, end_hour: int) -> dict[tuple[int, int, int], tuple[int, 
         n = int(rng.poisson(rate))
         if not n:
             continue
-        mood = 0.62 + 0.05 * math.sin(hour / 9)
+        mood = (0.62 if hour > end_hour - 7 * 24 else 0.66) + 0.05 * math.sin(hour / 9)
         if weekday == 1 and 18 <= hour_of_day <= 23:
             mood -= 0.25
         if weekday == 5:
@@ -59,7 +61,7 @@ async def draw(out: Path, seed: int) -> str:
             reply = await mood_reply(store, recorder, GUILD, [CHANNEL], "#general", 7, now)
     assert reply.image is not None
     out.write_bytes(reply.image)
-    return reply.content
+    return render_text(reply, plain=True)
 
 
 def main() -> None:

@@ -13,7 +13,10 @@ import threading
 from pathlib import Path
 
 import asyncpg
+import discord
 import pytest
+from bardbot.client import content_intent_status, make_bot
+from bardbot.config import load_config
 from bardbot.console import Console
 from bardbot.engine import Busy, Engine, EngineLimits
 from bardbot.mood import MoodRecorder, bin_rows, hour_of, summary
@@ -380,3 +383,43 @@ def test_chart_renders_without_a_display():
     data = render_png(current, "#a $very$ long channel name, last 30 days")
     assert png_size(data) == (720, 450)
     assert io.BytesIO(data).getbuffer().nbytes < 200_000
+
+
+# -- the Message Content intent --------------------------------------------------------------
+
+
+class _App:
+    def __init__(self, **flags):
+        self.flags = discord.ApplicationFlags(**flags)
+
+
+def test_the_intent_is_asked_for_only_when_configured_and_its_grant_is_reported(tmp_path):
+    home = {"HOME": str(tmp_path)}
+    assert not load_config([], home).message_content
+    assert load_config([], {**home, "BARDBOT_MESSAGE_CONTENT": "1"}).message_content
+    plain = make_bot(load_config([], home))
+    assert not plain.intents.message_content
+    assert content_intent_status(plain).startswith("Message Content intent not requested")
+    bot = make_bot(load_config(["--message-content"], home))
+    assert bot.intents.message_content and not bot.intents.members
+    bot._application = _App(gateway_message_content_limited=True)  # what login fetched
+    assert content_intent_status(bot).endswith("granted: servers may turn on channel mood")
+    bot._application = _App()  # the portal switch is off: say so before Discord refuses
+    with pytest.raises(discord.PrivilegedIntentsRequired):
+        content_intent_status(bot)
+
+
+def test_a_refused_intent_is_one_line_naming_the_switch(monkeypatch, capsys):
+    import bardbot.__main__ as entry
+    import bardbot.client
+    import bardbot.extension
+
+    async def refused(config, engine):
+        raise discord.PrivilegedIntentsRequired(None)
+
+    monkeypatch.setenv("DISCORD_TOKEN", "a.b.c")
+    monkeypatch.setattr(bardbot.extension, "load_engine", lambda config: None)
+    monkeypatch.setattr(bardbot.client, "run_bot", refused)
+    assert entry.main(["--message-content"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "switch on Message Content Intent" in err

@@ -66,6 +66,7 @@ class MoodRecorder:
         self._unsent: tuple[str, dict] | None = None  # a batch whose write did not succeed
         self._samples: set[asyncio.Task] = set()
         self._gate: dict[int, tuple[bool, float]] = {}  # guild -> (mood on, until)
+        self._lookups: dict[int, asyncio.Future] = {}  # guild -> its settings being read
         self._flush_lock = asyncio.Lock()
         self._loop_task: asyncio.Task | None = None
 
@@ -106,11 +107,21 @@ class MoodRecorder:
         self.counted += 1
 
     async def enabled(self, guild_id: int) -> bool:
-        """Whether the server's mood is on, asked of the database at most every GATE_SECONDS."""
-        now = self.clock()
+        """Whether the server's mood is on, asked of the database at most every GATE_SECONDS
+        (once for all the messages that arrive while it answers)."""
         known = self._gate.get(guild_id)
-        if known is not None and known[1] > now:
+        if known is not None and known[1] > self.clock():
             return known[0]
+        lookup = self._lookups.get(guild_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(guild_id))
+            self._lookups[guild_id] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(guild_id, None))
+        return await asyncio.shield(lookup)  # one message given up on cancels no other's
+
+    async def _look_up(self, guild_id: int) -> bool:
+        known = self._gate.get(guild_id)
+        now = self.clock()
         try:
             on = (await self.store.get(guild_id)).mood_enabled
         except SettingsError as e:

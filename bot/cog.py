@@ -170,7 +170,8 @@ class Bard(commands.Cog):
 
         self._previous_tree_handler = previous
         self._tree_wrapper = tree.on_error = on_error  # type: ignore[method-assign]
-        if mood_commands.has_content_intent(self.bot):
+        if mood_commands.has_content_intent(self.bot):  # servers may count mood
+            self.mood.start_writer()  # also prunes old counts every hour
             mood_chart.warm_up()
 
     async def cog_unload(self) -> None:

@@ -7,11 +7,12 @@ The models are synchronous (onnxruntime), so every call runs in a small thread p
   run one by one, so one bad text fails only its own request;
 - generations run one per worker thread, in their own pool, so a long generation never delays a
   sentiment batch.
-Both queues are bounded: past the cap a request fails at once with `Busy` (the user gets a clear
-"busy, try again" reply) instead of waiting minutes behind everybody else.
-- background texts (channel mood samples) go through the same batches at a lower priority: a
-  batch of them starts only when no request waits, is kept small so that a request arriving
-  meanwhile waits little, and past its own cap a text is dropped and counted, never queued.
+- background texts (channel mood samples) are batched the same way on a thread of their own, so
+  a request never waits behind them, and a batch of them starts only while no request waits
+  for a worker.
+All queues are bounded: past the cap a request fails at once with `Busy` (the user gets a clear
+"busy, try again" reply) instead of waiting minutes behind everybody else; a background text is
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ class Engine:
             max(1, limits.generate_workers), thread_name_prefix="bardbot-generate"
         )
         self._queue: list[tuple[str, asyncio.Future]] = []
+        self._background_pool = ThreadPoolExecutor(1, thread_name_prefix="bardbot-background")
         self._background: list[tuple[str, asyncio.Future]] = []
+        self._background_running = False
         self.background_dropped = 0  # background texts refused because too many waited
         self._in_batch = 0
         self._generations = 0
@@ -95,30 +98,51 @@ class Engine:
         self._dispatch()
         return await future
 
+    def background_full(self) -> bool:
+        """Whether a background text would be refused now (then counted as dropped)."""
+        if len(self._background) < self.limits.max_background:
+            return False
+        self.background_dropped += 1
+        return True
+
     async def classify_background(self, text: str) -> Any:
-        """Like `classify`, at a lower priority; Busy (and counted in `background_dropped`)
-        when `max_background` texts already wait."""
-        if len(self._background) >= self.limits.max_background:
-            self.background_dropped += 1
+        """Like `classify`, for work nobody waits on (Busy, and counted as dropped, when
+        `max_background` texts already wait)."""
+        if self.background_full():
             raise Busy("too many background texts are queued")
         future = asyncio.get_running_loop().create_future()
         self._background.append((text, future))
-        self._dispatch()
+        self._dispatch_background()
         return await future
+
+    def _dispatch_background(self) -> None:
+        """Start a background batch unless one runs or a request waits for a worker."""
+        while self._background and not self._background_running and not self._queue:
+            size = self.limits.background_batch
+            batch = [(t, f) for t, f in self._background[:size] if not f.done()]
+            del self._background[:size]
+            if not batch:
+                continue
+            self._background_running = True
+            task = asyncio.get_running_loop().create_task(self._run_background(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _run_background(self, batch: list[tuple[str, asyncio.Future]]) -> None:
+        try:
+            await self._predict(batch, self._background_pool)
+        finally:
+            self._background_running = False
+            if not self._closed:
+                self._dispatch_background()
 
     def _dispatch(self) -> None:
         """Start batches on free sentiment workers. A lone request starts at once; requests
-        arriving while every worker is busy wait and leave together, split over the workers.
-        Background texts go only when no request waits."""
-        while (self._queue or self._background) and self._free_workers:
-            queue, cap = (
-                (self._queue, self.limits.max_batch)
-                if self._queue
-                else (self._background, self.limits.background_batch)
-            )
-            size = min(cap, -(-len(queue) // self._free_workers))
-            batch = [(t, f) for t, f in queue[:size] if not f.done()]  # skip cancelled
-            del queue[:size]
+        arriving while every worker is busy wait and leave together, split over the workers."""
+        while self._queue and self._free_workers:
+            size = min(self.limits.max_batch, -(-len(self._queue) // self._free_workers))
+            batch = [(t, f) for t, f in self._queue[:size] if not f.done()]  # skip cancelled
+            del self._queue[:size]
             if not batch:
                 continue
             self._free_workers -= 1
@@ -135,26 +159,31 @@ class Engine:
             self._in_batch -= len(batch)
             if not self._closed:
                 self._dispatch()
+                self._dispatch_background()
 
-    async def _predict(self, batch: list[tuple[str, asyncio.Future]]) -> None:
+    async def _predict(
+        self, batch: list[tuple[str, asyncio.Future]], pool: ThreadPoolExecutor | None = None
+    ) -> None:
         """Settle every future of `batch` with its text's result. When the batched run fails,
         each text is run alone, so only a text that fails by itself gets the error."""
         loop = asyncio.get_running_loop()
+        pool = pool or self._sentiment_pool
         started = time.perf_counter()
         try:
             results = await loop.run_in_executor(
-                self._sentiment_pool, self.classifier.predict, [text for text, _ in batch]
+                pool, self.classifier.predict, [text for text, _ in batch]
             )
         except Exception as e:
             if len(batch) > 1:
                 for item in batch:
                     if not item[1].done():
-                        await self._predict([item])
+                        await self._predict([item], pool)
                 return
             if not batch[0][1].done():
                 batch[0][1].set_exception(e)
             return
-        self.sentiment_ms.append((time.perf_counter() - started) * 1000)
+        if pool is self._sentiment_pool:  # what /bardbot about shows: requests' batches
+            self.sentiment_ms.append((time.perf_counter() - started) * 1000)
         for (_, fut), result in zip(batch, results, strict=True):
             if not fut.done():
                 fut.set_result(result)
@@ -189,4 +218,5 @@ class Engine:
         self._queue.clear()
         self._background.clear()
         self._sentiment_pool.shutdown(wait=False, cancel_futures=True)
+        self._background_pool.shutdown(wait=False, cancel_futures=True)
         self._generate_pool.shutdown(wait=False, cancel_futures=True)

@@ -92,7 +92,10 @@ async def setup(bot: commands.Bot) -> None:
     engine = await asyncio.to_thread(load_engine, config)
     # No thread runs before the engine's first request: nothing to close if the store fails.
     await install(bot, engine, await open_store(config))
-    log.info("bardbot loaded (settings: %s, chat by default: %s)", config.db_path, config.chat)
+    mood = ("available" if bot.intents.message_content
+            else "unavailable (the bot lacks the Message Content intent)")
+    log.info("bardbot loaded (settings: %s, chat by default: %s, channel mood: %s)",
+             config.db_path, config.chat, mood)
 
 
 async def teardown(bot: commands.Bot) -> None:

@@ -80,6 +80,8 @@ class MoodRecorder:
     def sample(self, guild_id: int, channel_id: int, text: str) -> None:
         """Count `text` in this channel's current hour, if the server's mood is on. Returns at
         once; the judging happens in a task (the text is held only until it is judged)."""
+        if self.engine.background_full():  # dropped (and counted) before any work
+            return
         task = asyncio.get_running_loop().create_task(
             self._sample(guild_id, channel_id, hour_of(self.clock()), text[:MAX_TEXT])
         )
@@ -164,7 +166,7 @@ class MoodRecorder:
 
     def start_writer(self) -> None:
         """Write the counts every `flush_seconds` and prune old ones every hour, until close;
-        started by the first count (a bot where no server turned mood on runs no writer)."""
+        started when the cog loads with the Message Content intent, or by the first count."""
         if self._loop_task is None:
             self._loop_task = asyncio.get_running_loop().create_task(self._run())
 

@@ -1,11 +1,11 @@
 """The mood chart: mean P(positive) over time above the number of messages, as a PNG.
 
 Drawn with matplotlib's Agg backend through its object API (no pyplot, no global state), in a
-helper process of its own (started on first use, ~50 MB): a thread would hold the interpreter's
-lock for much of the drawing and stall the event loop (bench/bench_mood.py measures both); one
-process also means two charts are never drawn at once. The picture is opaque, dark-grey with
-light text, so that it reads the same in Discord's dark and light themes, and its text is large
-enough to stay legible at phone width.
+helper process of its own (started with the cog when the bot has the Message Content intent, or
+at the first chart): a thread would hold the interpreter's lock for much of the drawing and
+stall the event loop (bench/bench_mood.py measures both); one process also means two charts are
+never drawn at once. The picture is opaque, dark-grey with light text, so that it reads the same
+in Discord's dark and light themes, and its text is large enough to stay legible at phone width.
 """
 
 from __future__ import annotations

@@ -305,35 +305,55 @@ async def _enable(url):
 
 
 class HeldClassifier(FakeClassifier):
-    """Blocks every batch until `release` is set; records each batch's texts."""
+    """Holds every batch whose first text starts with one of `held` until `release` is set;
+    records each batch's texts as it starts."""
 
-    def __init__(self):
+    def __init__(self, held: tuple[str, ...] = ("",)):
         super().__init__()
+        self.held = held
         self.release = threading.Event()
-        self.texts: list[list[str]] = []
+        self.started: list[list[str]] = []
 
     def predict(self, texts):
-        self.release.wait(10)
-        self.texts.append(list(texts))
+        self.started.append(list(texts))
+        if texts[0].startswith(self.held):
+            self.release.wait(10)
         return super().predict(texts)
 
 
-async def test_requests_go_before_background_texts_and_background_overflow_is_dropped():
+async def test_background_texts_wait_while_a_request_waits_for_the_worker():
     clf = HeldClassifier()
-    engine = Engine(clf, FakeGenerator(), EngineLimits(background_batch=2, max_background=3))
+    engine = Engine(clf, FakeGenerator())
     try:
         first = asyncio.ensure_future(engine.classify("first"))  # occupies the worker
         await asyncio.sleep(0.05)
-        background = [asyncio.ensure_future(engine.classify_background(f"bg{i}"))
-                      for i in range(4)]
-        request = asyncio.ensure_future(engine.classify("request"))
-        await asyncio.sleep(0.05)
+        request = asyncio.ensure_future(engine.classify("request"))  # waits for it
+        background = asyncio.ensure_future(engine.classify_background("bg"))
+        await asyncio.sleep(0.1)
+        assert clf.started == [["first"]]  # the background text did not start meanwhile
         clf.release.set()
-        await asyncio.gather(first, request, *background[:3])
-        with pytest.raises(Busy):
-            await background[3]
-        assert engine.background_dropped == 1
-        assert clf.texts == [["first"], ["request"], ["bg0", "bg1"], ["bg2"]]
+        await asyncio.gather(first, request, background)
+        assert sorted(clf.started) == [["bg"], ["first"], ["request"]]
+    finally:
+        engine.close()
+
+
+async def test_a_request_never_waits_behind_background_texts_and_overflow_is_counted():
+    clf = HeldClassifier(held=("bg",))
+    engine = Engine(clf, FakeGenerator(), EngineLimits(background_batch=2, max_background=2))
+    try:
+        background = [asyncio.ensure_future(engine.classify_background(f"bg{i}"))
+                      for i in range(5)]
+        await asyncio.sleep(0.05)  # bg0 runs (held), bg1 and bg2 wait, bg3 and bg4 are dropped
+        for dropped in background[3:]:
+            with pytest.raises(Busy):
+                await dropped
+        assert engine.background_dropped == 2
+        result = await asyncio.wait_for(engine.classify("a great request"), 5)
+        assert result.label == "positive"  # answered while the background batch is held
+        clf.release.set()
+        await asyncio.gather(*background[:3])
+        assert [b for b in clf.started if b[0].startswith("bg")] == [["bg0"], ["bg1", "bg2"]]
     finally:
         engine.close()
 

@@ -125,9 +125,11 @@ def _series(rows, end, days):
 async def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=50, help="/sentiment per second")
-    p.add_argument("--sentiment", type=int, default=500, help="/sentiment per phase")
+    p.add_argument("--sentiment", type=int, default=300, help="/sentiment per phase")
     p.add_argument("--background", type=float, default=200, help="messages per second")
-    p.add_argument("--rounds", type=int, default=3, help="(alone, with) pairs")
+    p.add_argument("--rounds", type=int, default=8,
+                   help="(alone, with) pairs: many short ones, so that a busy machine's"
+                   " hiccups hit both alike")
     p.add_argument("--charts", type=int, default=20, help="renders per chart size")
     p.add_argument("--background-batch", type=int, default=EngineLimits.background_batch)
     p.add_argument("--skip-charts", action="store_true")
@@ -164,10 +166,14 @@ async def main() -> int:
     def p99(phases):
         return statistics.median(ph["sentiment"]["p99_ms"] for ph in phases)
 
+    ratios = [w["sentiment"]["p99_ms"] / a["sentiment"]["p99_ms"]
+              for a, w in zip(alone, loaded, strict=True)]
     results["summary"] = {
-        "sentiment_p99_alone_ms": p99(alone),
+        "sentiment_p99_alone_ms": p99(alone),  # medians over the rounds
         "sentiment_p99_with_background_ms": p99(loaded),
         "ratio": round(p99(loaded) / p99(alone), 2),
+        "ratio_per_round": [round(r, 2) for r in ratios],
+        "median_ratio_per_round": round(statistics.median(ratios), 2),
         "sentiment_lost": sum(ph["sentiment"]["lost"] for ph in alone + loaded + [flood]),
         "background_sent": sum(ph["messages_sent"] for ph in loaded),
         "background_counted": sum(ph["messages_counted"] for ph in loaded),

@@ -56,7 +56,8 @@ def target(request, tmp_path):
 
 
 async def mood_env(target, *, content_intent: bool = True):
-    env = await make_env(target)
+    # Background texts go at once: each message is settled before the next is sent.
+    env = await make_env(target, limits=EngineLimits(background_wait=0))
     # What a bot started with --message-content (or a host with the intent) has.
     env.bot._connection._intents.message_content = content_intent
     env.cog.mood.start_writer()  # as in a bot that has been counting: not a message's task
@@ -340,7 +341,8 @@ async def test_background_texts_wait_while_a_request_waits_for_the_worker():
 
 async def test_a_request_never_waits_behind_background_texts_and_overflow_is_counted():
     clf = HeldClassifier(held=("bg",))
-    engine = Engine(clf, FakeGenerator(), EngineLimits(background_batch=2, max_background=2))
+    limits = EngineLimits(background_batch=2, background_wait=0, max_background=2)
+    engine = Engine(clf, FakeGenerator(), limits)
     try:
         background = [asyncio.ensure_future(engine.classify_background(f"bg{i}"))
                       for i in range(5)]
@@ -354,6 +356,23 @@ async def test_a_request_never_waits_behind_background_texts_and_overflow_is_cou
         clf.release.set()
         await asyncio.gather(*background[:3])
         assert [b for b in clf.started if b[0].startswith("bg")] == [["bg0"], ["bg1", "bg2"]]
+    finally:
+        engine.close()
+
+
+async def test_background_texts_gather_until_enough_or_waited_long_enough():
+    clf = FakeClassifier()
+    engine = Engine(clf, FakeGenerator(), EngineLimits(background_batch=3, background_wait=0.3))
+    try:
+        first = [asyncio.ensure_future(engine.classify_background(t)) for t in ("a", "b")]
+        await asyncio.sleep(0.05)
+        assert clf.batches == []  # two of three, not waited long enough
+        await asyncio.gather(*first, engine.classify_background("c"))
+        assert clf.batches == [3]
+        started = asyncio.get_running_loop().time()
+        await engine.classify_background("d")  # alone: goes once it has waited
+        assert clf.batches == [3, 1]
+        assert asyncio.get_running_loop().time() - started >= 0.25
     finally:
         engine.close()
 

@@ -193,6 +193,7 @@ class MoodRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        await self.settle()  # the samples already received, if they are judged soon
         for task in list(self._samples):
             task.cancel()
         for attempt in range(CLOSE_TRIES):

@@ -1,11 +1,12 @@
 """The mood chart: mean P(positive) over time above the number of messages, as a PNG.
 
 Drawn with matplotlib's Agg backend through its object API (no pyplot, no global state), in a
-helper process of its own (started with the cog when the bot has the Message Content intent, or
-at the first chart): a thread would hold the interpreter's lock for much of the drawing and
-stall the event loop (bench/bench_mood.py measures both); one process also means two charts are
-never drawn at once. The picture is opaque, dark-grey with light text, so that it reads the same
-in Discord's dark and light themes, and its text is large enough to stay legible at phone width.
+helper process of its own (bardbot.chart_process, started with the cog when the bot has the
+Message Content intent, or at the first chart): a thread would hold the interpreter's lock for
+much of the drawing and stall the event loop (bench/bench_mood.py measures both); one process
+also means two charts are never drawn at once. The picture is opaque, dark-grey with light text,
+so that it reads the same in Discord's dark and light themes, and its text is large enough to
+stay legible at phone width.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import io
-import multiprocessing
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 
+from bardbot.chart_process import ChartProcess, ChartProcessError
 from bardbot.mood import MoodSeries
 
 WIDTH, HEIGHT, DPI = 7.2, 4.5, 100  # inches: 720 x 450 pixels
@@ -30,45 +30,50 @@ VOLUME = "#949cf7"
 FONT_SIZE = 19  # points: about 13 pixels high at a phone's width (~360 pixels)
 TITLE_LIMIT = 34  # characters
 
-_executor: Executor | None = None
-IN_A_THREAD = False  # True draws in a thread of this process instead (the bench compares)
-
-
-def _chart_executor() -> Executor:
-    global _executor
-    if _executor is None:
-        if IN_A_THREAD:
-            _executor = ThreadPoolExecutor(1, thread_name_prefix="bardbot-mood-chart")
-        else:  # spawned, not forked: this process runs threads (onnxruntime, aiosqlite)
-            _executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    return _executor
+_thread = ThreadPoolExecutor(1, thread_name_prefix="bardbot-mood-chart")
+_process: ChartProcess | None = None  # used from _thread only
+IN_A_THREAD = False  # draw in _thread itself instead (the bench compares)
 
 
 async def render(series: MoodSeries, title: str) -> bytes:
-    """The chart as PNG bytes, drawn in the chart process."""
-    loop = asyncio.get_running_loop()
+    """The chart as PNG bytes, drawn by the helper process (ChartProcessError if it fails)."""
+    draw = render_png if IN_A_THREAD else _render_in_process
+    return await asyncio.get_running_loop().run_in_executor(_thread, draw, series, title)
+
+
+def _render_in_process(series: MoodSeries, title: str) -> bytes:
+    process = _helper()
     try:
-        return await loop.run_in_executor(_chart_executor(), render_png, series, title)
-    except BrokenProcessPool:  # the helper died (killed, out of memory): a new one next time
-        shutdown()
+        return process.render(series, title)
+    except ChartProcessError:
+        if not process.alive:  # killed, out of memory: a new one next time
+            _stop()
         raise
 
 
+def _helper() -> ChartProcess:
+    global _process
+    if _process is None or not _process.alive:
+        _process = ChartProcess()
+    return _process
+
+
 def warm_up() -> None:
-    """Start the chart process and import matplotlib there now (a second or two), not at the
-    first chart."""
-    _chart_executor().submit(_import)
+    """Start the helper now (it imports matplotlib: a second or two), not at the first chart."""
+    if not IN_A_THREAD:
+        _thread.submit(_helper)
 
 
 def shutdown() -> None:
-    global _executor
-    if _executor is not None:
-        executor, _executor = _executor, None
-        executor.shutdown(wait=False, cancel_futures=True)
+    """Stop the helper (a later chart starts a new one)."""
+    _thread.submit(_stop)
 
 
-def _import() -> None:
-    from matplotlib.backends import backend_agg  # noqa: F401
+def _stop() -> None:
+    global _process
+    if _process is not None:
+        process, _process = _process, None
+        process.close()
 
 
 def render_png(series: MoodSeries, title: str) -> bytes:

@@ -462,3 +462,33 @@ def test_a_refused_intent_is_one_line_naming_the_switch(monkeypatch, capsys):
     assert entry.main(["--message-content"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "switch on Message Content Intent" in err
+
+
+def test_the_chart_helper_reports_a_failed_chart_and_keeps_drawing():
+    from bardbot.chart_process import ChartProcess, ChartProcessError
+
+    current, _ = bin_rows([MoodRow(1, HOUR, 5, 4, 3.5)], HOUR, 1)
+    helper = ChartProcess()
+    try:
+        with pytest.raises(ChartProcessError, match="ValueError"):
+            helper.render(current, r"$\frac$")  # mathtext that cannot be drawn
+        assert png_size(helper.render(current, "#general")) == (720, 450)
+    finally:
+        helper.close()
+    assert not helper.alive
+
+
+def test_the_chart_helper_never_runs_the_hosts_script(tmp_path):
+    # multiprocessing's spawn would re-import it, and a host's `bot.run()` would run twice.
+    (tmp_path / "host.py").write_text(
+        "import asyncio\n"
+        "print('host started', flush=True)\n"
+        "from bardbot import mood_chart\n"
+        "from bardbot.mood import MoodRow, bin_rows\n"
+        f"current, _ = bin_rows([MoodRow(1, {HOUR}, 3, 2, 1.5)], {HOUR}, 1)\n"
+        "print(len(asyncio.run(mood_chart.render(current, 'x'))) > 1000, flush=True)\n"
+        "mood_chart.shutdown()\n"
+    )
+    out = subprocess.run([sys.executable, "host.py"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.splitlines() == ["host started", "True"], out.stderr[-2000:]

@@ -188,8 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e))
     except discord.LoginFailure:
         return _fail("Discord rejected the token: check DISCORD_TOKEN / DISCORD_TOKEN_FILE")
-    except discord.PrivilegedIntentsRequired as e:
-        return _fail(f"Discord refused an intent: {e}")
+    except discord.PrivilegedIntentsRequired:
+        return _fail(
+            "Discord did not grant the Message Content intent that BARDBOT_MESSAGE_CONTENT=1"
+            " (--message-content) asks for: switch on Message Content Intent in the developer"
+            " portal (Bot page), or unset it (channel mood then stays off)"
+        )
     except (
         discord.HTTPException,
         discord.GatewayNotFound,

@@ -1,9 +1,10 @@
 """The standalone bot: a `commands.Bot` (or `AutoShardedBot`) running the Bard cog.
 
 Intents are the defaults (no privileged ones): slash commands, the context menu, mentions and
-DMs all work without the message-content intent. Commands are synced only when asked: at start
-with `--sync-guild ID`, or by the owner with `@bardbot sync` (this server), `@bardbot sync
-global` or `@bardbot sync clear`.
+DMs all work without the message-content intent. With `--message-content` the bot asks for it
+too (channel mood needs it) and says at start whether Discord granted it. Commands are synced
+only when asked: at start with `--sync-guild ID`, or by the owner with `@bardbot sync` (this
+server), `@bardbot sync global` or `@bardbot sync clear`.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class _BardBotMixin:
     config: Config
 
     async def setup_hook(self) -> None:
+        log.info("%s", content_intent_status(self))
         if self.config.sync_guild:
             guild = discord.Object(self.config.sync_guild)
             self.tree.copy_global_to(guild=guild)
@@ -107,6 +109,18 @@ class _BardBotMixin:
         )
 
 
+def content_intent_status(bot: commands.Bot) -> str:
+    """One line for the start log: the Message Content intent asked for, and granted or not."""
+    if not bot.intents.message_content:
+        return ("Message Content intent not requested: channel mood is unavailable (set"
+                " BARDBOT_MESSAGE_CONTENT=1 and switch the intent on in the developer portal)")
+    flags = bot.application.flags if bot.application is not None else None
+    if flags is not None and not (flags.gateway_message_content
+                                  or flags.gateway_message_content_limited):
+        raise discord.PrivilegedIntentsRequired(None)  # said before Discord closes on us
+    return "Message Content intent requested and granted: servers may turn on channel mood"
+
+
 class BardBot(_BardBotMixin, commands.Bot):
     pass
 
@@ -118,9 +132,11 @@ class ShardedBardBot(_BardBotMixin, commands.AutoShardedBot):
 def make_bot(config: Config) -> commands.Bot:
     # A text-only bot: no "voice will NOT be supported" warnings at every start.
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+    intents = discord.Intents.default()
+    intents.message_content = config.message_content
     kwargs: dict = dict(
         command_prefix=commands.when_mentioned,
-        intents=discord.Intents.default(),
+        intents=intents,
         allowed_mentions=NO_MENTIONS,
         tree_cls=BardTree,
         help_command=None,

@@ -1,7 +1,8 @@
 """The Bard Cog: every Discord-facing feature of bardbot in one plugin.
 
-Slash commands `/sentiment`, `/shakespeare`, `/bardbot about|settings`, `/bardbot-set`, the
-"Analyze sentiment" message context menu, and the chat listener (mention the bot, or DM it).
+Slash commands `/sentiment`, `/shakespeare`, `/bardbot about|settings|mood`, `/bardbot-set`, the
+"Analyze sentiment" message context menu, the chat listener (mention the bot, or DM it) and the
+channel mood listener (bardbot.mood, off unless a server opts in).
 Replies never ping anyone (`AllowedMentions.none()`), stay under 2,000 characters, and errors
 reach the user as one short ephemeral message and the log as one line.
 """
@@ -9,6 +10,8 @@ reach the user as one short ephemeral message and the log as one line.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import io
 import logging
 import math
 import re
@@ -17,7 +20,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import discord
-from bardbot import handlers, metrics
+from bardbot import handlers, metrics, mood_chart, mood_commands
 from bardbot.engine import Busy, Engine
 from bardbot.handlers import Reply
 from bardbot.limits import (
@@ -29,7 +32,9 @@ from bardbot.limits import (
     check_length,
     check_temperature,
 )
+from bardbot.mood import DAYS_RANGE, DEFAULT_DAYS, MoodRecorder
 from bardbot.settings import (
+    MAX_MOOD_DAYS,
     GuildSettings,
     SettingsError,
     SettingsOutcomeUnknown,
@@ -161,6 +166,7 @@ class Bard(commands.Cog):
         )
         self._chat_queues: dict[int, _ChannelQueue] = {}
         self._tree_wrapper = None  # our tree.on_error, set by cog_load
+        self.mood = MoodRecorder(store, engine)
 
     async def cog_load(self) -> None:
         # The tree calls its on_error after ours even for errors we answered (a cooldown, a
@@ -175,6 +181,9 @@ class Bard(commands.Cog):
 
         self._previous_tree_handler = previous
         self._tree_wrapper = tree.on_error = on_error  # type: ignore[method-assign]
+        if mood_commands.has_content_intent(self.bot):  # servers may count mood
+            self.mood.start_writer()  # also prunes old counts every hour
+            mood_chart.warm_up()
 
     async def cog_unload(self) -> None:
         tree = self.bot.tree
@@ -188,7 +197,9 @@ class Bard(commands.Cog):
         if tree.get_command(self.ctx_menu.name, type=self.ctx_menu.type) is self.ctx_menu:
             tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
         await metrics.release(self)
+        await self.mood.close()  # writes the counts not yet written
         if self.owns_resources:
+            mood_chart.shutdown()
             self.engine.close()
             await self.store.close()
 
@@ -206,6 +217,8 @@ class Bard(commands.Cog):
             kwargs["content"] = reply.content
         if reply.embed is not None:
             kwargs["embed"] = reply.embed
+        if reply.image is not None:
+            kwargs["file"] = discord.File(io.BytesIO(reply.image), filename="mood.png")
         if interaction.response.is_done():
             await interaction.followup.send(**kwargs)
         else:
@@ -226,7 +239,7 @@ class Bard(commands.Cog):
                 raise
             reply = await task
         if ephemeral and not reply.ephemeral:
-            reply = Reply(reply.content, reply.embed, ephemeral=True)
+            reply = dataclasses.replace(reply, ephemeral=True)
         await self._send(interaction, reply)
         metrics.count_command(interaction, "ok")
 
@@ -349,8 +362,35 @@ class Bard(commands.Cog):
 
     @bardbot.command(name="about", description="The models behind bardbot, their scores, latency")
     async def about(self, interaction: discord.Interaction) -> None:
-        await self._send(interaction, handlers.about(self.engine, self.bot.latency))
+        reply = handlers.about(self.engine, self.bot.latency)
+        intent = mood_commands.has_content_intent(self.bot)
+        assert reply.embed is not None
+        reply.embed.add_field(name="Channel mood", value=mood_commands.status(self.mood, intent),
+                              inline=False)
+        await self._send(interaction, reply)
         metrics.count_command(interaction, "ok")
+
+    @bardbot.command(name="mood", description="How this server's channels have felt, as a chart")
+    @app_commands.describe(
+        channel="One channel (default: every channel you can read)",
+        days=f"Days to show, {DAYS_RANGE[0]}-{DAYS_RANGE[1]} (default {DEFAULT_DAYS})",
+    )
+    @app_commands.check(in_guild)
+    @app_commands.checks.cooldown(2, 20.0)
+    async def show_mood(
+        self,
+        interaction: discord.Interaction,
+        channel: mood_commands.Channel | None = None,
+        days: app_commands.Range[int, DAYS_RANGE[0], DAYS_RANGE[1]] = DEFAULT_DAYS,
+    ) -> None:
+        guild_id = interaction.guild_id
+        assert guild_id is not None  # in_guild
+        if not mood_commands.has_content_intent(self.bot):
+            raise UserError(mood_commands.NO_INTENT)
+        channel_ids, name = mood_commands.readable_channels(interaction, channel)
+        work = mood_commands.mood_reply(self.store, self.mood, guild_id, channel_ids, name, days)
+        # Everyone here may see this channel's mood; other channels' only the caller.
+        await self._respond(interaction, work, ephemeral=channel_ids != [interaction.channel_id])
 
     @bardbot.command(name="settings", description="bardbot's settings in this server")
     async def show_settings(self, interaction: discord.Interaction) -> None:
@@ -375,6 +415,8 @@ class Bard(commands.Cog):
         show_sentiment="Add the message's sentiment to chat replies",
         allow_channel="Reply to mentions in this channel (once any is set, only in those)",
         disallow_channel="Stop replying to mentions in this channel",
+        mood="Count this server's channel mood (off deletes its history at once)",
+        mood_days=f"Days of channel mood kept, 1-{MAX_MOOD_DAYS}",
     )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
@@ -391,6 +433,8 @@ class Bard(commands.Cog):
         disallow_channel: app_commands.AppCommandChannel
         | app_commands.AppCommandThread
         | None = None,
+        mood: bool | None = None,
+        mood_days: app_commands.Range[int, 1, MAX_MOOD_DAYS] | None = None,
     ) -> None:
         guild_id = interaction.guild_id
         assert guild_id is not None  # in_guild
@@ -401,6 +445,8 @@ class Bard(commands.Cog):
                 ("length", length),
                 ("chat_enabled", chat),
                 ("show_sentiment", show_sentiment),
+                ("mood_enabled", mood),
+                ("mood_days", mood_days),
             )
             if value is not None
         }
@@ -418,6 +464,8 @@ class Bard(commands.Cog):
             and guild.get_channel(allow_channel.id) is None
         ):
             raise UserError(f"I cannot see the channel <#{allow_channel.id}> in this server.")
+        if mood and not mood_commands.has_content_intent(self.bot):
+            raise UserError(mood_commands.NO_INTENT)
         if "temperature" in changes:
             check_temperature(changes["temperature"])
         if "length" in changes:
@@ -434,11 +482,24 @@ class Bard(commands.Cog):
                     settings = await self.store.disallow_channel(guild_id, disallow_channel.id)
             except ValueError as e:  # the store's validation: a message meant for the user
                 raise UserError(str(e)) from e
+            note = await self._mood_switched(guild_id, mood) if mood is not None else ""
             log.info("settings changed: %s: %s", where(interaction), settings)
             name = self._guild_name(interaction)
-            return handlers.format_settings(settings, name, title="Updated")
+            reply = handlers.format_settings(settings, name, title="Updated")
+            return dataclasses.replace(reply, content=note)
 
         await self._respond(interaction, work(), ephemeral=True)
+
+    async def _mood_switched(self, guild_id: int, on: bool) -> str:
+        """Tell the recorder; turning mood off deletes the server's history (after the switch is
+        stored: from then on no process adds to it)."""
+        self.mood.set_enabled(guild_id, on)
+        if on:
+            return ("Channel mood is on: every message here is judged and counted per channel and"
+                    " hour (no text, no ids kept). See it with /bardbot mood.")
+        deleted = await self.store.forget_mood(guild_id)
+        return f"Channel mood is off, and this server's mood history was deleted ({deleted:,}" \
+               " channel-hours)."
 
     @staticmethod
     def _guild_name(interaction: discord.Interaction) -> str:
@@ -478,6 +539,10 @@ class Bard(commands.Cog):
         me = self.bot.user
         assert me is not None
         return re.sub(rf"<@!?{me.id}>", " ", content).strip()
+
+    @commands.Cog.listener("on_message")
+    async def count_mood(self, message: discord.Message) -> None:
+        mood_commands.observe(self.mood, self.bot, message)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -46,6 +46,7 @@ class Config:
     shard_count: int | None = None  # None with sharded: Discord's recommended count
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (needs shard_count)
     chat: bool = True  # chat replies on by default in servers that did not choose
+    message_content: bool = False  # ask Discord for message text (channel mood needs it)
     sentiment_workers: int = 1
     generate_workers: int = 1
     max_generations: int = 256
@@ -213,6 +214,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="chat replies off until a server turns them on [BARDBOT_CHAT=0]",
     )
+    p.add_argument(
+        "--message-content",
+        action="store_true",
+        default=None,
+        help="ask Discord for the Message Content intent (also switch it on in the developer"
+        " portal): servers may then turn on channel mood [BARDBOT_MESSAGE_CONTENT]",
+    )
     p.add_argument("--workers", metavar="N", help="generation threads [BARDBOT_WORKERS]")
     p.add_argument(
         "--sentiment-workers", metavar="N", help="sentiment threads [BARDBOT_SENTIMENT_WORKERS]"
@@ -289,6 +297,9 @@ def load_config(
     chat = args.chat
     if chat is None:
         chat = parse_bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
+    message_content = bool(args.message_content) or parse_bool(
+        env.get("BARDBOT_MESSAGE_CONTENT", "0"), "BARDBOT_MESSAGE_CONTENT"
+    )
     console = bool(args.console) or parse_bool(env.get("BARDBOT_CONSOLE", "0"), "BARDBOT_CONSOLE")
     level = (pick(args.log_level, "BARDBOT_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
@@ -322,6 +333,7 @@ def load_config(
         shard_count=shard_count,
         shard_ids=shard_ids,
         chat=chat,
+        message_content=message_content,
         generate_workers=_int(workers, "--workers / BARDBOT_WORKERS", 1) if workers else 1,
         sentiment_workers=_int(
             sentiment_workers, "--sentiment-workers / BARDBOT_SENTIMENT_WORKERS", 1

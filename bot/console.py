@@ -4,6 +4,7 @@
     /shakespeare to be, or not to be temperature=1.0 length=100 seed=7
     /about
     /set temperature=0.8 length=120 sentiment=on     (this session's chat settings)
+    /mood days=1                                      (this session's chat lines, as a chart)
     shall I compare thee to a summer's day            (a chat message, as when mentioning the bot)
     help | quit
 
@@ -19,23 +20,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import io
 import os
 import re
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bardbot import handlers
 from bardbot.engine import Busy, Engine
 from bardbot.handlers import Reply
 from bardbot.limits import UserError, check_length, check_temperature, parse_bool
-from bardbot.settings import GuildSettings
+from bardbot.mood import DEFAULT_DAYS, MoodRecorder
+from bardbot.settings import GuildSettings, SettingsStore
 
 HELP = """commands:
   /sentiment TEXT                        sentiment of TEXT
   /shakespeare PROMPT [temperature=T] [length=N] [seed=S]
                                          continue PROMPT in Shakespeare's style
   /about                                 the models and their scores
+  /mood [days=N]                         the mood of this session's chat lines, saved as a
+                                         PNG chart (its path is printed)
   /set [temperature=T] [length=N] [sentiment=on|off]
                                          chat settings for this session
   TEXT (no leading /)                    a chat message: continued in Shakespeare's style
@@ -46,7 +52,9 @@ HELP = """commands:
 OPTIONS = {
     "shakespeare": {"temperature": "T", "length": "N", "seed": "S"},
     "set": {"temperature": "T", "length": "N", "sentiment": "on|off"},
+    "mood": {"days": "N"},
 }
+CONSOLE_ID = 1  # the console's server and channel in its own (in-memory) mood counts
 # Longest line handled: a /sentiment with a full text fits; anything longer is refused before
 # any parsing sees it (and, from a pipe, is never held in memory whole).
 MAX_LINE = 10_000
@@ -96,10 +104,51 @@ def _seed(value: int | None) -> int | None:
     return value
 
 
+def default_chart_dir() -> Path:
+    """$XDG_STATE_HOME/bardbot (~/.local/state/bardbot), beside the settings database."""
+    from bardbot.config import default_db_path
+
+    return default_db_path(os.environ).parent
+
+
 class Console:
-    def __init__(self, engine: Engine, settings: GuildSettings | None = None):
+    def __init__(
+        self, engine: Engine, settings: GuildSettings | None = None, chart_dir: Path | None = None
+    ):
         self.engine = engine
         self.settings = settings or GuildSettings()
+        self.chart_dir = chart_dir or default_chart_dir()
+        self._mood: MoodRecorder | None = None  # opened at the first chat line or /mood
+
+    async def _recorder(self) -> MoodRecorder:
+        """The session's mood counts: an in-memory database, gone when the console closes."""
+        if self._mood is None:
+            store = await SettingsStore.open(":memory:")
+            await store.update(CONSOLE_ID, mood_enabled=True)
+            self._mood = MoodRecorder(store, self.engine)
+        return self._mood
+
+    async def close(self) -> None:
+        if self._mood is not None:
+            await self._mood.close()
+            await self._mood.store.close()
+
+    async def _show_mood(self, rest: str) -> Reply:
+        from bardbot.mood_commands import mood_reply
+
+        unknown, options = split_options(rest, "mood")
+        if unknown:
+            raise unknown_option("mood", unknown.split()[-1])
+        days = _number(options, "days", int, DEFAULT_DAYS)
+        recorder = await self._recorder()
+        reply = await mood_reply(recorder.store, recorder, CONSOLE_ID, [CONSOLE_ID],
+                                 "this console", days)
+        if reply.image is None:
+            return reply
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+        path = self.chart_dir / f"mood-{stamp}.png"
+        await asyncio.to_thread(_save, path, reply.image)
+        return Reply(f"{reply.content}\nChart saved to {path}")
 
     async def handle(self, line: str) -> Reply | None:
         """The reply to one input line (None for a blank line)."""
@@ -111,6 +160,7 @@ class Console:
         if line.lower() in ("help", "/help", "?"):
             return Reply(HELP)
         if not line.startswith("/"):
+            (await self._recorder()).sample(CONSOLE_ID, CONSOLE_ID, line)
             return await handlers.chat(self.engine, line, self.settings)
         command, _, rest = line[1:].partition(" ")
         command = command.lower()
@@ -127,6 +177,8 @@ class Console:
             )
         if command == "about":
             return handlers.about(self.engine)
+        if command == "mood":
+            return await self._show_mood(rest)
         if command == "set":
             unknown, options = split_options(rest, "set")
             if unknown:  # a typo must not look like a change that was made
@@ -195,6 +247,14 @@ class Console:
                 show(render_text(reply, plain=plain))
 
 
+def _save(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise UserError(f"cannot save the chart to {path}: {e.strerror}") from None
+
+
 def read_line(stdin: TextIO) -> str | None:
     """The next line (None at end of input), without holding more than MAX_LINE + 1
     characters of it: the rest of a longer line is read and dropped, and what is returned is
@@ -254,7 +314,11 @@ def run(engine: Engine, stdin: TextIO | None = None, stdout: TextIO | None = Non
     try:
         with asyncio.Runner() as runner:
             try:
-                return Console(engine).run(runner, stdin, stdout, stdin.isatty())
+                console = Console(engine)
+                try:
+                    return console.run(runner, stdin, stdout, stdin.isatty())
+                finally:
+                    runner.run(console.close())
             finally:
                 engine.close()
     except KeyboardInterrupt:

@@ -7,8 +7,13 @@ The models are synchronous (onnxruntime), so every call runs in a small thread p
   run one by one, so one bad text fails only its own request;
 - generations run one per worker thread, in their own pool, so a long generation never delays a
   sentiment batch.
-Both queues are bounded: past the cap a request fails at once with `Busy` (the user gets a clear
-"busy, try again" reply) instead of waiting minutes behind everybody else.
+- background texts (channel mood samples) are batched on a thread of their own, so a request
+  never waits behind them; a batch of them starts only while no request waits for a worker, and
+  once `background_batch` texts have gathered or the oldest has waited `background_wait` (a
+  text in a batch of 16 costs about half the CPU time of one alone).
+All queues are bounded: past the cap a request fails at once with `Busy` (the user gets a clear
+"busy, try again" reply) instead of waiting minutes behind everybody else; a background text is
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ class EngineLimits:
     max_batch: int = 64  # texts per sentiment session run
     max_queued_texts: int = 2048  # sentiment requests waiting or running
     max_generations: int = 256  # generations waiting or running (each a few ms to ~0.1 s)
+    background_batch: int = 16  # background texts per session run
+    background_wait: float = 0.25  # seconds a background text may wait for others to join it
+    max_background: int = 512  # background texts waiting; more are dropped
 
 
 class Engine:
@@ -74,6 +82,12 @@ class Engine:
             max(1, limits.generate_workers), thread_name_prefix="bardbot-generate"
         )
         self._queue: list[tuple[str, asyncio.Future, float]] = []  # text, result, queued at
+        self._background_pool = ThreadPoolExecutor(1, thread_name_prefix="bardbot-background")
+        self._background: list[tuple[str, asyncio.Future]] = []
+        self._background_running = False
+        self._background_since = 0.0  # when the oldest waiting background text arrived
+        self._background_timer: asyncio.TimerHandle | None = None
+        self.background_dropped = 0  # background texts refused because too many waited
         self._in_batch = 0
         self._generations = 0
         # Recent wall times (ms) of the model calls, for /bardbot about.
@@ -90,6 +104,60 @@ class Engine:
         self._queue.append((text, future, time.perf_counter()))
         self._dispatch()
         return await future
+
+    def background_full(self) -> bool:
+        """Whether a background text would be refused now (then counted as dropped)."""
+        if len(self._background) < self.limits.max_background:
+            return False
+        self.background_dropped += 1
+        return True
+
+    async def classify_background(self, text: str) -> Any:
+        """Like `classify`, for work nobody waits on (Busy, and counted as dropped, when
+        `max_background` texts already wait)."""
+        if self.background_full():
+            raise Busy("too many background texts are queued")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._background:
+            self._background_since = loop.time()
+        self._background.append((text, future))
+        self._dispatch_background()
+        return await future
+
+    def _dispatch_background(self) -> None:
+        """Start a background batch unless one runs, a request waits for a worker, or too few
+        texts have gathered for too short a time (then look again when they have waited)."""
+        loop = asyncio.get_running_loop()
+        while self._background and not self._background_running and not self._queue:
+            size = self.limits.background_batch
+            due = self._background_since + self.limits.background_wait
+            if len(self._background) < size and loop.time() < due:
+                if self._background_timer is None:
+                    self._background_timer = loop.call_at(due, self._background_due)
+                return
+            batch = [(t, f) for t, f in self._background[:size] if not f.done()]
+            del self._background[:size]
+            self._background_since = loop.time()
+            if not batch:
+                continue
+            self._background_running = True
+            task = asyncio.get_running_loop().create_task(self._run_background(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    def _background_due(self) -> None:
+        self._background_timer = None
+        if not self._closed:
+            self._dispatch_background()
+
+    async def _run_background(self, batch: list[tuple[str, asyncio.Future]]) -> None:
+        try:
+            await self._predict(batch, self._background_pool)
+        finally:
+            self._background_running = False
+            if not self._closed:
+                self._dispatch_background()
 
     def _dispatch(self) -> None:
         """Start batches on free sentiment workers. A lone request starts at once; requests
@@ -115,27 +183,32 @@ class Engine:
             self._in_batch -= len(batch)
             if not self._closed:
                 self._dispatch()
+                self._dispatch_background()
 
-    async def _predict(self, batch: list[tuple[str, asyncio.Future]]) -> None:
+    async def _predict(
+        self, batch: list[tuple[str, asyncio.Future]], pool: ThreadPoolExecutor | None = None
+    ) -> None:
         """Settle every future of `batch` with its text's result. When the batched run fails,
         each text is run alone, so only a text that fails by itself gets the error."""
         loop = asyncio.get_running_loop()
+        pool = pool or self._sentiment_pool
         started = time.perf_counter()
         try:
             results = await loop.run_in_executor(
-                self._sentiment_pool, self.classifier.predict, [text for text, _ in batch]
+                pool, self.classifier.predict, [text for text, _ in batch]
             )
         except Exception as e:
             if len(batch) > 1:
                 for item in batch:
                     if not item[1].done():
-                        await self._predict([item])
+                        await self._predict([item], pool)
                 return
             if not batch[0][1].done():
                 batch[0][1].set_exception(e)
             return
-        self.sentiment_ms.append((time.perf_counter() - started) * 1000)
-        metrics.observe_batch(len(batch), time.perf_counter() - started)
+        if pool is self._sentiment_pool:  # what /bardbot about shows: requests' batches
+            self.sentiment_ms.append((time.perf_counter() - started) * 1000)
+            metrics.observe_batch(len(batch), time.perf_counter() - started)
         for (_, fut), result in zip(batch, results, strict=True):
             if not fut.done():
                 fut.set_result(result)
@@ -170,8 +243,12 @@ class Engine:
     def close(self) -> None:
         """Stop the worker threads (running calls finish; queued requests are dropped)."""
         self._closed = True
-        for _, fut, _ in self._queue:
+        for _, fut in [(t, f) for t, f, _ in self._queue] + self._background:
             fut.cancel()
         self._queue.clear()
+        self._background.clear()
+        if self._background_timer is not None:
+            self._background_timer.cancel()
         self._sentiment_pool.shutdown(wait=False, cancel_futures=True)
+        self._background_pool.shutdown(wait=False, cancel_futures=True)
         self._generate_pool.shutdown(wait=False, cancel_futures=True)

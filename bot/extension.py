@@ -106,7 +106,10 @@ async def setup(bot: commands.Bot) -> None:
     # No thread runs before the engine's first request: nothing to close if the store fails.
     cog = await install(bot, engine, await open_store(config))
     await serve_metrics(bot, config, engine, cog)
-    log.info("bardbot loaded (settings: %s, chat by default: %s)", config.db_path, config.chat)
+    mood = ("available" if bot.intents.message_content
+            else "unavailable (the bot lacks the Message Content intent)")
+    log.info("bardbot loaded (settings: %s, chat by default: %s, channel mood: %s)",
+             config.db_path, config.chat, mood)
 
 
 async def teardown(bot: commands.Bot) -> None:

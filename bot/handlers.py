@@ -33,6 +33,7 @@ class Reply:
     content: str = ""
     embed: discord.Embed | None = None
     ephemeral: bool = False  # only the asker sees it (Discord); console prints it like any other
+    image: bytes | None = None  # a PNG attached to the reply (the console saves it)
 
 
 def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -259,6 +260,8 @@ def format_settings(settings: GuildSettings, where: str, *, title: str = "Settin
     embed.add_field(name="length", value=str(settings.length))
     embed.add_field(name="chat replies", value="on" if settings.chat_enabled else "off")
     embed.add_field(name="sentiment in chat", value="on" if settings.show_sentiment else "off")
+    embed.add_field(name="channel mood", value=f"on, kept {settings.mood_days} days"
+                    if settings.mood_enabled else "off")
     if not settings.allowed_channels:
         embed.add_field(name="chat channels", value="every channel", inline=False)
     mentions = [f"<#{c}>" for c in sorted(settings.allowed_channels)]

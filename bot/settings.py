@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bardbot import metrics
 from bardbot.database_url import PostgresUrl, parse_target
@@ -36,12 +36,17 @@ log = logging.getLogger(__name__)
 MAX_ID = 2**63 - 1  # SQLite INTEGER and PostgreSQL bigint are signed 64-bit; snowflakes fit
 
 # Settings kept as a column of `guilds` (allowed_channels lives in `guild_channels`).
-COLUMNS = ("temperature", "length", "chat_enabled", "show_sentiment")
+COLUMNS = (
+    "temperature", "length", "chat_enabled", "show_sentiment", "mood_enabled", "mood_days"
+)
 # What every backend's current schema must have (more columns are fine).
 TABLES = {
     "guilds": frozenset({"guild_id", *COLUMNS}),
     "guild_channels": frozenset({"guild_id", "channel_id"}),
+    "mood_hours": frozenset({"guild_id", "channel_id", "hour", "messages", "positive", "p_sum"}),
+    "mood_batches": frozenset({"batch_id", "added"}),
 }
+MAX_MOOD_DAYS = 365
 
 
 def schema_gap(
@@ -101,12 +106,21 @@ def _check_channels(value: Any) -> frozenset[int]:
     return frozenset(check_id(c, "channel id") for c in value)
 
 
+def _check_mood_days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MOOD_DAYS:
+        raise ValueError(f"mood_days must be a whole number of days from 1 to {MAX_MOOD_DAYS}"
+                         f" (got {value!r})")
+    return value
+
+
 _CHECKS = {
     "temperature": check_temperature,
     "length": check_length,
     "chat_enabled": _checker_bool("chat_enabled"),
     "allowed_channels": _check_channels,
     "show_sentiment": _checker_bool("show_sentiment"),
+    "mood_enabled": _checker_bool("mood_enabled"),
+    "mood_days": _check_mood_days,
 }
 
 
@@ -117,6 +131,8 @@ class GuildSettings:
     chat_enabled: bool = True  # reply to mentions in this server
     allowed_channels: frozenset[int] = frozenset()  # empty = every channel
     show_sentiment: bool = False  # add the message's sentiment to chat replies
+    mood_enabled: bool = False  # count this server's channel mood (bardbot.mood)
+    mood_days: int = 30  # keep mood counts this many days, 1..MAX_MOOD_DAYS
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -149,7 +165,8 @@ def _stored_bool(name: str) -> Callable[[Any], bool]:
 
 
 _STORED_CHECKS = {**_CHECKS, "chat_enabled": _stored_bool("chat_enabled"),
-                  "show_sentiment": _stored_bool("show_sentiment")}
+                  "show_sentiment": _stored_bool("show_sentiment"),
+                  "mood_enabled": _stored_bool("mood_enabled")}
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,20 @@ class StoredRow:
 
     values: Mapping[str, Any]  # COLUMNS -> raw value or None
     channels: Sequence[Any]
+
+
+class MoodRow(NamedTuple):
+    """One channel's mood counts in one hour (hours since the Unix epoch, UTC)."""
+
+    channel_id: int
+    hour: int
+    messages: int  # messages judged
+    positive: int  # of which called positive
+    p_sum: float  # the sum of their P(positive)
+
+
+# (guild id, channel id, hour) -> (messages, positive, sum of P(positive)): counts to add.
+MoodCounts = Mapping[tuple[int, int, int], tuple[int, int, float]]
 
 
 class SettingsStore(ABC):
@@ -261,6 +292,48 @@ class SettingsStore(ABC):
         for guild_id in rows:
             check_id(guild_id, "guild id")
         return [gid for gid, row in rows.items() if await self._replace(gid, row, overwrite)]
+
+    # -- channel mood (bardbot.mood): counts per channel and hour, nothing else ---------------
+
+    async def add_mood(self, batch_id: str, counts: MoodCounts) -> None:
+        """Add `counts` to the stored ones in one transaction, once: a batch id already applied
+        (a retry after a lost answer) adds nothing. Counts of a server whose mood is off (it
+        was just turned off, maybe through another process) are dropped."""
+        if counts:
+            await self._add_mood(batch_id, sorted(counts.items()))
+
+    async def mood_rows(
+        self, guild_id: int, since_hour: int, channel_ids: Iterable[int]
+    ) -> list[MoodRow]:
+        """The stored counts of these channels from `since_hour` on."""
+        check_id(guild_id, "guild id")
+        return await self._mood_rows(guild_id, since_hour, sorted(set(channel_ids)))
+
+    async def forget_mood(self, guild_id: int) -> int:
+        """Delete the server's whole mood history; the number of channel-hours deleted."""
+        check_id(guild_id, "guild id")
+        return await self._forget_mood(guild_id)
+
+    async def prune_mood(self, now_hour: int) -> int:
+        """Delete counts older than each server's mood_days, and any of a server whose mood is
+        off; the number of channel-hours deleted."""
+        return await self._prune_mood(now_hour)
+
+    @abstractmethod
+    async def _add_mood(
+        self, batch_id: str, counts: list[tuple[tuple[int, int, int], tuple[int, int, float]]]
+    ) -> None: ...
+
+    @abstractmethod
+    async def _mood_rows(
+        self, guild_id: int, since_hour: int, channel_ids: list[int]
+    ) -> list[MoodRow]: ...
+
+    @abstractmethod
+    async def _forget_mood(self, guild_id: int) -> int: ...
+
+    @abstractmethod
+    async def _prune_mood(self, now_hour: int) -> int: ...
 
     # -- what a backend provides ------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from bardbot.database_url import PostgresUrl
 from bardbot.settings import (
     COLUMNS,
     GuildSettings,
+    MoodRow,
     SettingsError,
     SettingsOutcomeUnknown,
     SettingsStore,
@@ -71,6 +72,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " channel_id bigint NOT NULL,"
         " PRIMARY KEY (guild_id, channel_id))",
     ),
+    (  # v2: channel mood, counts per channel and hour only (bardbot.mood)
+        "ALTER TABLE bardbot.guilds ADD COLUMN mood_enabled boolean, ADD COLUMN mood_days integer",
+        "CREATE TABLE bardbot.mood_hours ("
+        " guild_id bigint NOT NULL,"
+        " channel_id bigint NOT NULL,"
+        " hour integer NOT NULL,"
+        " messages bigint NOT NULL,"
+        " positive bigint NOT NULL,"
+        " p_sum double precision NOT NULL,"
+        " PRIMARY KEY (guild_id, channel_id, hour))",
+        # Batches already added, so that a batch retried after a lost answer counts once.
+        "CREATE TABLE bardbot.mood_batches ("
+        " batch_id text PRIMARY KEY,"
+        " added timestamptz NOT NULL DEFAULT now())",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -97,6 +113,29 @@ _READ_ALL = (
     " AS channels"
     " FROM (SELECT guild_id FROM bardbot.guilds UNION SELECT guild_id FROM bardbot.guild_channels)"
     " AS ids LEFT JOIN bardbot.guilds g ON g.guild_id = ids.guild_id"
+)
+# Adds a batch of channel-hour counts in one statement, unless its batch id was added before;
+# only for servers whose mood is on, read under a share lock, so that turning mood off (which
+# updates that row) waits for a running add, and no add can follow it.
+_ADD_MOOD = (
+    "WITH batch AS (INSERT INTO bardbot.mood_batches (batch_id) VALUES ($1)"
+    "  ON CONFLICT DO NOTHING RETURNING batch_id),"
+    " counted AS (SELECT guild_id FROM bardbot.guilds"
+    "  WHERE guild_id = ANY($2::bigint[]) AND coalesce(mood_enabled, $8) FOR SHARE)"
+    " INSERT INTO bardbot.mood_hours AS m (guild_id, channel_id, hour, messages, positive, p_sum)"
+    " SELECT u.* FROM unnest($2::bigint[], $3::bigint[], $4::integer[], $5::bigint[],"
+    "  $6::bigint[], $7::double precision[]) AS u (g, c, h, n, pos, p_sum)"
+    " WHERE EXISTS (SELECT 1 FROM batch) AND u.g IN (SELECT guild_id FROM counted)"
+    " ON CONFLICT (guild_id, channel_id, hour) DO UPDATE SET"
+    " messages = m.messages + excluded.messages,"
+    " positive = m.positive + excluded.positive,"
+    " p_sum = m.p_sum + excluded.p_sum"
+)
+# Older than the server's mood_days (or the default), or of a server whose mood is off.
+_PRUNE_MOOD = (
+    "DELETE FROM bardbot.mood_hours m WHERE NOT EXISTS"
+    " (SELECT 1 FROM bardbot.guilds g WHERE g.guild_id = m.guild_id"
+    "  AND m.hour >= $1 - 24 * coalesce(g.mood_days, $2) AND coalesce(g.mood_enabled, $3))"
 )
 # Takes the guild's row lock (creating the row).
 _LOCK_GUILD = (
@@ -241,6 +280,45 @@ class PostgresSettingsStore(SettingsStore):
 
         return await self._run(work, write=True)
 
+    async def _add_mood(self, batch_id: str, counts: list) -> None:
+        columns = list(zip(*((*key, *value) for key, value in counts), strict=True))
+
+        async def work(conn: asyncpg.Connection) -> None:
+            await conn.execute(_ADD_MOOD, batch_id, *columns, self.defaults.mood_enabled)
+
+        await self._run(work, write=True)
+
+    async def _mood_rows(self, guild_id: int, since_hour: int, channel_ids: list[int]) -> list:
+        async def work(conn: asyncpg.Connection) -> list:
+            return await conn.fetch(
+                "SELECT channel_id, hour, messages, positive, p_sum FROM bardbot.mood_hours"
+                " WHERE guild_id = $1 AND hour >= $2 AND channel_id = ANY($3::bigint[])"
+                " ORDER BY hour",
+                guild_id, since_hour, channel_ids,
+            )
+
+        return [MoodRow(*row) for row in await self._run(work)]
+
+    async def _forget_mood(self, guild_id: int) -> int:
+        async def work(conn: asyncpg.Connection) -> str:
+            return await conn.execute(
+                "DELETE FROM bardbot.mood_hours WHERE guild_id = $1", guild_id
+            )
+
+        return int((await self._run(work, write=True)).split()[-1])
+
+    async def _prune_mood(self, now_hour: int) -> int:
+        async def work(conn: asyncpg.Connection) -> str:
+            async with conn.transaction():
+                await conn.execute(
+                    "DELETE FROM bardbot.mood_batches WHERE added < now() - interval '1 day'"
+                )
+                return await conn.execute(
+                    _PRUNE_MOOD, now_hour, self.defaults.mood_days, self.defaults.mood_enabled
+                )
+
+        return int((await self._run(work)).split()[-1])
+
     async def _run(self, work: Work[T], *, write: bool = False) -> T:
         """`work` on a pooled connection (in a transaction if `write`), within OPERATION_TIMEOUT
         whatever the network does, waiting for earlier calls included."""
@@ -309,7 +387,8 @@ class PostgresSettingsStore(SettingsStore):
         except CONNECTION_LOST:
             # After a server restart every pooled connection is dead, not just this one: drop
             # them all and try once more on a fresh one. Every write sets values (never adds to
-            # them), so running one twice is harmless.
+            # them; a mood add carries a batch id that counts once), so running one twice is
+            # harmless.
             await pool.expire_connections()
             return await _attempt(pool, work, write)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +24,7 @@ from bardbot.settings import (
     COLUMNS,
     TABLES,
     GuildSettings,
+    MoodRow,
     SettingsError,
     SettingsStore,
     StoredRow,
@@ -49,6 +52,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # v2
         "ALTER TABLE guilds ADD COLUMN show_sentiment INTEGER",
+    ),
+    (  # v3: channel mood, counts per channel and hour only (bardbot.mood)
+        "ALTER TABLE guilds ADD COLUMN mood_enabled INTEGER",
+        "ALTER TABLE guilds ADD COLUMN mood_days INTEGER",
+        "CREATE TABLE mood_hours ("
+        " guild_id INTEGER NOT NULL,"
+        " channel_id INTEGER NOT NULL,"
+        " hour INTEGER NOT NULL,"
+        " messages INTEGER NOT NULL,"
+        " positive INTEGER NOT NULL,"
+        " p_sum REAL NOT NULL,"
+        " PRIMARY KEY (guild_id, channel_id, hour)) WITHOUT ROWID",
+        # Batches already added, so that a retried batch is not counted twice.
+        "CREATE TABLE mood_batches (batch_id TEXT PRIMARY KEY, added INTEGER NOT NULL)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -195,6 +212,45 @@ class SqliteSettingsStore(SettingsStore):
             await _replace_channels(db, guild_id, row.channels)
             return True
 
+    async def _add_mood(self, batch_id: str, counts: list) -> None:
+        enabled = int(self.defaults.mood_enabled)
+        async with self._transaction("BEGIN IMMEDIATE") as db:
+            cursor = await db.execute(
+                "INSERT INTO mood_batches VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (batch_id, int(time.time())),
+            )
+            if cursor.rowcount == 0:
+                return  # added before
+            await db.executemany(
+                _ADD_MOOD,
+                [(g, c, h, n, pos, p_sum, g, enabled) for (g, c, h), (n, pos, p_sum) in counts],
+            )
+
+    async def _mood_rows(self, guild_id: int, since_hour: int, channel_ids: list[int]) -> list:
+        async with self._transaction("BEGIN") as db:
+            rows = await db.execute_fetchall(
+                "SELECT channel_id, hour, messages, positive, p_sum FROM mood_hours"
+                " WHERE guild_id = ? AND hour >= ?"
+                " AND channel_id IN (SELECT value FROM json_each(?)) ORDER BY hour",
+                (guild_id, since_hour, json.dumps(channel_ids)),
+            )
+        return [MoodRow(*row) for row in rows]
+
+    async def _forget_mood(self, guild_id: int) -> int:
+        async with self._transaction("BEGIN IMMEDIATE") as db:
+            cursor = await db.execute("DELETE FROM mood_hours WHERE guild_id = ?", (guild_id,))
+            return cursor.rowcount
+
+    async def _prune_mood(self, now_hour: int) -> int:
+        async with self._transaction("BEGIN IMMEDIATE") as db:
+            cursor = await db.execute(
+                _PRUNE_MOOD, (now_hour, self.defaults.mood_days, int(self.defaults.mood_enabled))
+            )
+            await db.execute(
+                "DELETE FROM mood_batches WHERE added < ?", (int(time.time()) - 86400,)
+            )
+            return cursor.rowcount
+
     @asynccontextmanager
     async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
@@ -226,6 +282,24 @@ async def _connect(path: Path, *, read_only: bool = False, immutable: bool = Fal
     connection._thread.daemon = True
     return await connection
 
+
+# Adds one channel-hour's counts, if the server's mood is on (at the moment of writing).
+_ADD_MOOD = (
+    "INSERT INTO mood_hours (guild_id, channel_id, hour, messages, positive, p_sum)"
+    " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM guilds"
+    "  WHERE guild_id = ? AND coalesce(mood_enabled, ?))"
+    " ON CONFLICT (guild_id, channel_id, hour) DO UPDATE SET"
+    " messages = messages + excluded.messages,"
+    " positive = positive + excluded.positive,"
+    " p_sum = p_sum + excluded.p_sum"
+)
+# Older than the server's mood_days (or the default), or of a server whose mood is off.
+_PRUNE_MOOD = (
+    "DELETE FROM mood_hours WHERE NOT EXISTS"
+    " (SELECT 1 FROM guilds g WHERE g.guild_id = mood_hours.guild_id"
+    "  AND mood_hours.hour >= ?1 - 24 * coalesce(g.mood_days, ?2)"
+    "  AND coalesce(g.mood_enabled, ?3))"
+)
 
 def _read_statement(present: set[str]) -> str:
     """The guild's row (NULLs if none) once per allowed channel (or once with a NULL channel);

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -75,6 +76,7 @@ class Request:
     path: str
     json: Any
     params: dict | None = None
+    files: dict[str, bytes] = field(default_factory=dict)  # attachments: file name -> bytes
 
     @property
     def callback_type(self) -> int | None:
@@ -120,7 +122,10 @@ class FakeSession:
         path = url[len(API):]
         data = kwargs.get("data")
         body = json.loads(data) if isinstance(data, str) and data else None
-        self.record(Request(method, path, body, kwargs.get("params")))
+        files: dict[str, bytes] = {}
+        if isinstance(data, aiohttp.FormData):  # a message with attachments
+            body, files = _form(data)
+        self.record(Request(method, path, body, kwargs.get("params"), files))
         return Response(*self._answer(method, path, body))
 
     def record(self, request: Request) -> None:
@@ -165,6 +170,17 @@ class FakeSession:
             and ("/callback" in r.path or r.path.startswith("/webhooks/") or
                  r.path.endswith("/messages"))
         ]
+
+
+def _form(form: aiohttp.FormData) -> tuple[Any, dict[str, bytes]]:
+    """The JSON part and the files of a multipart body as discord.py builds it."""
+    body, files = None, {}
+    for options, _headers, value in form._fields:
+        if options["name"] == "payload_json":
+            body = json.loads(value)
+        elif "filename" in options:
+            files[options["filename"]] = value.read() if hasattr(value, "read") else bytes(value)
+    return body, files
 
 
 def make_bot(cls: type[commands.Bot] = commands.Bot) -> tuple[commands.Bot, FakeSession]:

@@ -89,14 +89,19 @@ async def test_load_registers_the_commands(host, name):
     assert (length["type"], length["min_value"], length["max_value"]) == (4, 1, MAX_LENGTH)
 
     group = cmds["bardbot"]
-    assert {o["name"] for o in group["options"]} == {"about", "settings"}
+    assert {o["name"] for o in group["options"]} == {"about", "settings", "mood"}
     assert group["default_member_permissions"] is None
+    mood = next(o for o in group["options"] if o["name"] == "mood")
+    days = next(o for o in mood["options"] if o["name"] == "days")
+    assert (days["min_value"], days["max_value"], days["required"]) == (1, 90, False)
 
     admin = cmds["bardbot-set"]
     assert int(admin["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     assert admin["contexts"] == [0]  # servers only
     assert set(options(admin)) == {"temperature", "length", "chat", "show_sentiment",
-                                   "allow_channel", "disallow_channel"}
+                                   "allow_channel", "disallow_channel", "mood", "mood_days"}
+    assert (options(admin)["mood_days"]["min_value"], options(admin)["mood_days"]["max_value"]) \
+        == (1, 365)
     assert options(admin)["temperature"]["min_value"] == 0.1
 
     menu = cmds["Analyze sentiment"]

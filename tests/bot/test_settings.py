@@ -319,10 +319,11 @@ _SQLITE_VALUES = (
                      suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     temperature=_SQLITE_VALUES, length=_SQLITE_VALUES, chat=_SQLITE_VALUES,
-    show=_SQLITE_VALUES, channels=st.lists(_SQLITE_VALUES, max_size=3),
+    show=_SQLITE_VALUES, mood=_SQLITE_VALUES, mood_days=_SQLITE_VALUES,
+    channels=st.lists(_SQLITE_VALUES, max_size=3),
 )  # fmt: skip
 def test_any_stored_sqlite_row_reads_as_valid_settings(
-    tmp_path, temperature, length, chat, show, channels
+    tmp_path, temperature, length, chat, show, mood, mood_days, channels
 ):
     path = tmp_path / "fuzz.db"
 
@@ -335,8 +336,8 @@ def test_any_stored_sqlite_row_reads_as_valid_settings(
     with sqlite3.connect(path) as con:
         con.execute("DELETE FROM guilds")
         con.execute("DELETE FROM guild_channels")
-        con.execute("INSERT INTO guilds VALUES (?, ?, ?, ?, ?)",
-                    (GUILD, temperature, length, chat, show))
+        con.execute("INSERT INTO guilds VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (GUILD, temperature, length, chat, show, mood, mood_days))
         con.executemany("INSERT OR IGNORE INTO guild_channels VALUES (?, ?)",
                         [(GUILD, c) for c in channels if c is not None])
     con.close()
@@ -445,7 +446,7 @@ async def test_migrates_a_version_1_file(db_path):
             show_sentiment=False,  # added in version 2: the default until set
         )
         assert (await store.update(GUILD, show_sentiment=True)).show_sentiment
-    assert _user_version(db_path) == settings_sqlite.SCHEMA_VERSION == 2
+    assert _user_version(db_path) == settings_sqlite.SCHEMA_VERSION == 3
     async with await SettingsStore.open(db_path) as store:  # already current: nothing to do
         assert (await store.get(GUILD)).show_sentiment
 
@@ -469,10 +470,11 @@ async def test_a_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
     broken = (*settings_sqlite.MIGRATIONS, ("ALTER TABLE guilds ADD COLUMN colour TEXT", "NOT SQL"))
     monkeypatch.setattr(settings_sqlite, "MIGRATIONS", broken)
     monkeypatch.setattr(settings_sqlite, "SCHEMA_VERSION", len(broken))
-    with pytest.raises(SettingsError, match="from schema version 1 to 3 failed") as err:
+    last = len(broken)
+    with pytest.raises(SettingsError, match=f"from schema version 1 to {last} failed") as err:
         await SettingsStore.open(db_path)
     assert str(db_path) in str(err.value)
-    assert _user_version(db_path) == 1  # neither step 2 nor the first half of step 3 stayed
+    assert _user_version(db_path) == 1  # no earlier step nor the first half of the last stayed
     with sqlite3.connect(db_path) as con:
         columns = [row[1] for row in con.execute("PRAGMA table_info(guilds)")]
     con.close()

@@ -19,12 +19,14 @@ import discord
 from bardbot.engine import Engine
 from bardbot.limits import PROMPT_LIMIT, UserError, check_length, check_size, check_temperature
 from bardbot.models import play
+from bardbot.models.errors import TextError
 from bardbot.settings import GuildSettings
 
 MESSAGE_LIMIT = 2000  # Discord's limit for a message's content
 TEMPERATURE_HINTS = {0.2: "conservative", 0.5: "balanced", 1.0: "adventurous"}  # the reference's
 BAR_WIDTH = 10
 ELLIPSIS = "…"
+CANNOT_ANALYSE = "Could not analyse this text: it took too long to read. Try a plainer one."
 COLOUR = 0x8B5CF6
 
 
@@ -80,7 +82,10 @@ async def sentiment(engine: Engine, text: str) -> Reply:
     if not text or not text.strip():
         raise UserError("There is no text to analyse.")
     check_size(text, "text")
-    result = await engine.classify(text)
+    try:
+        result = await engine.classify(text)
+    except TextError as e:
+        raise UserError(CANNOT_ANALYSE) from e
     if not result.tokens:
         raise UserError("There are no words in that text to analyse.")
     return format_sentiment(text, result)
@@ -163,8 +168,10 @@ async def chat(
     )
     footer = ""
     if settings.show_sentiment:
-        continuation, result = await asyncio.gather(generation, engine.classify(text))
-        if result.tokens:
+        continuation, result = await asyncio.gather(generation, _classified(engine, text))
+        if result is None:
+            footer = "\n-# could not analyse your message's sentiment"
+        elif result.tokens:
             footer = f"\n-# your message reads {result.label} ({result.score:.0%} positive" + (
                 ", uncertain)" if result.uncertain else ")"
             )
@@ -175,6 +182,14 @@ async def chat(
     else:
         body = ELLIPSIS + escape(play.trim(continuation, settings.length).strip("\n"))
     return Reply(clip(body, MESSAGE_LIMIT - len(footer)) + footer)
+
+
+async def _classified(engine: Engine, text: str) -> Any:
+    """The text's sentiment, or None when this text alone cannot be analysed."""
+    try:
+        return await engine.classify(text)
+    except TextError:
+        return None
 
 
 def _flatten(info: dict, keys: tuple[str, ...] = ()) -> list[tuple[str, Any]]:

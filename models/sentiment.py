@@ -47,6 +47,9 @@ class SentimentClassifier:
     # Texts per session run; one run for any batch up to this size. Larger batches are split
     # so that memory stays bounded (each text costs maxlen x embedding dim floats in the graph).
     max_batch = 256
+    # Seconds one text may take to read (the reading is linear, so ordinary text of any length
+    # takes milliseconds); past it that text fails with `TextError`, never the worker.
+    text_budget_s = 1.0
 
     def __init__(self, session, encoding: WordEncoding, threshold: float, info: dict) -> None:
         self._session = session
@@ -102,7 +105,8 @@ class SentimentClassifier:
         return np.concatenate(parts).reshape(-1) if parts else np.zeros(0, dtype=np.float32)
 
     def _score(self, texts: list[str]) -> tuple[np.ndarray, list[EncodedText]]:
-        ids, encoded = self.encoding.encode_batch(texts, pad_to_longest=self.variable_length)
+        ids, encoded = self.encoding.encode_batch(texts, pad_to_longest=self.variable_length,
+                                                  budget_s=self.text_budget_s)
         if not self.variable_length:
             return np.clip(self.scores(ids).astype(np.float64), 0.0, 1.0), encoded
         # A text with no known word has nothing to judge: exactly uncertain, no model run.
@@ -117,7 +121,8 @@ class SentimentClassifier:
         return self._score(list(texts))[0]
 
     def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
-        """One result per text, in order."""
+        """One result per text, in order. `TextError` when a text takes longer than
+        `text_budget_s` to read (run the others without it)."""
         if isinstance(texts, str):
             raise TypeError("predict takes a list of texts; wrap a single text in a list")
         texts = list(texts)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from bardbot.models.errors import TextError
 from nltk.tokenize import TreebankWordTokenizer
 
 PAD_ID = 0
@@ -31,6 +33,7 @@ WORD_ENCODING_VERSION = 1
 MESSAGE_ENCODING_VERSION = 2
 CHAR_ENCODING_VERSION = 1
 Normalization = Literal["reference", "message"]
+CHARS_PER_ID = 25  # max_chars = maxlen * this; English averages about 5 characters a token
 
 _TOKENIZER = TreebankWordTokenizer()
 # aclImdb reviews keep the site's HTML line breaks; they are markup, not words.
@@ -83,6 +86,32 @@ _SENTENCE_END = re.compile(r"(?<=\w)\.(?=\s|$)")  # "worst. day." -> "worst . da
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # 3+ of one letter: "soooo" -> "soo"
 _REPEATED_MARK = re.compile(r"([!?])[!?]+")  # "!!!" -> "!", "?!?" -> "?"
 _DOUBLE_LETTER = re.compile(r"([^\W\d_])\1")
+MAX_DOUBLES = 8  # a token with more doubled letters is not undoubled (no word has that many)
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _without(token: str, positions: Sequence[int]) -> str:
+    """`token` without the characters at `positions` (ascending)."""
+    parts, start = [], 0
+    for position in positions:
+        parts.append(token[start:position])
+        start = position + 1
+    parts.append(token[start:])
+    return "".join(parts)
+
+
+def _one_edit(token: str) -> Iterator[str]:
+    """Every spelling one deletion, transposition, replacement or insertion from `token`."""
+    for i in range(len(token) + 1):
+        head, tail = token[:i], token[i:]
+        if tail:
+            yield head + tail[1:]
+            if len(tail) > 1:
+                yield head + tail[1] + tail[0] + tail[2:]
+            for letter in _LETTERS:
+                yield head + letter + tail[1:]
+        for letter in _LETTERS:
+            yield head + letter + tail
 
 
 # Negation scope (Das & Chen 2001; Pang et al. 2002): the words after a cue, up to the next
@@ -127,13 +156,14 @@ def _emoji_words(text: str) -> str:
     return emoji.replace_emoji(text, replace=lambda _, data: _as_words(data["en"].strip(":")))
 
 
-def normalize_message(text: str) -> str:
+def normalize_message(text: str, max_chars: int | None = None) -> str:
     """What a chat message says, in words the vectors know (the `message` normalisation).
 
     Drops mentions, channel links, URLs and @names; spells emoji (emoji package names) and
-    emoticons as words; shortens elongations and repeated ! and ?; lowercases last.
+    emoticons as words; shortens elongations and repeated ! and ?; lowercases last. Only the
+    first `max_chars` characters after NFKC (which can make a text 18 times longer) are read.
     """
-    text = clean_text(text)
+    text = clean_text(text)[:max_chars]
     text = _CUSTOM_EMOJI.sub(lambda m: _as_words(m.group(1)), text)
     text = _DISCORD_NOISE.sub(" ", text)
     text = _EMOTICON.sub(_emoticon_words, text)
@@ -145,16 +175,19 @@ def normalize_message(text: str) -> str:
     return text.lower()
 
 
-def tokenize(text: str, lowercase: bool = False, normalization: Normalization = "reference"
-             ) -> list[str]:
+def tokenize(text: str, lowercase: bool = False, normalization: Normalization = "reference",
+             max_chars: int | None = None) -> list[str]:
     """NLTK's TreebankWordTokenizer, as in the reference, after `clean_text` (reference) or
-    `normalize_message` (message, always lowercase)."""
+    `normalize_message` (message, always lowercase), of at most `max_chars` characters."""
+    return _TOKENIZER.tokenize(_normalized(text, lowercase, normalization, max_chars))
+
+
+def _normalized(text: str, lowercase: bool, normalization: Normalization,
+                max_chars: int | None) -> str:
     if normalization == "message":
-        return _TOKENIZER.tokenize(normalize_message(text))
-    text = clean_text(text)
-    if lowercase:
-        text = text.lower()
-    return _TOKENIZER.tokenize(text)
+        return normalize_message(text, max_chars)[:max_chars]  # emoji names lengthen it
+    text = clean_text(text)[:max_chars]
+    return text.lower() if lowercase else text
 
 
 @dataclass(frozen=True)
@@ -165,7 +198,7 @@ class EncodedText:
     tokens: list[str]  # every token of the text, known or not
     unknown: list[str]  # tokens not in the vocabulary (dropped or mapped to UNK)
     length: int  # number of ids before padding (after dropping unknowns and cutting)
-    truncated: bool  # True when known tokens were cut at maxlen
+    truncated: bool  # True when known tokens were cut at maxlen, or the text at max_chars
 
     @property
     def unknown_ratio(self) -> float:
@@ -192,6 +225,7 @@ class WordEncoding:
     negation: bool = False
     spelling: bool = False  # message models: unknown words one typo from a known word map to it
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _longest: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.normalization not in ("reference", "message"):
@@ -207,6 +241,7 @@ class WordEncoding:
         if len(index) != len(self.words):
             raise ValueError("vocabulary contains duplicate words")
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_longest", max(map(len, self.words), default=0))
 
     @property
     def vocab_size(self) -> int:
@@ -228,39 +263,54 @@ class WordEncoding:
 
     def _unelongated(self, token: str) -> int | None:
         """"terriblee" (from "terribleeee"), "soo": a known word with some doubled letters
-        made single, fewest first."""
+        made single, fewest first. Up to three doubles of at most MAX_DOUBLES are made single
+        (92 spellings at most); a token longer than every word plus three cannot become one."""
+        if len(token) > self._longest + 3:
+            return None
         doubles = [m.start() for m in _DOUBLE_LETTER.finditer(token)]
+        if len(doubles) > MAX_DOUBLES:
+            return None
         for count in range(1, min(len(doubles), 3) + 1):
             for dropped in itertools.combinations(doubles, count):
-                found = self._index.get("".join(
-                    ch for i, ch in enumerate(token) if i not in dropped))
+                found = self._index.get(_without(token, dropped))
                 if found is not None:
                     return found
         return None
 
     def _corrected(self, token: str) -> int | None:
         """A light typo ("graet", "amazng"): the most frequent known word (lowest id) one
-        deletion, transposition, replacement or insertion away; words of 5+ letters only."""
-        if len(token) < 5 or not token.isalpha() or not token.isascii():
+        deletion, transposition, replacement or insertion away; words of 5+ letters only, and
+        none longer than the longest word plus one (no candidate of theirs can be known)."""
+        if not 5 <= len(token) <= self._longest + 1 or not token.isalpha() or not token.isascii():
             return None
-        letters = "abcdefghijklmnopqrstuvwxyz"
-        splits = [(token[:i], token[i:]) for i in range(len(token) + 1)]
-        candidates = {a + b[1:] for a, b in splits if b}
-        candidates |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-        candidates |= {a + c + b[1:] for a, b in splits if b for c in letters}
-        candidates |= {a + c + b for a, b in splits for c in letters}
-        ids = [i for c in candidates if (i := self._index.get(c)) is not None]
-        return min(ids) if ids else None
+        index = self._index
+        best: int | None = None
+        for candidate in _one_edit(token):
+            found = index.get(candidate)
+            if found is not None and (best is None or found < best):
+                best = found
+        return best
+
+    @property
+    def max_chars(self) -> int:
+        """Normalised characters read of a text: room for far more than maxlen tokens of
+        ordinary text, so that the time one text takes is bounded whatever its length."""
+        return self.maxlen * CHARS_PER_ID
 
     def tokenize(self, text: str) -> list[str]:
-        return tokenize(text, self.lowercase, self.normalization)
+        return tokenize(text, self.lowercase, self.normalization, self.max_chars)
 
-    def token_ids(self, tokens: Sequence[str]) -> tuple[list[int], list[str]]:
-        """Ids of the tokens (negated ones shifted by vocab_size) and the unknown tokens."""
+    def token_ids(self, tokens: Sequence[str], deadline: float | None = None
+                  ) -> tuple[list[int], list[str]]:
+        """Ids of the tokens (negated ones shifted by vocab_size) and the unknown tokens.
+
+        Past `deadline` (a `time.perf_counter()` value) it raises `TextError`."""
         negated = negation_scope(tokens) if self.negation else [False] * len(tokens)
         ids: list[int] = []
         unknown: list[str] = []
-        for token, is_negated in zip(tokens, negated, strict=True):
+        for count, (token, is_negated) in enumerate(zip(tokens, negated, strict=True)):
+            if deadline is not None and count % 32 == 0 and time.perf_counter() > deadline:
+                raise TextError("the text took too long to read")
             token_id = self.token_id(token)
             if token_id is None:
                 unknown.append(token)
@@ -270,22 +320,25 @@ class WordEncoding:
                 ids.append(token_id + self.vocab_size if is_negated else token_id)
         return ids, unknown
 
-    def encode(self, text: str) -> EncodedText:
-        tokens = self.tokenize(text)
-        ids, unknown = self.token_ids(tokens)
-        truncated = len(ids) > self.maxlen
+    def encode(self, text: str, budget_s: float | None = None) -> EncodedText:
+        """`text` as ids; `TextError` when reading it takes more than `budget_s` seconds."""
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
+        normalized = _normalized(text, self.lowercase, self.normalization, self.max_chars)
+        tokens = _TOKENIZER.tokenize(normalized)
+        ids, unknown = self.token_ids(tokens, deadline)
+        truncated = len(ids) > self.maxlen or len(normalized) == self.max_chars
         ids = ids[: self.maxlen]
         padded = np.full(self.maxlen, PAD_ID, dtype=np.int32)
         padded[: len(ids)] = ids
         return EncodedText(padded, tokens, unknown, len(ids), truncated)
 
-    def encode_batch(self, texts: Sequence[str], pad_to_longest: bool = False
-                     ) -> tuple[np.ndarray, list[EncodedText]]:
+    def encode_batch(self, texts: Sequence[str], pad_to_longest: bool = False,
+                     budget_s: float | None = None) -> tuple[np.ndarray, list[EncodedText]]:
         """Encode many texts; returns the (n, maxlen) int32 id matrix and the per-text details.
 
         `pad_to_longest` keeps only as many columns as the longest text needs (at least one),
-        for models that read each text's own length."""
-        encoded = [self.encode(text) for text in texts]
+        for models that read each text's own length; `budget_s` bounds each text's time."""
+        encoded = [self.encode(text, budget_s) for text in texts]
         matrix = np.stack([e.ids for e in encoded]) if encoded else np.zeros(
             (0, self.maxlen), dtype=np.int32
         )

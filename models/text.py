@@ -9,6 +9,7 @@ Imports only the standard library, numpy and nltk (never TensorFlow).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import time
@@ -19,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 from bardbot.models.errors import TextError
-from nltk.tokenize import TreebankWordTokenizer
+from bardbot.models.treebank import tokenize as treebank_tokens
 
 PAD_ID = 0
 UNK_ID = 1
@@ -35,7 +36,6 @@ CHAR_ENCODING_VERSION = 1
 Normalization = Literal["reference", "message"]
 CHARS_PER_ID = 25  # max_chars = maxlen * this; English averages about 5 characters a token
 
-_TOKENIZER = TreebankWordTokenizer()
 # aclImdb reviews keep the site's HTML line breaks; they are markup, not words.
 _BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
@@ -177,9 +177,10 @@ def normalize_message(text: str, max_chars: int | None = None) -> str:
 
 def tokenize(text: str, lowercase: bool = False, normalization: Normalization = "reference",
              max_chars: int | None = None) -> list[str]:
-    """NLTK's TreebankWordTokenizer, as in the reference, after `clean_text` (reference) or
-    `normalize_message` (message, always lowercase), of at most `max_chars` characters."""
-    return _TOKENIZER.tokenize(_normalized(text, lowercase, normalization, max_chars))
+    """NLTK's Treebank tokens (models/treebank.py), as in the reference, after `clean_text`
+    (reference) or `normalize_message` (message, always lowercase), of at most `max_chars`
+    characters."""
+    return treebank_tokens(_normalized(text, lowercase, normalization, max_chars))
 
 
 def _normalized(text: str, lowercase: bool, normalization: Normalization,
@@ -190,11 +191,14 @@ def _normalized(text: str, lowercase: bool, normalization: Normalization,
     return text.lower() if lowercase else text
 
 
+_NO_IDS = np.zeros(0, dtype=np.int32)
+
+
 @dataclass(frozen=True)
 class EncodedText:
     """One text turned into model input, with what the encoder saw on the way."""
 
-    ids: np.ndarray  # int32, shape (maxlen,), PAD_ID after the text
+    ids: np.ndarray  # int32, shape (maxlen,) or (batch's longest,), PAD_ID after the text
     tokens: list[str]  # every token of the text, known or not
     unknown: list[str]  # tokens not in the vocabulary (dropped or mapped to UNK)
     length: int  # number of ids before padding (after dropping unknowns and cutting)
@@ -256,9 +260,14 @@ class WordEncoding:
     def token_id(self, token: str) -> int | None:
         token_id = self._index.get(token)
         if token_id is None and self.normalization == "message":
-            token_id = self._unelongated(token)
-            if token_id is None and self.spelling:
-                token_id = self._corrected(token)
+            token_id = self._respelled(token)
+        return token_id
+
+    def _respelled(self, token: str) -> int | None:
+        """The id of an unknown token's elongated or misspelt word (message models)."""
+        token_id = self._unelongated(token)
+        if token_id is None and self.spelling:
+            token_id = self._corrected(token)
         return token_id
 
     def _unelongated(self, token: str) -> int | None:
@@ -305,45 +314,52 @@ class WordEncoding:
         """Ids of the tokens (negated ones shifted by vocab_size) and the unknown tokens.
 
         Past `deadline` (a `time.perf_counter()` value) it raises `TextError`."""
-        negated = negation_scope(tokens) if self.negation else [False] * len(tokens)
+        negated = negation_scope(tokens) if self.negation else itertools.repeat(False)
+        index, message, unk = self._index, self.normalization == "message", self.oov == "unk"
         ids: list[int] = []
         unknown: list[str] = []
-        for count, (token, is_negated) in enumerate(zip(tokens, negated, strict=True)):
+        for count, (token, is_negated) in enumerate(zip(tokens, negated, strict=False)):
             if deadline is not None and count % 32 == 0 and time.perf_counter() > deadline:
                 raise TextError("the text took too long to read")
-            token_id = self.token_id(token)
+            token_id = index.get(token)
+            if token_id is None and message:
+                token_id = self._respelled(token)
             if token_id is None:
                 unknown.append(token)
-                if self.oov == "unk":
+                if unk:
                     ids.append(UNK_ID)
             else:
                 ids.append(token_id + self.vocab_size if is_negated else token_id)
         return ids, unknown
 
-    def encode(self, text: str, budget_s: float | None = None) -> EncodedText:
-        """`text` as ids; `TextError` when reading it takes more than `budget_s` seconds."""
-        deadline = None if budget_s is None else time.perf_counter() + budget_s
+    def _read(self, text: str, deadline: float | None) -> tuple[list[int], EncodedText]:
+        """The ids of `text` (at most maxlen) and its details, `ids` left empty."""
         normalized = _normalized(text, self.lowercase, self.normalization, self.max_chars)
-        tokens = _TOKENIZER.tokenize(normalized)
+        tokens = treebank_tokens(normalized)
         ids, unknown = self.token_ids(tokens, deadline)
         truncated = len(ids) > self.maxlen or len(normalized) == self.max_chars
         ids = ids[: self.maxlen]
-        padded = np.full(self.maxlen, PAD_ID, dtype=np.int32)
-        padded[: len(ids)] = ids
-        return EncodedText(padded, tokens, unknown, len(ids), truncated)
+        return ids, EncodedText(_NO_IDS, tokens, unknown, len(ids), truncated)
+
+    def encode(self, text: str, budget_s: float | None = None) -> EncodedText:
+        """`text` as ids; `TextError` when reading it takes more than `budget_s` seconds."""
+        return self.encode_batch([text], budget_s=budget_s)[1][0]
 
     def encode_batch(self, texts: Sequence[str], pad_to_longest: bool = False,
                      budget_s: float | None = None) -> tuple[np.ndarray, list[EncodedText]]:
-        """Encode many texts; returns the (n, maxlen) int32 id matrix and the per-text details.
+        """Encode many texts; returns the (n, maxlen) int32 id matrix and the per-text details
+        (each one's `ids` is its row).
 
         `pad_to_longest` keeps only as many columns as the longest text needs (at least one),
         for models that read each text's own length; `budget_s` bounds each text's time."""
-        encoded = [self.encode(text, budget_s) for text in texts]
-        matrix = np.stack([e.ids for e in encoded]) if encoded else np.zeros(
-            (0, self.maxlen), dtype=np.int32
-        )
-        if pad_to_longest:
-            matrix = matrix[:, : max([1] + [e.length for e in encoded])]
+        read = [self._read(text, None if budget_s is None else time.perf_counter() + budget_s)
+                for text in texts]
+        width = max([1] + [len(ids) for ids, _ in read]) if pad_to_longest else self.maxlen
+        matrix = np.full((len(read), width), PAD_ID, dtype=np.int32)
+        encoded = []
+        for row, (ids, details) in zip(matrix, read, strict=True):
+            row[: len(ids)] = ids
+            encoded.append(dataclasses.replace(details, ids=row))
         return matrix, encoded
 
     def to_dict(self) -> dict:

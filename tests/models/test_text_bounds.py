@@ -136,7 +136,7 @@ def test_a_text_is_read_up_to_max_chars_and_then_marked_truncated():
 
 def test_a_text_past_its_time_budget_fails_alone_with_text_error(message, monkeypatch):
     texts = ["a fine day", "zz " * 2000]
-    clock = iter(itertools.count(0.0, 0.01))  # 10 ms per clock read: the budget runs out
+    clock = iter(itertools.count(0.0, 0.1))  # 0.1 s per clock read: the budget runs out
     monkeypatch.setattr("bardbot.models.text.time.perf_counter", lambda: next(clock))
     with pytest.raises(TextError, match="too long"):
         message.predict(texts)
@@ -155,4 +155,5 @@ def test_the_issue_examples_look_up_a_few_spellings_each(message):
     index = CountingIndex(encoding._index)
     object.__setattr__(encoding, "_index", index)
     encoding.encode_batch(["aabb" * 1500, "ab" * 3000, "bookkeeper" * 600, "\ufb01" * 6000])
-    assert index.looked_up <= 4 * 6000 * 2  # one lookup per token (was 2e9 characters)
+    # One lookup of each token, the ligatures cut at max_chars (was about 2e9 characters).
+    assert index.looked_up == 3 * 6000 + encoding.max_chars

@@ -65,8 +65,23 @@ def sentiment_summary(result: Any) -> str:
     return line
 
 
-def format_sentiment(text: str, result: Any, *, quote_limit: int = 300) -> Reply:
+def reasons_line(reasons: list[tuple[str, float]], per_side: int = 3) -> str:
+    """The few words that pushed the score most each way (at least one point), strongest
+    first: "pushed positive: loved +32, superb +20 · negative: boring −37"."""
+    def side(sign: int) -> str:
+        pushed = sorted((c * sign, word) for word, c in reasons if c * sign >= 1.0)[::-1]
+        return ", ".join(f"{escape(clip(word, 24))} {'+' if sign > 0 else '−'}{points:.0f}"
+                         for points, word in pushed[:per_side])
+    parts = [f"{name}: {words}" for name, words in
+             (("pushed positive", side(1)), ("pushed negative", side(-1))) if words]
+    return " · ".join(parts)
+
+
+def format_sentiment(text: str, result: Any, reasons: list[tuple[str, float]] = (),
+                     *, quote_limit: int = 300) -> Reply:
     lines = [sentiment_summary(result)]
+    if why := reasons_line(list(reasons)):
+        lines.append("-# " + why)
     notes = [f"unknown words: {result.unknown_ratio:.0%}"]
     if result.tokens and result.unknown_ratio >= 1.0:
         notes.append("the model knows none of these words, so the score means little")
@@ -84,11 +99,12 @@ async def sentiment(engine: Engine, text: str) -> Reply:
     check_size(text, "text")
     try:
         result = await engine.classify(text)
+        if not result.tokens:
+            raise UserError("There are no words in that text to analyse.")
+        reasons = await engine.explain(text)
     except TextError as e:
         raise UserError(CANNOT_ANALYSE) from e
-    if not result.tokens:
-        raise UserError("There are no words in that text to analyse.")
-    return format_sentiment(text, result)
+    return format_sentiment(text, result, reasons)
 
 
 def format_shakespeare(prompt: str, continuation: str, temperature: float, length: int) -> Reply:

@@ -10,7 +10,8 @@ from nltk.tokenize import TreebankWordTokenizer
 NLTK = TreebankWordTokenizer()
 # Every character a pattern looks at, the words the contractions split, and Unicode digits,
 # spaces and letters, where `re` and nltk's `regex` engine could disagree.
-PIECES = list("\"'`:,.;@#$%&?![](){}<>-_ \n\t") + [
+PIECES = [
+    *"\"'`:,.;@#$%&?![](){}<>-_ \n\t",
     "can", "not", "cannot", "d'ye", "gim", "me", "gon", "na", "got", "ta", "lem", "more'n",
     "wan", "'t", "is", "was", "n't", "'s", "'ll", "'RE", "''", "``", "...", "--", "1,000",
     "a", "B", "é", "٣", "\u2003", "\u2028", "\u00a0", "😀", "x", "Ω",

@@ -7,7 +7,8 @@ Each round times `predict([text])` once per model on the same message (and VADER
 `polarity_scores`, when vaderSentiment is installed: the train extra), in alternating order,
 so background load hits all alike. Messages: the behavioural suite's sentences (3-20 tokens).
 Prints p50 / p90 per model, the ratio of p50s to the first model and to VADER, and for the
-last model a batch of 64 mixed messages per text against one at a time.
+last model a batch of 64 mixed messages per text against one at a time, and `explain` against
+`predict`.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def main() -> None:
             result[name]["times_vader"] = round(p50 / p50s[-1], 2)
     result["batch_of_64"] = batch_ratio(models[-1], texts, args.rounds // 64 + 5)
     result["batch_of_64"]["model"] = names[len(models) - 1]
+    result["explain"] = explain_ratio(models[-1], texts, args.rounds // 4)
     print(json.dumps(result, indent=2))
 
 
@@ -81,6 +83,20 @@ def batch_ratio(model: SentimentClassifier, texts: list[str], rounds: int) -> di
     per_text, alone = statistics.median(batched), statistics.median(single)
     return {"per_text_ms": round(per_text, 4), "one_at_a_time_ms": round(alone, 4),
             "ratio": round(per_text / alone, 3)}
+
+
+def explain_ratio(model: SentimentClassifier, texts: list[str], rounds: int) -> dict:
+    """`explain([text])` against `predict([text])` on the same message, alternating."""
+    explained, predicted = [], []
+    for i in range(rounds):
+        text = texts[i % len(texts)]
+        for call, times in ((model.explain, explained), (model.predict, predicted)):
+            start = time.perf_counter()
+            call([text])
+            times.append((time.perf_counter() - start) * 1000)
+    p50, base = statistics.median(explained), statistics.median(predicted)
+    return {"p50_ms": round(p50, 4), "predict_p50_ms": round(base, 4),
+            "times_predict": round(p50 / base, 2)}
 
 
 def _vader():

@@ -21,18 +21,18 @@ def _compiled(pairs: list[tuple[object, str]]) -> list[tuple[re.Pattern, str]]:
 
 
 # (patterns, characters of which one must be in the text for any pattern to match)
-_STEPS: list[tuple[list[tuple[re.Pattern, str]], str]] = [
-    (_compiled(_NLTK.STARTING_QUOTES), "\"`'"),
-    (_compiled(_NLTK.PUNCTUATION[:2]), ":,"),
-    (_compiled(_NLTK.PUNCTUATION[2:3]), "."),
-    (_compiled(_NLTK.PUNCTUATION[3:4]), ";@#$%&"),
-    (_compiled(_NLTK.PUNCTUATION[4:5]), "."),
-    (_compiled(_NLTK.PUNCTUATION[5:6]), "?!"),
-    (_compiled(_NLTK.PUNCTUATION[6:7]), "'"),
-    (_compiled([_NLTK.PARENS_BRACKETS]), "[](){}<>"),
-    (_compiled([_NLTK.DOUBLE_DASHES]), "-"),
+_STEPS: list[tuple[list[tuple[re.Pattern, str]], frozenset[str]]] = [
+    (_compiled(_NLTK.STARTING_QUOTES), frozenset("\"`'")),
+    (_compiled(_NLTK.PUNCTUATION[:2]), frozenset(":,")),
+    (_compiled(_NLTK.PUNCTUATION[2:3]), frozenset(".")),
+    (_compiled(_NLTK.PUNCTUATION[3:4]), frozenset(";@#$%&")),
+    (_compiled(_NLTK.PUNCTUATION[4:5]), frozenset(".")),
+    (_compiled(_NLTK.PUNCTUATION[5:6]), frozenset("?!")),
+    (_compiled(_NLTK.PUNCTUATION[6:7]), frozenset("'")),
+    (_compiled([_NLTK.PARENS_BRACKETS]), frozenset("[](){}<>")),
+    (_compiled([_NLTK.DOUBLE_DASHES]), frozenset("-")),
 ]
-_ENDING_QUOTES = (_compiled(_NLTK.ENDING_QUOTES), "'\"")
+_ENDING_QUOTES = (_compiled(_NLTK.ENDING_QUOTES), frozenset("'\""))
 _CONTRACTIONS = [(re.compile(p.pattern), r" \1 \2 ")
                  for p in (*_NLTK.CONTRACTIONS2, *_NLTK.CONTRACTIONS3)]
 # Every word the contraction patterns split, in one search (case-insensitive, as they are).
@@ -51,8 +51,8 @@ def tokenize(text: str) -> list[str]:
     return text.split()
 
 
-def _apply(text: str, patterns: list[tuple[re.Pattern, str]], needles: str) -> str:
-    if any(needle in text for needle in needles):
+def _apply(text: str, patterns: list[tuple[re.Pattern, str]], needles: frozenset[str]) -> str:
+    if not needles.isdisjoint(text):
         for pattern, replacement in patterns:
             text = pattern.sub(replacement, text)
     return text

@@ -136,7 +136,8 @@ class SentimentClassifier:
         """Per text, (word as written, contribution in points of P(positive)) for each of its
         whitespace-separated words, in text order: what the text's score loses without that
         word (occlusion, models/explain.py). Words past the first `explained_words` that
-        change the text's ids get 0.0. One batched session run for all texts and words."""
+        change the text's ids, or past the part the model reads (maxlen ids), get 0.0. One
+        batched session run for all texts and words (one per length bucket)."""
         texts = _checked_texts(texts, "explain")
         plans = []
         for text in texts:

@@ -78,3 +78,33 @@ def test_explain_checks_its_argument_and_works_on_the_reference():
         reference.explain("a text")
     [pairs] = reference.explain(["a superb film"])
     assert max(pairs, key=lambda p: p[1])[0] == "superb"
+
+
+@pytest.mark.parametrize("text", ["good " * 1200, "\ufdfa " * 3000, "😀 " * 3000, "zz " * 3000])
+def test_explaining_a_long_text_scores_a_bounded_number_of_bounded_rows(shipped, monkeypatch,
+                                                                       text):
+    calls = []
+    real = shipped._session
+
+    class Counting:
+        def run(self, *args, **kwargs):
+            calls.append(args[1]["token_ids"].shape)
+            return real.run(*args, **kwargs)
+
+    encoding = shipped.encoding
+    marked = []
+    real_marked = type(encoding).marked_ids
+
+    def counting_marked(self, tokens, known):
+        marked.append(len(tokens))
+        return real_marked(self, tokens, known)
+
+    monkeypatch.setattr(shipped, "_session", Counting())
+    monkeypatch.setattr(type(encoding), "marked_ids", counting_marked)
+    [pairs] = shipped.explain([text])
+    assert len(pairs) == len(text.split())
+    # Only the part the model reads is taken apart: the work does not grow with the text.
+    assert len(marked) <= shipped.explained_words + 1
+    assert max(marked) <= 2 * encoding.maxlen + 18  # the last word read may pass the cap
+    assert sum(rows for rows, _ in calls) <= shipped.explained_words + 1
+    assert all(width <= shipped.encoding.maxlen for _, width in calls)

@@ -11,12 +11,13 @@ import asyncio
 import math
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 import discord
-from bardbot.engine import Engine
+from bardbot.engine import Busy, Engine
 from bardbot.limits import PROMPT_LIMIT, UserError, check_length, check_size, check_temperature
 from bardbot.models import play
 from bardbot.models.errors import TextError
@@ -65,9 +66,9 @@ def sentiment_summary(result: Any) -> str:
     return line
 
 
-def reasons_line(reasons: list[tuple[str, float]], per_side: int = 3) -> str:
+def reasons_line(reasons: Sequence[tuple[str, float]], per_side: int = 3) -> str:
     """The few words that pushed the score most each way (at least one point), strongest
-    first: "pushed positive: loved +32, superb +20 · negative: boring −37"."""
+    first: "pushed positive: loved +32, superb +20 · pushed negative: boring −37"."""
     def side(sign: int) -> str:
         pushed = sorted((c * sign, word) for word, c in reasons if c * sign >= 1.0)[::-1]
         return ", ".join(f"{escape(clip(word, 24))} {'+' if sign > 0 else '−'}{points:.0f}"
@@ -77,10 +78,10 @@ def reasons_line(reasons: list[tuple[str, float]], per_side: int = 3) -> str:
     return " · ".join(parts)
 
 
-def format_sentiment(text: str, result: Any, reasons: list[tuple[str, float]] = (),
+def format_sentiment(text: str, result: Any, reasons: Sequence[tuple[str, float]] = (),
                      *, quote_limit: int = 300) -> Reply:
     lines = [sentiment_summary(result)]
-    if why := reasons_line(list(reasons)):
+    if why := reasons_line(reasons):
         lines.append("-# " + why)
     notes = [f"unknown words: {result.unknown_ratio:.0%}"]
     if result.tokens and result.unknown_ratio >= 1.0:
@@ -99,12 +100,20 @@ async def sentiment(engine: Engine, text: str) -> Reply:
     check_size(text, "text")
     try:
         result = await engine.classify(text)
-        if not result.tokens:
-            raise UserError("There are no words in that text to analyse.")
-        reasons = await engine.explain(text)
     except TextError as e:
         raise UserError(CANNOT_ANALYSE) from e
-    return format_sentiment(text, result, reasons)
+    if not result.tokens:
+        raise UserError("There are no words in that text to analyse.")
+    return format_sentiment(text, result, await _reasons(engine, text))
+
+
+async def _reasons(engine: Engine, text: str) -> list[tuple[str, float]]:
+    """The words behind the score; none when only the explanation cannot be had (too much
+    queued, or the text took too long to take apart): the verdict is still shown."""
+    try:
+        return await engine.explain(text)
+    except (Busy, TextError):
+        return []
 
 
 def format_shakespeare(prompt: str, continuation: str, temperature: float, length: int) -> Reply:

@@ -71,3 +71,17 @@ async def test_a_text_past_its_budget_gets_a_clear_message_while_others_are_answ
     chat = await handlers.chat(engine, bad, GuildSettings(show_sentiment=True), seed=1)
     assert chat.content.endswith("-# could not analyse your message's sentiment")
     engine.close()
+
+
+class UnexplainedClassifier(FakeClassifier):
+    """Classifies, but runs out of time taking a text apart."""
+
+    def explain(self, texts):
+        raise TextError("the text took too long to read")
+
+
+async def test_a_text_that_cannot_be_explained_still_gets_its_verdict():
+    engine = Engine(UnexplainedClassifier(), FakeGenerator())
+    reply = await handlers.sentiment(engine, "a good film")
+    assert "**positive**" in reply.content and "pushed" not in reply.content
+    engine.close()

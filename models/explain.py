@@ -28,7 +28,7 @@ def occlusion_rows(encoding: WordEncoding, text: str, max_words: int,
     for word in words:
         if known_count >= encoding.maxlen or len(tokens) >= 2 * encoding.maxlen:
             break
-        word_tokens = encoding.tokenize(word)
+        word_tokens = encoding.tokenize(word, encoding.max_chars)
         word_known = encoding.known_ids(word_tokens, deadline)
         tokens_of.append(word_tokens)
         tokens += word_tokens

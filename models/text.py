@@ -314,8 +314,10 @@ class WordEncoding:
         ordinary text, so that the time one text takes is bounded whatever its length."""
         return self.maxlen * CHARS_PER_ID
 
-    def tokenize(self, text: str) -> list[str]:
-        return tokenize(text, self.lowercase, self.normalization, self.max_chars)
+    def tokenize(self, text: str, max_chars: int | None = None) -> list[str]:
+        """The tokens of `text` (of its first `max_chars` normalised characters, when given;
+        `encode` reads `self.max_chars`)."""
+        return tokenize(text, self.lowercase, self.normalization, max_chars)
 
     def token_ids(self, tokens: Sequence[str], deadline: float | None = None
                   ) -> tuple[list[int], list[str]]:

@@ -78,6 +78,7 @@ def test_explain_checks_its_argument_and_works_on_the_reference():
         reference.explain("a text")
     [pairs] = reference.explain(["a superb film"])
     assert max(pairs, key=lambda p: p[1])[0] == "superb"
+    assert reference.explain([]) == [] and reference.explain(["", "  "]) == [[], []]
 
 
 @pytest.mark.parametrize("text", ["good " * 1200, "\ufdfa " * 3000, "😀 " * 3000, "zz " * 3000])

@@ -13,12 +13,13 @@ import itertools
 import re
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from bardbot.models.errors import TextError
+from bardbot.models.respell import corrected, unelongated
 from bardbot.models.treebank import tokenize as treebank_tokens
 
 PAD_ID = 0
@@ -89,33 +90,6 @@ _EMOTICON_NEEDLES = re.compile("|".join(sorted(
 _SENTENCE_END = re.compile(r"(?<=\w)\.(?=\s|$)")  # "worst. day." -> "worst . day ."
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # 3+ of one letter: "soooo" -> "soo"
 _REPEATED_MARK = re.compile(r"([!?])[!?]+")  # "!!!" -> "!", "?!?" -> "?"
-_DOUBLE_LETTER = re.compile(r"([^\W\d_])\1")
-MAX_DOUBLES = 8  # a token with more doubled letters is not undoubled (no word has that many)
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-def _without(token: str, positions: Sequence[int]) -> str:
-    """`token` without the characters at `positions` (ascending)."""
-    parts, start = [], 0
-    for position in positions:
-        parts.append(token[start:position])
-        start = position + 1
-    parts.append(token[start:])
-    return "".join(parts)
-
-
-def _one_edit(token: str) -> Iterator[str]:
-    """Every spelling one deletion, transposition, replacement or insertion from `token`."""
-    for i in range(len(token) + 1):
-        head, tail = token[:i], token[i:]
-        if tail:
-            yield head + tail[1:]
-            if len(tail) > 1:
-                yield head + tail[1] + tail[0] + tail[2:]
-            for letter in _LETTERS:
-                yield head + letter + tail[1:]
-        for letter in _LETTERS:
-            yield head + letter + tail
 
 
 # Negation scope (Das & Chen 2001; Pang et al. 2002): the words after a cue, up to the next
@@ -273,40 +247,10 @@ class WordEncoding:
 
     def _respelled(self, token: str) -> int | None:
         """The id of an unknown token's elongated or misspelt word (message models)."""
-        token_id = self._unelongated(token)
+        token_id = unelongated(self._index, token, self._longest)
         if token_id is None and self.spelling:
-            token_id = self._corrected(token)
+            token_id = corrected(self._index, token, self._longest)
         return token_id
-
-    def _unelongated(self, token: str) -> int | None:
-        """"terriblee" (from "terribleeee"), "soo": a known word with some doubled letters
-        made single, fewest first. Up to three doubles of at most MAX_DOUBLES are made single
-        (92 spellings at most); a token longer than every word plus three cannot become one."""
-        if len(token) > self._longest + 3:
-            return None
-        doubles = [m.start() for m in _DOUBLE_LETTER.finditer(token)]
-        if len(doubles) > MAX_DOUBLES:
-            return None
-        for count in range(1, min(len(doubles), 3) + 1):
-            for dropped in itertools.combinations(doubles, count):
-                found = self._index.get(_without(token, dropped))
-                if found is not None:
-                    return found
-        return None
-
-    def _corrected(self, token: str) -> int | None:
-        """A light typo ("graet", "amazng"): the most frequent known word (lowest id) one
-        deletion, transposition, replacement or insertion away; words of 5+ letters only, and
-        none longer than the longest word plus one (no candidate of theirs can be known)."""
-        if not 5 <= len(token) <= self._longest + 1 or not token.isalpha() or not token.isascii():
-            return None
-        index = self._index
-        best: int | None = None
-        for candidate in _one_edit(token):
-            found = index.get(candidate)
-            if found is not None and (best is None or found < best):
-                best = found
-        return best
 
     @property
     def max_chars(self) -> int:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from bardbot.models import SentimentClassifier, TextError
-from bardbot.models.text import _DOUBLE_LETTER, MAX_DOUBLES, WordEncoding
+from bardbot.models.respell import DOUBLE_LETTER, MAX_DOUBLES, corrected, unelongated
+from bardbot.models.text import WordEncoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ ENCODING = WordEncoding(WORDS, 400, lowercase=True, normalization="message", spe
 
 def enumerated_unelongated(enc: WordEncoding, token: str) -> int | None:
     """The old undoubling, every combination of up to three doubles: the oracle."""
-    doubles = [m.start() for m in _DOUBLE_LETTER.finditer(token)]
+    doubles = [m.start() for m in DOUBLE_LETTER.finditer(token)]
     for count in range(1, min(len(doubles), 3) + 1):
         for dropped in itertools.combinations(doubles, count):
             found = enc._index.get("".join(ch for i, ch in enumerate(token) if i not in dropped))
@@ -52,10 +53,12 @@ near_words = st.lists(st.sampled_from("abcdefgiklmnoprstuvy"), min_size=1, max_s
 @given(near_words)
 @settings(max_examples=400, deadline=None)
 def test_undoubling_and_spelling_find_what_the_enumeration_found(token):
-    doubles = len(_DOUBLE_LETTER.findall(token))
+    doubles = len(DOUBLE_LETTER.findall(token))
     if doubles <= MAX_DOUBLES:
-        assert ENCODING._unelongated(token) == enumerated_unelongated(ENCODING, token)
-    assert ENCODING._corrected(token) == enumerated_corrected(ENCODING, token)
+        assert unelongated(ENCODING._index, token, ENCODING._longest) == \
+            enumerated_unelongated(ENCODING, token)
+    assert corrected(ENCODING._index, token, ENCODING._longest) == \
+        enumerated_corrected(ENCODING, token)
 
 
 def adversarial_texts(length: int = 6000) -> dict[str, str]:

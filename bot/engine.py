@@ -35,6 +35,8 @@ class Classifier(Protocol):
 
     def predict(self, texts: list[str]) -> list[Any]: ...
 
+    def explain(self, texts: list[str]) -> list[list[tuple[str, float]]]: ...
+
 
 class Generator(Protocol):
     info: dict
@@ -158,6 +160,20 @@ class Engine:
             self._background_running = False
             if not self._closed:
                 self._dispatch_background()
+
+    async def explain(self, text: str) -> list[tuple[str, float]]:
+        """(word, points of P(positive) it adds) for each word of `text`, in a sentiment
+        worker; it counts against the same queue cap as `classify`."""
+        if len(self._queue) + self._in_batch >= self.limits.max_queued_texts:
+            metrics.count_busy("sentiment")
+            raise Busy("too many sentiment requests are queued")
+        self._in_batch += 1
+        try:
+            [pairs] = await asyncio.get_running_loop().run_in_executor(
+                self._sentiment_pool, self.classifier.explain, [text])
+        finally:
+            self._in_batch -= 1
+        return pairs
 
     def _dispatch(self) -> None:
         """Start batches on free sentiment workers. A lone request starts at once; requests

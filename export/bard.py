@@ -113,6 +113,28 @@ def to_float16(proto, min_size: int = 1024):
     return out
 
 
+def from_float16(proto):
+    """The inverse of `to_float16`: each Cast-back float16 initializer as float32 again."""
+    import onnx
+    from onnx import numpy_helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    graph = out.graph
+    stored = {init.name: init for init in graph.initializer if init.name.endswith("/fp16")}
+    casts = [node for node in graph.node
+             if node.op_type == "Cast" and node.input[0] in stored
+             and node.output[0] + "/fp16" == node.input[0]]
+    inits = [numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32),
+                                     init.name[: -len("/fp16")])
+             if init.name in stored else init for init in graph.initializer]
+    nodes = [node for node in graph.node if node not in casts]
+    del graph.initializer[:], graph.node[:]
+    graph.initializer.extend(inits)
+    graph.node.extend(nodes)
+    return out
+
+
 def heldout_ids(encoding: CharEncoding, text: str, heldout: float) -> np.ndarray:
     ids = encoding.encode(text)
     return ids[round(len(ids) * (1 - heldout)):]

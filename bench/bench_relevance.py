@@ -18,6 +18,7 @@ Messages: bench/chat_messages.txt ("## dev" for choosing settings, "## test" hel
 follows each: Shakespeare's own replies, the yardstick.
 
     python bench/bench_relevance.py [--split test|dev] [--text tinyshakespeare.txt]
+    python bench/bench_relevance.py --split dev --ablation   # the steering settings compared
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from bardbot.models import ShakespeareGenerator, play
+from bardbot.models import ShakespeareGenerator, play, steer
 from bardbot.trainer.bard import find_text
 from nltk.stem.porter import PorterStemmer
 from timing import machine
@@ -206,15 +207,56 @@ def answer(gen: ShakespeareGenerator, message: str, speaker: str, seed: int) -> 
     return gen.answer(message, speaker, LENGTH, TEMPERATURE, seed=seed)
 
 
+# Steering settings compared by --ablation (models/steer.py names; each row changes the shipped
+# settings as given; BOOST 1 turns the word steering off, PENALTY 1 the repetition penalty).
+ABLATION = [
+    {"BOOST": 1.0, "PENALTY": 1.0, "OPENING_RATE": 0.0},
+    {"BOOST": 1.0, "PENALTY": 1.0, "OPENING_RATE": 1.0},
+    {"BOOST": math.exp(8), "OPENING_RATE": 0.0, "MESSAGE_WORDS": 3, "NEIGHBOURS": 2},
+    {"BOOST": math.exp(8), "OPENING_RATE": 0.3, "MESSAGE_WORDS": 3, "NEIGHBOURS": 2},
+    {"BOOST": math.exp(10), "OPENING_RATE": 0.0, "MESSAGE_WORDS": 3, "NEIGHBOURS": 2},
+    {"BOOST": math.exp(10), "OPENING_RATE": 0.2, "MESSAGE_WORDS": 3, "NEIGHBOURS": 2},
+    {"BOOST": math.exp(10), "OPENING_RATE": 0.2, "MESSAGE_WORDS": 3, "NEIGHBOURS": 3},
+    {"BOOST": math.exp(10), "OPENING_RATE": 0.2, "NEIGHBOURS": 0},
+    {"BOOST": math.exp(10), "OPENING_RATE": 0.2, "CAP": 1},
+    {"PENALTY": 1.0},
+    {},  # shipped
+    {"BOOST": math.exp(12), "OPENING_RATE": 0.0},
+]
+
+
+def with_settings(settings: dict, fn):
+    """fn() with models/steer.py's settings changed as given, then restored."""
+    saved = {k: getattr(steer, k) for k in settings}
+    try:
+        for k, v in settings.items():
+            setattr(steer, k, v)
+        return fn()
+    finally:
+        for k, v in saved.items():
+            setattr(steer, k, v)
+
+
+def describe(settings: dict) -> str:
+    if not settings:
+        return "**shipped**"
+    return ", ".join(f"{k} e^{math.log(v):.0f}" if k == "BOOST" and v > 1 else f"{k} {v}"
+                     for k, v in settings.items())
+
+
 def speaker_of(i: int) -> str:
     return play.ROTATION[i % len(play.ROTATION)]
 
 
-def fluency(gen: ShakespeareGenerator, messages: list[str], replies: list[str]) -> float:
-    """The bard's mean nats/char on each reply, read after the prompt it answered."""
-    losses = [gen.loss(r, context=play.play_prompt(m, speaker_of(i)))
-              for i, (m, r) in enumerate(zip(messages, replies, strict=True)) if r]
-    return float(np.mean(losses))
+def fluency(gen: ShakespeareGenerator, messages: list[str], replies: list[str]
+            ) -> tuple[float, float]:
+    """The bard's nats/char on each reply, read after the prompt it answered: the mean over
+    replies, and pooled (all replies' nats / all their chars)."""
+    pairs = [(gen.loss(r, context=play.play_prompt(m, speaker_of(i))), len(r))
+             for i, (m, r) in enumerate(zip(messages, replies, strict=True)) if r]
+    nats = np.array([n for n, _ in pairs])
+    chars = np.array([c for _, c in pairs])
+    return float(nats.mean()), float((nats * chars).sum() / chars.sum())
 
 
 def distinct(replies: list[str]) -> tuple[int, float]:
@@ -238,12 +280,30 @@ def cost(gen: ShakespeareGenerator, messages: list[str], reply, rounds: int = 3
     return np.array(chat), np.array(plain)
 
 
+HEADER = ("\n| replies ({split} messages) | top-1 GloVe | top-1 TF-IDF | own words GloVe "
+          "| own words TF-IDF | 3+ repeats | nats/char (mean / pooled) | mean chars |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+
+def row(name: str, words: Words, messages: list[str], replies: list[str],
+        bard: ShakespeareGenerator | None) -> str:
+    """One table row: relevance, own words, repetition, fluency (when `bard`), length."""
+    g, t = relevance(words, messages, replies)
+    og, ot = relevance(words, messages, replies, own_words=True)
+    nats = "{:.3f} / {:.3f}".format(*fluency(bard, messages, replies)) if bard else ""
+    chars = np.mean([len(r) for r in replies])
+    return (f"| {name} | {g:.3f} | {t:.3f} | {og:.3f} | {ot:.3f} | "
+            f"{repetition(words, replies):.1%} | {nats} | {chars:.0f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("test", "dev"), default="test",
                     help="which half of the messages (dev: for choosing settings)")
     ap.add_argument("--text", help="tinyshakespeare.txt (default: the data folder)")
     ap.add_argument("--cost-rounds", type=int, default=3, metavar="N")
+    ap.add_argument("--ablation", action="store_true",
+                    help="only the shipped replies under the steering settings in ABLATION")
     args = ap.parse_args()
 
     text = find_text(args.text).read_text(encoding="utf-8")
@@ -254,6 +314,13 @@ def main() -> None:
     bard = ShakespeareGenerator.load("bard")
     reference = ShakespeareGenerator.load("reference")
     print(f"{machine()}; {len(messages)} {args.split} messages, {len(pairs)} held-out speeches")
+    if args.ablation:
+        print(HEADER.format(split=args.split).replace("| replies", "| steering settings"))
+        for settings in ABLATION:
+            replies = with_settings(settings, lambda: [
+                answer(bard, m, speaker_of(i), i) for i, m in enumerate(messages)])
+            print(row(describe(settings), words, messages, replies, bard))
+        return
 
     seeds = range(len(messages))
     variants = {
@@ -271,16 +338,9 @@ def main() -> None:
         variants["**shipped chat reply** (steered, stops at the speech's end)"] = [
             answer(bard, m, speaker_of(i), i) for i, m in zip(seeds, messages, strict=True)]
 
-    print(f"\n| replies ({args.split} messages) | top-1 GloVe | top-1 TF-IDF | own words GloVe "
-          f"| own words TF-IDF | 3+ repeats | nats/char | mean chars |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(HEADER.format(split=args.split))
     for name, replies in variants.items():
-        g, t = relevance(words, messages, replies)
-        og, ot = relevance(words, messages, replies, own_words=True)
-        nats = fluency(bard, messages, replies) if "generator" not in name else float("nan")
-        print(f"| {name} | {g:.3f} | {t:.3f} | {og:.3f} | {ot:.3f} | "
-              f"{repetition(words, replies):.1%} | {nats:.3f} | "
-              f"{np.mean([len(r) for r in replies]):.0f} |")
+        print(row(name, words, messages, replies, bard if "generator" not in name else None))
     speeches, following = [p[0] for p in pairs], [p[1] for p in pairs]
     g, t = relevance(words, speeches, following)
     og, ot = relevance(words, speeches, following, own_words=True)

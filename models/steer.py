@@ -18,10 +18,10 @@ or 1 (other word) over the plays' words that start with q, weighted by their cou
 moving from q to q' gains G(q') / G(q), and ending a target word gains BOOST / G(q). Along a
 whole word the gains multiply to BOOST for a target and to 1 for any other word, so "t" is
 barely favoured for "toast", "toa" much more (no alliteration of first letters).
-A finished target word is not steered again, and after CAP finished words nothing is steered
-(no repetition, few mentions). The same seed gives the same reply. Occasionally (OPENING_RATE
-of the seeds) the reply opens by taking up the message's rarest word ("Pizza? ..."), as a person
-answering would.
+A finished target word is PENALTY times less likely afterwards, and after CAP finished words
+every target is (no repetition, few mentions). The same seed gives the same reply.
+Occasionally (OPENING_RATE of the seeds) the reply opens by taking up the message's rarest word
+the plays use ("Bread? ..."), as a person answering would.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from __future__ import annotations
 import bisect
 import json
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -42,14 +41,14 @@ from bardbot.models.text import CharEncoding
 
 LEXICON = MODELS_DIR / "bard-words.json"
 FORMAT = "bardbot.bard-words/1"
-BOOST = float(np.exp(8.0))
+BOOST = float(np.exp(10.0))
+PENALTY = float(np.exp(-4.0))  # a target word already used (or any, once CAP are used)
 FLOOR = 1e-3  # below this probability the model finds a char implausible: no gain
 CAP = 2  # target words steered into one reply
-MESSAGE_WORDS, NEIGHBOURS = 3, 2  # the message's rarest content words, neighbours of each
-OPENING_RATE = 0.3
-OPENINGS = ("{W}? ", "{W}, say you? ", "What, {w}? ", "Of {w}? ")
+MESSAGE_WORDS, NEIGHBOURS = 2, 3  # the message's rarest content words, neighbours of each
+OPENING_RATE = 0.2
+OPENINGS = ("{W}? ", "{W}, say you? ", "What, {w}? ")
 _WORD = re.compile(r"[A-Za-z]+")
-_LETTERS = string.ascii_lowercase
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,15 @@ class Lexicon:
     english: dict[str, int]  # word -> frequency rank (GloVe order)
     neighbours: dict[str, tuple[str, ...]]  # english word -> bard words, nearest first
     stopwords: frozenset[str]
-    vocabulary: tuple[str, ...] = ()  # the plays' words seen twice or more, sorted
+    counts: dict[str, int] = field(default_factory=dict)  # the plays' words seen twice or more
+    vocabulary: tuple[str, ...] = ()  # the same words, sorted
     cumulative: np.ndarray = field(default_factory=lambda: np.zeros(1))  # their counts, summed
+
+    @classmethod
+    def with_counts(cls, counts: dict[str, int], **fields) -> Lexicon:
+        vocabulary = tuple(sorted(counts))
+        cumulative = np.concatenate([[0.0], np.cumsum([counts[w] for w in vocabulary])])
+        return cls(**fields, counts=counts, vocabulary=vocabulary, cumulative=cumulative)
 
     def prefix_count(self, prefix: str) -> float:
         """How often the plays' words start with `prefix` (lowercase)."""
@@ -69,8 +75,8 @@ class Lexicon:
         hi = bisect.bisect_left(self.vocabulary, prefix + "\U0010ffff")
         return float(self.cumulative[hi] - self.cumulative[lo])
 
-    def count(self, word: str) -> float:
-        return self.prefix_count(word) - sum(self.prefix_count(word + ch) for ch in _LETTERS)
+    def count(self, word: str) -> int:
+        return self.counts.get(word, 0)
 
     @classmethod
     def load(cls, path: str | Path = LEXICON) -> Lexicon:
@@ -83,11 +89,10 @@ class Lexicon:
             english = data["english"]
             neighbours = {w: tuple(words[i] for i in ids)
                           for w, ids in zip(english, data["neighbours"], strict=True) if ids}
-            counts = data["counts"]
-            vocabulary = tuple(sorted(counts))
-            cumulative = np.concatenate([[0.0], np.cumsum([counts[w] for w in vocabulary])])
-            return cls(words, {w: i for i, w in enumerate(english)}, neighbours,
-                       frozenset(data["stopwords"]), vocabulary, cumulative)
+            return cls.with_counts(
+                {str(w): int(n) for w, n in data["counts"].items()}, words=words,
+                english={w: i for i, w in enumerate(english)}, neighbours=neighbours,
+                stopwords=frozenset(data["stopwords"]))
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise ModelError(f"{path}: cannot read the bard's word list ({exc}); rebuild it: "
                              f"python -m bardbot.export bard-words") from exc
@@ -136,60 +141,69 @@ class Steering:
         return replace(self, start=state)
 
 
-def expected_boost(lexicon: Lexicon, targets: list[str]) -> Callable[[str], float]:
-    """G(q): the boost a word starting with q can expect (module doc); unseen targets count 1."""
-    seen = {w: max(lexicon.count(w), 1.0) for w in targets}
-    unseen = {w: n for w, n in seen.items() if lexicon.count(w) < 1}
+def expected_boost(lexicon: Lexicon, boosts: dict[str, float]) -> Callable[[str], float]:
+    """G(q): the boost a word starting with q can expect (module doc), for target words with
+    the given boosts; a target the plays never use counts as seen once."""
+    seen = {w: max(lexicon.count(w), 1) for w in boosts}
+    unseen = {w for w in boosts if lexicon.count(w) < 1}
 
     @cache
     def g(prefix: str) -> float:
-        mine = [w for w in targets if w.startswith(prefix)]
-        total = lexicon.prefix_count(prefix) + sum(unseen[w] for w in mine if w in unseen)
-        return 1.0 + (BOOST - 1.0) * sum(seen[w] for w in mine) / total if mine else 1.0
+        mine = [w for w in boosts if w.startswith(prefix)]
+        if not mine:
+            return 1.0
+        total = lexicon.prefix_count(prefix) + sum(seen[w] for w in mine if w in unseen)
+        return 1.0 + sum((boosts[w] - 1.0) * seen[w] for w in mine) / total
 
     return g
 
 
 def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon) -> Steering:
-    """The automaton for `targets` (lowercase words; each is steered lower- and capitalised)."""
+    """The automaton for `targets` (lowercase words; each is steered lower- and capitalised).
+
+    One copy of the word states per set of target words already used: the empty set, each
+    single word, and "all" (CAP reached). In a copy, an unused target gains BOOST and a used
+    one (every one, in "all") PENALTY: no repetition of what was said."""
     chars = encoding.chars
     letters = np.array([ch.isalpha() for ch in chars])
     index = {ch: i for i, ch in enumerate(chars)}
     words = [w for w in targets if all(ch in index and ch.upper() in index for ch in w)]
     words = words[: 3 * CAP]
-    used_sets = [frozenset()] + ([frozenset([w]) for w in words] if CAP > 1 else [])
+    every = frozenset(words)
+    singles = [frozenset([w]) for w in words] if CAP > 1 else []
+    used_sets = list(dict.fromkeys([frozenset(), *singles, every]))
     states: dict[tuple, int] = {}
+    children: dict[tuple, set[str]] = {}  # state key -> the chars that stay on a target
     for used in used_sets:
         for kind in ("boundary", "inword"):
             states[(kind, used)] = len(states)
-        for w in words:
-            for variant in ({w, w.capitalize()} if w not in used else ()):
-                for k in range(1, len(variant) + 1):
-                    states.setdefault(("prefix", used, variant[:k]), len(states))
-    done = len(states)  # CAP words used: nothing more is steered; it stays here
-    gain = np.ones((done + 1, len(chars)))
-    nxt = np.full((done + 1, len(chars)), done, dtype=np.int64)
-    boosts = {used: expected_boost(lexicon, [w for w in words if w not in used])
-              for used in used_sets}
+        for variant in (v for w in words for v in dict.fromkeys([w, w.capitalize()])):
+            for k in range(1, len(variant) + 1):
+                states.setdefault(("prefix", used, variant[:k]), len(states))
+                parent = ("prefix", used, variant[: k - 1]) if k > 1 else ("boundary", used)
+                children.setdefault(parent, set()).add(variant[k - 1])
+    gain = np.ones((len(states), len(chars)))
+    nxt = np.zeros((len(states), len(chars)), dtype=np.int64)
+    boost = {used: {w: PENALTY if w in used else BOOST for w in words} for used in used_sets}
+    expect = {used: expected_boost(lexicon, boost[used]) for used in used_sets}
     for key, s in states.items():
         used = key[1]
         nxt[s] = np.where(letters, states[("inword", used)], states[("boundary", used)])
         if key[0] == "inword":
             continue
-        g = boosts[used]
+        g = expect[used]
         prefix = key[2] if key[0] == "prefix" else ""
         here = g(prefix.lower()) if prefix else 1.0
         gain[s] = 1.0 / here  # leaving the target words: the expected boost is given back
-        for ch, i in index.items():
-            child = states.get(("prefix", used, prefix + ch))
-            if child is not None:
-                nxt[s, i] = child
-                gain[s, i] = g((prefix + ch).lower()) / here
+        for ch in children.get(key, ()):
+            nxt[s, index[ch]] = states[("prefix", used, prefix + ch)]
+            gain[s, index[ch]] = g((prefix + ch).lower()) / here
         word = prefix.lower()
-        if word in words and word not in used:  # a whole target word: ending it counts
+        if word in boost[used]:  # a whole target word: ending it counts
             now = used | {word}
-            nxt[s, ~letters] = states.get(("boundary", now), done) if len(now) < CAP else done
-            gain[s, ~letters] = BOOST / here
+            now = now if len(now) < CAP and now in expect else every
+            nxt[s, ~letters] = states[("boundary", now)]
+            gain[s, ~letters] = boost[used][word] / here
     return Steering(gain, nxt, floor=FLOOR)
 
 

@@ -38,12 +38,10 @@ COUNTS = {"bread": 4, "brave": 30, "break": 20, "be": 300, "bed": 10, "feast": 6
 
 
 def lexicon(counts: dict = COUNTS) -> steer.Lexicon:
-    vocabulary = tuple(sorted(counts))
-    cumulative = np.concatenate([[0.0], np.cumsum([counts[w] for w in vocabulary])])
-    return steer.Lexicon(words=("bread", "feast", "pity"), english={"the": 0, "eat": 1,
-                         "pizza": 2, "bread": 3}, neighbours={"pizza": ("bread", "feast")},
-                         stopwords=frozenset({"the", "a", "i", "what"}), vocabulary=vocabulary,
-                         cumulative=cumulative)
+    return steer.Lexicon.with_counts(
+        counts, words=("bread", "feast", "pity"), english={"the": 0, "eat": 1, "pizza": 2,
+        "bread": 3}, neighbours={"pizza": ("bread", "feast")},
+        stopwords=frozenset({"the", "a", "i", "what"}))
 
 
 def walk(steering: steer.Steering, text: str) -> tuple[float, int]:
@@ -69,11 +67,17 @@ def test_a_target_word_gains_the_boost_and_any_other_word_nothing():
 def test_each_target_is_steered_once_and_at_most_cap_in_a_reply():
     steering = steer.build(CHARS, ["bread", "feast", "pie"], lexicon())
     _, state = walk(steering, "bread and ")
-    assert walk(steer.replace(steering, start=state), "bread ")[0] == pytest.approx(1.0)
-    assert walk(steer.replace(steering, start=state), "feast ")[0] == pytest.approx(steer.BOOST)
+    after = steer.replace(steering, start=state)
+    assert walk(after, "bread ")[0] == pytest.approx(steer.PENALTY)  # said: not again
+    assert walk(after, "feast ")[0] == pytest.approx(steer.BOOST)
+    assert walk(after, "brave ")[0] == pytest.approx(1.0)
     _, state = walk(steering, "bread and feast ")
-    assert steer.CAP == 2 and np.all(steering.gain[state] == 1.0)
-    assert np.all(steering.next[state] == state)  # nothing more is steered
+    done = steer.replace(steering, start=state)
+    assert steer.CAP == 2
+    for word in ("bread ", "feast ", "pie "):  # CAP words said: no target is steered towards
+        assert walk(done, word)[0] == pytest.approx(steer.PENALTY)
+    assert walk(done, "pity ")[0] == pytest.approx(1.0)
+    assert walk(done, "bread feast the ")[1] == state  # and it stays there
 
 
 def test_an_implausible_char_gets_no_gain():
@@ -98,7 +102,7 @@ def test_an_opening_takes_up_the_message_now_and_then():
     openings = [steer.opening("the bread is stale", lx, np.random.default_rng(s))
                 for s in range(400)]
     taken = [o for o in openings if o]
-    assert 0.2 < len(taken) / len(openings) < 0.4
+    assert abs(len(taken) / len(openings) - steer.OPENING_RATE) < 0.06
     assert all("bread" in o.lower() for o in taken)
     assert steer.opening("the pizza", lx, np.random.default_rng(0)) == ""  # no word it knows
 

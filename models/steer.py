@@ -143,8 +143,10 @@ class Steering:
 
 def expected_boost(lexicon: Lexicon, boosts: dict[str, float]) -> Callable[[str], float]:
     """G(q): the boost a word starting with q can expect (module doc), for target words with
-    the given boosts; a target the plays never use counts as seen once."""
-    seen = {w: max(lexicon.count(w), 1) for w in boosts}
+    the given boosts; a target the plays never use counts as seen once. A penalised word's
+    boost covers its longer forms too ("chance" used: "chances" is penalised as well)."""
+    seen = {w: max(lexicon.prefix_count(w) if b < 1 else lexicon.count(w), 1)
+            for w, b in boosts.items()}
     unseen = {w for w in boosts if lexicon.count(w) < 1}
 
     @cache
@@ -204,6 +206,9 @@ def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon) -> Steer
             now = now if len(now) < CAP and now in expect else every
             nxt[s, ~letters] = states[("boundary", now)]
             gain[s, ~letters] = boost[used][word] / here
+            if boost[used][word] < 1:  # a longer form of a penalised word keeps the penalty
+                off_path = letters & (nxt[s] == states[("inword", used)])
+                gain[s, off_path] = boost[used][word] / here
     return Steering(gain, nxt, floor=FLOOR)
 
 

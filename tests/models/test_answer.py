@@ -69,6 +69,7 @@ def test_each_target_is_steered_once_and_at_most_cap_in_a_reply():
     _, state = walk(steering, "bread and ")
     after = steer.replace(steering, start=state)
     assert walk(after, "bread ")[0] == pytest.approx(steer.PENALTY)  # said: not again
+    assert walk(after, "breads ")[0] == pytest.approx(steer.PENALTY)  # nor a longer form
     assert walk(after, "feast ")[0] == pytest.approx(steer.BOOST)
     assert walk(after, "brave ")[0] == pytest.approx(1.0)
     _, state = walk(steering, "bread and feast ")

@@ -108,9 +108,11 @@ class Lexicon:
         return self.count(word) >= 1
 
     def targets(self, message: str) -> list[str]:
-        """Words to steer towards: the message's rarest content words that the plays use, then
-        the plays' words nearest in meaning to each content word (known to the plays or not)."""
-        mine = self.content_words(message)[:MESSAGE_WORDS]
+        """Words to steer towards: the message's rarest content words that the plays use or
+        that have neighbours (names and typos have neither), then the plays' words nearest in
+        meaning to each."""
+        mine = [w for w in self.content_words(message) if self.known(w) or w in self.neighbours]
+        mine = mine[:MESSAGE_WORDS]
         near = [n for w in mine for n in self.neighbours.get(w, ())[:NEIGHBOURS]]
         return list(dict.fromkeys([w for w in mine if self.known(w)] + near))
 

@@ -94,8 +94,10 @@ def test_targets_are_the_rarest_content_words_the_plays_use_and_their_neighbours
     lx = lexicon()
     assert lx.content_words("What? I eat the PIZZA") == ["pizza", "eat"]
     assert lx.known("bread") and not lx.known("pizza") and lx.count("be") == 300
-    # "pizza" is not the plays' word, so only its neighbours are steered towards.
+    # "pizza" is not the plays' word, so only its neighbours are steered towards; "zzyzx"
+    # (a name, a typo) has neither, and leaves room for the next word.
     assert lx.targets("What? I eat the PIZZA") == ["bread", "feast"]
+    assert lx.targets("zzyzx: the bread") == ["bread"]
 
 
 def test_an_opening_takes_up_the_message_now_and_then():

@@ -288,6 +288,7 @@ class ShakespeareGenerator:
         """`speaker`'s speech answering `message` in play form (models/play.py), steered
         towards the message's words and their neighbours (models/steer.py), generated only up
         to the speech's end and cut to `length` at a word boundary."""
+        self._check(message, length, temperature, seed)
         lexicon = steer.shipped_lexicon()
         rng = np.random.default_rng(seed)
         opening = steer.opening(message, lexicon, rng)
@@ -307,8 +308,9 @@ class ShakespeareGenerator:
         after normalizing); with it, over all of `text` read after `context` (a reply after
         its prompt).
         """
-        if not isinstance(text, str) or not isinstance(context, str):
-            raise TypeError(f"text must be str, got {type(text).__name__}")
+        for name, value in (("text", text), ("context", context)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be str, got {type(value).__name__}")
         ids = self.encoding.encode(text)
         start = len(self.encoding.encode(context))
         if start:

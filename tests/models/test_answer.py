@@ -190,6 +190,10 @@ def test_an_answer_is_one_speech_the_same_for_the_same_seed(bard):
                                 seed=4)
     short = bard.answer("this pizza is the best thing I have eaten", "JULIET", 30, 0.5, seed=4)
     assert len(short) <= 30
+    with pytest.raises(ValueError, match="seed"):
+        bard.answer("hello", "JULIET", 30, 0.5, seed=-1)
+    with pytest.raises(ValueError, match="length"):
+        bard.answer("hello", "JULIET", 5000, 0.5, seed=1)
 
 
 def test_answers_follow_their_messages(bard):

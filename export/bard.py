@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 from bardbot.export.generator import (
     LOOP_META,
-    NEW_IDS,
-    NEW_IDS_META,
+    LOOP_OUTPUTS_META,
     add_generation_loop,
     check_loop,
 )
@@ -210,7 +209,7 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
                       "meaning": "P(next char) after each input char"},
             "h_out": {"dtype": "float32", "shape": [None, width]},
             "c_out": {"dtype": "float32", "shape": [None, width]},
-            NEW_IDS: NEW_IDS_META,
+            **LOOP_OUTPUTS_META,
         },
         "generation": LOOP_META,
         "architecture": (f"Embedding({n_chars}, {model.get_layer('embed').output_dim}) -> "

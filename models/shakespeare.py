@@ -37,7 +37,9 @@ KIND = "shakespeare"
 INPUTS = {"char_ids": "int64", "h": "float32", "c": "float32"}
 OUTPUTS = ("probs", "h_out", "c_out")
 LOOP_OUTPUT = "new_ids"  # models with a generation loop also take `uniforms` and `temperature`
-# (and, since chat steering, `steer_gain`, `steer_next`, `steer_start`, `steer_floor`, `stop_id`)
+# The bard's loop also takes `steer_gain`, `steer_next`, `steer_start`, `steer_floor` and
+# `stop_id` (models/steer.py, export/generator.py).
+STEERING_INPUTS = {"steer_gain", "steer_next", "steer_start", "steer_floor", "stop_id"}
 MODES = ("stateful", "windowed")
 # Chars per session run when reading long texts: bounds memory (probs are chunk x n_chars).
 CHUNK = 4096
@@ -127,7 +129,7 @@ class ShakespeareGenerator:
         self._start_id = encoding.chars.index(start)
         self._newline = encoding.chars.index("\n") if "\n" in encoding.chars else -1
         optional = {i.name for i in session.get_overridable_initializers()}
-        self.has_steering = self.has_loop and {"steer_gain", "stop_id"} <= optional
+        self.has_steering = self.has_loop and optional >= STEERING_INPUTS
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1) -> ShakespeareGenerator:
@@ -238,7 +240,10 @@ class ShakespeareGenerator:
         feed = {"char_ids": ids.reshape(1, -1), "h": h, "c": c, "uniforms": uniforms,
                 "temperature": np.array(temperature, dtype=np.float64)}
         if steering is not None:
-            feed.update(steer_gain=steering.gain, steer_next=steering.next,
+            # The loop takes its steered branch for tables of two or more states.
+            gain, nxt = (np.repeat(t, 2, axis=0) if len(t) == 1 else t
+                         for t in (steering.gain, steering.next))
+            feed.update(steer_gain=gain, steer_next=nxt,
                         steer_start=np.array(steering.start, dtype=np.int64),
                         steer_floor=np.array(steering.floor, dtype=np.float64))
         if stop_at_blank_line:

@@ -211,6 +211,26 @@ def _loop_body(lstms, kernel: str, bias: str | None, n_chars: int, units: list[i
     return loop_body
 
 
+def _choose_loop(plain_loop, steered_loop) -> list:
+    """Nodes running one loop into `new_ids`: the steered one when steering tables (more than
+    one state) or a stop char are given, else the plain one, exactly as before it existed."""
+    from onnx import TensorProto, helper
+
+    n, vi = helper.make_node, helper.make_tensor_value_info
+    return [
+        n("Shape", [STEER_GAIN], [P + "gain_shape"]),
+        n("Gather", [P + "gain_shape", P + "zero_index"], [P + "gain_states"], axis=0),
+        n("Greater", [P + "gain_states", P + "one_state"], [P + "has_tables"]),
+        n("GreaterOrEqual", [STOP_ID, P + "zero_id"], [P + "has_stop"]),
+        n("Or", [P + "has_tables", P + "has_stop"], [P + "steered"]),
+        n("If", [P + "steered"], [NEW_IDS],
+          then_branch=helper.make_graph([steered_loop], "steered", [],
+                                        [vi(STEERED + "ids", TensorProto.INT64, [None])]),
+          else_branch=helper.make_graph([plain_loop], "plain", [],
+                                        [vi(P + "plain_ids", TensorProto.INT64, [None])])),
+    ]
+
+
 def add_generation_loop(step):
     """A copy of the step ModelProto with the generation loop added (see the module doc)."""
     import onnx
@@ -284,20 +304,7 @@ def add_generation_loop(step):
                      [STEERED + "p_end", *[STEERED + s + "_end" for s in states],
                       STEERED + "state_end", STEERED + "prev_end", STEERED + "ids"],
                      body=steered)
-    # Only one loop runs: the steered one when steering tables (more than one state) or a
-    # stop char are given, else the plain one, exactly as before the steered loop existed.
-    main += [
-        n("Shape", [STEER_GAIN], [P + "gain_shape"]),
-        n("Gather", [P + "gain_shape", P + "zero_index"], [P + "gain_states"], axis=0),
-        n("Greater", [P + "gain_states", P + "one_state"], [P + "has_tables"]),
-        n("GreaterOrEqual", [STOP_ID, P + "zero_id"], [P + "has_stop"]),
-        n("Or", [P + "has_tables", P + "has_stop"], [P + "steered"]),
-        n("If", [P + "steered"], [NEW_IDS],
-          then_branch=helper.make_graph([steered_loop], "steered", [],
-                                        [vi(STEERED + "ids", TensorProto.INT64, [None])]),
-          else_branch=helper.make_graph([plain_loop], "plain", [],
-                                        [vi(P + "plain_ids", TensorProto.INT64, [None])])),
-    ]
+    main += _choose_loop(plain_loop, steered_loop)
     graph.initializer.extend(numpy_helper.from_array(np.array(v, np.int64), P + name)
                              for name, v in (("zero_index", 0), ("one_state", 1),
                                              ("zero_id", 0)))

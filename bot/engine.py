@@ -22,6 +22,7 @@ import asyncio
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -233,15 +234,27 @@ class Engine:
         self, prompt: str, *, length: int, temperature: float, seed: int | None = None
     ) -> str:
         """`length` new characters after `prompt`, generated in a worker thread."""
+        return await self._generation(partial(
+            self.generator.generate, prompt, length=length, temperature=temperature, seed=seed))
+
+    async def answer(
+        self, message: str, speaker: str, *, length: int, temperature: float,
+        seed: int | None = None,
+    ) -> str:
+        """`speaker`'s speech answering `message` (at most `length` chars), in a worker thread;
+        needs a generator with `answer` (the bard)."""
+        return await self._generation(partial(
+            self.generator.answer, message, speaker, length=length, temperature=temperature,
+            seed=seed))
+
+    async def _generation(self, call: Callable[[], str]) -> str:
         if self._generations >= self.limits.max_generations:
             metrics.count_busy("generation")
             raise Busy("too many generations are queued")
         self._generations += 1
         started = time.perf_counter()
         try:
-            call = metrics.timed_generation(partial(
-                self.generator.generate, prompt, length=length, temperature=temperature, seed=seed
-            ))
+            call = metrics.timed_generation(call)
             text = await asyncio.get_running_loop().run_in_executor(self._generate_pool, call)
         finally:
             self._generations -= 1

@@ -166,10 +166,10 @@ def play_speakers() -> play.Speakers:
 
 
 def _writes_plays(engine: Engine) -> bool:
-    """Play form needs a model that knows `NAME:` lines: the case-kept bard, not the
-    lowercase reference."""
+    """Play form needs a model that knows `NAME:` lines and answers in them: the case-kept
+    bard, not the lowercase reference."""
     encoding = getattr(engine.generator, "encoding", None)
-    return getattr(encoding, "lowercase", True) is False
+    return getattr(encoding, "lowercase", True) is False and hasattr(engine.generator, "answer")
 
 
 async def chat(
@@ -184,14 +184,13 @@ async def chat(
     check_size(text, "message")  # bounded before the tokenizer's regexes see it
     speakers = play_speakers()
     speaker = speakers.next() if speakers.enabled and _writes_plays(engine) else None
-    if speaker:  # play form: the message as a citizen's speech, the bard answers as `speaker`
-        prompt = play.play_prompt(text[-PROMPT_LIMIT:], speaker)
+    if speaker:  # play form: the bard answers the message as `speaker` (models/steer.py)
+        generation = engine.answer(text[-PROMPT_LIMIT:], speaker, length=settings.length,
+                                   temperature=settings.temperature, seed=seed)
     else:  # what the continuation follows: the end of the message (and maybe a space)
         joined = play.continuation_prompt(text[-(PROMPT_LIMIT - 1):])
-        prompt = joined.model_prompt
-    generation = engine.generate(
-        prompt, length=settings.length + 1, temperature=settings.temperature, seed=seed
-    )
+        generation = engine.generate(joined.model_prompt, length=settings.length + 1,
+                                     temperature=settings.temperature, seed=seed)
     footer = ""
     if settings.show_sentiment:
         continuation, result = await asyncio.gather(generation, _classified(engine, text))
@@ -204,7 +203,7 @@ async def chat(
     else:
         continuation = await generation
     if speaker:
-        body = f"**{speaker}:**\n" + escape(play.speech(continuation, settings.length) or "…")
+        body = f"**{speaker}:**\n" + escape(continuation or "…")
     else:
         body = ELLIPSIS + escape(play.trim(continuation, settings.length).strip("\n"))
     return Reply(clip(body, MESSAGE_LIMIT - len(footer)) + footer)

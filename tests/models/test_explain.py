@@ -17,6 +17,20 @@ def shipped() -> SentimentClassifier:
     return SentimentClassifier.load("message")
 
 
+@pytest.fixture
+def session_runs(shipped):
+    """(the shapes of the token ids each session run got, a session that records them)."""
+    calls: list[tuple[int, ...]] = []
+    real = shipped._session
+
+    class Counting:
+        def run(self, *args, **kwargs):
+            calls.append(args[1]["token_ids"].shape)
+            return real.run(*args, **kwargs)
+
+    return calls, Counting()
+
+
 def without(words: list[str], i: int) -> str:
     return " ".join(words[:i] + words[i + 1:])
 
@@ -47,17 +61,10 @@ def test_negation_is_recomputed_without_the_cue(shipped):
     assert contributions["not"] > 10  # without "not", "bad" reads negative
 
 
-def test_many_texts_are_explained_in_one_session_run(shipped, monkeypatch):
-    calls = []
-    real = shipped._session
-
-    class Counting:
-        def run(self, *args, **kwargs):
-            calls.append(args[1]["token_ids"].shape)
-            return real.run(*args, **kwargs)
-
+def test_many_texts_are_explained_in_one_session_run(shipped, session_runs, monkeypatch):
+    calls, counting = session_runs
     texts = ["great film", "so boring", "", "the plot was fine but the acting was awful"]
-    monkeypatch.setattr(shipped, "_session", Counting())
+    monkeypatch.setattr(shipped, "_session", counting)
     explained = shipped.explain(texts)
     monkeypatch.undo()
     assert [len(p) for p in explained] == [len(t.split()) for t in texts]
@@ -82,16 +89,10 @@ def test_explain_checks_its_argument_and_works_on_the_reference():
 
 
 @pytest.mark.parametrize("text", ["good " * 1200, "\ufdfa " * 3000, "😀 " * 3000, "zz " * 3000])
-def test_explaining_a_long_text_scores_a_bounded_number_of_bounded_rows(shipped, monkeypatch,
-                                                                       text):
-    calls = []
-    real = shipped._session
-
-    class Counting:
-        def run(self, *args, **kwargs):
-            calls.append(args[1]["token_ids"].shape)
-            return real.run(*args, **kwargs)
-
+def test_explaining_a_long_text_scores_a_bounded_number_of_bounded_rows(
+    shipped, session_runs, monkeypatch, text
+):
+    calls, counting = session_runs
     encoding = shipped.encoding
     marked = []
     real_marked = type(encoding).marked_ids
@@ -100,7 +101,7 @@ def test_explaining_a_long_text_scores_a_bounded_number_of_bounded_rows(shipped,
         marked.append(len(tokens))
         return real_marked(self, tokens, known)
 
-    monkeypatch.setattr(shipped, "_session", Counting())
+    monkeypatch.setattr(shipped, "_session", counting)
     monkeypatch.setattr(type(encoding), "marked_ids", counting_marked)
     [pairs] = shipped.explain([text])
     assert len(pairs) == len(text.split())

@@ -14,10 +14,10 @@ import logging
 from typing import Literal
 
 import discord
+from bardbot import assembly
 from bardbot.cog import HANDLED, NO_MENTIONS, where
 from bardbot.config import Config
 from bardbot.engine import Engine
-from bardbot.extension import install, open_store, serve_metrics
 from discord import app_commands
 from discord.ext import commands
 
@@ -150,13 +150,10 @@ def make_bot(config: Config) -> commands.Bot:
 
 
 async def assemble(bot: commands.Bot, config: Config, engine: Engine) -> None:
-    """The standalone bot's parts: the settings store (a broken database stops us before we
-    connect to Discord), the Bard cog on it and `engine`, the owner's Admin cog, and the
-    metrics endpoint if asked for (a taken port stops us too)."""
-    store = await open_store(config)
-    cog = await install(bot, engine, store)
+    """The standalone bot's parts: the plugin's (a broken database or a taken metrics port stops
+    us before we connect to Discord) and the owner's Admin cog."""
+    await assembly.assemble(bot, config, engine)
     await bot.add_cog(Admin(bot))
-    await serve_metrics(bot, config, engine, cog)
 
 
 async def run_bot(config: Config, engine: Engine) -> None:

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 from bardbot.cog import Bard
 from bardbot.engine import Engine, EngineLimits
-from bardbot.settings import GuildSettings, SettingsStore
+from bardbot.settings import GuildSettings, open_store
 
 from tests.bot.harness import FakeClassifier, FakeGenerator, make_bot, start
 
@@ -15,7 +15,7 @@ async def make_env(db_path, *, chat: bool = True, limits: EngineLimits | None = 
     bot, session = make_bot()
     await start(bot)
     clf, gen = FakeClassifier(), FakeGenerator()
-    store = await SettingsStore.open(db_path, GuildSettings(chat_enabled=chat))
+    store = await open_store(db_path, GuildSettings(chat_enabled=chat))
     engine = Engine(clf, gen, limits or EngineLimits())
     cog = Bard(bot, engine, store, defer_after=defer_after)
     await bot.add_cog(cog)

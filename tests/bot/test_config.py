@@ -65,7 +65,7 @@ def test_bad_values(argv, env, message):
 
 
 def test_a_mistyped_model_path_names_the_setting_it_came_from(tmp_path):
-    from bardbot.extension import load_models
+    from bardbot.assembly import load_models
     from bardbot.models import ModelError
 
     config = load_config([], {"BARDBOT_SENTIMENT_MODEL": str(tmp_path / "typo.onnx")})

@@ -213,13 +213,13 @@ class SettingsStore(ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    @metrics.settings_call("get")
+    @metrics.settings_call("get", SettingsUnavailable)
     async def get(self, guild_id: int) -> GuildSettings:
         """The guild's settings; `defaults` for a guild that never set anything."""
         check_id(guild_id, "guild id")
         return self._decode(guild_id, await self._fetch(guild_id))
 
-    @metrics.settings_call("update")
+    @metrics.settings_call("update", SettingsUnavailable)
     async def update(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Change only the given settings; ValueError (a user-facing message) for a bad value."""
         check_id(guild_id, "guild id")
@@ -228,14 +228,14 @@ class SettingsStore(ABC):
         channels = changes.get("allowed_channels")
         return self._decode(guild_id, await self._write(guild_id, columns, channels))
 
-    @metrics.settings_call("allow_channel")
+    @metrics.settings_call("allow_channel", SettingsUnavailable)
     async def allow_channel(self, guild_id: int, channel_id: int) -> GuildSettings:
         """Add a channel to the guild's allowed channels (an empty set allows every channel)."""
         check_id(guild_id, "guild id")
         check_id(channel_id, "channel id")
         return self._decode(guild_id, await self._set_channel(guild_id, channel_id, True))
 
-    @metrics.settings_call("disallow_channel")
+    @metrics.settings_call("disallow_channel", SettingsUnavailable)
     async def disallow_channel(self, guild_id: int, channel_id: int) -> GuildSettings:
         """Remove a channel from the allowed ones; removing the last allows every channel again."""
         check_id(guild_id, "guild id")

@@ -230,6 +230,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="generations queued before 'busy' [BARDBOT_MAX_GENERATIONS]",
     )
+    p.add_argument(
+        "--max-queued-texts",
+        metavar="N",
+        help="sentiment requests queued before 'busy' [BARDBOT_MAX_QUEUED_TEXTS]",
+    )
     p.add_argument("--log-level", metavar="LEVEL",
                    help=f"{', '.join(LOG_LEVELS)} (default: INFO) [BARDBOT_LOG_LEVEL]")
     p.add_argument("--log-format", metavar="FORMAT",
@@ -294,6 +299,7 @@ def load_config(
     workers = pick(args.workers, "BARDBOT_WORKERS")
     sentiment_workers = pick(args.sentiment_workers, "BARDBOT_SENTIMENT_WORKERS")
     max_gen = pick(args.max_generations, "BARDBOT_MAX_GENERATIONS")
+    max_texts = pick(args.max_queued_texts, "BARDBOT_MAX_QUEUED_TEXTS")
     chat = args.chat
     if chat is None:
         chat = parse_bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
@@ -343,6 +349,9 @@ def load_config(
         max_generations=_int(max_gen, "--max-generations / BARDBOT_MAX_GENERATIONS", 1)
         if max_gen
         else 256,
+        max_queued_texts=_int(max_texts, "--max-queued-texts / BARDBOT_MAX_QUEUED_TEXTS", 1)
+        if max_texts
+        else 2048,
         log_level=level,
         log_format=log_format,
         metrics=metrics.parse_address(metrics_at, "--metrics / BARDBOT_METRICS")

@@ -43,10 +43,11 @@ async def open_settings(config: Config) -> SettingsStore:
 
 
 async def install(bot: commands.Bot, engine: Engine, store: SettingsStore) -> Bard:
-    """The Bard cog on `engine` and `store`, added to `bot` all or nothing: on failure both
-    are closed (an open store's thread would keep the host process from exiting)."""
+    """The Bard cog on `engine` and `store`, added to `bot` all or nothing. The cog owns both
+    from here: unloading it, or a failure here, closes them (an open store's thread would keep
+    the host process from exiting)."""
     try:
-        cog = Bard(bot, engine, store)
+        cog = Bard(bot, engine, store, owns_resources=True)
     except BaseException:  # e.g. the host already has an "Analyze sentiment" context menu
         engine.close()
         await store.close()

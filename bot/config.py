@@ -47,10 +47,10 @@ class Config:
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (needs shard_count)
     chat: bool = True  # chat replies on by default in servers that did not choose
     message_content: bool = False  # ask Discord for message text (channel mood needs it)
-    sentiment_workers: int = 1
-    generate_workers: int = 1
-    max_generations: int = 256
-    max_queued_texts: int = 2048
+    sentiment_workers: int = EngineLimits.sentiment_workers  # the engine's defaults, said once
+    generate_workers: int = EngineLimits.generate_workers
+    max_generations: int = EngineLimits.max_generations
+    max_queued_texts: int = EngineLimits.max_queued_texts
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object a line
     metrics: tuple[str, int] | None = None  # serve Prometheus /metrics on (host, port)
@@ -66,6 +66,16 @@ class Config:
         )
 
 
+# The engine's limits that have a flag: (Config field, flag, variable, help); a field not set
+# keeps its default.
+ENGINE_FLAGS = (
+    ("generate_workers", "--workers", "BARDBOT_WORKERS", "generation threads"),
+    ("sentiment_workers", "--sentiment-workers", "BARDBOT_SENTIMENT_WORKERS", "sentiment threads"),
+    ("max_generations", "--max-generations", "BARDBOT_MAX_GENERATIONS",
+     "generations queued before 'busy'"),
+    ("max_queued_texts", "--max-queued-texts", "BARDBOT_MAX_QUEUED_TEXTS",
+     "sentiment requests queued before 'busy'"),
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
@@ -221,20 +231,8 @@ def parser() -> argparse.ArgumentParser:
         help="ask Discord for the Message Content intent (also switch it on in the developer"
         " portal): servers may then turn on channel mood [BARDBOT_MESSAGE_CONTENT]",
     )
-    p.add_argument("--workers", metavar="N", help="generation threads [BARDBOT_WORKERS]")
-    p.add_argument(
-        "--sentiment-workers", metavar="N", help="sentiment threads [BARDBOT_SENTIMENT_WORKERS]"
-    )
-    p.add_argument(
-        "--max-generations",
-        metavar="N",
-        help="generations queued before 'busy' [BARDBOT_MAX_GENERATIONS]",
-    )
-    p.add_argument(
-        "--max-queued-texts",
-        metavar="N",
-        help="sentiment requests queued before 'busy' [BARDBOT_MAX_QUEUED_TEXTS]",
-    )
+    for _, flag, variable, what in ENGINE_FLAGS:
+        p.add_argument(flag, metavar="N", help=f"{what} [{variable}]")
     p.add_argument("--log-level", metavar="LEVEL",
                    help=f"{', '.join(LOG_LEVELS)} (default: INFO) [BARDBOT_LOG_LEVEL]")
     p.add_argument("--log-format", metavar="FORMAT",
@@ -296,10 +294,11 @@ def load_config(
             raise ConfigError(f"shard id {bad[0]} is out of range for --shards {shard_count}")
 
     sync = pick(args.sync_guild, "BARDBOT_SYNC_GUILD")
-    workers = pick(args.workers, "BARDBOT_WORKERS")
-    sentiment_workers = pick(args.sentiment_workers, "BARDBOT_SENTIMENT_WORKERS")
-    max_gen = pick(args.max_generations, "BARDBOT_MAX_GENERATIONS")
-    max_texts = pick(args.max_queued_texts, "BARDBOT_MAX_QUEUED_TEXTS")
+    engine = {}
+    for name, flag, variable, _ in ENGINE_FLAGS:
+        value = pick(getattr(args, flag[2:].replace("-", "_")), variable)
+        if value:
+            engine[name] = _int(value, f"{flag} / {variable}", 1)
     chat = args.chat
     if chat is None:
         chat = parse_bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
@@ -340,18 +339,7 @@ def load_config(
         shard_ids=shard_ids,
         chat=chat,
         message_content=message_content,
-        generate_workers=_int(workers, "--workers / BARDBOT_WORKERS", 1) if workers else 1,
-        sentiment_workers=_int(
-            sentiment_workers, "--sentiment-workers / BARDBOT_SENTIMENT_WORKERS", 1
-        )
-        if sentiment_workers
-        else 1,
-        max_generations=_int(max_gen, "--max-generations / BARDBOT_MAX_GENERATIONS", 1)
-        if max_gen
-        else 256,
-        max_queued_texts=_int(max_texts, "--max-queued-texts / BARDBOT_MAX_QUEUED_TEXTS", 1)
-        if max_texts
-        else 2048,
+        **engine,
         log_level=level,
         log_format=log_format,
         metrics=metrics.parse_address(metrics_at, "--metrics / BARDBOT_METRICS")

@@ -1,11 +1,14 @@
 """One chat-length message, text -> result, for sentiment models side by side (not a test).
 
-    .venv/bin/python bench/bench_message.py                    # reference vs message
+    .venv/bin/python bench/bench_message.py                    # reference vs message vs VADER
     .venv/bin/python bench/bench_message.py --models reference,message,runs/x/m.onnx
 
-Each round times `predict([text])` once per model on the same message, in alternating order,
-so background load hits both alike. Messages: the behavioural suite's sentences (3-20 tokens).
-Prints p50 / p90 per model and the ratio of p50s to the first model.
+Each round times `predict([text])` once per model on the same message (and VADER's
+`polarity_scores`, when vaderSentiment is installed: the train extra), in alternating order,
+so background load hits all alike. Messages: the behavioural suite's sentences (3-20 tokens).
+Prints p50 / p90 per model, the ratio of p50s to the first model and to VADER, and for the
+last model a batch of 64 mixed messages per text against one at a time, and `explain` against
+`predict`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import time
 
@@ -28,16 +32,21 @@ def main() -> None:
     args = p.parse_args()
     names = args.models.split(",")
     models = [SentimentClassifier.load(name) for name in names]
+    calls = [lambda text, m=model: m.predict([text]) for model in models]
+    vader = _vader()
+    if vader is not None:
+        names.append("vader")
+        calls.append(vader.polarity_scores)
     texts = [c.text for c in build_cases()]
     for model in models:  # warm up: first runs allocate
         model.predict(texts[:50])
-    times: list[list[float]] = [[] for _ in models]
+    times: list[list[float]] = [[] for _ in calls]
     for i in range(args.rounds):
         text = texts[i % len(texts)]
-        order = range(len(models)) if i % 2 == 0 else reversed(range(len(models)))
+        order = range(len(calls)) if i % 2 == 0 else reversed(range(len(calls)))
         for j in order:
             start = time.perf_counter()
-            models[j].predict([text])
+            calls[j](text)
             times[j].append((time.perf_counter() - start) * 1000)
     tokens = statistics.median(len(models[-1].predict([t])[0].tokens) for t in texts)
     p50s = [statistics.median(t) for t in times]
@@ -49,7 +58,53 @@ def main() -> None:
         result[name] = {"p50_ms": round(p50, 4),
                         "p90_ms": round(statistics.quantiles(t, n=10)[-1], 4),
                         f"speedup_vs_{names[0]}": round(p50s[0] / p50, 2)}
+        if vader is not None:
+            result[name]["times_vader"] = round(p50 / p50s[-1], 2)
+    result["batch_of_64"] = batch_ratio(models[-1], texts, args.rounds // 64 + 5)
+    result["batch_of_64"]["model"] = names[len(models) - 1]
+    result["explain"] = explain_ratio(models[-1], texts, args.rounds // 4)
     print(json.dumps(result, indent=2))
+
+
+def batch_ratio(model: SentimentClassifier, texts: list[str], rounds: int) -> dict:
+    """Per text: 64 mixed messages in one `predict` against the same 64 one at a time,
+    alternating, each a different random draw of the suite's messages."""
+    rng = random.Random(0)
+    batched, single = [], []
+    for _ in range(rounds):
+        batch = rng.sample(texts, 64)
+        start = time.perf_counter()
+        model.predict(batch)
+        batched.append((time.perf_counter() - start) * 1000 / 64)
+        start = time.perf_counter()
+        for text in batch:
+            model.predict([text])
+        single.append((time.perf_counter() - start) * 1000 / 64)
+    per_text, alone = statistics.median(batched), statistics.median(single)
+    return {"per_text_ms": round(per_text, 4), "one_at_a_time_ms": round(alone, 4),
+            "ratio": round(per_text / alone, 3)}
+
+
+def explain_ratio(model: SentimentClassifier, texts: list[str], rounds: int) -> dict:
+    """`explain([text])` against `predict([text])` on the same message, alternating."""
+    explained, predicted = [], []
+    for i in range(rounds):
+        text = texts[i % len(texts)]
+        for call, times in ((model.explain, explained), (model.predict, predicted)):
+            start = time.perf_counter()
+            call([text])
+            times.append((time.perf_counter() - start) * 1000)
+    p50, base = statistics.median(explained), statistics.median(predicted)
+    return {"p50_ms": round(p50, 4), "predict_p50_ms": round(base, 4),
+            "times_predict": round(p50 / base, 2)}
+
+
+def _vader():
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError:
+        return None
+    return SentimentIntensityAnalyzer()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import asyncio
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -35,6 +36,8 @@ class Classifier(Protocol):
     info: dict
 
     def predict(self, texts: list[str]) -> list[Any]: ...
+
+    def explain(self, texts: list[str]) -> list[list[tuple[str, float]]]: ...
 
 
 class Generator(Protocol):
@@ -156,6 +159,20 @@ class Engine:
             if not self._closed:
                 self._dispatch_background()
 
+    async def explain(self, text: str) -> list[tuple[str, float]]:
+        """(word, points of P(positive) it adds) for each word of `text`, in a sentiment
+        worker; it counts against the same queue cap as `classify`."""
+        if len(self._queue) + self._in_batch >= self.limits.max_queued_texts:
+            metrics.count_busy("sentiment")
+            raise Busy("too many sentiment requests are queued")
+        self._in_batch += 1
+        try:
+            [pairs] = await asyncio.get_running_loop().run_in_executor(
+                self._sentiment_pool, self.classifier.explain, [text])
+        finally:
+            self._in_batch -= 1
+        return pairs
+
     def _dispatch(self) -> None:
         """Start batches on free sentiment workers. A lone request starts at once; requests
         arriving while every worker is busy wait and leave together, split over the workers."""
@@ -214,15 +231,27 @@ class Engine:
         self, prompt: str, *, length: int, temperature: float, seed: int | None = None
     ) -> str:
         """`length` new characters after `prompt`, generated in a worker thread."""
+        return await self._generation(partial(
+            self.generator.generate, prompt, length=length, temperature=temperature, seed=seed))
+
+    async def answer(
+        self, message: str, speaker: str, *, length: int, temperature: float,
+        seed: int | None = None,
+    ) -> str:
+        """`speaker`'s speech answering `message` (at most `length` chars), in a worker thread;
+        needs a generator with `answer` (the bard)."""
+        return await self._generation(partial(
+            self.generator.answer, message, speaker, length=length, temperature=temperature,
+            seed=seed))
+
+    async def _generation(self, call: Callable[[], str]) -> str:
         if self._generations >= self.limits.max_generations:
             metrics.count_busy("generation")
             raise Busy("too many generations are queued")
         self._generations += 1
         started = time.perf_counter()
         try:
-            call = metrics.timed_generation(partial(
-                self.generator.generate, prompt, length=length, temperature=temperature, seed=seed
-            ))
+            call = metrics.timed_generation(call)
             text = await asyncio.get_running_loop().run_in_executor(self._generate_pool, call)
         finally:
             self._generations -= 1

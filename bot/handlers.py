@@ -11,20 +11,23 @@ import asyncio
 import math
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import discord
-from bardbot.engine import Engine
+from bardbot.engine import Busy, Engine
 from bardbot.limits import PROMPT_LIMIT, UserError, check_length, check_size, check_temperature
 from bardbot.metrics import version
 from bardbot.models import play
+from bardbot.models.errors import TextError
 from bardbot.settings import GuildSettings
 
 MESSAGE_LIMIT = 2000  # Discord's limit for a message's content
 TEMPERATURE_HINTS = {0.2: "conservative", 0.5: "balanced", 1.0: "adventurous"}  # the reference's
 BAR_WIDTH = 10
 ELLIPSIS = "…"
+CANNOT_ANALYSE = "Could not analyse this text: it took too long to read. Try a plainer one."
 COLOUR = 0x8B5CF6
 
 
@@ -64,8 +67,23 @@ def sentiment_summary(result: Any) -> str:
     return line
 
 
-def format_sentiment(text: str, result: Any, *, quote_limit: int = 300) -> Reply:
+def reasons_line(reasons: Sequence[tuple[str, float]], per_side: int = 3) -> str:
+    """The few words that pushed the score most each way (at least one point), strongest
+    first: "pushed positive: loved +32, superb +20 · pushed negative: boring −37"."""
+    def side(sign: int) -> str:
+        pushed = sorted((c * sign, word) for word, c in reasons if c * sign >= 1.0)[::-1]
+        return ", ".join(f"{escape(clip(word, 24))} {'+' if sign > 0 else '−'}{points:.0f}"
+                         for points, word in pushed[:per_side])
+    parts = [f"{name}: {words}" for name, words in
+             (("pushed positive", side(1)), ("pushed negative", side(-1))) if words]
+    return " · ".join(parts)
+
+
+def format_sentiment(text: str, result: Any, reasons: Sequence[tuple[str, float]] = (),
+                     *, quote_limit: int = 300) -> Reply:
     lines = [sentiment_summary(result)]
+    if why := reasons_line(reasons):
+        lines.append("-# " + why)
     notes = [f"unknown words: {result.unknown_ratio:.0%}"]
     if result.tokens and result.unknown_ratio >= 1.0:
         notes.append("the model knows none of these words, so the score means little")
@@ -81,10 +99,22 @@ async def sentiment(engine: Engine, text: str) -> Reply:
     if not text or not text.strip():
         raise UserError("There is no text to analyse.")
     check_size(text, "text")
-    result = await engine.classify(text)
+    try:
+        result = await engine.classify(text)
+    except TextError as e:
+        raise UserError(CANNOT_ANALYSE) from e
     if not result.tokens:
         raise UserError("There are no words in that text to analyse.")
-    return format_sentiment(text, result)
+    return format_sentiment(text, result, await _reasons(engine, text))
+
+
+async def _reasons(engine: Engine, text: str) -> list[tuple[str, float]]:
+    """The words behind the score; none when only the explanation cannot be had (too much
+    queued, or the text took too long to take apart): the verdict is still shown."""
+    try:
+        return await engine.explain(text)
+    except (Busy, TextError):
+        return []
 
 
 def format_shakespeare(prompt: str, continuation: str, temperature: float, length: int) -> Reply:
@@ -136,10 +166,10 @@ def play_speakers() -> play.Speakers:
 
 
 def _writes_plays(engine: Engine) -> bool:
-    """Play form needs a model that knows `NAME:` lines: the case-kept bard, not the
-    lowercase reference."""
+    """Play form needs a model that knows `NAME:` lines and answers in them: the case-kept
+    bard, not the lowercase reference."""
     encoding = getattr(engine.generator, "encoding", None)
-    return getattr(encoding, "lowercase", True) is False
+    return getattr(encoding, "lowercase", True) is False and hasattr(engine.generator, "answer")
 
 
 async def chat(
@@ -154,28 +184,37 @@ async def chat(
     check_size(text, "message")  # bounded before the tokenizer's regexes see it
     speakers = play_speakers()
     speaker = speakers.next() if speakers.enabled and _writes_plays(engine) else None
-    if speaker:  # play form: the message as a citizen's speech, the bard answers as `speaker`
-        prompt = play.play_prompt(text[-PROMPT_LIMIT:], speaker)
+    if speaker:  # play form: the bard answers the message as `speaker` (models/steer.py)
+        generation = engine.answer(text[-PROMPT_LIMIT:], speaker, length=settings.length,
+                                   temperature=settings.temperature, seed=seed)
     else:  # what the continuation follows: the end of the message (and maybe a space)
         joined = play.continuation_prompt(text[-(PROMPT_LIMIT - 1):])
-        prompt = joined.model_prompt
-    generation = engine.generate(
-        prompt, length=settings.length + 1, temperature=settings.temperature, seed=seed
-    )
+        generation = engine.generate(joined.model_prompt, length=settings.length + 1,
+                                     temperature=settings.temperature, seed=seed)
     footer = ""
     if settings.show_sentiment:
-        continuation, result = await asyncio.gather(generation, engine.classify(text))
-        if result.tokens:
+        continuation, result = await asyncio.gather(generation, _classified(engine, text))
+        if result is None:
+            footer = "\n-# could not analyse your message's sentiment"
+        elif result.tokens:
             footer = f"\n-# your message reads {result.label} ({result.score:.0%} positive" + (
                 ", uncertain)" if result.uncertain else ")"
             )
     else:
         continuation = await generation
     if speaker:
-        body = f"**{speaker}:**\n" + escape(play.speech(continuation, settings.length) or "…")
+        body = f"**{speaker}:**\n" + escape(continuation or "…")
     else:
         body = ELLIPSIS + escape(play.trim(continuation, settings.length).strip("\n"))
     return Reply(clip(body, MESSAGE_LIMIT - len(footer)) + footer)
+
+
+async def _classified(engine: Engine, text: str) -> Any:
+    """The text's sentiment, or None when this text alone cannot be analysed."""
+    try:
+        return await engine.classify(text)
+    except TextError:
+        return None
 
 
 def _flatten(info: dict, keys: tuple[str, ...] = ()) -> list[tuple[str, Any]]:

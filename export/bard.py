@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 from bardbot.export.generator import (
     LOOP_META,
-    NEW_IDS,
-    NEW_IDS_META,
+    LOOP_OUTPUTS_META,
     add_generation_loop,
     check_loop,
 )
@@ -113,6 +112,28 @@ def to_float16(proto, min_size: int = 1024):
     return out
 
 
+def from_float16(proto):
+    """The inverse of `to_float16`: each Cast-back float16 initializer as float32 again."""
+    import onnx
+    from onnx import numpy_helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    graph = out.graph
+    stored = {init.name: init for init in graph.initializer if init.name.endswith("/fp16")}
+    casts = [node for node in graph.node
+             if node.op_type == "Cast" and node.input[0] in stored
+             and node.output[0] + "/fp16" == node.input[0]]
+    inits = [numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32),
+                                     init.name[: -len("/fp16")])
+             if init.name in stored else init for init in graph.initializer]
+    nodes = [node for node in graph.node if node not in casts]
+    del graph.initializer[:], graph.node[:]
+    graph.initializer.extend(inits)
+    graph.node.extend(nodes)
+    return out
+
+
 def heldout_ids(encoding: CharEncoding, text: str, heldout: float) -> np.ndarray:
     ids = encoding.encode(text)
     return ids[round(len(ids) * (1 - heldout)):]
@@ -188,7 +209,7 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
                       "meaning": "P(next char) after each input char"},
             "h_out": {"dtype": "float32", "shape": [None, width]},
             "c_out": {"dtype": "float32", "shape": [None, width]},
-            NEW_IDS: NEW_IDS_META,
+            **LOOP_OUTPUTS_META,
         },
         "generation": LOOP_META,
         "architecture": (f"Embedding({n_chars}, {model.get_layer('embed').output_dim}) -> "

@@ -16,8 +16,7 @@ import numpy as np
 from bardbot.export import data
 from bardbot.export.generator import (
     LOOP_META,
-    NEW_IDS,
-    NEW_IDS_META,
+    LOOP_OUTPUTS_META,
     add_generation_loop,
     check_loop,
 )
@@ -212,7 +211,7 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
                       "meaning": "P(next char) after each input char"},
             "h_out": {"dtype": "float32", "shape": [None, units]},
             "c_out": {"dtype": "float32", "shape": [None, units]},
-            **({NEW_IDS: NEW_IDS_META} if mode == "stateful" else {}),
+            **(LOOP_OUTPUTS_META if mode == "stateful" else {}),
         },
         **({"generation": LOOP_META} if mode == "stateful" else {}),
         "architecture": f"one-hot({n_chars}) -> LSTM({units}) -> Dense({n_chars}, softmax)",

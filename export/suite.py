@@ -37,6 +37,33 @@ TYPOS = {"good": "goood", "great": "graet", "amazing": "amazng", "awesome": "aws
          "wonderful": "wonderfull", "disappointing": "dissapointing", "excellent": "excelent",
          "fantastic": "fantastik"}
 PER_CAPABILITY = 60
+# Issue 17: short texts outside movies. Chat slang, events told with an emoji, product reviews,
+# news headlines and sarcasm (marked by "/s", "yeah right", 🙄, "... not": all negative).
+SLANG = {"slaps": 1, "is fire": 1, "is lit": 1, "is goated": 1, "hits different": 1,
+         "is a vibe": 1, "is bussin": 1, "is a banger": 1, "is mid": 0, "is trash": 0,
+         "is cringe": 0, "sucks": 0, "is a flop": 0, "is garbage": 0, "is a letdown": 0,
+         "is a snooze": 0}
+EVENTS = {"got the job": 1, "passed my exam": 1, "finally friday": 1, "we won the final": 1,
+          "my sister had her baby": 1, "missed the bus again": 0, "stuck in traffic": 0,
+          "my flight got cancelled": 0, "lost my wallet": 0, "failed the test": 0}
+EVENT_EMOJI = {1: ("🎉", "😁", "🙌", "🥳"), 0: ("😩", "😡", "😞", "😭")}
+PRODUCTS = ("the charger", "this blender", "the headphones", "my new phone", "this app",
+            "the keyboard")
+PRODUCT_PHRASES = {"works perfectly": 1, "would buy again": 1, "is worth every penny": 1,
+                   "exceeded my expectations": 1, "is easy to set up": 1,
+                   "stopped working after a week": 0, "broke on the first day": 0,
+                   "is a waste of money": 0, "arrived damaged": 0, "is cheaply made": 0,
+                   "does not work as advertised": 0}
+ORGS = ("the company", "the city council", "the startup", "the airline", "the hospital",
+        "the school")
+HEADLINES = {"{o} reports record profits": 1, "{o} wins national award": 1,
+             "{o} creates 500 new jobs": 1, "{o} praised for quick recovery effort": 1,
+             "{o} shares soar after strong results": 1, "{o} announces mass layoffs": 0,
+             "{o} hit by massive data breach": 0, "{o} sued over fraud claims": 0,
+             "{o} posts heavy losses": 0, "{o} blamed for deadly failure": 0}
+SARCASM = ("oh great, {s} is broken again", "yeah right, {s} is {a} /s", "wow, {s} is just {a} 🙄",
+           "{s} is {a}... not", "sure, {s} is {a}, if you like wasting your time",
+           "love how {s} crashed again /s")
 
 
 @dataclass(frozen=True)
@@ -100,6 +127,26 @@ def build_cases(seed: int = 0) -> list[Case]:
         else:
             changed = f"{text}, {rng.choice(NAMES)}"
         cases.append(Case("invariance: mention, URL, channel, name", changed, y, base=text))
+    cases.extend(_outside_movies(random.Random(seed + 17)))
+    return cases
+
+
+def _outside_movies(rng: random.Random) -> list[Case]:
+    """The issue 17 capabilities (their own random stream: the cases above stay the same)."""
+    cases: list[Case] = []
+
+    def add(capability: str, texts: list[tuple[str, int]]) -> None:
+        cases.extend(Case(capability, t, y) for t, y in _draw(rng, texts))
+
+    add("slang", [(f"{s} {p}", y) for s, (p, y) in itertools.product(SUBJECTS, SLANG.items())])
+    add("emoji in context", [(f"{event} {emoji}", y) for event, y in EVENTS.items()
+                             for emoji in EVENT_EMOJI[y]])
+    add("product reviews", [(f"{p} {phrase}", y) for p, (phrase, y) in itertools.product(
+        PRODUCTS, PRODUCT_PHRASES.items())])
+    add("news headlines", [(h.format(o=o), y) for o, (h, y) in itertools.product(
+        ORGS, HEADLINES.items())])
+    add("sarcasm markers", [(t.format(s=s, a=a), 0) for s, a, t in itertools.product(
+        SUBJECTS, POSITIVE, SARCASM)])
     return cases
 
 

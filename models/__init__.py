@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bardbot.models.errors import ModelError
+from bardbot.models.errors import ModelError, TextError
 
 if TYPE_CHECKING:
     from bardbot.models.sentiment import SentimentClassifier, SentimentResult
     from bardbot.models.shakespeare import ShakespeareGenerator
 
-__all__ = ["ModelError", "SentimentClassifier", "SentimentResult", "ShakespeareGenerator"]
+__all__ = [
+    "ModelError", "SentimentClassifier", "SentimentResult", "ShakespeareGenerator", "TextError",
+]
 
 _LAZY = {
     "SentimentClassifier": "bardbot.models.sentiment",

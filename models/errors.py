@@ -1,4 +1,4 @@
-"""The one exception the runtime raises for model files."""
+"""The exceptions the runtime raises: for model files, and for a text it cannot analyse."""
 
 
 class ModelError(Exception):
@@ -6,3 +6,8 @@ class ModelError(Exception):
 
     The message names the file and the command that rebuilds it.
     """
+
+
+class TextError(ValueError):
+    """One text could not be analysed (reading it took longer than its budget); other texts
+    of the same batch are unaffected when run on their own."""

@@ -44,6 +44,11 @@ def sample_index(probs: np.ndarray, temperature: float, rng: np.random.Generator
     """Draw one index from `reweight(probs, temperature)`; greedy (argmax) when T <= 0."""
     if check_temperature(temperature) <= 0:
         return int(np.argmax(probs))
-    p = reweight(probs, temperature)
+    return draw_index(reweight(probs, temperature), rng)
+
+
+def draw_index(weights: np.ndarray, rng: np.random.Generator) -> int:
+    """One index with probability proportional to `weights`, from one `rng.random()`."""
     # Inverse-CDF draw: same distribution as the reference's np.random.multinomial, faster.
-    return int(min(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"), len(p) - 1))
+    target = rng.random() * weights.sum()
+    return int(min(np.searchsorted(np.cumsum(weights), target, side="right"), len(weights) - 1))

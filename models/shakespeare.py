@@ -19,6 +19,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+from bardbot.models import play, steer
 from bardbot.models.errors import ModelError
 from bardbot.models.metadata import (
     create_session,
@@ -28,13 +29,17 @@ from bardbot.models.metadata import (
     rebuild_hint,
     require_io,
 )
-from bardbot.models.sampling import check_temperature, sample_index
+from bardbot.models.sampling import check_temperature, draw_index, reweight, sample_index
+from bardbot.models.steer import Steering
 from bardbot.models.text import CharEncoding
 
 KIND = "shakespeare"
 INPUTS = {"char_ids": "int64", "h": "float32", "c": "float32"}
 OUTPUTS = ("probs", "h_out", "c_out")
 LOOP_OUTPUT = "new_ids"  # models with a generation loop also take `uniforms` and `temperature`
+# The bard's loop also takes `steer_gain`, `steer_next`, `steer_start`, `steer_floor` and
+# `stop_id` (models/steer.py, export/generator.py).
+STEERING_INPUTS = {"steer_gain", "steer_next", "steer_start", "steer_floor", "stop_id"}
 MODES = ("stateful", "windowed")
 # Chars per session run when reading long texts: bounds memory (probs are chunk x n_chars).
 CHUNK = 4096
@@ -81,6 +86,27 @@ class _Stepper:
         self._turn ^= 1
 
 
+class _Drawer:
+    """Draws each char like `sample_index`, with the steering automaton's gains when given."""
+
+    def __init__(self, temperature: float, rng: np.random.Generator,
+                 steering: Steering | None) -> None:
+        self._temperature, self._rng, self._steering = temperature, rng, steering
+        self._state = steering.start if steering is not None else 0
+
+    def __call__(self, probs: np.ndarray) -> int:
+        steering = self._steering
+        if steering is None:
+            return sample_index(probs, self._temperature, self._rng)
+        if self._temperature <= 0:
+            index = int(np.argmax(probs))
+        else:
+            weights = steering.weights(self._state, probs, reweight(probs, self._temperature))
+            index = draw_index(weights, self._rng)
+        self._state = int(steering.next[self._state, index])
+        return index
+
+
 class ShakespeareGenerator:
     """Load once, share freely: every call keeps its state and RNG in local variables."""
 
@@ -101,6 +127,9 @@ class ShakespeareGenerator:
         # the way text starts in the plays.
         start = next((ch for ch in "\n " if ch in encoding.chars), encoding.chars[0])
         self._start_id = encoding.chars.index(start)
+        self._newline = encoding.chars.index("\n") if "\n" in encoding.chars else -1
+        optional = {i.name for i in session.get_overridable_initializers()}
+        self.has_steering = self.has_loop and optional >= STEERING_INPUTS
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1) -> ShakespeareGenerator:
@@ -184,16 +213,21 @@ class ShakespeareGenerator:
         return ids if len(ids) else np.array([self._start_id], dtype=np.int64)
 
     def generate(
-        self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None
+        self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None,
+        *, steering: Steering | None = None, stop_at_blank_line: bool = False,
     ) -> str:
         """Exactly `length` new characters after `prompt` (prompt excluded).
 
         temperature <= 0 is greedy; the same seed gives the same text. A prompt with no
-        character the model knows starts from a line break.
+        character the model knows starts from a line break. `steering` (models/steer.py) makes
+        its target words more likely; `stop_at_blank_line` ends the text after the first blank
+        line it writes (a speech's end), so it may be shorter than `length`.
         """
         length, temperature, rng = self._check(prompt, length, temperature, seed)
-        if not self.has_loop:
-            return self._generate_steps(prompt, length, temperature, rng)
+        extras = steering is not None or stop_at_blank_line
+        if not self.has_loop or (extras and not self.has_steering):
+            return self._generate_steps(prompt, length, temperature, rng, steering,
+                                        stop_at_blank_line)
         if length == 0:
             return ""
         # One uniform per char, drawn exactly as the step loop draws them (none when greedy).
@@ -205,46 +239,90 @@ class ShakespeareGenerator:
             ids = ids[-CHUNK:]
         feed = {"char_ids": ids.reshape(1, -1), "h": h, "c": c, "uniforms": uniforms,
                 "temperature": np.array(temperature, dtype=np.float64)}
+        if steering is not None:
+            # The loop takes its steered branch for tables of two or more states.
+            gain, nxt = (np.repeat(t, 2, axis=0) if len(t) == 1 else t
+                         for t in (steering.gain, steering.next))
+            feed.update(steer_gain=gain, steer_next=nxt,
+                        steer_start=np.array(steering.start, dtype=np.int64),
+                        steer_floor=np.array(steering.floor, dtype=np.float64))
+        if stop_at_blank_line:
+            feed["stop_id"] = np.array(self._newline, dtype=np.int64)
         (new,) = self._session.run([LOOP_OUTPUT], feed)
         return self.encoding.decode(new)
 
     def generate_steps(
-        self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None
+        self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None,
+        *, steering: Steering | None = None, stop_at_blank_line: bool = False,
     ) -> str:
         """`generate` with Python drawing each char from the step model's probabilities
         (models.sampling): the reference loop the one-run generator is checked against."""
         length, temperature, rng = self._check(prompt, length, temperature, seed)
-        return self._generate_steps(prompt, length, temperature, rng)
+        return self._generate_steps(prompt, length, temperature, rng, steering,
+                                    stop_at_blank_line)
 
     def _generate_steps(self, prompt: str, length: int, temperature: float,
-                        rng: np.random.Generator) -> str:
+                        rng: np.random.Generator, steering: Steering | None = None,
+                        stop_at_blank_line: bool = False) -> str:
         if length == 0:
             return ""
         ids = self._prompt_ids(prompt)
         out: list[int] = []
         if self.mode == "windowed":
             context = deque(ids[-self.window :].tolist(), maxlen=self.window)
+            draw = _Drawer(temperature, rng, steering)
             for _ in range(length):
                 probs, _, _ = self._run(list(context), *self._zero_state())
-                out.append(sample_index(probs[-1], temperature, rng))
+                out.append(draw(probs[-1]))
                 context.append(out[-1])
+                if stop_at_blank_line and out[-2:] == [self._newline] * 2:
+                    break
         else:
             stepper = _Stepper(self._session, *self._read(ids, *self._zero_state()))
+            draw = _Drawer(temperature, rng, steering)
             for i in range(length):
-                out.append(sample_index(stepper.probs, temperature, rng))
+                out.append(draw(stepper.probs))
+                if stop_at_blank_line and out[-2:] == [self._newline] * 2:
+                    break
                 if i + 1 < length:
                     stepper.step(out[-1])
         return self.encoding.decode(out)
 
-    def loss(self, text: str) -> float:
+    def answer(self, message: str, speaker: str, length: int = 200, temperature: float = 0.5,
+               seed: int | None = None) -> str:
+        """`speaker`'s speech answering `message` in play form (models/play.py), steered
+        towards the message's words and their neighbours (models/steer.py), generated only up
+        to the speech's end and cut to `length` at a word boundary."""
+        self._check(message, length, temperature, seed)
+        lexicon = steer.shipped_lexicon()
+        rng = np.random.default_rng(seed)
+        opening = steer.opening(message, lexicon, rng)
+        steering = steer.build(self.encoding, lexicon.targets(message), lexicon)
+        steering = steering.after(self.encoding.encode(opening))
+        prompt = play.play_prompt(message, speaker) + opening
+        # The whole draw comes from `seed`: the opening's two uniforms, then the text's.
+        text = self.generate(prompt, max(0, length + 1 - len(opening)), temperature,
+                             seed=int(rng.integers(2**63)), steering=steering,
+                             stop_at_blank_line=True)
+        return play.speech(opening + text, length)
+
+    def loss(self, text: str, context: str = "") -> float:
         """Mean cross-entropy (nats/char) of each char given all before it, from zero state.
 
-        Scored over `normalize(text)[1:]`; needs at least two characters after normalizing.
+        Without `context`, scored over `normalize(text)[1:]` (needs at least two characters
+        after normalizing); with it, over all of `text` read after `context` (a reply after
+        its prompt).
         """
-        if not isinstance(text, str):
-            raise TypeError(f"text must be str, got {type(text).__name__}")
+        for name, value in (("text", text), ("context", context)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be str, got {type(value).__name__}")
         ids = self.encoding.encode(text)
-        if len(ids) < 2:
+        start = len(self.encoding.encode(context))
+        if start:
+            ids = np.concatenate([self.encoding.encode(context), ids])
+        else:
+            start = 1
+        if len(ids) - start < 1:
             raise ValueError("loss needs at least 2 characters the model knows")
         h, c = self._zero_state()
         total = 0.0
@@ -253,8 +331,9 @@ class ShakespeareGenerator:
             probs, h, c = self._run(chunk, h, c)
             targets = ids[i + 1 : i + 1 + len(chunk)]
             picked = probs[np.arange(len(chunk)), targets].astype(np.float64)
-            total -= float(np.log(np.maximum(picked, _LOSS_FLOOR)).sum())
-        result = total / (len(ids) - 1)
+            scored = np.arange(i + 1, i + 1 + len(chunk)) >= start
+            total -= float(np.log(np.maximum(picked[scored], _LOSS_FLOOR)).sum())
+        result = total / (len(ids) - start)
         if not math.isfinite(result):
             raise ModelError(
                 f"{self.info.get('file')}: returned invalid probabilities; "

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from nltk.tokenize import TreebankWordTokenizer
+from bardbot.models.errors import TextError
+from bardbot.models.respell import corrected, unelongated
+from bardbot.models.treebank import tokenize as treebank_tokens
 
 PAD_ID = 0
 UNK_ID = 1
@@ -31,8 +34,8 @@ WORD_ENCODING_VERSION = 1
 MESSAGE_ENCODING_VERSION = 2
 CHAR_ENCODING_VERSION = 1
 Normalization = Literal["reference", "message"]
+CHARS_PER_ID = 25  # max_chars = maxlen * this; English averages about 5 characters a token
 
-_TOKENIZER = TreebankWordTokenizer()
 # aclImdb reviews keep the site's HTML line breaks; they are markup, not words.
 _BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
@@ -45,7 +48,8 @@ def clean_text(text: str) -> str:
     Whitespace is kept.
     """
     text = unicodedata.normalize("NFKC", text)
-    text = _BREAK_TAG.sub(" ", text)
+    if "<" in text:
+        text = _BREAK_TAG.sub(" ", text)
     if text.isprintable():  # no category C character at all: skip the per-character filter
         return text
     return "".join(
@@ -79,10 +83,13 @@ _EMOTICON = re.compile(
     + "|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True))
     + r")(?![\w)(/|\]\[])"
 )
+_NOISE_NEEDLES = re.compile(r"[<@]|http|www\.")
+# One character of every emoticon that has a non-letter (":", "^", "<", ...), or all of it.
+_EMOTICON_NEEDLES = re.compile("|".join(sorted(
+    {re.escape(next((c for c in e if not c.isalnum()), e)) for e in EMOTICONS})))
 _SENTENCE_END = re.compile(r"(?<=\w)\.(?=\s|$)")  # "worst. day." -> "worst . day ."
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # 3+ of one letter: "soooo" -> "soo"
 _REPEATED_MARK = re.compile(r"([!?])[!?]+")  # "!!!" -> "!", "?!?" -> "?"
-_DOUBLE_LETTER = re.compile(r"([^\W\d_])\1")
 
 
 # Negation scope (Das & Chen 2001; Pang et al. 2002): the words after a cue, up to the next
@@ -127,45 +134,57 @@ def _emoji_words(text: str) -> str:
     return emoji.replace_emoji(text, replace=lambda _, data: _as_words(data["en"].strip(":")))
 
 
-def normalize_message(text: str) -> str:
+def normalize_message(text: str, max_chars: int | None = None) -> str:
     """What a chat message says, in words the vectors know (the `message` normalisation).
 
     Drops mentions, channel links, URLs and @names; spells emoji (emoji package names) and
-    emoticons as words; shortens elongations and repeated ! and ?; lowercases last.
+    emoticons as words; shortens elongations and repeated ! and ?; lowercases last. Only the
+    first `max_chars` characters after NFKC (which can make a text 18 times longer) are read.
     """
-    text = clean_text(text)
-    text = _CUSTOM_EMOJI.sub(lambda m: _as_words(m.group(1)), text)
-    text = _DISCORD_NOISE.sub(" ", text)
-    text = _EMOTICON.sub(_emoticon_words, text)
+    text = clean_text(text)[:max_chars]
+    # Each step runs only when a character it needs is in the text (a chat message often has
+    # none of them): the same result, a few microseconds a step less.
+    if "<" in text:
+        text = _CUSTOM_EMOJI.sub(lambda m: _as_words(m.group(1)), text)
+    if _NOISE_NEEDLES.search(text):
+        text = _DISCORD_NOISE.sub(" ", text)
+    if _EMOTICON_NEEDLES.search(text):
+        text = _EMOTICON.sub(_emoticon_words, text)
     if not text.isascii():  # every emoji is outside ASCII; the lookup costs ~13 µs a text
         text = _emoji_words(text)
     text = _ELONGATED.sub(r"\1\1", text)
-    text = _REPEATED_MARK.sub(r"\1", text)
-    text = _SENTENCE_END.sub(" .", text)
+    if "!" in text or "?" in text:
+        text = _REPEATED_MARK.sub(r"\1", text)
+    if "." in text:
+        text = _SENTENCE_END.sub(" .", text)
     return text.lower()
 
 
-def tokenize(text: str, lowercase: bool = False, normalization: Normalization = "reference"
-             ) -> list[str]:
-    """NLTK's TreebankWordTokenizer, as in the reference, after `clean_text` (reference) or
-    `normalize_message` (message, always lowercase)."""
+def tokenize(text: str, lowercase: bool = False, normalization: Normalization = "reference",
+             max_chars: int | None = None) -> list[str]:
+    """NLTK's Treebank tokens (models/treebank.py), as in the reference, after `clean_text`
+    (reference) or `normalize_message` (message, always lowercase), of at most `max_chars`
+    characters."""
+    return treebank_tokens(_normalized(text, lowercase, normalization, max_chars))
+
+
+def _normalized(text: str, lowercase: bool, normalization: Normalization,
+                max_chars: int | None) -> str:
     if normalization == "message":
-        return _TOKENIZER.tokenize(normalize_message(text))
-    text = clean_text(text)
-    if lowercase:
-        text = text.lower()
-    return _TOKENIZER.tokenize(text)
+        return normalize_message(text, max_chars)[:max_chars]  # emoji names lengthen it
+    text = clean_text(text)[:max_chars]
+    return text.lower() if lowercase else text
 
 
 @dataclass(frozen=True)
 class EncodedText:
     """One text turned into model input, with what the encoder saw on the way."""
 
-    ids: np.ndarray  # int32, shape (maxlen,), PAD_ID after the text
+    ids: np.ndarray  # int32, shape (maxlen,) or (batch's longest,), PAD_ID after the text
     tokens: list[str]  # every token of the text, known or not
     unknown: list[str]  # tokens not in the vocabulary (dropped or mapped to UNK)
     length: int  # number of ids before padding (after dropping unknowns and cutting)
-    truncated: bool  # True when known tokens were cut at maxlen
+    truncated: bool  # True when known tokens were cut at maxlen, or the text at max_chars
 
     @property
     def unknown_ratio(self) -> float:
@@ -192,6 +211,7 @@ class WordEncoding:
     negation: bool = False
     spelling: bool = False  # message models: unknown words one typo from a known word map to it
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _longest: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.normalization not in ("reference", "message"):
@@ -207,6 +227,7 @@ class WordEncoding:
         if len(index) != len(self.words):
             raise ValueError("vocabulary contains duplicate words")
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_longest", max(map(len, self.words), default=0))
 
     @property
     def vocab_size(self) -> int:
@@ -221,76 +242,93 @@ class WordEncoding:
     def token_id(self, token: str) -> int | None:
         token_id = self._index.get(token)
         if token_id is None and self.normalization == "message":
-            token_id = self._unelongated(token)
-            if token_id is None and self.spelling:
-                token_id = self._corrected(token)
+            token_id = self._respelled(token)
         return token_id
 
-    def _unelongated(self, token: str) -> int | None:
-        """"terriblee" (from "terribleeee"), "soo": a known word with some doubled letters
-        made single, fewest first."""
-        doubles = [m.start() for m in _DOUBLE_LETTER.finditer(token)]
-        for count in range(1, min(len(doubles), 3) + 1):
-            for dropped in itertools.combinations(doubles, count):
-                found = self._index.get("".join(
-                    ch for i, ch in enumerate(token) if i not in dropped))
-                if found is not None:
-                    return found
-        return None
+    def _respelled(self, token: str) -> int | None:
+        """The id of an unknown token's elongated or misspelt word (message models)."""
+        token_id = unelongated(self._index, token, self._longest)
+        if token_id is None and self.spelling:
+            token_id = corrected(self._index, token, self._longest)
+        return token_id
 
-    def _corrected(self, token: str) -> int | None:
-        """A light typo ("graet", "amazng"): the most frequent known word (lowest id) one
-        deletion, transposition, replacement or insertion away; words of 5+ letters only."""
-        if len(token) < 5 or not token.isalpha() or not token.isascii():
-            return None
-        letters = "abcdefghijklmnopqrstuvwxyz"
-        splits = [(token[:i], token[i:]) for i in range(len(token) + 1)]
-        candidates = {a + b[1:] for a, b in splits if b}
-        candidates |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-        candidates |= {a + c + b[1:] for a, b in splits if b for c in letters}
-        candidates |= {a + c + b for a, b in splits for c in letters}
-        ids = [i for c in candidates if (i := self._index.get(c)) is not None]
-        return min(ids) if ids else None
+    @property
+    def max_chars(self) -> int:
+        """Normalised characters read of a text: room for far more than maxlen tokens of
+        ordinary text, so that the time one text takes is bounded whatever its length."""
+        return self.maxlen * CHARS_PER_ID
 
-    def tokenize(self, text: str) -> list[str]:
-        return tokenize(text, self.lowercase, self.normalization)
+    def tokenize(self, text: str, max_chars: int | None = None) -> list[str]:
+        """The tokens of `text` (of its first `max_chars` normalised characters, when given;
+        `encode` reads `self.max_chars`)."""
+        return tokenize(text, self.lowercase, self.normalization, max_chars)
 
-    def token_ids(self, tokens: Sequence[str]) -> tuple[list[int], list[str]]:
-        """Ids of the tokens (negated ones shifted by vocab_size) and the unknown tokens."""
-        negated = negation_scope(tokens) if self.negation else [False] * len(tokens)
+    def token_ids(self, tokens: Sequence[str], deadline: float | None = None
+                  ) -> tuple[list[int], list[str]]:
+        """Ids of the tokens (negated ones shifted by vocab_size) and the unknown tokens.
+
+        Past `deadline` (a `time.perf_counter()` value) it raises `TextError`."""
+        known = self.known_ids(tokens, deadline)
+        unknown = [token for token, token_id in zip(tokens, known, strict=True)
+                   if token_id is None]
+        return self.marked_ids(tokens, known), unknown
+
+    def known_ids(self, tokens: Sequence[str], deadline: float | None = None
+                  ) -> list[int | None]:
+        """Each token's word id before negation marking; None for an unknown token."""
+        index, message = self._index, self.normalization == "message"
+        ids: list[int | None] = []
+        for count, token in enumerate(tokens):
+            if deadline is not None and count % 32 == 0 and time.perf_counter() > deadline:
+                raise TextError("the text took too long to read")
+            token_id = index.get(token)
+            if token_id is None and message:
+                token_id = self._respelled(token)
+            ids.append(token_id)
+        return ids
+
+    def marked_ids(self, tokens: Sequence[str], known: Sequence[int | None]) -> list[int]:
+        """The ids the model reads from `known_ids(tokens)`: unknown tokens dropped (or UNK),
+        negated ones shifted by vocab_size."""
+        negated = negation_scope(tokens) if self.negation else itertools.repeat(False)
+        shift, unk = self.vocab_size, self.oov == "unk"
         ids: list[int] = []
-        unknown: list[str] = []
-        for token, is_negated in zip(tokens, negated, strict=True):
-            token_id = self.token_id(token)
+        for token_id, is_negated in zip(known, negated, strict=False):
             if token_id is None:
-                unknown.append(token)
-                if self.oov == "unk":
+                if unk:
                     ids.append(UNK_ID)
             else:
-                ids.append(token_id + self.vocab_size if is_negated else token_id)
-        return ids, unknown
+                ids.append(token_id + shift if is_negated else token_id)
+        return ids
 
-    def encode(self, text: str) -> EncodedText:
-        tokens = self.tokenize(text)
-        ids, unknown = self.token_ids(tokens)
-        truncated = len(ids) > self.maxlen
-        ids = ids[: self.maxlen]
-        padded = np.full(self.maxlen, PAD_ID, dtype=np.int32)
-        padded[: len(ids)] = ids
-        return EncodedText(padded, tokens, unknown, len(ids), truncated)
+    def _read(self, text: str, deadline: float | None
+              ) -> tuple[list[int], list[str], list[str], bool]:
+        """The ids of `text` (at most maxlen), its tokens, its unknown tokens, truncated."""
+        normalized = _normalized(text, self.lowercase, self.normalization, self.max_chars)
+        tokens = treebank_tokens(normalized)
+        ids, unknown = self.token_ids(tokens, deadline)
+        truncated = len(ids) > self.maxlen or len(normalized) == self.max_chars
+        return ids[: self.maxlen], tokens, unknown, truncated
 
-    def encode_batch(self, texts: Sequence[str], pad_to_longest: bool = False
-                     ) -> tuple[np.ndarray, list[EncodedText]]:
-        """Encode many texts; returns the (n, maxlen) int32 id matrix and the per-text details.
+    def encode(self, text: str, budget_s: float | None = None) -> EncodedText:
+        """`text` as ids; `TextError` when reading it takes more than `budget_s` seconds."""
+        return self.encode_batch([text], budget_s=budget_s)[1][0]
+
+    def encode_batch(self, texts: Sequence[str], pad_to_longest: bool = False,
+                     budget_s: float | None = None) -> tuple[np.ndarray, list[EncodedText]]:
+        """Encode many texts; returns the (n, maxlen) int32 id matrix and the per-text details
+        (each one's `ids` is its row).
 
         `pad_to_longest` keeps only as many columns as the longest text needs (at least one),
-        for models that read each text's own length."""
-        encoded = [self.encode(text) for text in texts]
-        matrix = np.stack([e.ids for e in encoded]) if encoded else np.zeros(
-            (0, self.maxlen), dtype=np.int32
-        )
-        if pad_to_longest:
-            matrix = matrix[:, : max([1] + [e.length for e in encoded])]
+        for models that read each text's own length; `budget_s` bounds each text's time."""
+        read = [self._read(text, None if budget_s is None else time.perf_counter() + budget_s)
+                for text in texts]
+        width = max([1] + [len(r[0]) for r in read]) if pad_to_longest else self.maxlen
+        matrix = np.full((len(read), width), PAD_ID, dtype=np.int32)
+        encoded = []
+        for row, (ids, tokens, unknown, truncated) in zip(matrix, read, strict=True):
+            row[: len(ids)] = ids
+            encoded.append(EncodedText(row, tokens, unknown, len(ids), truncated))
         return matrix, encoded
 
     def to_dict(self) -> dict:

@@ -74,6 +74,13 @@ class FakeClassifier:
             )
         return out
 
+    def explain(self, texts: list[str]) -> list[list[tuple[str, float]]]:
+        """±25 points for a word holding a positive or negative word, else 0."""
+        def points(word: str) -> float:
+            tokens = set(tokenize(word, lowercase=True))
+            return 25.0 * (bool(tokens & POSITIVE) - bool(tokens & NEGATIVE))
+        return [[(word, points(word)) for word in text.split()] for text in texts]
+
 
 class FakeGenerator:
     """Cycles a fixed phrase; `gate` (a threading.Event) can hold generations to test defer

@@ -58,7 +58,14 @@ async def test_sentiment_reply(env):
     assert "**positive** 88% positive" in content
     assert "`█████████░`" in content
     assert "unknown words: 0%" in content
+    assert "-# pushed positive: loved +25, great +25\n" in content  # the words that decided
     assert not reply.message.get("flags")  # public
+
+
+async def test_sentiment_shows_the_words_that_pushed_each_way(env):
+    await sentiment(env, "good acting, a bad **plot** and dull")
+    content = only_reply(env.session).message["content"]
+    assert "-# pushed positive: good +25 · pushed negative: dull −25, bad −25\n" in content
 
 
 async def test_sentiment_uncertain_and_unknown_words(env):

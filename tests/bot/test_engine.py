@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from bardbot import handlers
 from bardbot.engine import Engine
+from bardbot.limits import UserError
+from bardbot.models import TextError
+from bardbot.settings import GuildSettings
 
 from tests.bot.harness import FakeClassifier, FakeGenerator
 
@@ -41,4 +45,43 @@ async def test_a_lone_failing_text_gets_its_error():
     with pytest.raises(RuntimeError, match="out of data bounds"):
         await engine.classify("poison")
     assert (await engine.classify("good")).label == "positive"  # the worker is free again
+    engine.close()
+
+
+class SlowTextClassifier(FakeClassifier):
+    """Runs out of its per-text budget on any batch holding "aabb" (like a text that takes
+    too long to read); answers the others."""
+
+    def predict(self, texts):
+        if any("aabb" in t for t in texts):
+            self.batches.append(len(texts))
+            raise TextError("the text took too long to read")
+        return super().predict(texts)
+
+
+async def test_a_text_past_its_budget_gets_a_clear_message_while_others_are_answered():
+    engine = Engine(SlowTextClassifier(), FakeGenerator())
+    bad = "aabb" * 1500
+    replies = await asyncio.gather(handlers.sentiment(engine, bad),
+                                   handlers.sentiment(engine, "a good film"),
+                                   handlers.sentiment(engine, "a bad film"),
+                                   return_exceptions=True)
+    assert isinstance(replies[0], UserError) and str(replies[0]) == handlers.CANNOT_ANALYSE
+    assert "positive" in replies[1].content and "negative" in replies[2].content
+    chat = await handlers.chat(engine, bad, GuildSettings(show_sentiment=True), seed=1)
+    assert chat.content.endswith("-# could not analyse your message's sentiment")
+    engine.close()
+
+
+class UnexplainedClassifier(FakeClassifier):
+    """Classifies, but runs out of time taking a text apart."""
+
+    def explain(self, texts):
+        raise TextError("the text took too long to read")
+
+
+async def test_a_text_that_cannot_be_explained_still_gets_its_verdict():
+    engine = Engine(UnexplainedClassifier(), FakeGenerator())
+    reply = await handlers.sentiment(engine, "a good film")
+    assert "**positive**" in reply.content and "pushed" not in reply.content
     engine.close()

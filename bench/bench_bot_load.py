@@ -35,7 +35,7 @@ import discord
 from bardbot import metrics, testing
 from bardbot.cog import Bard
 from bardbot.engine import Engine, EngineLimits
-from bardbot.settings import GuildSettings, SettingsStore
+from bardbot.settings import GuildSettings, SettingsStore, open_store
 
 REVIEWS = [
     "This was one of the best films I have seen in years; the acting is superb.",
@@ -335,7 +335,7 @@ async def start_bot() -> tuple[discord.Client, TimingSession, SettingsStore]:
     session = TimingSession()
     bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
     await testing.start(bot)
-    return bot, session, await SettingsStore.open(":memory:", GuildSettings())
+    return bot, session, await open_store(":memory:", GuildSettings())
 
 
 async def compare(names: list[str], args: argparse.Namespace) -> int:

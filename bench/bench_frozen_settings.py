@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bardbot.settings import SettingsError, SettingsStore  # noqa: E402
+from bardbot.settings import SettingsError, open_store  # noqa: E402
 
 from tests.bot.pg_cluster import remove_cluster, start_cluster  # noqa: E402
 
@@ -48,7 +48,7 @@ async def _timed(call) -> tuple[float, str]:
 
 
 async def run(cluster) -> None:
-    async with await SettingsStore.open(cluster.url()) as store:
+    async with await open_store(cluster.url()) as store:
         await store.update(GUILD, length=44)
         pids = cluster.postgres_pids()
         _signal(pids, signal.SIGSTOP)

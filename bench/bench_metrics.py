@@ -31,7 +31,7 @@ from types import SimpleNamespace
 from bardbot import metrics, testing
 from bardbot.cog import Bard
 from bardbot.engine import Engine
-from bardbot.settings import GuildSettings, SettingsStore
+from bardbot.settings import GuildSettings, open_store
 from prometheus_client import generate_latest
 
 TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -139,7 +139,7 @@ async def main() -> int:
     bot, _ = testing.make_bot()
     await testing.start(bot)
     engine = Engine(SentimentClassifier.load(), ShakespeareGenerator.load())
-    cog = Bard(bot, engine, await SettingsStore.open(":memory:", GuildSettings()))
+    cog = Bard(bot, engine, await open_store(":memory:", GuildSettings()))
     await bot.add_cog(cog)
     overhead = await loop_cpu(bot, cog, args.rounds, args.per_round)
     exporter = metrics.start(("127.0.0.1", 0), bot, engine, cog)

@@ -35,7 +35,7 @@ from bardbot import mood_chart, testing
 from bardbot.cog import Bard
 from bardbot.engine import Engine, EngineLimits
 from bardbot.mood import MoodRow, bin_rows, hour_of
-from bardbot.settings import SettingsStore
+from bardbot.settings import open_store
 from bench_bot_load import Bench, LoopLag, TimingSession, percentile
 
 MESSAGES = [
@@ -53,7 +53,7 @@ async def start(db: Path, limits: EngineLimits) -> tuple:
     bot.http._HTTPClient__session = session  # type: ignore[attr-defined]
     await testing.start(bot)
     bot._connection._intents.message_content = True  # as with --message-content
-    store = await SettingsStore.open(db)
+    store = await open_store(db)
     await store.update(testing.GUILD_ID, mood_enabled=True)
     engine = Engine(SentimentClassifier.load(), ShakespeareGenerator.load(), limits)
     cog = Bard(bot, engine, store)

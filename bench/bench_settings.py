@@ -32,14 +32,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bardbot.settings import SettingsStore  # noqa: E402
+from bardbot.settings import open_store  # noqa: E402
 
 GUILDS = 1000
 CONCURRENCY = 8
 
 
 async def _populate(target: str) -> None:
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         for guild in range(1, GUILDS + 1):
             await store.update(guild, temperature=0.7, length=150 + guild % 100)
 
@@ -47,7 +47,7 @@ async def _populate(target: str) -> None:
 async def _hammer(target: str, kind: str, seconds: float, seed: int) -> list[float]:
     rng = random.Random(seed)
     latencies: list[float] = []
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
@@ -89,7 +89,7 @@ def run_cell(target: str, kind: str, processes: int, seconds: float) -> tuple[fl
 
 async def lookup_cost(target: str, n: int = 2000) -> tuple[float, float]:
     """p50 and p99 (µs) of one `get` with nothing else in flight: a chat message's lookup."""
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         for guild in range(1, 101):
             await store.get(guild)  # warm up: connections, statement caches
         times = []

@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for warning in config.warnings:
         log.warning("%s", warning)
 
-    from bardbot.extension import load_engine
+    from bardbot.assembly import load_engine
     from bardbot.metrics import MetricsError
     from bardbot.models import ModelError
     from bardbot.settings import SettingsError

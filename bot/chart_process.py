@@ -78,7 +78,7 @@ def _read(stream: BinaryIO, size: int) -> bytes:
 
 
 def main() -> None:
-    from bardbot.mood_chart import render_png  # imports matplotlib now, before any request
+    from bardbot.chart_drawing import render_png  # imports matplotlib now, before any request
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Literal
+from collections import OrderedDict
+from typing import Any, Literal
 
 import discord
+from bardbot import assembly
 from bardbot.cog import HANDLED, NO_MENTIONS, where
 from bardbot.config import Config
 from bardbot.engine import Engine
-from bardbot.extension import install, open_store, serve_metrics
 from discord import app_commands
 from discord.ext import commands
+from discord.utils import MISSING
 
 log = logging.getLogger(__name__)
+
+PARSED_KEPT = 64  # messages whose parse is kept for the second reader (a burst's worth)
 
 
 class BardTree(app_commands.CommandTree):
@@ -86,6 +90,10 @@ class Admin(commands.Cog):
 class _BardBotMixin:
     config: Config
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parsed: OrderedDict[int, commands.Context] = OrderedDict()  # message id -> parse
+
     async def setup_hook(self) -> None:
         log.info("%s", content_intent_status(self))
         if self.config.sync_guild:
@@ -94,11 +102,26 @@ class _BardBotMixin:
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to guild %s", len(synced), self.config.sync_guild)
 
-    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
-        # Every chat mention ("@bardbot to be or not") looks like an unknown prefix command.
-        if isinstance(error, commands.CommandNotFound):
-            return
-        await super().on_command_error(ctx, error)  # type: ignore[misc]
+    async def process_commands(self, message: discord.Message) -> None:
+        # Only a real command is invoked: a chat mention ("@bardbot to be or not") is the Bard
+        # cog's, not an unknown prefix command to report and drop.
+        if not message.author.bot:
+            ctx = await self.get_context(message)
+            if ctx.valid:
+                await self.invoke(ctx)
+
+    async def get_context(self, origin, /, *, cls=MISSING):  # type: ignore[override]
+        """Each message is parsed once: the Bard cog's chat listener asks about it too (is it a
+        command?), and gets the answer process_commands got a moment before."""
+        if not isinstance(origin, discord.Message) or cls is not MISSING:
+            return await super().get_context(origin, cls=cls)  # type: ignore[misc]
+        ctx = self._parsed.pop(origin.id, None)
+        if ctx is None:
+            ctx = await super().get_context(origin)  # type: ignore[misc]
+        self._parsed[origin.id] = ctx
+        if len(self._parsed) > PARSED_KEPT:
+            self._parsed.popitem(last=False)
+        return ctx
 
     async def on_ready(self) -> None:
         shards = (
@@ -150,13 +173,10 @@ def make_bot(config: Config) -> commands.Bot:
 
 
 async def assemble(bot: commands.Bot, config: Config, engine: Engine) -> None:
-    """The standalone bot's parts: the settings store (a broken database stops us before we
-    connect to Discord), the Bard cog on it and `engine`, the owner's Admin cog, and the
-    metrics endpoint if asked for (a taken port stops us too)."""
-    store = await open_store(config)
-    cog = await install(bot, engine, store)
+    """The standalone bot's parts: the plugin's (a broken database or a taken metrics port stops
+    us before we connect to Discord) and the owner's Admin cog."""
+    await assembly.assemble(bot, config, engine)
     await bot.add_cog(Admin(bot))
-    await serve_metrics(bot, config, engine, cog)
 
 
 async def run_bot(config: Config, engine: Engine) -> None:

@@ -47,10 +47,10 @@ class Config:
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (needs shard_count)
     chat: bool = True  # chat replies on by default in servers that did not choose
     message_content: bool = False  # ask Discord for message text (channel mood needs it)
-    sentiment_workers: int = 1
-    generate_workers: int = 1
-    max_generations: int = 256
-    max_queued_texts: int = 2048
+    sentiment_workers: int = EngineLimits.sentiment_workers  # the engine's defaults, said once
+    generate_workers: int = EngineLimits.generate_workers
+    max_generations: int = EngineLimits.max_generations
+    max_queued_texts: int = EngineLimits.max_queued_texts
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object a line
     metrics: tuple[str, int] | None = None  # serve Prometheus /metrics on (host, port)
@@ -66,6 +66,16 @@ class Config:
         )
 
 
+# The engine's limits that have a flag: (Config field, flag, variable, help); a field not set
+# keeps its default.
+ENGINE_FLAGS = (
+    ("generate_workers", "--workers", "BARDBOT_WORKERS", "generation threads"),
+    ("sentiment_workers", "--sentiment-workers", "BARDBOT_SENTIMENT_WORKERS", "sentiment threads"),
+    ("max_generations", "--max-generations", "BARDBOT_MAX_GENERATIONS",
+     "generations queued before 'busy'"),
+    ("max_queued_texts", "--max-queued-texts", "BARDBOT_MAX_QUEUED_TEXTS",
+     "sentiment requests queued before 'busy'"),
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
@@ -221,15 +231,8 @@ def parser() -> argparse.ArgumentParser:
         help="ask Discord for the Message Content intent (also switch it on in the developer"
         " portal): servers may then turn on channel mood [BARDBOT_MESSAGE_CONTENT]",
     )
-    p.add_argument("--workers", metavar="N", help="generation threads [BARDBOT_WORKERS]")
-    p.add_argument(
-        "--sentiment-workers", metavar="N", help="sentiment threads [BARDBOT_SENTIMENT_WORKERS]"
-    )
-    p.add_argument(
-        "--max-generations",
-        metavar="N",
-        help="generations queued before 'busy' [BARDBOT_MAX_GENERATIONS]",
-    )
+    for _, flag, variable, what in ENGINE_FLAGS:
+        p.add_argument(flag, metavar="N", help=f"{what} [{variable}]")
     p.add_argument("--log-level", metavar="LEVEL",
                    help=f"{', '.join(LOG_LEVELS)} (default: INFO) [BARDBOT_LOG_LEVEL]")
     p.add_argument("--log-format", metavar="FORMAT",
@@ -238,6 +241,46 @@ def parser() -> argparse.ArgumentParser:
                    help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST defaults to "
                    "127.0.0.1) [BARDBOT_METRICS]")
     return p
+
+
+def _token(
+    flag: str | None, token_file: str | None, env: Mapping[str, str]
+) -> tuple[str | None, list[str]]:
+    """The token: from the file --token-file names, else DISCORD_TOKEN, else the file
+    DISCORD_TOKEN_FILE names; and what to warn about that file."""
+    token = env.get("DISCORD_TOKEN", "").strip() or None
+    if flag is not None or (token is None and token_file is not None):
+        where = "--token-file" if flag is not None else "DISCORD_TOKEN_FILE"
+        return read_token_file(token_file, where)  # type: ignore[arg-type]
+    return (check_token(token, "DISCORD_TOKEN") if token is not None else None), []
+
+
+def _sharding(
+    shards: str | None, shard_ids: str | None
+) -> tuple[int | None, tuple[int, ...] | None]:
+    """The shard count (None: Discord's recommended one) and the shards this process runs."""
+    count = None
+    if shards is not None and shards != "auto":
+        count = _int(shards, "--shards / BARDBOT_SHARDS", 1)
+    ids = _shard_ids(shard_ids, "--shard-ids / BARDBOT_SHARD_IDS") if shard_ids else None
+    if ids is not None:
+        if count is None:
+            raise ConfigError("--shard-ids needs --shards N (the total number of shards)")
+        bad = [i for i in ids if i >= count]
+        if bad:
+            raise ConfigError(f"shard id {bad[0]} is out of range for --shards {count}")
+    return count, ids
+
+
+def _logging(level: str | None, log_format: str | None) -> tuple[str, str]:
+    level, log_format = (level or "INFO").upper(), (log_format or "text").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"--log-level / BARDBOT_LOG_LEVEL must be {', '.join(LOG_LEVELS[:-1])} "
+                          f"or {LOG_LEVELS[-1]}, got {shown(level)}")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"--log-format / BARDBOT_LOG_FORMAT must be text or json, "
+                          f"got {shown(log_format)}")
+    return level, log_format
 
 
 def load_config(
@@ -265,35 +308,16 @@ def load_config(
             )
         return value if value not in (None, "") else None
 
-    token_file = pick(args.token_file, "DISCORD_TOKEN_FILE")
-    token = env.get("DISCORD_TOKEN", "").strip() or None
-    warnings: list[str] = []
-    if args.token_file is not None or (token is None and token_file is not None):
-        where = "--token-file" if args.token_file is not None else "DISCORD_TOKEN_FILE"
-        token, warnings = read_token_file(token_file, where)  # type: ignore[arg-type]
-    elif token is not None:
-        token = check_token(token, "DISCORD_TOKEN")
-
+    token, warnings = _token(args.token_file, pick(args.token_file, "DISCORD_TOKEN_FILE"), env)
     shards = pick(args.shards, "BARDBOT_SHARDS")
-    shard_ids_raw = pick(args.shard_ids, "BARDBOT_SHARD_IDS")
-    sharded = shards is not None
-    shard_count = None
-    if sharded and shards != "auto":
-        shard_count = _int(shards, "--shards / BARDBOT_SHARDS", 1)  # type: ignore[arg-type]
-    shard_ids = (
-        _shard_ids(shard_ids_raw, "--shard-ids / BARDBOT_SHARD_IDS") if shard_ids_raw else None
-    )
-    if shard_ids is not None:
-        if shard_count is None:
-            raise ConfigError("--shard-ids needs --shards N (the total number of shards)")
-        bad = [i for i in shard_ids if i >= shard_count]
-        if bad:
-            raise ConfigError(f"shard id {bad[0]} is out of range for --shards {shard_count}")
+    shard_count, shard_ids = _sharding(shards, pick(args.shard_ids, "BARDBOT_SHARD_IDS"))
 
     sync = pick(args.sync_guild, "BARDBOT_SYNC_GUILD")
-    workers = pick(args.workers, "BARDBOT_WORKERS")
-    sentiment_workers = pick(args.sentiment_workers, "BARDBOT_SENTIMENT_WORKERS")
-    max_gen = pick(args.max_generations, "BARDBOT_MAX_GENERATIONS")
+    engine = {}
+    for name, flag, variable, _ in ENGINE_FLAGS:
+        value = pick(getattr(args, flag[2:].replace("-", "_")), variable)
+        if value:
+            engine[name] = _int(value, f"{flag} / {variable}", 1)
     chat = args.chat
     if chat is None:
         chat = parse_bool(env.get("BARDBOT_CHAT", "1"), "BARDBOT_CHAT")
@@ -301,14 +325,9 @@ def load_config(
         env.get("BARDBOT_MESSAGE_CONTENT", "0"), "BARDBOT_MESSAGE_CONTENT"
     )
     console = bool(args.console) or parse_bool(env.get("BARDBOT_CONSOLE", "0"), "BARDBOT_CONSOLE")
-    level = (pick(args.log_level, "BARDBOT_LOG_LEVEL") or "INFO").upper()
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"--log-level / BARDBOT_LOG_LEVEL must be {', '.join(LOG_LEVELS[:-1])} "
-                          f"or {LOG_LEVELS[-1]}, got {shown(level)}")
-    log_format = (pick(args.log_format, "BARDBOT_LOG_FORMAT") or "text").lower()
-    if log_format not in LOG_FORMATS:
-        raise ConfigError(f"--log-format / BARDBOT_LOG_FORMAT must be text or json, "
-                          f"got {shown(log_format)}")
+    level, log_format = _logging(
+        pick(args.log_level, "BARDBOT_LOG_LEVEL"), pick(args.log_format, "BARDBOT_LOG_FORMAT")
+    )
     metrics_at = pick(args.metrics, "BARDBOT_METRICS")
     try:  # read by handlers.play_speakers(); a bad value stops the bot here, at start
         pick(None, play.ENV)  # a token set there by mistake is refused without echoing it
@@ -329,20 +348,12 @@ def load_config(
         shakespeare_model=shakespeare or None,
         db_path=db_path,
         sync_guild=_int(sync, "--sync-guild / BARDBOT_SYNC_GUILD", 1) if sync else None,
-        sharded=sharded,
+        sharded=shards is not None,
         shard_count=shard_count,
         shard_ids=shard_ids,
         chat=chat,
         message_content=message_content,
-        generate_workers=_int(workers, "--workers / BARDBOT_WORKERS", 1) if workers else 1,
-        sentiment_workers=_int(
-            sentiment_workers, "--sentiment-workers / BARDBOT_SENTIMENT_WORKERS", 1
-        )
-        if sentiment_workers
-        else 1,
-        max_generations=_int(max_gen, "--max-generations / BARDBOT_MAX_GENERATIONS", 1)
-        if max_gen
-        else 256,
+        **engine,
         log_level=level,
         log_format=log_format,
         metrics=metrics.parse_address(metrics_at, "--metrics / BARDBOT_METRICS")

@@ -33,7 +33,7 @@ from bardbot.engine import Busy, Engine
 from bardbot.handlers import Reply
 from bardbot.limits import UserError, check_length, check_temperature, parse_bool
 from bardbot.mood import DEFAULT_DAYS, MoodRecorder
-from bardbot.settings import GuildSettings, SettingsStore
+from bardbot.settings import GuildSettings, open_store
 
 HELP = """commands:
   /sentiment TEXT                        sentiment of TEXT
@@ -123,7 +123,7 @@ class Console:
     async def _recorder(self) -> MoodRecorder:
         """The session's mood counts: an in-memory database, gone when the console closes."""
         if self._mood is None:
-            store = await SettingsStore.open(":memory:")
+            store = await open_store(":memory:")
             await store.update(CONSOLE_ID, mood_enabled=True)
             self._mood = MoodRecorder(store, self.engine)
         return self._mood

@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from bardbot import metrics
+from bardbot.limits import Busy
 
 
 class Classifier(Protocol):
@@ -48,10 +49,6 @@ class Generator(Protocol):
     ) -> str: ...
 
     def normalize(self, text: str) -> str: ...
-
-
-class Busy(Exception):
-    """Too much work is queued; the request was refused without running."""
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import discord
 from bardbot.engine import Busy, Engine
 from bardbot.limits import PROMPT_LIMIT, UserError, check_length, check_size, check_temperature
+from bardbot.metrics import version
 from bardbot.models import play
 from bardbot.models.errors import TextError
 from bardbot.settings import GuildSettings
@@ -253,13 +253,6 @@ def _model_field(info: dict, limit: int = 1024) -> str:
             key += " (nats/char)"
         lines.append(f"{key.replace('_', ' ')}: {value}")
     return clip("\n".join(lines) or "no details", limit)
-
-
-def version() -> str:
-    try:
-        return metadata.version("bardbot")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def about(engine: Engine, gateway_latency: float | None = None) -> Reply:

@@ -19,6 +19,10 @@ ON = ("on", "true", "yes", "1")
 OFF = ("off", "false", "no", "0", "")
 
 
+class Busy(Exception):
+    """Too much work is queued; the request was refused without running (bardbot.engine)."""
+
+
 class UserError(ValueError):
     """A request or setting that cannot be served as given; the message is shown to the user
     as is. A ValueError, so code that validates with ValueError keeps working."""

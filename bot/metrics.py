@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import wraps
+from importlib import metadata
 from typing import Any
 
-from bardbot.limits import UserError, shown
+from bardbot.limits import Busy, UserError, shown
 from discord import app_commands
 from prometheus_client import (
     CollectorRegistry,
@@ -217,8 +218,6 @@ _exporter: Exporter | None = None
 
 def build(commands: Iterable[str], bot: Any, engine: Any, chat_depth: Callable[[], int]) -> Metrics:
     """Every metric of a bot running these commands, `bot` and `engine` read at scrape time."""
-    from bardbot.handlers import version
-
     metrics = Metrics(commands)
     metrics.describe_models(engine)
     metrics.describe_build(version(), _discord_version())
@@ -269,6 +268,14 @@ def stop() -> None:
     exporter = detach()
     if exporter is not None:
         exporter.stop()
+
+
+def version() -> str:
+    """bardbot's installed version ("unknown" when run from a bare checkout)."""
+    try:
+        return metadata.version("bardbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _discord_version() -> str:
@@ -350,8 +357,12 @@ def timed_generation(call: Callable[[], str]) -> Callable[[], str]:
     return run
 
 
-def settings_call(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator for a settings-store coroutine method: calls by outcome, and their latency."""
+def settings_call(
+    operation: str, unavailable: type[Exception]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator for a settings-store coroutine method: calls by outcome, and their latency.
+    `unavailable`: the store's error for "cannot be reached now" (this module sits below the
+    settings store, so it is told rather than importing it)."""
 
     def decorate(method: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(method)
@@ -366,7 +377,7 @@ def settings_call(operation: str) -> Callable[[Callable[..., Any]], Callable[...
                 outcome = "ok"
                 return result
             except Exception as e:
-                outcome = settings_outcome(e)
+                outcome = settings_outcome(e, unavailable)
                 raise
             finally:
                 metrics.settings_total.labels(operation, outcome).inc()
@@ -378,10 +389,8 @@ def settings_call(operation: str) -> Callable[[Callable[..., Any]], Callable[...
     return decorate
 
 
-def settings_outcome(error: BaseException) -> str:
-    from bardbot.settings import SettingsUnavailable
-
-    if isinstance(error, SettingsUnavailable):
+def settings_outcome(error: BaseException, unavailable: type[Exception]) -> str:
+    if isinstance(error, unavailable):
         return "unavailable"
     if isinstance(error, ValueError):  # a bad value from the user, refused before any write
         return "invalid"
@@ -390,8 +399,6 @@ def settings_outcome(error: BaseException) -> str:
 
 def command_outcome(error: BaseException) -> str:
     """The outcome word of a command that raised `error` (an AppCommandError or its original)."""
-    from bardbot.engine import Busy  # engine reports through this module: imported late
-
     original = getattr(error, "original", error)
     if isinstance(original, Busy):
         return "busy"

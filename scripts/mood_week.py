@@ -23,7 +23,7 @@ import numpy as np
 from bardbot.console import render_text
 from bardbot.mood import MoodRecorder, hour_of
 from bardbot.mood_commands import mood_reply
-from bardbot.settings import SettingsStore
+from bardbot.settings import open_store
 
 GUILD, CHANNEL = 1, 2
 
@@ -54,7 +54,7 @@ def simulate(seed: int, end_hour: int) -> dict[tuple[int, int, int], tuple[int, 
 async def draw(out: Path, seed: int) -> str:
     now = time.time()
     with tempfile.TemporaryDirectory() as folder:
-        async with await SettingsStore.open(Path(folder) / "settings.db") as store:
+        async with await open_store(Path(folder) / "settings.db") as store:
             await store.update(GUILD, mood_enabled=True)
             await store.add_mood("simulated-week", simulate(seed, hour_of(now)))
             recorder = MoodRecorder(store, engine=None)  # type: ignore[arg-type]

@@ -5,19 +5,19 @@ from types import SimpleNamespace
 import pytest
 from bardbot.cog import Bard
 from bardbot.engine import Engine, EngineLimits
-from bardbot.settings import GuildSettings, SettingsStore
+from bardbot.settings import GuildSettings, open_store
 
 from tests.bot.harness import FakeClassifier, FakeGenerator, make_bot, start
 
 
 async def make_env(db_path, *, chat: bool = True, limits: EngineLimits | None = None,
-                   defer_after: float = 1.0) -> SimpleNamespace:
+                   defer_after: float = 1.0, owns_resources: bool = True) -> SimpleNamespace:
     bot, session = make_bot()
     await start(bot)
     clf, gen = FakeClassifier(), FakeGenerator()
-    store = await SettingsStore.open(db_path, GuildSettings(chat_enabled=chat))
+    store = await open_store(db_path, GuildSettings(chat_enabled=chat))
     engine = Engine(clf, gen, limits or EngineLimits())
-    cog = Bard(bot, engine, store, defer_after=defer_after)
+    cog = Bard(bot, engine, store, defer_after=defer_after, owns_resources=owns_resources)
     await bot.add_cog(cog)
     return SimpleNamespace(bot=bot, session=session, clf=clf, gen=gen, store=store, cog=cog,
                            engine=engine)

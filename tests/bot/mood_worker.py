@@ -11,7 +11,7 @@ import sys
 
 from bardbot.engine import Engine
 from bardbot.mood import MoodRecorder
-from bardbot.settings import SettingsStore
+from bardbot.settings import open_store
 
 from tests.bot.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, FakeClassifier, FakeGenerator
 
@@ -22,7 +22,7 @@ CHUNK = 250  # messages sampled before waiting for them to be judged
 
 async def main(url: str) -> None:
     now = [0.0]
-    async with await SettingsStore.open(url) as store:
+    async with await open_store(url) as store:
         engine = Engine(FakeClassifier(), FakeGenerator())
         recorder = MoodRecorder(store, engine, flush_seconds=0.05, clock=lambda: now[0])
         for i in range(MESSAGES):

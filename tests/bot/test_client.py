@@ -97,6 +97,20 @@ async def test_owner_sync_command_and_chat_do_not_collide(standalone, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no CommandNotFound
 
 
+async def test_a_mention_is_parsed_once(standalone, monkeypatch):
+    bot, session = await standalone()
+    parsed, get_prefix = [], bot.get_prefix
+
+    async def counted(message):
+        parsed.append(message.id)
+        return await get_prefix(message)
+
+    monkeypatch.setattr(bot, "get_prefix", counted)  # one call for each parse
+    chat = message_payload(f"<@{BOT_ID}> to be or not", mentions=[BOT_USER])
+    await dispatch_message(bot, chat)
+    assert len(session.replies) == 1 and parsed == [int(chat["id"])]
+
+
 async def test_tree_errors_are_answered_and_logged_once(standalone, caplog):
     bot, session = await standalone()
     with caplog.at_level(logging.ERROR):

@@ -225,6 +225,15 @@ async def test_busy(tmp_path):
     await env.bot.remove_cog("Bard")
 
 
+async def test_a_cog_on_the_callers_engine_and_store_leaves_them_open(tmp_path):
+    env = await make_env(tmp_path / "s.db", owns_resources=False)
+    await env.bot.remove_cog("Bard")
+    assert (await env.store.update(GUILD_ID, length=5)).length == 5  # still open
+    assert (await env.engine.classify("a good film")).label == "positive"
+    env.engine.close()
+    await env.store.close()
+
+
 async def test_context_menu(env):
     target = message_payload("What an awful, boring film", author=user_payload(USER_ID + 5, "bob"))
     payload = interaction_payload(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from bardbot.config import ConfigError, load_config
+from bardbot.engine import EngineLimits
 
 
 def test_defaults_without_token():
@@ -49,6 +50,15 @@ def test_flags_override_env(tmp_path):
     assert config.shard_count == 4 and config.shard_ids == (0, 2)
 
 
+def test_every_engine_limit_has_its_flag():
+    env = {"BARDBOT_MAX_QUEUED_TEXTS": "100", "BARDBOT_MAX_GENERATIONS": "9"}
+    assert load_config([], {}).limits == EngineLimits()  # the engine's own defaults
+    limits = load_config([], env).limits
+    assert (limits.max_queued_texts, limits.max_generations) == (100, 9)
+    limits = load_config(["--max-queued-texts", "7", "--workers", "2"], env).limits
+    assert (limits.max_queued_texts, limits.generate_workers) == (7, 2)
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
@@ -57,6 +67,7 @@ def test_flags_override_env(tmp_path):
         (["--shards", "0"], {}, "at least 1"),
         ([], {"BARDBOT_CHAT": "maybe"}, "BARDBOT_CHAT must be on or off"),
         (["--log-level", "loud"], {}, "must be DEBUG, INFO, WARNING or ERROR"),
+        ([], {"BARDBOT_MAX_QUEUED_TEXTS": "0"}, "BARDBOT_MAX_QUEUED_TEXTS must be at least 1"),
     ],
 )
 def test_bad_values(argv, env, message):
@@ -65,7 +76,7 @@ def test_bad_values(argv, env, message):
 
 
 def test_a_mistyped_model_path_names_the_setting_it_came_from(tmp_path):
-    from bardbot.extension import load_models
+    from bardbot.assembly import load_models
     from bardbot.models import ModelError
 
     config = load_config([], {"BARDBOT_SENTIMENT_MODEL": str(tmp_path / "typo.onnx")})

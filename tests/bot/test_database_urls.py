@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bardbot.config import ConfigError, load_config
 from bardbot.database_url import PostgresUrl, parse_target
-from bardbot.settings import SettingsError, SettingsStore
+from bardbot.settings import SettingsError, open_store
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -65,7 +65,7 @@ def test_a_driver_error_quoting_the_url_is_scrubbed():
 
 async def test_opening_a_url_with_an_unencoded_password_never_shows_it(caplog):
     with pytest.raises(SettingsError) as info:
-        await SettingsStore.open(f"postgresql://bard:{SECRET}@127.0.0.1:1/bardbot")
+        await open_store(f"postgresql://bard:{SECRET}@127.0.0.1:1/bardbot")
     for piece in ("Zq7", "Wv/Kp", "Xy@Rt"):
         assert piece not in str(info.value) + caplog.text
 

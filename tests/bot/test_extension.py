@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import discord
 import pytest
+from bardbot import settings
 from bardbot.limits import MAX_LENGTH
 from bardbot.models.sentiment import SentimentClassifier
 from bardbot.models.shakespeare import ShakespeareGenerator
-from bardbot.settings import SettingsStore
 from discord.ext import commands
 
 from tests.bot import test_metrics
@@ -199,13 +199,13 @@ async def test_a_clash_with_the_host_leaves_nothing_behind(host, clash, monkeypa
     bot.tree.add_command(theirs)
     handler = bot.tree.on_error
     stores = []
-    open_store = SettingsStore.open.__func__
+    open_store = settings.open_store
 
-    async def recording_open(cls, *args, **kwargs):
-        stores.append(await open_store(cls, *args, **kwargs))
+    async def recording_open(*args, **kwargs):
+        stores.append(await open_store(*args, **kwargs))
         return stores[-1]
 
-    monkeypatch.setattr(SettingsStore, "open", classmethod(recording_open))
+    monkeypatch.setattr(settings, "open_store", recording_open)
     with pytest.raises(commands.ExtensionFailed, match="already registered"):
         await bot.load_extension("bardbot.extension")
     assert stores and stores[0]._db is None  # closed

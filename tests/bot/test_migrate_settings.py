@@ -14,9 +14,9 @@ from pathlib import Path
 
 import bardbot.__main__ as entry
 import pytest
-from bardbot import settings_sqlite
 from bardbot.database_url import parse_target
-from bardbot.settings import GuildSettings, SettingsStore
+from bardbot.settings import GuildSettings, open_store
+from bardbot.settings import sqlite as settings_sqlite
 
 from tests.bot.test_settings import CHANNEL, GUILD, OTHER, _make_v1_file
 
@@ -24,14 +24,14 @@ OTHER_CHANNEL = CHANNEL + 1
 
 
 async def _fill(target, guild: int, *channels: int, **values) -> None:
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         await store.update(guild, **values)
         for channel in channels:
             await store.allow_channel(guild, channel)
 
 
 async def _get(target, guild: int) -> GuildSettings:
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         return await store.get(guild)
 
 
@@ -54,7 +54,7 @@ def test_running_it_again_keeps_every_change_made_in_the_target(tmp_path, target
     assert "copied the settings of 1 servers" in capsys.readouterr().out
 
     async def admin_changes() -> None:  # through the bot, after the move
-        async with await SettingsStore.open(target) as store:
+        async with await open_store(target) as store:
             await store.update(GUILD, length=999, chat_enabled=False)
             await store.disallow_channel(GUILD, OTHER_CHANNEL)
 
@@ -162,7 +162,7 @@ def test_damaged_foreign_or_newer_sources_are_refused_untouched(tmp_path, capsys
 _MIGRATE_AS_NOBODY = """
 import os, sys
 import concurrent.futures.thread  # everything imported first: nobody may not read the stdlib
-import argparse, aiosqlite, bardbot.config, bardbot.settings_sqlite
+import argparse, aiosqlite, bardbot.config, bardbot.settings.sqlite
 import bardbot.__main__ as entry
 if os.geteuid() == 0:  # root may read and write anything: be nobody
     os.setgid(65534); os.setuid(65534)

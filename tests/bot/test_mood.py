@@ -21,7 +21,7 @@ from bardbot.console import Console
 from bardbot.engine import Busy, Engine, EngineLimits
 from bardbot.mood import MoodRecorder, bin_rows, hour_of, summary
 from bardbot.mood_commands import MOOD_OFF, NO_INTENT
-from bardbot.settings import MoodRow, SettingsStore, SettingsUnavailable
+from bardbot.settings import MoodRow, SettingsStore, SettingsUnavailable, open_store
 
 from tests.bot.conftest import make_env
 from tests.bot.harness import (
@@ -218,7 +218,7 @@ async def test_another_channel_is_shown_to_the_asker_only_and_threads_count_in_t
 
 
 async def test_counts_add_up_once_per_batch_and_only_where_mood_is_on(target):
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         await store.update(GUILD_ID, mood_enabled=True)
         batch = {(GUILD_ID, CHANNEL_ID, HOUR): (3, 2, 2.1),
                  (OTHER_GUILD_ID, CHANNEL_ID, HOUR): (5, 5, 4.0)}  # mood off there
@@ -231,7 +231,7 @@ async def test_counts_add_up_once_per_batch_and_only_where_mood_is_on(target):
 
 
 async def test_retention_prunes_each_server_by_its_mood_days(target):
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         await store.update(GUILD_ID, mood_enabled=True, mood_days=2)
         await store.update(OTHER_GUILD_ID, mood_enabled=True)  # the default, 30 days
         counts = {(g, CHANNEL_ID, HOUR - age): (1, 1, 0.9)
@@ -262,7 +262,7 @@ class LosesTheAnswer:
 
 
 async def test_a_batch_retried_after_a_lost_answer_counts_once(tmp_path):
-    async with await SettingsStore.open(tmp_path / "s.db") as store:
+    async with await open_store(tmp_path / "s.db") as store:
         await store.update(GUILD_ID, mood_enabled=True)
         engine = Engine(FakeClassifier(), FakeGenerator())
         recorder = MoodRecorder(LosesTheAnswer(store), engine, clock=lambda: HOUR * 3600.0)
@@ -290,7 +290,7 @@ def test_two_processes_on_one_postgresql_add_up_exactly(pg_url):
     assert [o.split() for o in outputs] == [["counted", "5000", "dropped", "0"]] * 2
 
     async def totals():
-        async with await SettingsStore.open(pg_url) as store:
+        async with await open_store(pg_url) as store:
             rows = await store.mood_rows(GUILD_ID, 0, [CHANNEL_ID, OTHER_CHANNEL_ID])
         return sum(r.messages for r in rows), sum(r.positive for r in rows), len(rows)
 
@@ -298,7 +298,7 @@ def test_two_processes_on_one_postgresql_add_up_exactly(pg_url):
 
 
 async def _enable(url):
-    async with await SettingsStore.open(url) as store:
+    async with await open_store(url) as store:
         await store.update(GUILD_ID, mood_enabled=True)
 
 
@@ -450,14 +450,14 @@ def test_the_intent_is_asked_for_only_when_configured_and_its_grant_is_reported(
 
 def test_a_refused_intent_is_one_line_naming_the_switch(monkeypatch, capsys):
     import bardbot.__main__ as entry
+    import bardbot.assembly
     import bardbot.client
-    import bardbot.extension
 
     async def refused(config, engine):
         raise discord.PrivilegedIntentsRequired(None)
 
     monkeypatch.setenv("DISCORD_TOKEN", "a.b.c")
-    monkeypatch.setattr(bardbot.extension, "load_engine", lambda config: None)
+    monkeypatch.setattr(bardbot.assembly, "load_engine", lambda config: None)
     monkeypatch.setattr(bardbot.client, "run_bot", refused)
     assert entry.main(["--message-content"]) == 1
     err = capsys.readouterr().err

@@ -13,15 +13,16 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from bardbot import settings_postgres, settings_sqlite
 from bardbot.limits import MAX_LENGTH
 from bardbot.settings import (
     GuildSettings,
     PostgresUrl,
     SettingsError,
-    SettingsStore,
+    open_store,
     parse_target,
 )
+from bardbot.settings import postgres as settings_postgres
+from bardbot.settings import sqlite as settings_sqlite
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -40,7 +41,7 @@ def target(request, tmp_path):
 
 @pytest.fixture
 async def store(target):
-    async with await SettingsStore.open(target) as s:
+    async with await open_store(target) as s:
         yield s
 
 
@@ -73,16 +74,16 @@ def backend(target):
 async def test_defaults_for_unknown_guild(store, target):
     assert await store.get(GUILD) == GuildSettings()
     custom = GuildSettings(chat_enabled=False, temperature=1.0)
-    async with await SettingsStore.open(target, defaults=custom) as plugin:
+    async with await open_store(target, defaults=custom) as plugin:
         assert await plugin.get(GUILD) == custom
 
 
 async def test_settings_survive_a_restart(target):
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         await store.update(GUILD, temperature=0.8, length=400, show_sentiment=True)
         await store.update(GUILD, chat_enabled=False)
         await store.allow_channel(GUILD, CHANNEL)
-    async with await SettingsStore.open(target) as store:  # a new process, same database
+    async with await open_store(target) as store:  # a new process, same database
         assert await store.get(GUILD) == GuildSettings(
             temperature=0.8,
             length=400,
@@ -93,7 +94,7 @@ async def test_settings_survive_a_restart(target):
 
 
 async def test_update_changes_only_given_fields_and_unset_fields_follow_defaults(target):
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         result = await store.update(GUILD, length=50)
         assert result == GuildSettings(length=50)
         assert await store.update(GUILD, temperature=1) == GuildSettings(length=50, temperature=1.0)
@@ -101,7 +102,7 @@ async def test_update_changes_only_given_fields_and_unset_fields_follow_defaults
         assert await store.update(GUILD) == GuildSettings(length=50, temperature=1.0)
     # A host with other defaults: what the server never chose follows the host's defaults.
     host = GuildSettings(chat_enabled=False, show_sentiment=True)
-    async with await SettingsStore.open(target, defaults=host) as store:
+    async with await open_store(target, defaults=host) as store:
         got = await store.get(GUILD)
         assert (got.length, got.temperature, got.chat_enabled, got.show_sentiment) == (
             50, 1.0, False, True,
@@ -138,8 +139,8 @@ async def test_channel_allow_and_disallow(store):
 
 
 async def test_concurrent_updates_from_two_stores_lose_nothing(target):
-    a = await SettingsStore.open(target)
-    b = await SettingsStore.open(target)
+    a = await open_store(target)
+    b = await open_store(target)
     try:
         temps = [round(0.1 + i / 100, 2) for i in range(40)]
         lengths = list(range(1, 41))
@@ -168,8 +169,8 @@ async def test_concurrent_updates_from_two_stores_lose_nothing(target):
 
 async def test_each_store_sees_the_others_writes(target):
     async with (
-        await SettingsStore.open(target) as a,
-        await SettingsStore.open(target) as b,
+        await open_store(target) as a,
+        await open_store(target) as b,
     ):
         await a.update(GUILD, temperature=0.3)
         assert (await b.get(GUILD)).temperature == 0.3
@@ -217,7 +218,7 @@ async def test_bad_ids_and_bad_defaults_are_rejected(store, tmp_path):
     with pytest.raises(ValueError, match=r"length must be a whole number .* \(got 0\)"):
         GuildSettings(length=0)
     with pytest.raises(ValueError, match=r"defaults\.allowed_channels must be empty"):
-        await SettingsStore.open(
+        await open_store(
             tmp_path / "x.db", defaults=GuildSettings(allowed_channels=frozenset({1}))
         )
     # The boundaries themselves are fine.
@@ -228,7 +229,7 @@ async def test_bad_ids_and_bad_defaults_are_rejected(store, tmp_path):
 
 
 async def test_closed_store_refuses_work(target):
-    store = await SettingsStore.open(target)
+    store = await open_store(target)
     await store.close()
     await store.close()  # twice is harmless
     with pytest.raises(RuntimeError, match="closed"):
@@ -236,29 +237,29 @@ async def test_closed_store_refuses_work(target):
 
 
 async def test_a_database_from_a_newer_version_is_refused(target):
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         await store.update(GUILD, length=5)
     newer = backend(target).SCHEMA_VERSION + 1
     await set_raw_version(target, newer)
     with pytest.raises(SettingsError) as err:
-        await SettingsStore.open(target)
+        await open_store(target)
     message = str(err.value)
     assert f"schema version {newer}, newer than this bardbot" in message
     assert "upgrade bardbot" in message and str(parse_target(target)) in message
 
 
 async def test_a_current_version_missing_a_table_is_refused_at_start(target):
-    async with await SettingsStore.open(target):
+    async with await open_store(target):
         pass
     await raw_execute(target, "DROP TABLE guild_channels")
     with pytest.raises(SettingsError, match=r"lacks (bardbot\.)?the table guild_channels"):
-        await SettingsStore.open(target)
+        await open_store(target)
 
 
 async def test_several_stores_creating_the_same_new_database_at_once(target):
     # Racing to create the schema (and, for SQLite, to switch a new file to WAL: a rare
     # "locked" that bypasses the busy timeout): every opener succeeds, the migration runs once.
-    stores = await asyncio.gather(*(SettingsStore.open(target) for _ in range(6)))
+    stores = await asyncio.gather(*(open_store(target) for _ in range(6)))
     try:
         await stores[0].update(GUILD, length=9)
         assert [(await s.get(GUILD)).length for s in stores] == [9] * 6
@@ -288,7 +289,7 @@ async def test_a_cancelled_update_leaves_the_store_usable(store):
 async def test_a_bad_stored_value_reads_as_its_default_is_logged_once_and_can_be_overwritten(
     target, caplog
 ):
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         await store.update(GUILD, length=300, temperature=1.2)
         await store.update(OTHER, length=10)
         await raw_execute(target, "UPDATE guilds SET length = $1 WHERE guild_id = $2", 5000, GUILD)
@@ -328,7 +329,7 @@ def test_any_stored_sqlite_row_reads_as_valid_settings(
     path = tmp_path / "fuzz.db"
 
     async def read_back() -> GuildSettings:
-        async with await SettingsStore.open(path) as store:
+        async with await open_store(path) as store:
             return await store.get(GUILD)
 
     if not path.exists():  # hypothesis reuses tmp_path for every example
@@ -354,7 +355,7 @@ def pg_fuzz_url(pg_cluster):
         conn = await asyncpg.connect(pg_cluster.url())
         await conn.execute("DROP SCHEMA IF EXISTS bardbot CASCADE")
         await conn.close()
-        async with await SettingsStore.open(pg_cluster.url()):
+        async with await open_store(pg_cluster.url()):
             pass
 
     asyncio.run(fresh())
@@ -385,7 +386,7 @@ def test_any_stored_postgres_row_reads_as_valid_settings(
                                        [(GUILD, c) for c in channels])
         finally:
             await conn.close()
-        async with await SettingsStore.open(pg_fuzz_url) as store:
+        async with await open_store(pg_fuzz_url) as store:
             return await store.get(GUILD)
 
     got = asyncio.run(write_then_read())
@@ -412,7 +413,7 @@ def _listing(folder):
 
 async def test_sqlite_uses_wal_and_a_sqlite_prefix(tmp_path):
     path = tmp_path / "s.db"
-    async with await SettingsStore.open(f"sqlite:{path}") as store:
+    async with await open_store(f"sqlite:{path}") as store:
         assert store.path == path
         async with store._db.execute("PRAGMA journal_mode") as cur:
             assert (await cur.fetchone())[0] == "wal"
@@ -437,7 +438,7 @@ def _make_v1_file(path, tables=(0, 1)):
 async def test_migrates_a_version_1_file(db_path):
     db_path.parent.mkdir()
     _make_v1_file(db_path)
-    async with await SettingsStore.open(db_path) as store:
+    async with await open_store(db_path) as store:
         assert await store.get(GUILD) == GuildSettings(
             temperature=1.2,
             length=300,
@@ -447,7 +448,7 @@ async def test_migrates_a_version_1_file(db_path):
         )
         assert (await store.update(GUILD, show_sentiment=True)).show_sentiment
     assert _user_version(db_path) == settings_sqlite.SCHEMA_VERSION == 3
-    async with await SettingsStore.open(db_path) as store:  # already current: nothing to do
+    async with await open_store(db_path) as store:  # already current: nothing to do
         assert (await store.get(GUILD)).show_sentiment
 
 
@@ -455,7 +456,7 @@ async def test_a_version_1_file_missing_a_table_is_refused_and_left_as_it_was(db
     db_path.parent.mkdir()
     _make_v1_file(db_path, tables=(0,))
     with pytest.raises(SettingsError) as err:
-        await SettingsStore.open(db_path)
+        await open_store(db_path)
     assert f"{db_path} (schema version 1) lacks the table guild_channels" in str(err.value)
     assert _user_version(db_path) == 1  # the migration to 2 was rolled back
     with sqlite3.connect(db_path) as con:
@@ -472,7 +473,7 @@ async def test_a_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
     monkeypatch.setattr(settings_sqlite, "SCHEMA_VERSION", len(broken))
     last = len(broken)
     with pytest.raises(SettingsError, match=f"from schema version 1 to {last} failed") as err:
-        await SettingsStore.open(db_path)
+        await open_store(db_path)
     assert str(db_path) in str(err.value)
     assert _user_version(db_path) == 1  # no earlier step nor the first half of the last stayed
     with sqlite3.connect(db_path) as con:
@@ -482,20 +483,20 @@ async def test_a_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
 
 
 async def test_a_newer_file_is_left_byte_for_byte(db_path):
-    async with await SettingsStore.open(db_path):
+    async with await open_store(db_path):
         pass
     with sqlite3.connect(db_path) as con:
         con.execute(f"PRAGMA user_version = {settings_sqlite.SCHEMA_VERSION + 1}")
     con.close()
     before = db_path.read_bytes()
     with pytest.raises(SettingsError, match="newer"):
-        await SettingsStore.open(db_path)
+        await open_store(db_path)
     assert db_path.read_bytes() == before
 
 
 async def _settings_db_bytes(path) -> bytes:
     """A real settings database with a few thousand servers in it (several pages)."""
-    async with await SettingsStore.open(path):
+    async with await open_store(path):
         pass
     with sqlite3.connect(path) as con:
         con.executemany(
@@ -531,7 +532,7 @@ async def test_a_corrupt_file_is_reported_and_preserved(tmp_path, damage):
     path.write_bytes(data)
     files = _listing(tmp_path)
     with pytest.raises(SettingsError) as err:
-        await SettingsStore.open(path)
+        await open_store(path)
     message = str(err.value)
     assert str(path) in message and "move it aside" in message
     assert path.read_bytes() == data  # byte for byte
@@ -545,22 +546,22 @@ async def test_a_foreign_sqlite_database_is_not_taken_over(tmp_path):
     con.close()
     before = path.read_bytes()
     with pytest.raises(SettingsError, match="not a bardbot settings database"):
-        await SettingsStore.open(path)
+        await open_store(path)
     assert path.read_bytes() == before
 
 
 async def test_an_unopenable_path_is_a_settings_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(SettingsError, match="settings database"):
-        await SettingsStore.open(tmp_path / "file" / "settings.db")  # parent is a file
+        await open_store(tmp_path / "file" / "settings.db")  # parent is a file
     with pytest.raises(SettingsError, match="check the path"):
-        await SettingsStore.open(tmp_path)  # a directory
+        await open_store(tmp_path)  # a directory
 
 
 async def test_several_stores_creating_new_files_at_once_repeatedly(tmp_path):
     for attempt in range(4):  # the WAL race is rare: try a few files
         path = tmp_path / f"{attempt}.db"
-        stores = await asyncio.gather(*(SettingsStore.open(path) for _ in range(6)))
+        stores = await asyncio.gather(*(open_store(path) for _ in range(6)))
         for s in stores:
             await s.close()
         assert _user_version(path) == settings_sqlite.SCHEMA_VERSION
@@ -568,7 +569,7 @@ async def test_several_stores_creating_new_files_at_once_repeatedly(tmp_path):
 
 async def test_a_writer_holding_the_lock_too_long_is_a_clear_error(db_path, monkeypatch):
     monkeypatch.setattr(settings_sqlite, "BUSY_TIMEOUT_MS", 50)
-    async with await SettingsStore.open(db_path) as store:
+    async with await open_store(db_path) as store:
         await store.update(GUILD, length=42)
         other = sqlite3.connect(db_path, isolation_level=None)
         try:
@@ -585,12 +586,12 @@ async def test_a_writer_holding_the_lock_too_long_is_a_clear_error(db_path, monk
 _OPEN_READ_ONLY = """
 import asyncio, os, sys
 import concurrent.futures.thread  # everything imported first: nobody may not read the stdlib
-import bardbot.settings_sqlite
-from bardbot.settings import SettingsError, SettingsStore
+import bardbot.settings.sqlite
+from bardbot.settings import SettingsError, SettingsStore, open_store
 if os.geteuid() == 0:  # root may write anything: be nobody
     os.setgid(65534); os.setuid(65534)
 try:
-    asyncio.run(SettingsStore.open(sys.argv[1]))
+    asyncio.run(open_store(sys.argv[1]))
 except SettingsError as e:
     print(e)
     sys.exit(3)
@@ -607,7 +608,7 @@ async def test_a_read_only_file_is_refused_at_start(folder_mode):
     folder = Path(tempfile.mkdtemp())  # under /tmp: pytest's own folders are root's only
     try:
         path = folder / "settings.db"
-        async with await SettingsStore.open(path):
+        async with await open_store(path):
             pass
         folder.chmod(folder_mode)
         path.chmod(0o444)
@@ -664,12 +665,12 @@ async def test_a_host_exiting_without_closing_the_store_is_not_kept_alive(target
 
 _WRITER = """
 import asyncio, sys
-from bardbot.settings import SettingsStore
+from bardbot.settings import SettingsStore, open_store
 
 async def main():
     target, guild, field = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     offset, n = int(sys.argv[4]), int(sys.argv[5])
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         print("ready", flush=True)
         sys.stdin.readline()
         value = (lambda i: round(0.1 + i / n, 3)) if field == "temperature" else (lambda i: i)
@@ -704,7 +705,7 @@ async def test_two_processes_updating_one_server_at_once_lose_nothing(target):
     """As with one process per shard: 2 processes x 500 concurrent updates of the same server,
     each changing its own field and adding its own channels."""
     n = 500
-    async with await SettingsStore.open(target) as store:
+    async with await open_store(target) as store:
         a = await _start_writer(target, "temperature", 10_000, n)
         b = await _start_writer(target, "length", 20_000, n)
         for proc in (a, b):
@@ -749,16 +750,16 @@ def test_bardbot_db_and_db_flag_select_the_backend():
 
 async def test_postgres_without_its_driver_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if the extra were not installed
-    monkeypatch.delitem(sys.modules, "bardbot.settings_postgres")
+    monkeypatch.delitem(sys.modules, "bardbot.settings.postgres")
     with pytest.raises(SettingsError, match=r"pip install 'bardbot\[postgres\]'") as err:
-        await SettingsStore.open("postgresql://bard:s3cret@db.example/bard")
+        await open_store("postgresql://bard:s3cret@db.example/bard")
     assert "s3cret" not in str(err.value)
 
 
 async def test_postgres_down_at_start_is_a_clear_error_without_the_password(pg_cluster, caplog):
     url = pg_cluster.url().replace(str(pg_cluster.port), "1")  # nothing listens on port 1
     with pytest.raises(SettingsError) as err:
-        await SettingsStore.open(url)
+        await open_store(url)
     message = str(err.value)
     assert message.startswith(f"cannot connect to the settings database {PostgresUrl(url)}")
     assert "bard:***@127.0.0.1:1/" in message
@@ -768,13 +769,13 @@ async def test_postgres_down_at_start_is_a_clear_error_without_the_password(pg_c
 async def test_postgres_wrong_password_is_a_clear_error(pg_cluster, caplog):
     wrong = "not-the-" + pg_cluster.password
     with pytest.raises(SettingsError, match="refused the login") as err:
-        await SettingsStore.open(pg_cluster.url(password=wrong))
+        await open_store(pg_cluster.url(password=wrong))
     assert "password authentication failed" in str(err.value)
     assert wrong not in str(err.value) + caplog.text
 
 
 async def test_postgres_read_only_user_is_refused_at_start(pg_url, pg_cluster):
-    async with await SettingsStore.open(pg_url):
+    async with await open_store(pg_url):
         pass
     await raw_execute(pg_url, "DROP ROLE IF EXISTS reader")
     await raw_execute(pg_url, "CREATE ROLE reader LOGIN PASSWORD 'readerpw'")
@@ -782,12 +783,12 @@ async def test_postgres_read_only_user_is_refused_at_start(pg_url, pg_cluster):
     await raw_execute(pg_url, "GRANT SELECT ON ALL TABLES IN SCHEMA bardbot TO reader")
     reader = pg_url.replace(f"bard:{pg_cluster.password}", "reader:readerpw")
     with pytest.raises(SettingsError, match="cannot write to the settings database") as err:
-        await SettingsStore.open(reader)
+        await open_store(reader)
     assert "reader:***@" in str(err.value) and "readerpw" not in str(err.value)
 
 
 async def test_postgres_restarted_under_a_running_store(pg_url, pg_cluster, caplog):
-    async with await SettingsStore.open(pg_url) as store:
+    async with await open_store(pg_url) as store:
         await store.update(GUILD, length=123)
         pg_cluster.stop()
         try:
@@ -807,7 +808,7 @@ async def test_postgres_restarted_under_a_running_store(pg_url, pg_cluster, capl
 async def test_postgres_that_stops_answering_times_out_then_recovers(pg_url, pg_cluster):
     import signal
 
-    async with await SettingsStore.open(pg_url) as store:
+    async with await open_store(pg_url) as store:
         await store.update(GUILD, length=55)
         pids = pg_cluster.postgres_pids()
         for pid in pids:  # a network cut: connections stay open, nothing answers
@@ -832,17 +833,17 @@ def test_migrate_settings_copies_a_sqlite_file_into_postgres_idempotently(
     source = tmp_path / "settings.db"
 
     async def prepare() -> None:
-        async with await SettingsStore.open(source) as sqlite_store:
+        async with await open_store(source) as sqlite_store:
             await sqlite_store.update(GUILD, temperature=1.3, show_sentiment=True)
             await sqlite_store.allow_channel(GUILD, CHANNEL)
             await sqlite_store.update(OTHER, length=1000, chat_enabled=False)
         await raw_execute(source, "UPDATE guilds SET length = $1 WHERE guild_id = $2", -1, GUILD)
         await raw_execute(source, "INSERT INTO guilds (guild_id, length) VALUES (-3, 5)")
-        async with await SettingsStore.open(pg_url) as pg:
+        async with await open_store(pg_url) as pg:
             await pg.update(OTHER, temperature=0.2)  # already there: skipped, unless --overwrite
 
     async def copied() -> tuple[GuildSettings, GuildSettings]:
-        async with await SettingsStore.open(pg_url) as pg:
+        async with await open_store(pg_url) as pg:
             return await pg.get(GUILD), await pg.get(OTHER)
 
     asyncio.run(prepare())

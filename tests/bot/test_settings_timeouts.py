@@ -11,9 +11,9 @@ import signal
 
 import asyncpg
 import pytest
-from bardbot import settings_postgres
 from bardbot.cog import OUTCOME_UNKNOWN
-from bardbot.settings import SettingsOutcomeUnknown, SettingsStore, SettingsUnavailable
+from bardbot.settings import SettingsOutcomeUnknown, SettingsUnavailable, open_store
+from bardbot.settings import postgres as settings_postgres
 
 from tests.bot.harness import option
 from tests.bot.test_guild_settings import set_
@@ -49,7 +49,7 @@ async def _stored_length(url: str) -> int | None:
 async def test_every_call_to_a_frozen_server_ends_within_the_budget(pg_url, pg_cluster):
     """N9: the first call took 2 s, every later one 4 s (2 s waiting for the abandoned one)."""
     loop = asyncio.get_running_loop()
-    async with await SettingsStore.open(pg_url) as store:
+    async with await open_store(pg_url) as store:
         await store.update(GUILD, length=44)
         with frozen(pg_cluster):
             for call in (store.get, store.get, store.get):
@@ -66,7 +66,7 @@ async def test_every_call_to_a_frozen_server_ends_within_the_budget(pg_url, pg_c
 
 async def test_a_write_given_up_on_is_never_made_later(pg_url, pg_cluster):
     """N10: "nothing was changed", yet the write landed once the server resumed."""
-    async with await SettingsStore.open(pg_url) as store:
+    async with await open_store(pg_url) as store:
         await store.update(GUILD, length=44)
         with frozen(pg_cluster):
             with pytest.raises(SettingsUnavailable, match="nothing was changed") as info:
@@ -84,7 +84,7 @@ async def test_a_write_given_up_on_is_never_made_later(pg_url, pg_cluster):
 async def test_a_write_unconfirmed_after_its_commit_was_sent_says_the_outcome_is_unknown(
     pg_url, pg_cluster, monkeypatch
 ):
-    async with await SettingsStore.open(pg_url) as store:
+    async with await open_store(pg_url) as store:
         await store.update(GUILD, length=44)
         upsert, paused = settings_postgres._upsert, []
 
@@ -108,7 +108,7 @@ async def test_a_write_unconfirmed_after_its_commit_was_sent_says_the_outcome_is
 async def test_the_server_itself_ends_a_statement_or_transaction_left_running(pg_url):
     """Should the client's cancel not reach it, the server still ends a write stuck behind a lock
     (statement_timeout) or a transaction whose client went away mid-way."""
-    async with await SettingsStore.open(pg_url) as store:
+    async with await open_store(pg_url) as store:
         shown = await store._run(lambda conn: conn.fetch(
             "SELECT current_setting('statement_timeout') AS statement,"
             " current_setting('idle_in_transaction_session_timeout') AS idle"))

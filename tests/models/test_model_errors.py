@@ -200,8 +200,8 @@ def test_nan_weights_fail_the_generic_self_test_for_the_generator(copy):
 
 
 def test_a_model_path_never_falls_back_to_another_file(copy, monkeypatch):
+    from bardbot.assembly import load_models
     from bardbot.config import load_config
-    from bardbot.extension import load_models
 
     monkeypatch.setenv("BARDBOT_SENTIMENT_MODEL", str(copy / "sentiment.v2"))
     with pytest.raises(ModelError, match=r"sentiment\.v2: not a sentiment model.*"

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiosqlite
-from bardbot.settings import (
+from bardbot.settings.base import (
     COLUMNS,
     TABLES,
     GuildSettings,

@@ -1,8 +1,6 @@
-"""Per-server (guild) settings, persisted in SQLite (one machine) or PostgreSQL (several).
-
-    async with await SettingsStore.open("data/settings.db") as store:          # SQLite
-        s = await store.update(guild_id, temperature=0.8)
-    store = await SettingsStore.open("postgresql://bard@db.example/bard")     # PostgreSQL
+"""What every settings backend shares: the settings model, its checks, the abstract store and
+its errors. The backends (`sqlite.py`, `postgres.py`) import this module, never the package;
+`bardbot.settings` picks the backend for a target (`open_store`).
 
 Both backends hold the same two tables: one row per guild in `guilds`, one row per allowed
 channel in `guild_channels`. A NULL column means "not set here": reads fall back to the store's
@@ -20,15 +18,12 @@ out: that one field reads as its default, is logged once, and `/bardbot-set` ove
 from __future__ import annotations
 
 import logging
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from bardbot import metrics
-from bardbot.database_url import PostgresUrl, parse_target
 from bardbot.limits import check_length, check_temperature
 
 log = logging.getLogger(__name__)
@@ -192,8 +187,8 @@ MoodCounts = Mapping[tuple[int, int, int], tuple[int, int, float]]
 
 
 class SettingsStore(ABC):
-    """Async per-guild settings. Create with `await SettingsStore.open(path_or_url, defaults)`;
-    the backend (SqliteSettingsStore, PostgresSettingsStore) follows from the target."""
+    """Async per-guild settings. Create with `await bardbot.settings.open_store(path_or_url,
+    defaults)`; the backend (SqliteSettingsStore, PostgresSettingsStore) follows from the target."""
 
     def __init__(self, location: str, defaults: GuildSettings):
         self._location = location
@@ -209,33 +204,6 @@ class SettingsStore(ABC):
     def defaults(self) -> GuildSettings:
         return self._defaults
 
-    @classmethod
-    async def open(
-        cls,
-        target: str | os.PathLike[str] | PostgresUrl,
-        defaults: GuildSettings = GuildSettings(),
-        *,
-        read_only: bool = False,
-    ) -> SettingsStore:
-        """Open (creating if needed), check and migrate the database; SettingsError if unusable.
-        `read_only`: an existing database, read as it is (never migrated, switched or written)."""
-        if defaults.allowed_channels:
-            raise ValueError(
-                "defaults.allowed_channels must be empty: channel ids belong to one server"
-            )
-        target = parse_target(target)
-        if isinstance(target, PostgresUrl):
-            try:
-                from bardbot.settings_postgres import PostgresSettingsStore
-            except ImportError as e:
-                raise SettingsError(
-                    f"{target} needs the PostgreSQL driver ({e}): pip install 'bardbot[postgres]'"
-                ) from None
-            return await PostgresSettingsStore.connect(target, defaults, read_only=read_only)
-        from bardbot.settings_sqlite import SqliteSettingsStore
-
-        return await SqliteSettingsStore.connect(target, defaults, read_only=read_only)
-
     @abstractmethod
     async def close(self) -> None: ...
 
@@ -245,13 +213,13 @@ class SettingsStore(ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    @metrics.settings_call("get")
+    @metrics.settings_call("get", SettingsUnavailable)
     async def get(self, guild_id: int) -> GuildSettings:
         """The guild's settings; `defaults` for a guild that never set anything."""
         check_id(guild_id, "guild id")
         return self._decode(guild_id, await self._fetch(guild_id))
 
-    @metrics.settings_call("update")
+    @metrics.settings_call("update", SettingsUnavailable)
     async def update(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Change only the given settings; ValueError (a user-facing message) for a bad value."""
         check_id(guild_id, "guild id")
@@ -260,14 +228,14 @@ class SettingsStore(ABC):
         channels = changes.get("allowed_channels")
         return self._decode(guild_id, await self._write(guild_id, columns, channels))
 
-    @metrics.settings_call("allow_channel")
+    @metrics.settings_call("allow_channel", SettingsUnavailable)
     async def allow_channel(self, guild_id: int, channel_id: int) -> GuildSettings:
         """Add a channel to the guild's allowed channels (an empty set allows every channel)."""
         check_id(guild_id, "guild id")
         check_id(channel_id, "channel id")
         return self._decode(guild_id, await self._set_channel(guild_id, channel_id, True))
 
-    @metrics.settings_call("disallow_channel")
+    @metrics.settings_call("disallow_channel", SettingsUnavailable)
     async def disallow_channel(self, guild_id: int, channel_id: int) -> GuildSettings:
         """Remove a channel from the allowed ones; removing the last allows every channel again."""
         check_id(guild_id, "guild id")
@@ -403,31 +371,3 @@ class SettingsStore(ABC):
             " default applies) until an admin sets it again with /bardbot-set",
             self._location, guild_id, name, error,
         )
-
-
-@dataclass(frozen=True)
-class CopyReport:
-    copied: tuple[int, ...]  # servers written to the target
-    skipped: tuple[int, ...]  # servers the target had already, left as they were there
-
-
-async def copy_settings(
-    source: str | os.PathLike[str] | PostgresUrl,
-    target: str | os.PathLike[str] | PostgresUrl,
-    *,
-    overwrite: bool = False,
-) -> CopyReport:
-    """Copy every server's stored settings from `source` into `target` (e.g. a SQLite file into
-    PostgreSQL). A server the target has already is skipped, so a change made there is never
-    lost, unless `overwrite` (then its row there is replaced). The source is only read: never
-    migrated nor written. Invalid stored values are not copied (they read as the default either
-    way). Running it again copies nothing new."""
-    source, target = parse_target(source), parse_target(target)
-    if isinstance(source, Path) and not source.is_file():
-        raise SettingsError(f"there is no settings file at {source}")
-    async with await SettingsStore.open(source, read_only=True) as src:
-        rows = await src.export_rows()
-    async with await SettingsStore.open(target) as dst:
-        copied = await dst.import_rows(rows, overwrite=overwrite)
-    written = set(copied)
-    return CopyReport(tuple(copied), tuple(gid for gid in rows if gid not in written))

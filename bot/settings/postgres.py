@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from bardbot.database_url import PostgresUrl
-from bardbot.settings import (
+from bardbot.settings.base import (
     COLUMNS,
     GuildSettings,
     MoodRow,

@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 import discord
 from bardbot import assembly
-from bardbot.cog import HANDLED, NO_MENTIONS, where
 from bardbot.config import Config
 from bardbot.engine import Engine
+from bardbot.interactions import HANDLED, NO_MENTIONS, report
 from discord import app_commands
 from discord.ext import commands
 from discord.utils import MISSING
@@ -32,25 +32,8 @@ class BardTree(app_commands.CommandTree):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        if interaction.extras.get(HANDLED):
-            return  # the cog already answered and logged it
-        original = getattr(error, "original", error)
-        log.error(
-            "interaction failed: %s: %s: %s", where(interaction), type(original).__name__, original
-        )
-        log.debug("traceback", exc_info=original)
-        message = "Something went wrong; it has been logged."
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(
-                    message, ephemeral=True, allowed_mentions=NO_MENTIONS
-                )
-            else:
-                await interaction.response.send_message(
-                    message, ephemeral=True, allowed_mentions=NO_MENTIONS
-                )
-        except discord.HTTPException:
-            pass
+        if not interaction.extras.get(HANDLED):  # else the cog already answered and logged it
+            await report(interaction, error, log)
 
 
 class Admin(commands.Cog):

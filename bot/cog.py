@@ -3,26 +3,35 @@
 Slash commands `/sentiment`, `/shakespeare`, `/bardbot about|settings|mood`, `/bardbot-set`, the
 "Analyze sentiment" message context menu, the chat listener (mention the bot, or DM it) and the
 channel mood listener (bardbot.mood, off unless a server opts in).
-Replies never ping anyone (`AllowedMentions.none()`), stay under 2,000 characters, and errors
-reach the user as one short ephemeral message and the log as one line.
+Replies never ping anyone and stay under 2,000 characters; sending, deferring, option checks
+and error reports are `bardbot.interactions`'.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
 import logging
-import math
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import discord
 from bardbot import handlers, metrics, mood_chart, mood_commands
 from bardbot.engine import Busy, Engine
 from bardbot.handlers import Reply
+from bardbot.interactions import (
+    BUSY,
+    NO_MENTIONS,
+    check_option_types,
+    in_guild,
+    quiet_answered_errors,
+    report,
+    respond,
+    send,
+    where,
+)
 from bardbot.limits import (
     MAX_LENGTH,
     PROMPT_LIMIT,
@@ -33,34 +42,16 @@ from bardbot.limits import (
     check_temperature,
 )
 from bardbot.mood import DAYS_RANGE, DEFAULT_DAYS, MoodRecorder
-from bardbot.settings import (
-    MAX_MOOD_DAYS,
-    GuildSettings,
-    SettingsError,
-    SettingsOutcomeUnknown,
-    SettingsStore,
-)
+from bardbot.settings import MAX_MOOD_DAYS, GuildSettings, SettingsError, SettingsStore
 from discord import app_commands
 from discord.ext import commands
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
-# Set on an interaction once its error has been answered, so a tree-wide handler stays quiet.
-HANDLED = "bardbot_error_handled"
 T_MIN, T_MAX = TEMPERATURE_RANGE
 Temperature = app_commands.Range[float, T_MIN, T_MAX]
 Length = app_commands.Range[int, 1, MAX_LENGTH]
-BUSY = "I am busy with other requests right now; try again in a few seconds."
-SETTINGS_UNAVAILABLE = (
-    "bardbot's settings are unavailable right now, so nothing was read or changed; "
-    "try again in a minute."
-)
 DEFAULTS_USED = "bardbot's settings are unavailable right now: this used the default settings."
-OUTCOME_UNKNOWN = (
-    "bardbot's settings database did not confirm the change in time: it may or may not have"
-    " been made. Check with /bardbot settings in a minute."
-)
 CHAT_RATE, CHAT_PER = 3, 30.0  # chat replies per user per 30 s
 # Chat replies per channel waiting or being written (they are answered one at a time, in
 # order); a mention past this gets "busy" at once instead of a reply minutes later.
@@ -79,60 +70,12 @@ CHAT_CHANNEL_TYPES = (
 )
 
 
-# What each option type must arrive as. A stale command registration on Discord's side can send
-# another type (an integer where the code now expects text).
-OPTION_TYPES: dict[discord.AppCommandOptionType, tuple[tuple[type, ...], str]] = {
-    discord.AppCommandOptionType.string: ((str,), "text"),
-    discord.AppCommandOptionType.integer: ((int,), "a whole number"),
-    discord.AppCommandOptionType.number: ((int, float), "a number"),
-    discord.AppCommandOptionType.boolean: ((bool,), "true or false"),
-}
-VALUE_KINDS = {str: "text", bool: "true or false", int: "a whole number", float: "a number"}
-
-
-class WrongOptionType(app_commands.CheckFailure):
-    """An option arrived with another type than the command declares; the message says which."""
-
-
-def check_option_types(interaction: discord.Interaction) -> None:
-    command = interaction.command
-    for param in getattr(command, "parameters", ()):
-        if param.type not in OPTION_TYPES or param.display_name not in interaction.namespace:
-            continue
-        value = interaction.namespace[param.display_name]
-        types, wanted = OPTION_TYPES[param.type]
-        if value is None:
-            continue
-        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            got = VALUE_KINDS.get(type(value), type(value).__name__)
-            raise WrongOptionType(
-                f"The option {param.display_name} must be {wanted}, not {got}: the commands may "
-                "be out of date; try again in a minute or ask the bot's owner to sync them."
-            )
-
-
 @dataclass
 class _ChannelQueue:
     """The chat replies of one channel: `size` waiting or running, one at a time."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     size: int = 0
-
-
-def where(interaction: discord.Interaction) -> str:
-    """Context for a log line."""
-    command = interaction.command.qualified_name if interaction.command else "?"
-    return (
-        f"command={command} user={interaction.user.id} guild={interaction.guild_id} "
-        f"channel={interaction.channel_id} interaction={interaction.id}"
-    )
-
-
-def in_guild(interaction: discord.Interaction) -> bool:
-    """Run-time twin of `guild_only()`, which is only a hint to Discord's client."""
-    if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage()
-    return True
 
 
 class Bard(commands.Cog):
@@ -159,41 +102,24 @@ class Bard(commands.Cog):
         self.ctx_menu = app_commands.ContextMenu(
             name="Analyze sentiment", callback=self.analyze_message
         )
-        self.ctx_menu.on_error = self._on_ctx_menu_error
+        self.ctx_menu.on_error = self.cog_app_command_error  # a menu is no command of the cog
         self.bot.tree.add_command(self.ctx_menu)
         self._chat_cooldown = commands.CooldownMapping.from_cooldown(
             CHAT_RATE, CHAT_PER, commands.BucketType.user
         )
         self._chat_queues: dict[int, _ChannelQueue] = {}
-        self._tree_wrapper = None  # our tree.on_error, set by cog_load
+        self._restore_tree_errors: Callable[[], None] = lambda: None  # set by cog_load
         self.mood = MoodRecorder(store, engine)
 
     async def cog_load(self) -> None:
-        # The tree calls its on_error after ours even for errors we answered (a cooldown, a
-        # bad value): keep those out of the host's error log, pass everything else on.
-        tree = self.bot.tree
-        self._own_tree_handler = "on_error" in vars(tree)
-        previous = tree.on_error
-
-        async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError):
-            if not interaction.extras.get(HANDLED):
-                await previous(interaction, error)
-
-        self._previous_tree_handler = previous
-        self._tree_wrapper = tree.on_error = on_error  # type: ignore[method-assign]
+        self._restore_tree_errors = quiet_answered_errors(self.bot.tree)
         if mood_commands.has_content_intent(self.bot):  # servers may count mood
             self.mood.start_writer()  # also prunes old counts every hour
             mood_chart.warm_up()
 
     async def cog_unload(self) -> None:
+        self._restore_tree_errors()
         tree = self.bot.tree
-        # Put the host's handler back unless the host has set another one since.
-        if self._tree_wrapper is not None and vars(tree).get("on_error") is self._tree_wrapper:
-            if self._own_tree_handler:
-                tree.on_error = self._previous_tree_handler  # type: ignore[method-assign]
-            else:
-                del tree.on_error
-        self._tree_wrapper = None
         if tree.get_command(self.ctx_menu.name, type=self.ctx_menu.type) is self.ctx_menu:
             tree.remove_command(self.ctx_menu.name, type=self.ctx_menu.type)
         await metrics.release(self)
@@ -209,88 +135,13 @@ class Bard(commands.Cog):
         check_option_types(interaction)
         return True
 
-    # -- sending -------------------------------------------------------------------------
-
-    async def _send(self, interaction: discord.Interaction, reply: Reply) -> None:
-        kwargs: dict = {"ephemeral": reply.ephemeral, "allowed_mentions": NO_MENTIONS}
-        if reply.content:
-            kwargs["content"] = reply.content
-        if reply.embed is not None:
-            kwargs["embed"] = reply.embed
-        if reply.image is not None:
-            kwargs["file"] = discord.File(io.BytesIO(reply.image), filename="mood.png")
-        if interaction.response.is_done():
-            await interaction.followup.send(**kwargs)
-        else:
-            await interaction.response.send_message(**kwargs)
-
-    async def _respond(
-        self, interaction: discord.Interaction, work: Awaitable[Reply], *, ephemeral: bool = False
-    ) -> None:
-        """Answer with `work`'s reply; defer first if it is not ready within `defer_after`."""
-        task = asyncio.ensure_future(work)
-        try:
-            reply = await asyncio.wait_for(asyncio.shield(task), self.defer_after)
-        except TimeoutError:
-            try:
-                await interaction.response.defer(thinking=True, ephemeral=ephemeral)
-            except BaseException:  # e.g. the interaction expired: nobody will see the reply
-                task.cancel()
-                raise
-            reply = await task
-        if ephemeral and not reply.ephemeral:
-            reply = dataclasses.replace(reply, ephemeral=True)
-        await self._send(interaction, reply)
-        metrics.count_command(interaction, "ok")
-
     # -- errors --------------------------------------------------------------------------
 
     async def cog_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        await self._report(interaction, error)
-
-    async def _on_ctx_menu_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        await self._report(interaction, error)
-
-    async def _report(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        interaction.extras[HANDLED] = True
         metrics.count_command(interaction, metrics.command_outcome(error))
-        original = getattr(error, "original", error)
-        if isinstance(original, UserError | WrongOptionType):
-            message = str(original)
-        elif isinstance(original, Busy):
-            message = BUSY
-            log.info("busy: %s (%s)", where(interaction), original)
-        elif isinstance(error, app_commands.CommandOnCooldown):
-            # Rounded up: "try again in 0 s" would be a lie.
-            message = f"Slow down: try again in {math.ceil(error.retry_after)} s."
-        elif isinstance(error, app_commands.MissingPermissions):
-            message = "You need the Manage Server permission to change bardbot's settings."
-        elif isinstance(error, app_commands.NoPrivateMessage):
-            message = "This command only works in a server."
-        elif isinstance(error, app_commands.TransformerError):
-            message = f"That value is not valid: {error.value!r}."
-        elif isinstance(original, SettingsOutcomeUnknown):
-            message = OUTCOME_UNKNOWN
-            log.error("settings change unconfirmed: %s: %s", where(interaction), original)
-        elif isinstance(original, SettingsError):
-            message = SETTINGS_UNAVAILABLE
-            log.error("settings failed: %s: %s", where(interaction), original)
-        else:
-            message = "Something went wrong; it has been logged."
-            log.error(
-                "command failed: %s: %s: %s", where(interaction), type(original).__name__, original
-            )
-            log.debug("traceback", exc_info=original)
-        try:
-            await self._send(interaction, Reply(message, ephemeral=True))
-        except discord.HTTPException as e:
-            log.warning("could not report an error: %s: %s", where(interaction), e)
+        await report(interaction, error, log)
 
     # -- slash commands ------------------------------------------------------------------
 
@@ -300,7 +151,7 @@ class Bard(commands.Cog):
     async def sentiment(
         self, interaction: discord.Interaction, text: app_commands.Range[str, 1, TEXT_LIMIT]
     ) -> None:
-        await self._respond(interaction, handlers.sentiment(self.engine, text))
+        await respond(interaction, handlers.sentiment(self.engine, text), self.defer_after)
 
     @app_commands.command(
         name="shakespeare", description="Continue a prompt in Shakespeare's style"
@@ -334,9 +185,9 @@ class Bard(commands.Cog):
                 settings.length if length is None else length,
             )
 
-        await self._respond(interaction, work())
+        await respond(interaction, work(), self.defer_after)
         if defaults_used and (temperature is None or length is None):
-            await self._send(interaction, Reply(DEFAULTS_USED, ephemeral=True))
+            await send(interaction, Reply(DEFAULTS_USED, ephemeral=True))
 
     @shakespeare.autocomplete("temperature")
     async def _temperature_hints(
@@ -356,9 +207,8 @@ class Bard(commands.Cog):
         metrics.mark_start(interaction)
         if not message.content.strip():
             raise UserError("That message has no text to analyse.")
-        await self._respond(
-            interaction, handlers.sentiment(self.engine, message.content), ephemeral=True
-        )
+        work = handlers.sentiment(self.engine, message.content)
+        await respond(interaction, work, self.defer_after, ephemeral=True)
 
     @bardbot.command(name="about", description="The models behind bardbot, their scores, latency")
     async def about(self, interaction: discord.Interaction) -> None:
@@ -367,7 +217,7 @@ class Bard(commands.Cog):
         assert reply.embed is not None
         reply.embed.add_field(name="Channel mood", value=mood_commands.status(self.mood, intent),
                               inline=False)
-        await self._send(interaction, reply)
+        await send(interaction, reply)
         metrics.count_command(interaction, "ok")
 
     @bardbot.command(name="mood", description="How this server's channels have felt, as a chart")
@@ -390,7 +240,9 @@ class Bard(commands.Cog):
         channel_ids, name = mood_commands.readable_channels(interaction, channel)
         work = mood_commands.mood_reply(self.store, self.mood, guild_id, channel_ids, name, days)
         # Everyone here may see this channel's mood; other channels' only the caller.
-        await self._respond(interaction, work, ephemeral=channel_ids != [interaction.channel_id])
+        await respond(
+            interaction, work, self.defer_after, ephemeral=channel_ids != [interaction.channel_id]
+        )
 
     @bardbot.command(name="settings", description="bardbot's settings in this server")
     async def show_settings(self, interaction: discord.Interaction) -> None:
@@ -401,7 +253,7 @@ class Bard(commands.Cog):
         async def work() -> Reply:
             return handlers.format_settings(await self.store.get(guild_id), name)
 
-        await self._respond(interaction, work(), ephemeral=True)
+        await respond(interaction, work(), self.defer_after, ephemeral=True)
 
     # Discord applies default permissions to top-level commands only, hence a top-level command
     # rather than a `/bardbot set` subcommand.
@@ -488,7 +340,7 @@ class Bard(commands.Cog):
             reply = handlers.format_settings(settings, name, title="Updated")
             return dataclasses.replace(reply, content=note)
 
-        await self._respond(interaction, work(), ephemeral=True)
+        await respond(interaction, work(), self.defer_after, ephemeral=True)
 
     async def _mood_switched(self, guild_id: int, on: bool) -> str:
         """Tell the recorder; turning mood off deletes the server's history (after the switch is

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import bardbot.__main__ as entry
 import pytest
-from bardbot.cog import DEFAULTS_USED, SETTINGS_UNAVAILABLE
+from bardbot.cog import DEFAULTS_USED
 from bardbot.config import load_config
+from bardbot.interactions import SETTINGS_UNAVAILABLE
 from bardbot.models.sentiment import SentimentClassifier
 from bardbot.models.shakespeare import ShakespeareGenerator
 from bardbot.settings import SettingsError

@@ -11,7 +11,7 @@ import signal
 
 import asyncpg
 import pytest
-from bardbot.cog import OUTCOME_UNKNOWN
+from bardbot.interactions import OUTCOME_UNKNOWN
 from bardbot.settings import SettingsOutcomeUnknown, SettingsUnavailable, open_store
 from bardbot.settings import postgres as settings_postgres
 

@@ -3,8 +3,9 @@
 Slash commands `/sentiment`, `/shakespeare`, `/bardbot about|settings|mood`, `/bardbot-set`, the
 "Analyze sentiment" message context menu, the chat listener (mention the bot, or DM it) and the
 channel mood listener (bardbot.mood, off unless a server opts in).
-Replies never ping anyone and stay under 2,000 characters; sending, deferring, option checks
-and error reports are `bardbot.interactions`'.
+Replies never ping anyone and stay under 2,000 characters. Sending, deferring, option checks
+and error reports live in `bardbot.interactions`; whether and what to answer in chat, in
+`bardbot.chat`. This module reads top to bottom as the commands and the order of chat replies.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import discord
 from bardbot import handlers, metrics, mood_chart, mood_commands
-from bardbot.engine import Busy, Engine
+from bardbot.chat import CHAT_CHANNEL_TYPES, addressed, allowed_here, guild_id_of, reply_to
+from bardbot.engine import Engine
 from bardbot.handlers import Reply
 from bardbot.interactions import (
     BUSY,
@@ -56,18 +57,6 @@ CHAT_RATE, CHAT_PER = 3, 30.0  # chat replies per user per 30 s
 # Chat replies per channel waiting or being written (they are answered one at a time, in
 # order); a mention past this gets "busy" at once instead of a reply minutes later.
 CHAT_QUEUE = 10
-# Channel types a chat reply can be posted in (a category or directory cannot be allowed).
-CHAT_CHANNEL_TYPES = (
-    discord.ChannelType.text,
-    discord.ChannelType.news,
-    discord.ChannelType.voice,
-    discord.ChannelType.stage_voice,
-    discord.ChannelType.forum,
-    discord.ChannelType.media,
-    discord.ChannelType.public_thread,
-    discord.ChannelType.private_thread,
-    discord.ChannelType.news_thread,
-)
 
 
 @dataclass
@@ -372,33 +361,13 @@ class Bard(commands.Cog):
 
     # -- chat ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _guild_id(message: discord.Message) -> int | None:
-        # A server message whose guild is not cached still carries its guild id.
-        if message.guild is not None:
-            return message.guild.id
-        return getattr(message.channel, "guild_id", None)
-
-    def _addressed(self, message: discord.Message) -> bool:
-        me = self.bot.user
-        if me is None or message.author.bot or message.author.id == me.id:
-            return False
-        if self._guild_id(message) is None:  # a DM
-            return True
-        return me.id in message.raw_mentions
-
-    def strip_mention(self, content: str) -> str:
-        me = self.bot.user
-        assert me is not None
-        return re.sub(rf"<@!?{me.id}>", " ", content).strip()
-
     @commands.Cog.listener("on_message")
     async def count_mood(self, message: discord.Message) -> None:
         mood_commands.observe(self.mood, self.bot, message)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if not self._addressed(message):
+        if not addressed(self.bot.user, message):
             return
         # A prefix command (e.g. "@bot sync") is the host bot's business, not a chat line.
         ctx = await self.bot.get_context(message)
@@ -427,7 +396,7 @@ class Bard(commands.Cog):
     async def _chat(
         self, message: discord.Message, *, busy: bool = False, started: float | None = None
     ) -> None:
-        guild_id = self._guild_id(message)
+        guild_id = guild_id_of(message)
         context = (
             f"message={message.id} user={message.author.id} "
             f"guild={guild_id} channel={message.channel.id}"
@@ -438,18 +407,15 @@ class Bard(commands.Cog):
                 # Fail closed: the server may have turned chat off or kept it to some channels.
                 log.info("no chat reply while the settings are unavailable: %s", context)
                 return
-            channels = (message.channel.id, getattr(message.channel, "parent_id", None))
-            # A thread of an allowed channel is allowed too.
-            if not settings.chat_enabled or not any(
-                settings.allows_channel(c) for c in channels if c is not None
-            ):
+            if not allowed_here(settings, message):
                 return
             if busy:
                 reply, outcome = Reply(BUSY), "busy"
                 metrics.count_busy("chat")
                 log.info("busy: chat %s (channel queue full)", context)
             else:
-                reply, outcome = await self._chat_reply(message, settings)
+                assert self.bot.user is not None  # addressed
+                reply, outcome = await reply_to(self.engine, self.bot.user, message, settings)
             # A reply to a message deleted meanwhile is still sent, as a plain message.
             reference = message.to_reference(fail_if_not_exists=False)
             await message.channel.send(reply.content, reference=reference,
@@ -462,19 +428,6 @@ class Bard(commands.Cog):
             metrics.count_chat("failed", started)
             log.error("chat reply failed: %s: %s: %s", context, type(e).__name__, e)
             log.debug("traceback", exc_info=e)
-
-    async def _chat_reply(
-        self, message: discord.Message, settings: GuildSettings
-    ) -> tuple[Reply, str]:
-        """The reply and its outcome for the metrics (ok, user_error or busy)."""
-        try:
-            async with message.channel.typing():
-                text = self.strip_mention(message.content)
-                return await handlers.chat(self.engine, text, settings), "ok"
-        except UserError as e:
-            return Reply(str(e)), "user_error"
-        except Busy:
-            return Reply(BUSY), "busy"
 
     def chat_depth(self) -> int:
         """Chat replies waiting or being written, over all channels (read by the metrics)."""

@@ -30,6 +30,7 @@ from bardbot.export.onnx_io import (
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
+from bardbot.trainer.data import split_heldout
 from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
 
 PARITY_TOL = 1e-5
@@ -134,11 +135,6 @@ def from_float16(proto):
     return out
 
 
-def heldout_ids(encoding: CharEncoding, text: str, heldout: float) -> np.ndarray:
-    ids = encoding.encode(text)
-    return ids[round(len(ids) * (1 - heldout)):]
-
-
 def _keras_probs(model, ids: np.ndarray, states=None):
     """Keras' P(next char) after every id (softmax of its logits, in float64)."""
     from bardbot.trainer.bard import model_shape
@@ -168,8 +164,8 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     step = convert(build_step_function(model))
     check_graph(step, {"char_ids": 2, "h": 2, "c": 2}, set(OUTPUTS), "bard step", lstms=layers)
     text_path = find_text(cfg.text)
-    held = heldout_ids(encoding, text_path.read_text(encoding="utf-8"),
-                       float(meta.get("data", {}).get("heldout_fraction", 0.1)))
+    _, held = split_heldout(encoding.encode(text_path.read_text(encoding="utf-8")),
+                            float(meta.get("data", {}).get("heldout_fraction", 0.1)))
     rng = np.random.default_rng(0)
     starts = rng.integers(0, len(held) - 200, 16)
     ids = np.stack([held[s:s + 200] for s in starts]).astype(np.int64)

@@ -24,6 +24,7 @@ from bardbot.export.onnx_io import (
     write_model,
 )
 from bardbot.models.metadata import MODELS_DIR, SHIPPED
+from bardbot.models.sampling import PROB_FLOOR
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
 from bardbot.trainer.message import calibrate, lexicon_column, masked_max_layer, negation_matrix
@@ -197,7 +198,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
         stored = negation_matrix(stored, valence)
     model.get_layer("embedding").set_weights([stored])
     keras_p = np.clip(np.asarray(model.predict_on_batch(ids), np.float64).reshape(-1),
-                      1e-12, 1 - 1e-12)
+                      PROB_FLOOR, 1 - PROB_FLOOR)
     expected = calibrate(calibration, np.log(keras_p / (1 - keras_p)), (ids != 0).sum(axis=1))
     converted = session(proto)
     onnx_p = converted.run([OUTPUT], {INPUT: ids})[0]

@@ -31,6 +31,7 @@ from bardbot.export.onnx_io import (
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
+from bardbot.trainer.data import split_heldout
 from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
 
 PARITY_TOL = 1e-5
@@ -116,7 +117,7 @@ def heldout_loss(gen: ShakespeareGenerator, texts: list, heldout: float) -> floa
     """The runtime's nats/char on the held-out end of each text, split as the trainer does."""
     total, count = 0.0, 0
     for ids in texts:
-        held = ids[round(len(ids) * (1 - heldout)) :]
+        _, held = split_heldout(ids, heldout)
         if len(held) >= 2:
             total += gen.loss(gen.encoding.decode(held)) * (len(held) - 1)
             count += len(held) - 1
@@ -232,7 +233,7 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     # The runtime must load the written pair and score the parity windows like Keras did.
     with removed_on_failure(paths):
         gen = ShakespeareGenerator.load(paths[0])
-        probs, _, _ = gen._run(ids[0], *gen._zero_state())
+        probs = gen.next_char_probs(ids[0])
         if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
             raise UserError(f"{paths[0]}: runtime output differs from Keras")
         if gen.has_loop:

@@ -22,6 +22,7 @@ from bardbot.models.sampling import sample_index
 from bardbot.models.text import CharEncoding
 from bardbot.trainer import fit, runs
 from bardbot.trainer.config import BardConfig
+from bardbot.trainer.data import split_heldout
 from bardbot.trainer.runs import UserError
 
 EVAL_STREAMS = 16  # held-out text cut into this many streams, each run from a zero state
@@ -150,8 +151,7 @@ def run(cfg: BardConfig) -> dict:
     encoding = CharEncoding.from_corpus(text)
     encoding = CharEncoding(encoding.chars, lowercase=False)
     ids = encoding.encode(text)
-    cut = round(len(ids) * (1 - cfg.heldout))
-    train_ids, held_ids = ids[:cut], ids[cut:]
+    train_ids, held_ids = split_heldout(ids, cfg.heldout)
     print(f"corpus {path.name}: {len(text):,} chars, {encoding.size} symbols; "
           f"train {len(train_ids):,}, held out {len(held_ids):,}")
 

@@ -83,7 +83,7 @@ def test_step_model_reproduces_the_windowed_model_from_zero_state(tiny):
     windows = np.random.default_rng(1).integers(0, gen.encoding.size, (8, WINDOW))
     expected = model.predict(gen.encoding.one_hot(windows), verbose=0)
     for window, probs in zip(windows, expected, strict=True):
-        step_probs, _, _ = gen._run(window, *gen._zero_state())
+        step_probs = gen.next_char_probs(window)
         assert np.abs(step_probs[-1] - probs).max() <= 1e-5
     meta = json.loads((tiny.models / "shakespeare.json").read_text())
     assert max(meta["metrics"]["export"]["parity"].values()) <= 1e-5
@@ -100,7 +100,7 @@ def test_every_step_objective_exports_and_matches_at_every_position(tmp_path):
     ids = gen.encoding.encode("to be, or not to be: that")
     expected = keras.models.load_model(run / "model.keras").predict(
         gen.encoding.one_hot(ids)[None], verbose=0)[0]
-    probs, _, _ = gen._run(ids, *gen._zero_state())
+    probs = gen.next_char_probs(ids)
     assert np.abs(probs - expected).max() <= 1e-5
 
 

@@ -21,19 +21,20 @@ from bardbot.export.generator import (
 )
 from bardbot.export.onnx_io import (
     check_graph,
+    check_parity,
     convert,
     load_keras,
-    removed_on_failure,
+    provenance,
     session,
-    write_model,
+    staged,
+    write_checked,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
 from bardbot.trainer.data import split_heldout
-from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
 
-PARITY_TOL = 1e-5
 # float16 weights may cost at most this much held-out loss (nats/char), else float32 ships.
 FP16_TOLERANCE = 0.002
 NAME = "bard"
@@ -175,14 +176,10 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     probs, _, _ = sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
     _, h1, c1 = sess.run(list(OUTPUTS), {"char_ids": ids[:, :100], "h": zeros, "c": zeros})
     split = sess.run(["probs"], {"char_ids": ids[:, 100:], "h": h1, "c": c1})[0]
-    checks = {
-        "step_every_position_vs_keras": float(np.abs(probs - keras_probs).max()),
-        "step_state_carried_vs_one_pass": float(np.abs(split - probs[:, 100:]).max()),
-    }
-    for name, diff in checks.items():
-        log(f"parity {name}: max abs diff {diff:.2e}")
-        if not diff <= PARITY_TOL:
-            raise UserError(f"bard parity failed: {name} max abs diff {diff:.2e} > 1e-5")
+    checks = check_parity("bard", {
+        "step_every_position_vs_keras": np.abs(probs - keras_probs).max(),
+        "step_state_carried_vs_one_pass": np.abs(split - probs[:, 100:]).max(),
+    }, log)
 
     full = add_generation_loop(step)
     candidates = {"float32": full}
@@ -214,18 +211,13 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
         "metrics": {"training": train_metrics, "curve": meta.get("metrics", {}).get("evals"),
                     "export": {"parity": checks}},
         "samples": meta.get("samples"),
-        "training_command": meta.get("command"),
-        "export_command": cfg.command,
-        "seed": meta.get("seed"),
-        "versions": {"training": meta.get("versions"), "export": versions()},
+        **provenance(meta, cfg.command),
     }
     losses = {}
     chosen = None
     for dtype, proto in candidates.items():
-        paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
-        with removed_on_failure(paths):
-            gen = ShakespeareGenerator.load(paths[0])
-            losses[dtype] = gen.loss(encoding.decode(held))
+        with staged("shakespeare", proto, out_meta, name=NAME) as paths:
+            losses[dtype] = ShakespeareGenerator.load(paths[0]).loss(encoding.decode(held))
             log(f"{dtype} weights: runtime held-out loss {losses[dtype]:.4f} nats/char over "
                 f"{len(held) - 1:,} chars ({paths[0].stat().st_size / 1e6:.2f} MB)")
         forced = cfg.weights == dtype
@@ -237,11 +229,11 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
         heldout_loss_onnx_stateful=round(losses[chosen], 6),
         heldout_loss_by_weights={k: round(v, 6) for k, v in losses.items()},
         heldout_chars=len(held) - 1)
-    paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
-    with removed_on_failure(paths):
-        same = check_loop(ShakespeareGenerator.load(paths[0]), log)
-    out_meta["metrics"]["export"]["loop_equals_step_loop"] = same
-    paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
+
+    def check(onnx_path: Path) -> dict:
+        return {"loop_equals_step_loop": check_loop(ShakespeareGenerator.load(onnx_path), log)}
+
+    paths = write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=NAME)
     log(f"wrote {paths[0]} and {paths[1]} ({chosen} weights, "
         f"{sum(p.stat().st_size for p in paths) / 1e6:.2f} MB)")
     return paths

@@ -21,20 +21,21 @@ from bardbot.export.generator import (
     check_loop,
 )
 from bardbot.export.onnx_io import (
+    PARITY_TOL,
     check_graph,
+    check_parity,
     convert,
     load_keras,
-    removed_on_failure,
+    provenance,
     session,
-    write_model,
+    write_checked,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
 from bardbot.trainer.data import split_heldout
-from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
 
-PARITY_TOL = 1e-5
 WINDOW_INPUT, WINDOW_OUTPUT = "window", "probs"
 # Running statefully may cost at most this much held-out loss (nats/char) over the training
 # windows; more, and the runtime predicts each char from the last `window` chars instead.
@@ -139,6 +140,23 @@ def _choose_mode(requested: str, meta: dict) -> tuple[str, str]:
     return ("stateful" if stateful <= windowed + STATEFUL_TOLERANCE else "windowed"), reason
 
 
+def check_runtime(gen: ShakespeareGenerator, ids: np.ndarray, keras_last: np.ndarray,
+                  texts: list, meta: dict, log) -> dict:
+    """The runtime scores a parity window like Keras did, its one-run loop draws what the step
+    loop draws, and on the trainer's `texts` it reproduces the trainer's held-out loss."""
+    if not np.abs(gen.next_char_probs(ids)[-1] - keras_last).max() <= PARITY_TOL:
+        raise UserError("shakespeare: runtime output differs from Keras")
+    measured = {}
+    if gen.has_loop:
+        measured["loop_equals_step_loop"] = check_loop(gen, log)
+    if texts:
+        loss = heldout_loss(gen, texts, float(meta["data"].get("heldout_fraction", 0.1)))
+        trained = meta.get("metrics", {}).get("heldout_loss_stateful")
+        log(f"runtime held-out loss {loss:.4f} nats/char (trainer, stateful Keras: {trained})")
+        measured["heldout_loss_onnx_stateful"] = round(loss, 6)
+    return measured
+
+
 def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     if cfg.mode not in ("auto", "stateful", "windowed"):
         raise UserError("--mode must be auto, stateful or windowed")
@@ -186,11 +204,7 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     }
     if every_step:
         checks["step_every_position_vs_keras"] = np.abs(step_probs - keras_probs).max()
-    checks = {k: float(v) for k, v in checks.items()}
-    for name, diff in checks.items():
-        log(f"parity {name}: max abs diff {diff:.2e}")
-        if not diff <= PARITY_TOL:
-            raise UserError(f"shakespeare parity failed: {name} max abs diff {diff:.2e} > 1e-5")
+    checks = check_parity("shakespeare", checks, log)
 
     mode, reason = _choose_mode(cfg.mode, meta)
     log(f"generation mode: {mode} ({reason})")
@@ -220,32 +234,20 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         "metrics": {"training": train_metrics,
                     "export": {"parity": checks, "parity_samples": f"{len(ids)} windows "
                                f"of {window} chars ({source})"}},
-        "training_command": meta.get("command"),
-        "export_command": cfg.command,
-        "seed": meta.get("seed"),
-        "versions": {"training": meta.get("versions"), "export": versions()},
+        **provenance(meta, cfg.command),
     }
-    paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
     if cfg.windowed_out is not None:
         Path(cfg.windowed_out).parent.mkdir(parents=True, exist_ok=True)
         Path(cfg.windowed_out).write_bytes(window_proto.SerializeToString())
         log(f"wrote the windowed model to {cfg.windowed_out}")
-    # The runtime must load the written pair and score the parity windows like Keras did.
-    with removed_on_failure(paths):
-        gen = ShakespeareGenerator.load(paths[0])
-        probs = gen.next_char_probs(ids[0])
-        if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
-            raise UserError(f"{paths[0]}: runtime output differs from Keras")
-        if gen.has_loop:
-            out_meta["metrics"]["export"]["loop_equals_step_loop"] = check_loop(gen, log)
-            paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
-        if texts and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS):
-            # Same texts and split as the trainer: must reproduce its stateful held-out loss.
-            loss = heldout_loss(gen, texts, float(run_data.get("heldout_fraction", 0.1)))
-            trained = meta.get("metrics", {}).get("heldout_loss_stateful")
-            log(f"runtime held-out loss {loss:.4f} nats/char (trainer, stateful Keras: {trained})")
-            out_meta["metrics"]["export"]["heldout_loss_onnx_stateful"] = round(loss, 6)
-            paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
+    # Same texts and split as the trainer: the runtime must reproduce its held-out loss.
+    same_texts = bool(texts) and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS)
+
+    def check(onnx_path: Path) -> dict:
+        return check_runtime(ShakespeareGenerator.load(onnx_path), ids[0], keras_last[0],
+                             texts if same_texts else [], meta, log)
+
+    paths = write_checked(cfg.out_dir, "shakespeare", step_proto, out_meta, check)
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.2f} MB)")
     return paths

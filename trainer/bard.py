@@ -222,8 +222,6 @@ def run(cfg: BardConfig) -> dict:
                                              cfg.sample_length, temperature, cfg.seed)
         print(f"--- T={temperature}\n{cfg.prompt}{samples[str(temperature)]}\n")
 
-    runs.mark_unfinished(out)
-    trainer.model.save(out / "model.keras")
     meta = {
         "format": runs.run_format("bard"),
         "kind": "bard",
@@ -248,5 +246,6 @@ def run(cfg: BardConfig) -> dict:
                      if k not in ("out", "text", "verbose", "command", "temperatures")},
         "samples": samples,
     }
-    (out / "curve.json").write_text(json.dumps(evals, indent=1) + "\n", encoding="utf-8")
-    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)
+    curve = json.dumps(evals, indent=1) + "\n"
+    return runs.save_run(out, trainer.model, meta, cfg, started,
+                         lambda: (out / "curve.json").write_text(curve, encoding="utf-8"))

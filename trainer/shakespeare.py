@@ -279,9 +279,6 @@ def run(cfg: ShakespeareConfig) -> dict:
                                              temperature, cfg.window, cfg.seed)
         print(f"--- T={temperature}\n{samples['prompt']}|{samples[str(temperature)]}\n")
 
-    runs.mark_unfinished(out)
-    model.save(out / "model.keras")
-    fit.plot_curves(hist, out / "training_curves.png", f"shakespeare, objective {cfg.objective}")
     meta = {
         "format": FORMAT,
         "kind": "shakespeare",
@@ -311,4 +308,5 @@ def run(cfg: ShakespeareConfig) -> dict:
                      "init_from": cfg.init_from},
         "samples": samples,
     }
-    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.save_run(out, model, meta, cfg, started, lambda: fit.plot_curves(
+        hist, out / "training_curves.png", f"shakespeare, objective {cfg.objective}"))

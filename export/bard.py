@@ -149,6 +149,22 @@ def _keras_probs(model, ids: np.ndarray, states=None):
     return probs / probs.sum(-1, keepdims=True), new
 
 
+def choose_weights(candidates: dict, out_meta: dict, held: str, requested: str, log
+                   ) -> tuple[str, dict[str, float]]:
+    """The runtime's held-out loss with each candidate's weights; float16 ships when asked
+    for, or (`auto`) when it costs at most FP16_TOLERANCE over float32."""
+    losses, chosen = {}, "float32"
+    for dtype, proto in candidates.items():
+        with staged("shakespeare", proto, out_meta, name=NAME) as paths:
+            losses[dtype] = ShakespeareGenerator.load(paths[0]).loss(held)
+            log(f"{dtype} weights: runtime held-out loss {losses[dtype]:.4f} nats/char over "
+                f"{len(held) - 1:,} chars ({paths[0].stat().st_size / 1e6:.2f} MB)")
+        forced = requested == dtype
+        if dtype == "float32" or forced or losses[dtype] <= losses["float32"] + FP16_TOLERANCE:
+            chosen = dtype
+    return chosen, losses
+
+
 def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     from bardbot.trainer.bard import find_text, model_shape
 
@@ -213,16 +229,8 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
         "samples": meta.get("samples"),
         **provenance(meta, cfg.command),
     }
-    losses = {}
-    chosen = None
-    for dtype, proto in candidates.items():
-        with staged("shakespeare", proto, out_meta, name=NAME) as paths:
-            losses[dtype] = ShakespeareGenerator.load(paths[0]).loss(encoding.decode(held))
-            log(f"{dtype} weights: runtime held-out loss {losses[dtype]:.4f} nats/char over "
-                f"{len(held) - 1:,} chars ({paths[0].stat().st_size / 1e6:.2f} MB)")
-        forced = cfg.weights == dtype
-        if dtype == "float32" or forced or losses[dtype] <= losses["float32"] + FP16_TOLERANCE:
-            chosen = dtype
+    chosen, losses = choose_weights(candidates, out_meta, encoding.decode(held), cfg.weights,
+                                    log)
     proto = candidates[chosen]
     out_meta["weights"] = chosen
     out_meta["metrics"]["export"].update(

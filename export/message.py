@@ -162,6 +162,18 @@ def parity_batch(encoding: WordEncoding, texts: list[str], n: int) -> np.ndarray
     return ids[[e.length > 0 for e in encoded]]
 
 
+def parity_with_keras(model, calibration: dict, ids: np.ndarray, onnx_p: np.ndarray, log
+                      ) -> float:
+    """The graph's P(positive) against the calibrated Keras model's on the same `ids`."""
+    keras_p = np.clip(np.asarray(model.predict_on_batch(ids), np.float64).reshape(-1),
+                      PROB_FLOOR, 1 - PROB_FLOOR)
+    lengths = (ids != 0).sum(axis=1)
+    expected = calibrate(calibration, np.log(keras_p / (1 - keras_p)), lengths)
+    check = (f"ONNX vs masked Keras ({len(ids)} texts of lengths {int(lengths.min())}-"
+             f"{int(lengths.max())} in one batch)")
+    return check_parity("message", {check: np.abs(onnx_p - expected).max()}, log)[check]
+
+
 def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     run, meta = read_run(cfg.run_dir, "message")
     prepare_out_dir(cfg.out_dir)
@@ -197,15 +209,9 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     if encoding.negation:
         stored = negation_matrix(stored, valence)
     model.get_layer("embedding").set_weights([stored])
-    keras_p = np.clip(np.asarray(model.predict_on_batch(ids), np.float64).reshape(-1),
-                      PROB_FLOOR, 1 - PROB_FLOOR)
-    expected = calibrate(calibration, np.log(keras_p / (1 - keras_p)), (ids != 0).sum(axis=1))
     converted = session(proto)
     onnx_p = converted.run([OUTPUT], {INPUT: ids})[0]
-    lengths = (ids != 0).sum(1)
-    check = (f"ONNX vs masked Keras ({len(ids)} texts of lengths {int(lengths.min())}-"
-             f"{int(lengths.max())} in one batch)")
-    diff = check_parity("message", {check: np.abs(onnx_p - expected).max()}, log)[check]
+    diff = parity_with_keras(model, calibration, ids, onnx_p, log)
 
     train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
     out_meta = {

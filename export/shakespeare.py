@@ -140,6 +140,32 @@ def _choose_mode(requested: str, meta: dict) -> tuple[str, str]:
     return ("stateful" if stateful <= windowed + STATEFUL_TOLERANCE else "windowed"), reason
 
 
+def parity_checks(model, encoding: CharEncoding, step_sess, window_sess, ids: np.ndarray,
+                  every_step: bool, log) -> tuple[dict, np.ndarray]:
+    """Both graphs against Keras on the parity windows `ids` (the step model also with its
+    state carried across a cut); returns the checked differences and Keras' last-char
+    probabilities."""
+    one_hot = encoding.one_hot(ids)
+    keras_probs = model.predict(one_hot, verbose=0)
+    keras_last = keras_probs[:, -1, :] if every_step else keras_probs
+    zeros = np.zeros((len(ids), model.get_layer("lstm").units), dtype=np.float32)
+    step_probs, _, _ = step_sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
+    # The same windows in two pieces, carrying the state across: must equal one pass.
+    cut = ids.shape[1] // 2
+    _, h1, c1 = step_sess.run(list(OUTPUTS), {"char_ids": ids[:, :cut], "h": zeros, "c": zeros})
+    split_probs = step_sess.run(["probs"], {"char_ids": ids[:, cut:], "h": h1, "c": c1})[0]
+    (window_probs,) = window_sess.run([WINDOW_OUTPUT], {WINDOW_INPUT: one_hot})
+    checks = {
+        "windowed_onnx_vs_keras": np.abs(window_probs - keras_last).max(),
+        "step_from_zero_state_vs_keras_window": np.abs(step_probs[:, -1] - keras_last).max(),
+        "step_state_carried_vs_one_pass": np.abs(split_probs[:, -1] - step_probs[:, -1]).max(),
+    }
+    if every_step:
+        checks["step_every_position_vs_keras"] = np.abs(step_probs - keras_probs).max()
+    checks = check_parity("shakespeare", checks, log)
+    return checks, keras_last
+
+
 def check_runtime(gen: ShakespeareGenerator, ids: np.ndarray, keras_last: np.ndarray,
                   texts: list, meta: dict, log) -> dict:
     """The runtime scores a parity window like Keras did, its one-run loop draws what the step
@@ -187,24 +213,8 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         source = "random chars"
         ids = np.random.default_rng(0).integers(0, n_chars, (cfg.parity_windows, window))
     log(f"parity on {len(ids)} windows of {source}")
-    one_hot = encoding.one_hot(ids)
-    keras_probs = model.predict(one_hot, verbose=0)
-    keras_last = keras_probs[:, -1, :] if every_step else keras_probs
-    zeros = np.zeros((len(ids), units), dtype=np.float32)
-    step_probs, _, _ = step_sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
-    # The same windows in two pieces, carrying the state across: must equal one pass.
-    cut = window // 2
-    _, h1, c1 = step_sess.run(list(OUTPUTS), {"char_ids": ids[:, :cut], "h": zeros, "c": zeros})
-    split_probs = step_sess.run(["probs"], {"char_ids": ids[:, cut:], "h": h1, "c": c1})[0]
-    (window_probs,) = window_sess.run([WINDOW_OUTPUT], {WINDOW_INPUT: one_hot})
-    checks = {
-        "windowed_onnx_vs_keras": np.abs(window_probs - keras_last).max(),
-        "step_from_zero_state_vs_keras_window": np.abs(step_probs[:, -1] - keras_last).max(),
-        "step_state_carried_vs_one_pass": np.abs(split_probs[:, -1] - step_probs[:, -1]).max(),
-    }
-    if every_step:
-        checks["step_every_position_vs_keras"] = np.abs(step_probs - keras_probs).max()
-    checks = check_parity("shakespeare", checks, log)
+    checks, keras_last = parity_checks(model, encoding, step_sess, window_sess, ids, every_step,
+                                       log)
 
     mode, reason = _choose_mode(cfg.mode, meta)
     log(f"generation mode: {mode} ({reason})")

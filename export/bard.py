@@ -21,18 +21,20 @@ from bardbot.export.generator import (
 )
 from bardbot.export.onnx_io import (
     check_graph,
+    check_parity,
     convert,
     load_keras,
-    removed_on_failure,
+    provenance,
     session,
-    write_model,
+    staged,
+    write_checked,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
-from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
+from bardbot.trainer.data import split_heldout
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
 
-PARITY_TOL = 1e-5
 # float16 weights may cost at most this much held-out loss (nats/char), else float32 ships.
 FP16_TOLERANCE = 0.002
 NAME = "bard"
@@ -134,11 +136,6 @@ def from_float16(proto):
     return out
 
 
-def heldout_ids(encoding: CharEncoding, text: str, heldout: float) -> np.ndarray:
-    ids = encoding.encode(text)
-    return ids[round(len(ids) * (1 - heldout)):]
-
-
 def _keras_probs(model, ids: np.ndarray, states=None):
     """Keras' P(next char) after every id (softmax of its logits, in float64)."""
     from bardbot.trainer.bard import model_shape
@@ -150,6 +147,22 @@ def _keras_probs(model, ids: np.ndarray, states=None):
     logits = np.asarray(logits, np.float64)
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     return probs / probs.sum(-1, keepdims=True), new
+
+
+def choose_weights(candidates: dict, out_meta: dict, held: str, requested: str, log
+                   ) -> tuple[str, dict[str, float]]:
+    """The runtime's held-out loss with each candidate's weights; float16 ships when asked
+    for, or (`auto`) when it costs at most FP16_TOLERANCE over float32."""
+    losses, chosen = {}, "float32"
+    for dtype, proto in candidates.items():
+        with staged("shakespeare", proto, out_meta, name=NAME) as paths:
+            losses[dtype] = ShakespeareGenerator.load(paths[0]).loss(held)
+            log(f"{dtype} weights: runtime held-out loss {losses[dtype]:.4f} nats/char over "
+                f"{len(held) - 1:,} chars ({paths[0].stat().st_size / 1e6:.2f} MB)")
+        forced = requested == dtype
+        if dtype == "float32" or forced or losses[dtype] <= losses["float32"] + FP16_TOLERANCE:
+            chosen = dtype
+    return chosen, losses
 
 
 def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
@@ -168,8 +181,8 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     step = convert(build_step_function(model))
     check_graph(step, {"char_ids": 2, "h": 2, "c": 2}, set(OUTPUTS), "bard step", lstms=layers)
     text_path = find_text(cfg.text)
-    held = heldout_ids(encoding, text_path.read_text(encoding="utf-8"),
-                       float(meta.get("data", {}).get("heldout_fraction", 0.1)))
+    _, held = split_heldout(encoding.encode(text_path.read_text(encoding="utf-8")),
+                            float(meta.get("data", {}).get("heldout_fraction", 0.1)))
     rng = np.random.default_rng(0)
     starts = rng.integers(0, len(held) - 200, 16)
     ids = np.stack([held[s:s + 200] for s in starts]).astype(np.int64)
@@ -179,14 +192,10 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     probs, _, _ = sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
     _, h1, c1 = sess.run(list(OUTPUTS), {"char_ids": ids[:, :100], "h": zeros, "c": zeros})
     split = sess.run(["probs"], {"char_ids": ids[:, 100:], "h": h1, "c": c1})[0]
-    checks = {
-        "step_every_position_vs_keras": float(np.abs(probs - keras_probs).max()),
-        "step_state_carried_vs_one_pass": float(np.abs(split - probs[:, 100:]).max()),
-    }
-    for name, diff in checks.items():
-        log(f"parity {name}: max abs diff {diff:.2e}")
-        if not diff <= PARITY_TOL:
-            raise UserError(f"bard parity failed: {name} max abs diff {diff:.2e} > 1e-5")
+    checks = check_parity("bard", {
+        "step_every_position_vs_keras": np.abs(probs - keras_probs).max(),
+        "step_state_carried_vs_one_pass": np.abs(split - probs[:, 100:]).max(),
+    }, log)
 
     full = add_generation_loop(step)
     candidates = {"float32": full}
@@ -218,34 +227,21 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
         "metrics": {"training": train_metrics, "curve": meta.get("metrics", {}).get("evals"),
                     "export": {"parity": checks}},
         "samples": meta.get("samples"),
-        "training_command": meta.get("command"),
-        "export_command": cfg.command,
-        "seed": meta.get("seed"),
-        "versions": {"training": meta.get("versions"), "export": versions()},
+        **provenance(meta, cfg.command),
     }
-    losses = {}
-    chosen = None
-    for dtype, proto in candidates.items():
-        paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
-        with removed_on_failure(paths):
-            gen = ShakespeareGenerator.load(paths[0])
-            losses[dtype] = gen.loss(encoding.decode(held))
-            log(f"{dtype} weights: runtime held-out loss {losses[dtype]:.4f} nats/char over "
-                f"{len(held) - 1:,} chars ({paths[0].stat().st_size / 1e6:.2f} MB)")
-        forced = cfg.weights == dtype
-        if dtype == "float32" or forced or losses[dtype] <= losses["float32"] + FP16_TOLERANCE:
-            chosen = dtype
+    chosen, losses = choose_weights(candidates, out_meta, encoding.decode(held), cfg.weights,
+                                    log)
     proto = candidates[chosen]
     out_meta["weights"] = chosen
     out_meta["metrics"]["export"].update(
         heldout_loss_onnx_stateful=round(losses[chosen], 6),
         heldout_loss_by_weights={k: round(v, 6) for k, v in losses.items()},
         heldout_chars=len(held) - 1)
-    paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
-    with removed_on_failure(paths):
-        same = check_loop(ShakespeareGenerator.load(paths[0]), log)
-    out_meta["metrics"]["export"]["loop_equals_step_loop"] = same
-    paths = write_model(cfg.out_dir, "shakespeare", proto, out_meta, name=NAME)
+
+    def check(onnx_path: Path) -> dict:
+        return {"loop_equals_step_loop": check_loop(ShakespeareGenerator.load(onnx_path), log)}
+
+    paths = write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=NAME)
     log(f"wrote {paths[0]} and {paths[1]} ({chosen} weights, "
         f"{sum(p.stat().st_size for p in paths) / 1e6:.2f} MB)")
     return paths

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.steer import FORMAT
+from bardbot.trainer.data import split_heldout
 
 HELDOUT = 0.1  # the bard's held-out fraction: only the training text gives the vocabulary
 MIN_COUNT = 3
@@ -49,7 +50,7 @@ _WORD = re.compile(r"[a-z]+")
 
 def word_counts(text: str) -> Counter:
     """Lowercase words of the training text and how often each occurs."""
-    return Counter(_WORD.findall(text[: round(len(text) * (1 - HELDOUT))].lower()))
+    return Counter(_WORD.findall(split_heldout(text, HELDOUT)[0].lower()))
 
 
 def bard_vocabulary(counts: Counter, known: set[str]) -> list[str]:

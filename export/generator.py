@@ -24,7 +24,7 @@ The loop body is lean, because onnxruntime's cost per iteration is its node coun
 model's input vectors as a lookup table (one Gather instead of OneHot/Embedding + reshapes), the
 tf2onnx LSTM node(s) themselves with their weights, the Dense MatMul + Add + Softmax, then the
 reference's sampling in float64 (`models.sampling.sample_index`, with `rng.random()` replaced by
-the passed-in uniform): w = (max(p, 1e-12) / max p) ** (1 / T), which is softmax(log(p) / T) up
+the passed-in uniform): w = (max(p, PROB_FLOOR) / max p) ** (1 / T), which is softmax(log(p) / T) up
 to normalisation, and the inverse-CDF draw: how many entries of cumsum(w) are <= u * sum(w).
 Greedy (T <= 0) is 1 / T = inf: w is 1 at the largest probability and 0 elsewhere, so the draw
 is the argmax (the first one on ties, like np.argmax) whatever u is. So a seed gives the same
@@ -34,6 +34,7 @@ text as the step-by-step Python loop, up to float64 rounding at a draw boundary.
 from __future__ import annotations
 
 import numpy as np
+from bardbot.models.sampling import PROB_FLOOR
 
 UNIFORMS, TEMPERATURE, NEW_IDS = "uniforms", "temperature", "new_ids"
 STEER_GAIN, STEER_NEXT, STEER_START, STEER_FLOOR, STOP_ID = (
@@ -260,7 +261,7 @@ def add_generation_loop(step):
 
     arrays = {
         UNIFORMS: np.zeros(0, np.float64), TEMPERATURE: np.array(1.0, np.float64),
-        P + "table": table, P + "floor": np.array(1e-12), P + "axis": np.array(-1, np.int64),
+        P + "table": table, P + "floor": np.array(PROB_FLOOR), P + "axis": np.array(-1, np.int64),
         P + "last": np.array(n_chars - 1, np.int64), P + "true": np.array(True),
         P + "zero": np.array(0.0), P + "inf": np.array(np.inf), P + "one": np.array(1.0),
         P + "minus1": np.array([-1], np.int64), P + "no_id": np.array(-1, np.int64),
@@ -330,7 +331,7 @@ LOOP_META = {
                STOP_ID: {"dtype": "int64", "shape": [],
                          "meaning": "stop after two of this char in a row (optional)"}},
     "output": NEW_IDS,
-    "sampling": "softmax(log(max(p, 1e-12)) / T), inverse-CDF draw with the given uniform",
+    "sampling": f"softmax(log(max(p, {PROB_FLOOR})) / T), inverse-CDF draw with the given uniform",
 }
 LOOP_OUTPUTS_META = {NEW_IDS: {"dtype": "int64", "shape": [None],
                               "meaning": "chars drawn after the input ids, one per uniform "

@@ -17,19 +17,20 @@ import numpy as np
 from bardbot.export import data
 from bardbot.export.evaluate import SNIPPETS, evaluate_classifier
 from bardbot.export.onnx_io import (
+    check_parity,
     convert,
     load_keras,
-    removed_on_failure,
+    provenance,
     session,
-    write_model,
+    write_checked,
 )
 from bardbot.models.metadata import MODELS_DIR, SHIPPED
+from bardbot.models.sampling import PROB_FLOOR
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
 from bardbot.trainer.message import calibrate, lexicon_column, masked_max_layer, negation_matrix
-from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
 
-PARITY_TOL = 1e-5
 LENGTHS = "lengths"  # a temporary graph output: the tensor wired into every LSTM's sequence_lens
 
 
@@ -161,6 +162,18 @@ def parity_batch(encoding: WordEncoding, texts: list[str], n: int) -> np.ndarray
     return ids[[e.length > 0 for e in encoded]]
 
 
+def parity_with_keras(model, calibration: dict, ids: np.ndarray, onnx_p: np.ndarray, log
+                      ) -> float:
+    """The graph's P(positive) against the calibrated Keras model's on the same `ids`."""
+    keras_p = np.clip(np.asarray(model.predict_on_batch(ids), np.float64).reshape(-1),
+                      PROB_FLOOR, 1 - PROB_FLOOR)
+    lengths = (ids != 0).sum(axis=1)
+    expected = calibrate(calibration, np.log(keras_p / (1 - keras_p)), lengths)
+    check = (f"ONNX vs masked Keras ({len(ids)} texts of lengths {int(lengths.min())}-"
+             f"{int(lengths.max())} in one batch)")
+    return check_parity("message", {check: np.abs(onnx_p - expected).max()}, log)[check]
+
+
 def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     run, meta = read_run(cfg.run_dir, "message")
     prepare_out_dir(cfg.out_dir)
@@ -196,16 +209,9 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     if encoding.negation:
         stored = negation_matrix(stored, valence)
     model.get_layer("embedding").set_weights([stored])
-    keras_p = np.clip(np.asarray(model.predict_on_batch(ids), np.float64).reshape(-1),
-                      1e-12, 1 - 1e-12)
-    expected = calibrate(calibration, np.log(keras_p / (1 - keras_p)), (ids != 0).sum(axis=1))
     converted = session(proto)
     onnx_p = converted.run([OUTPUT], {INPUT: ids})[0]
-    diff = float(np.abs(onnx_p - expected).max())
-    if not diff <= PARITY_TOL:
-        raise UserError(f"message parity failed: max abs diff {diff:.2e} > {PARITY_TOL}")
-    log(f"parity ONNX vs masked Keras: max abs diff {diff:.2e} ({len(ids)} texts of lengths "
-        f"{int((ids != 0).sum(1).min())}-{int((ids != 0).sum(1).max())} in one batch)")
+    diff = parity_with_keras(model, calibration, ids, onnx_p, log)
 
     train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
     out_meta = {
@@ -225,10 +231,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
         "data": meta.get("data"),
         "metrics": {"training": train_metrics,
                     "export": {"parity_max_abs_diff": diff, "parity_texts": len(ids)}},
-        "training_command": meta.get("command"),
-        "export_command": cfg.command,
-        "seed": meta.get("seed"),
-        "versions": {"training": meta.get("versions"), "export": versions()},
+        **provenance(meta, cfg.command),
     }
     # Measured through the runtime's own scoring (empty texts, batching) on the converted
     # graph, so the pair is written once, with its metrics.
@@ -237,11 +240,13 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     snippets = data.find(SNIPPETS, None, cfg.search_data)
     out_meta["metrics"]["export"].update(
         evaluate_classifier(runtime, (texts, labels), snippets, log=log))
-    paths = write_model(cfg.out_dir, "sentiment", proto, out_meta, name=cfg.name)
-    with removed_on_failure(paths):
-        clf = SentimentClassifier.load(paths[0])
-        if not np.allclose(clf.scores(ids), onnx_p, atol=1e-6):
-            raise UserError(f"{paths[0]}: runtime output differs from the converted graph")
+
+    def check(onnx_path: Path) -> dict:
+        if not np.allclose(SentimentClassifier.load(onnx_path).scores(ids), onnx_p, atol=1e-6):
+            raise UserError(f"{cfg.name}: runtime output differs from the converted graph")
+        return {}
+
+    paths = write_checked(cfg.out_dir, "sentiment", proto, out_meta, check, name=cfg.name)
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
     return paths

@@ -1,10 +1,13 @@
-"""tf2onnx conversion, graph checks and writing a model + its JSON metadata."""
+"""What every exporter does: tf2onnx conversion, graph and parity checks, provenance, and
+writing a model + its JSON metadata once, after the runtime has checked a staged copy."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,10 +18,13 @@ from bardbot.trainer.runs import (
     json_safe,
     prepare_out_dir,
     quiet_tensorflow,
+    versions,
 )
 
 # tf2onnx 1.17 supports opsets up to 18; 17 is well supported by every onnxruntime >= 1.13.
 OPSET = 17
+# The largest difference (in probability) an exported graph may show against Keras.
+PARITY_TOL = 1e-5
 
 
 def convert(fn, opset: int = OPSET):
@@ -58,6 +64,25 @@ def check_graph(proto, inputs: dict[str, int], outputs: set[str], name: str, lst
         raise UserError(f"{name}: graph outputs {sorted(names)}, expected {sorted(outputs)}")
 
 
+def check_parity(model: str, diffs: dict[str, float], log=print) -> dict[str, float]:
+    """Log each check's max abs difference; stop the export if one is over PARITY_TOL (or
+    NaN). Returns the differences as floats, for the model's JSON."""
+    diffs = {check: float(diff) for check, diff in diffs.items()}
+    for check, diff in diffs.items():
+        log(f"parity {check}: max abs diff {diff:.2e}")
+        if not diff <= PARITY_TOL:
+            raise UserError(f"{model} parity failed: {check} max abs diff {diff:.2e} "
+                            f"> {PARITY_TOL}")
+    return diffs
+
+
+def provenance(run_meta: dict, command: str | None) -> dict:
+    """Where an exported model comes from: both command lines, the seed, the versions."""
+    return {"training_command": run_meta.get("command"), "export_command": command,
+            "seed": run_meta.get("seed"),
+            "versions": {"training": run_meta.get("versions"), "export": versions()}}
+
+
 def session(proto):
     import onnxruntime as ort
 
@@ -85,14 +110,22 @@ def write_model(out_dir: str | Path, kind: str, proto, meta: dict, name: str | N
 
 
 @contextmanager
-def removed_on_failure(paths):
-    """A written pair that then fails its runtime check must not stay behind looking shipped."""
-    try:
-        yield
-    except Exception:
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
-        raise
+def staged(kind: str, proto, meta: dict, name: str | None = None
+           ) -> Iterator[tuple[Path, Path]]:
+    """The pair written to a scratch folder for the runtime to load, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="bardbot-export-") as scratch:
+        yield write_model(scratch, kind, proto, meta, name)
+
+
+def write_checked(out_dir: str | Path, kind: str, proto, meta: dict,
+                  check: Callable[[Path], dict], name: str | None = None) -> tuple[Path, Path]:
+    """Write the pair to `out_dir` once, after `check` passed on a staged copy, so a pair that
+    fails never replaces the one there. `check(onnx_path)` loads the copy with the runtime,
+    raises if it misbehaves, and returns what it measured for meta["metrics"]["export"]."""
+    with staged(kind, proto, meta, name) as paths:
+        measured = check(paths[0])
+    meta["metrics"]["export"].update(measured)
+    return write_model(out_dir, kind, proto, meta, name)
 
 
 def load_keras(run: Path):

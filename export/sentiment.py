@@ -10,18 +10,17 @@ import numpy as np
 from bardbot.export import data
 from bardbot.export.onnx_io import (
     check_graph,
+    check_parity,
     convert,
     load_keras,
-    removed_on_failure,
+    provenance,
     session,
-    write_model,
+    write_checked,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
-from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
-
-PARITY_TOL = 1e-5
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
 
 
 @dataclass
@@ -84,7 +83,7 @@ def export_sentiment(cfg: SentimentExport, log=print) -> tuple[Path, Path]:
     chosen = choose_dtype(cfg, candidates, metrics, log)
     metrics["parity_max_abs_diff"] = candidates[chosen].parity
     out_meta = model_meta(cfg, meta, trained, chosen, metrics)
-    return write_checked(cfg.out_dir, candidates[chosen], out_meta, parity_ids, log)
+    return write_candidate(cfg.out_dir, candidates[chosen], out_meta, parity_ids, log)
 
 
 def check_options(cfg: SentimentExport) -> None:
@@ -187,11 +186,10 @@ def convert_checked(trained: Trained, dtype: str, parity_ids: np.ndarray, parity
     full[: len(stored)] = stored.astype(np.float32)
     layer.set_weights([full])
     keras_out = model.predict(parity_ids, verbose=0).reshape(-1)
-    diff = float(np.abs(_scores(sess, parity_ids) - keras_out).max())
-    if not diff <= PARITY_TOL:
-        raise UserError(f"sentiment parity failed ({dtype}): max abs diff {diff:.2e} > 1e-5")
-    log(f"{dtype} embedding: parity ONNX vs Keras max abs diff {diff:.2e} ({parity_source})")
-    return Candidate(proto, sess, diff)
+    check = f"ONNX vs Keras, {dtype} embedding ({parity_source})"
+    diffs = check_parity("sentiment", {check: np.abs(_scores(sess, parity_ids) - keras_out).max()},
+                         log)
+    return Candidate(proto, sess, diffs[check])
 
 
 def measure_accuracy(candidates: dict[str, Candidate], encoding: WordEncoding, texts: list[str],
@@ -247,21 +245,21 @@ def model_meta(cfg: SentimentExport, meta: dict, trained: Trained, chosen: str,
         "vectors": meta.get("vectors"),
         "params": meta.get("params"),
         "metrics": {"training": train_metrics, "export": metrics},
-        "training_command": meta.get("command"),
-        "export_command": cfg.command,
-        "seed": meta.get("seed"),
-        "versions": {"training": meta.get("versions"), "export": versions()},
+        **provenance(meta, cfg.command),
     }
 
 
-def write_checked(out_dir: Path, cand: Candidate, out_meta: dict, parity_ids: np.ndarray,
-                  log) -> tuple[Path, Path]:
-    """Write the pair; it must load in the runtime and agree with the converted graph."""
-    paths = write_model(out_dir, "sentiment", cand.proto, out_meta)
-    with removed_on_failure(paths):
-        again = SentimentClassifier.load(paths[0]).scores(parity_ids)
+def write_candidate(out_dir: Path, cand: Candidate, out_meta: dict, parity_ids: np.ndarray,
+                    log) -> tuple[Path, Path]:
+    """Write the pair once it loads in the runtime and agrees with the converted graph."""
+
+    def check(onnx_path: Path) -> dict:
+        again = SentimentClassifier.load(onnx_path).scores(parity_ids)
         if not np.array_equal(again, _scores(cand.session, parity_ids)):
-            raise UserError(f"{paths[0]}: runtime output differs from the converted graph")
+            raise UserError("sentiment: runtime output differs from the converted graph")
+        return {}
+
+    paths = write_checked(out_dir, "sentiment", cand.proto, out_meta, check)
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
     return paths

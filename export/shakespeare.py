@@ -21,19 +21,21 @@ from bardbot.export.generator import (
     check_loop,
 )
 from bardbot.export.onnx_io import (
+    PARITY_TOL,
     check_graph,
+    check_parity,
     convert,
     load_keras,
-    removed_on_failure,
+    provenance,
     session,
-    write_model,
+    write_checked,
 )
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
-from bardbot.trainer.runs import UserError, prepare_out_dir, read_run, versions
+from bardbot.trainer.data import split_heldout
+from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
 
-PARITY_TOL = 1e-5
 WINDOW_INPUT, WINDOW_OUTPUT = "window", "probs"
 # Running statefully may cost at most this much held-out loss (nats/char) over the training
 # windows; more, and the runtime predicts each char from the last `window` chars instead.
@@ -116,7 +118,7 @@ def heldout_loss(gen: ShakespeareGenerator, texts: list, heldout: float) -> floa
     """The runtime's nats/char on the held-out end of each text, split as the trainer does."""
     total, count = 0.0, 0
     for ids in texts:
-        held = ids[round(len(ids) * (1 - heldout)) :]
+        _, held = split_heldout(ids, heldout)
         if len(held) >= 2:
             total += gen.loss(gen.encoding.decode(held)) * (len(held) - 1)
             count += len(held) - 1
@@ -136,6 +138,49 @@ def _choose_mode(requested: str, meta: dict) -> tuple[str, str]:
     reason = (f"held-out loss stateful {stateful:.4f} vs windowed {windowed:.4f} nats/char "
               f"(tolerance {STATEFUL_TOLERANCE})")
     return ("stateful" if stateful <= windowed + STATEFUL_TOLERANCE else "windowed"), reason
+
+
+def parity_checks(model, encoding: CharEncoding, step_sess, window_sess, ids: np.ndarray,
+                  every_step: bool, log) -> tuple[dict, np.ndarray]:
+    """Both graphs against Keras on the parity windows `ids` (the step model also with its
+    state carried across a cut); returns the checked differences and Keras' last-char
+    probabilities."""
+    one_hot = encoding.one_hot(ids)
+    keras_probs = model.predict(one_hot, verbose=0)
+    keras_last = keras_probs[:, -1, :] if every_step else keras_probs
+    zeros = np.zeros((len(ids), model.get_layer("lstm").units), dtype=np.float32)
+    step_probs, _, _ = step_sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
+    # The same windows in two pieces, carrying the state across: must equal one pass.
+    cut = ids.shape[1] // 2
+    _, h1, c1 = step_sess.run(list(OUTPUTS), {"char_ids": ids[:, :cut], "h": zeros, "c": zeros})
+    split_probs = step_sess.run(["probs"], {"char_ids": ids[:, cut:], "h": h1, "c": c1})[0]
+    (window_probs,) = window_sess.run([WINDOW_OUTPUT], {WINDOW_INPUT: one_hot})
+    checks = {
+        "windowed_onnx_vs_keras": np.abs(window_probs - keras_last).max(),
+        "step_from_zero_state_vs_keras_window": np.abs(step_probs[:, -1] - keras_last).max(),
+        "step_state_carried_vs_one_pass": np.abs(split_probs[:, -1] - step_probs[:, -1]).max(),
+    }
+    if every_step:
+        checks["step_every_position_vs_keras"] = np.abs(step_probs - keras_probs).max()
+    checks = check_parity("shakespeare", checks, log)
+    return checks, keras_last
+
+
+def check_runtime(gen: ShakespeareGenerator, ids: np.ndarray, keras_last: np.ndarray,
+                  texts: list, meta: dict, log) -> dict:
+    """The runtime scores a parity window like Keras did, its one-run loop draws what the step
+    loop draws, and on the trainer's `texts` it reproduces the trainer's held-out loss."""
+    if not np.abs(gen.next_char_probs(ids)[-1] - keras_last).max() <= PARITY_TOL:
+        raise UserError("shakespeare: runtime output differs from Keras")
+    measured = {}
+    if gen.has_loop:
+        measured["loop_equals_step_loop"] = check_loop(gen, log)
+    if texts:
+        loss = heldout_loss(gen, texts, float(meta["data"].get("heldout_fraction", 0.1)))
+        trained = meta.get("metrics", {}).get("heldout_loss_stateful")
+        log(f"runtime held-out loss {loss:.4f} nats/char (trainer, stateful Keras: {trained})")
+        measured["heldout_loss_onnx_stateful"] = round(loss, 6)
+    return measured
 
 
 def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
@@ -168,28 +213,8 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         source = "random chars"
         ids = np.random.default_rng(0).integers(0, n_chars, (cfg.parity_windows, window))
     log(f"parity on {len(ids)} windows of {source}")
-    one_hot = encoding.one_hot(ids)
-    keras_probs = model.predict(one_hot, verbose=0)
-    keras_last = keras_probs[:, -1, :] if every_step else keras_probs
-    zeros = np.zeros((len(ids), units), dtype=np.float32)
-    step_probs, _, _ = step_sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
-    # The same windows in two pieces, carrying the state across: must equal one pass.
-    cut = window // 2
-    _, h1, c1 = step_sess.run(list(OUTPUTS), {"char_ids": ids[:, :cut], "h": zeros, "c": zeros})
-    split_probs = step_sess.run(["probs"], {"char_ids": ids[:, cut:], "h": h1, "c": c1})[0]
-    (window_probs,) = window_sess.run([WINDOW_OUTPUT], {WINDOW_INPUT: one_hot})
-    checks = {
-        "windowed_onnx_vs_keras": np.abs(window_probs - keras_last).max(),
-        "step_from_zero_state_vs_keras_window": np.abs(step_probs[:, -1] - keras_last).max(),
-        "step_state_carried_vs_one_pass": np.abs(split_probs[:, -1] - step_probs[:, -1]).max(),
-    }
-    if every_step:
-        checks["step_every_position_vs_keras"] = np.abs(step_probs - keras_probs).max()
-    checks = {k: float(v) for k, v in checks.items()}
-    for name, diff in checks.items():
-        log(f"parity {name}: max abs diff {diff:.2e}")
-        if not diff <= PARITY_TOL:
-            raise UserError(f"shakespeare parity failed: {name} max abs diff {diff:.2e} > 1e-5")
+    checks, keras_last = parity_checks(model, encoding, step_sess, window_sess, ids, every_step,
+                                       log)
 
     mode, reason = _choose_mode(cfg.mode, meta)
     log(f"generation mode: {mode} ({reason})")
@@ -219,32 +244,20 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         "metrics": {"training": train_metrics,
                     "export": {"parity": checks, "parity_samples": f"{len(ids)} windows "
                                f"of {window} chars ({source})"}},
-        "training_command": meta.get("command"),
-        "export_command": cfg.command,
-        "seed": meta.get("seed"),
-        "versions": {"training": meta.get("versions"), "export": versions()},
+        **provenance(meta, cfg.command),
     }
-    paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
     if cfg.windowed_out is not None:
         Path(cfg.windowed_out).parent.mkdir(parents=True, exist_ok=True)
         Path(cfg.windowed_out).write_bytes(window_proto.SerializeToString())
         log(f"wrote the windowed model to {cfg.windowed_out}")
-    # The runtime must load the written pair and score the parity windows like Keras did.
-    with removed_on_failure(paths):
-        gen = ShakespeareGenerator.load(paths[0])
-        probs, _, _ = gen._run(ids[0], *gen._zero_state())
-        if not np.abs(probs[-1] - keras_last[0]).max() <= PARITY_TOL:
-            raise UserError(f"{paths[0]}: runtime output differs from Keras")
-        if gen.has_loop:
-            out_meta["metrics"]["export"]["loop_equals_step_loop"] = check_loop(gen, log)
-            paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
-        if texts and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS):
-            # Same texts and split as the trainer: must reproduce its stateful held-out loss.
-            loss = heldout_loss(gen, texts, float(run_data.get("heldout_fraction", 0.1)))
-            trained = meta.get("metrics", {}).get("heldout_loss_stateful")
-            log(f"runtime held-out loss {loss:.4f} nats/char (trainer, stateful Keras: {trained})")
-            out_meta["metrics"]["export"]["heldout_loss_onnx_stateful"] = round(loss, 6)
-            paths = write_model(cfg.out_dir, "shakespeare", step_proto, out_meta)
+    # Same texts and split as the trainer: the runtime must reproduce its held-out loss.
+    same_texts = bool(texts) and cfg.heldout_check and run_data.get("texts") == list(data.PLAYS)
+
+    def check(onnx_path: Path) -> dict:
+        return check_runtime(ShakespeareGenerator.load(onnx_path), ids[0], keras_last[0],
+                             texts if same_texts else [], meta, log)
+
+    paths = write_checked(cfg.out_dir, "shakespeare", step_proto, out_meta, check)
     size = sum(p.stat().st_size for p in paths)
     log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.2f} MB)")
     return paths

@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
-# log(0) would be -inf; a floor keeps never-seen symbols at (practically) zero probability.
-_PROB_FLOOR = 1e-12
+# log(0) would be -inf; a floor keeps never-seen symbols at (practically) zero probability and
+# an impossible char's loss at ~27.6 nats. Sampling, losses and the exported loop all use it.
+PROB_FLOOR = 1e-12
 
 
 def check_temperature(temperature: float) -> float:
@@ -31,7 +32,7 @@ def reweight(probs: np.ndarray, temperature: float) -> np.ndarray:
         out = np.zeros_like(probs)
         out[int(np.argmax(probs))] = 1.0
         return out
-    log_probs = np.log(np.maximum(probs, _PROB_FLOOR))
+    log_probs = np.log(np.maximum(probs, PROB_FLOOR))
     # Shift before dividing: the same softmax, but a tiny T cannot overflow to inf - inf = NaN.
     # Overflow there only drives non-maximal entries to -inf, i.e. probability 0: the right limit.
     with np.errstate(over="ignore"):

@@ -29,7 +29,13 @@ from bardbot.models.metadata import (
     rebuild_hint,
     require_io,
 )
-from bardbot.models.sampling import check_temperature, draw_index, reweight, sample_index
+from bardbot.models.sampling import (
+    PROB_FLOOR,
+    check_temperature,
+    draw_index,
+    reweight,
+    sample_index,
+)
 from bardbot.models.steer import Steering
 from bardbot.models.text import CharEncoding
 
@@ -43,8 +49,6 @@ STEERING_INPUTS = {"steer_gain", "steer_next", "steer_start", "steer_floor", "st
 MODES = ("stateful", "windowed")
 # Chars per session run when reading long texts: bounds memory (probs are chunk x n_chars).
 CHUNK = 4096
-# Smallest probability used in the loss, so an impossible char costs ~27.6 nats, not inf.
-_LOSS_FLOOR = 1e-12
 
 
 class _Stepper:
@@ -176,6 +180,17 @@ class ShakespeareGenerator:
         """The text as the model sees it (lowercased if the model is, unseen chars mapped or
         dropped)."""
         return self.encoding.normalize(text)
+
+    def next_char_probs(self, ids) -> np.ndarray:
+        """P(next char) after each of `ids`, read from zero state: (len(ids), n_chars).
+
+        What the model predicts at every position of a text (parity checks, scoring)."""
+        ids = np.asarray(ids).reshape(-1)
+        if (not len(ids) or ids.dtype.kind not in "iu" or ids.min() < 0
+                or ids.max() >= self.encoding.size):
+            raise ValueError(f"ids must be a non-empty sequence of char ids in "
+                             f"[0, {self.encoding.size})")
+        return self._run(ids, *self._zero_state())[0]
 
     def _zero_state(self) -> tuple[np.ndarray, np.ndarray]:
         zeros = np.zeros((1, self.hidden), dtype=np.float32)
@@ -332,7 +347,7 @@ class ShakespeareGenerator:
             targets = ids[i + 1 : i + 1 + len(chunk)]
             picked = probs[np.arange(len(chunk)), targets].astype(np.float64)
             scored = np.arange(i + 1, i + 1 + len(chunk)) >= start
-            total -= float(np.log(np.maximum(picked[scored], _LOSS_FLOOR)).sum())
+            total -= float(np.log(np.maximum(picked[scored], PROB_FLOOR)).sum())
         result = total / (len(ids) - start)
         if not math.isfinite(result):
             raise ModelError(

@@ -22,6 +22,7 @@ from bardbot.models.sampling import sample_index
 from bardbot.models.text import CharEncoding
 from bardbot.trainer import fit, runs
 from bardbot.trainer.config import BardConfig
+from bardbot.trainer.data import split_heldout
 from bardbot.trainer.runs import UserError
 
 EVAL_STREAMS = 16  # held-out text cut into this many streams, each run from a zero state
@@ -150,8 +151,7 @@ def run(cfg: BardConfig) -> dict:
     encoding = CharEncoding.from_corpus(text)
     encoding = CharEncoding(encoding.chars, lowercase=False)
     ids = encoding.encode(text)
-    cut = round(len(ids) * (1 - cfg.heldout))
-    train_ids, held_ids = ids[:cut], ids[cut:]
+    train_ids, held_ids = split_heldout(ids, cfg.heldout)
     print(f"corpus {path.name}: {len(text):,} chars, {encoding.size} symbols; "
           f"train {len(train_ids):,}, held out {len(held_ids):,}")
 
@@ -222,8 +222,6 @@ def run(cfg: BardConfig) -> dict:
                                              cfg.sample_length, temperature, cfg.seed)
         print(f"--- T={temperature}\n{cfg.prompt}{samples[str(temperature)]}\n")
 
-    runs.mark_unfinished(out)
-    trainer.model.save(out / "model.keras")
     meta = {
         "format": runs.run_format("bard"),
         "kind": "bard",
@@ -248,5 +246,6 @@ def run(cfg: BardConfig) -> dict:
                      if k not in ("out", "text", "verbose", "command", "temperatures")},
         "samples": samples,
     }
-    (out / "curve.json").write_text(json.dumps(evals, indent=1) + "\n", encoding="utf-8")
-    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)
+    curve = json.dumps(evals, indent=1) + "\n"
+    return runs.save_run(out, trainer.model, meta, cfg, started,
+                         lambda: (out / "curve.json").write_text(curve, encoding="utf-8"))

@@ -292,6 +292,13 @@ def load_plays(fileids: tuple[str, ...], path: str | None, cache_dir: Path
     return [(f, reader.raw(f)) for f in fileids]
 
 
+def split_heldout(seq, heldout: float):
+    """(training part, held-out part) of a text or id array: the held-out `heldout` fraction
+    is its end. Trainers, exporters and the bard's word list all split text this way."""
+    cut = round(len(seq) * (1 - heldout))
+    return seq[:cut], seq[cut:]
+
+
 def is_reference_corpus(plays: list[tuple[str, str]]) -> bool:
     got = {name: hashlib.sha256(text.encode("latin-1")).hexdigest() for name, text in plays}
     return got == REFERENCE_PLAYS

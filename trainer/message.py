@@ -486,9 +486,6 @@ def run(cfg: MessageConfig) -> dict:
     print("calibration: sigmoid({scale} * logit + {bias} + {log_length} * log(tokens))"
           .format(**calibration))
 
-    runs.mark_unfinished(out)
-    model.save(out / "model.keras")
-    fit.plot_curves(result["history"], out / "training_curves.png", "message sentiment")
     meta = {
         "format": runs.run_format("message"),
         "kind": "message",
@@ -508,5 +505,6 @@ def run(cfg: MessageConfig) -> dict:
                      "negation": cfg.negation,
                      "head": "masked max pooling", "maxlen": cfg.maxlen},
     }
-    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.save_run(out, model, meta, cfg, started, lambda: fit.plot_curves(
+        result["history"], out / "training_curves.png", "message sentiment"))
 

@@ -17,9 +17,10 @@ import resource
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Protocol
 
 # Recorded in meta.json of runs and exported models (those installed).
 DISTRIBUTIONS = ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime",
@@ -104,9 +105,20 @@ def write_meta(out: Path, meta: dict) -> Path:
     return path
 
 
-def finish_run(out: Path, meta: dict, seed: int, command: str, started: float) -> dict:
-    """Add what every run records (seed, command, versions, time, memory); write meta.json."""
-    meta.update(seed=seed, command=command or command_line(), versions=versions(),
+class RunConfig(Protocol):
+    seed: int
+    command: str  # "" when run from the command line: then `command_line()` is recorded
+
+
+def save_run(out: Path, model, meta: dict, cfg: RunConfig, started: float,
+             write_extras: Callable[[], object] = lambda: None) -> dict:
+    """Every trainer's closing steps: mark the run unfinished, save model.keras, write the
+    extras (plots, curves), then meta.json with what every run records (seed, command,
+    versions, time, memory), last of all."""
+    mark_unfinished(out)
+    model.save(out / "model.keras")
+    write_extras()
+    meta.update(seed=cfg.seed, command=cfg.command or command_line(), versions=versions(),
                 wall_seconds=round(time.perf_counter() - started, 1), peak_rss_mb=peak_rss_mb())
     write_meta(out, meta)
     print(f"wrote {out}/model.keras and meta.json (peak RSS {meta['peak_rss_mb']} MB, "

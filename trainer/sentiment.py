@@ -263,12 +263,13 @@ def train(cfg: SentimentConfig, prepared: Prepared) -> dict:
 def write_run(cfg: SentimentConfig, out: Path, prepared: Prepared, metrics: dict,
               started: float) -> dict:
     fit_split = prepared.splits.fit
-    runs.mark_unfinished(out)
-    prepared.model.save(out / "model.keras")
-    fit.plot_curves(metrics["history"], out / "training_curves.png",
-                    f"sentiment, maxlen {cfg.maxlen}")
-    plot_histogram(fit_split.raw_lengths, [cfg.maxlen], out / "lengths.png",
-                   "fit-split review lengths")
+
+    def draw() -> None:
+        fit.plot_curves(metrics["history"], out / "training_curves.png",
+                        f"sentiment, maxlen {cfg.maxlen}")
+        plot_histogram(fit_split.raw_lengths, [cfg.maxlen], out / "lengths.png",
+                       "fit-split review lengths")
+
     meta = {
         "format": runs.run_format("sentiment"),
         "kind": "sentiment",
@@ -283,4 +284,4 @@ def write_run(cfg: SentimentConfig, out: Path, prepared: Prepared, metrics: dict
                      "loss": "binary_crossentropy", "val_split": cfg.val_split,
                      "units": cfg.units, "dropout": cfg.dropout},
     }
-    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.save_run(out, prepared.model, meta, cfg, started, draw)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bardbot.models.sampling import sample_index
+from bardbot.models.sampling import PROB_FLOOR, sample_index
 from bardbot.models.text import CharEncoding
 from bardbot.trainer import fit, runs
 from bardbot.trainer.config import ShakespeareConfig
@@ -25,6 +25,7 @@ from bardbot.trainer.data import (
     is_reference_corpus,
     load_plays,
     load_text_file,
+    split_heldout,
 )
 from bardbot.trainer.runs import UserError
 
@@ -63,17 +64,6 @@ def sequence_model(model):
     seq.get_layer("lstm").set_weights(lstm.get_weights())
     seq.get_layer("dense").set_weights(dense.get_weights())
     return seq
-
-
-def split_heldout(texts: list[np.ndarray], heldout: float
-                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The first (1 - heldout) of each text for training, the rest held out."""
-    train, held = [], []
-    for ids in texts:
-        cut = round(len(ids) * (1 - heldout))
-        train.append(ids[:cut])
-        held.append(ids[cut:])
-    return train, held
 
 
 def window_starts(segments: list[np.ndarray], window: int, step: int
@@ -133,7 +123,7 @@ def windowed_loss(model, encoding: CharEncoding, segments: list[np.ndarray], win
         probs = _last_step(model.predict_on_batch(encoding.one_hot(ids[chosen[:, None]
                                                                       + offsets])))
         target = ids[chosen + window]
-        total += -np.log(np.maximum(probs[np.arange(len(chosen)), target], 1e-12)).sum()
+        total += -np.log(np.maximum(probs[np.arange(len(chosen)), target], PROB_FLOOR)).sum()
     return float(total / len(starts))
 
 
@@ -146,7 +136,7 @@ def stateful_losses(seq_model, encoding: CharEncoding, segments: list[np.ndarray
         if len(seg) < 2:
             continue
         probs = seq_model.predict_on_batch(encoding.one_hot(seg[None, :-1]))[0]
-        nll = -np.log(np.maximum(probs[np.arange(len(seg) - 1), seg[1:]], 1e-12))
+        nll = -np.log(np.maximum(probs[np.arange(len(seg) - 1), seg[1:]], PROB_FLOOR))
         nll_all.append(nll)
         nll_same.append(nll[window - 1:])
     cat_all = np.concatenate(nll_all) if nll_all else np.zeros(0)
@@ -239,7 +229,8 @@ def run(cfg: ShakespeareConfig) -> dict:
         # Caught before fitting: sampling comes after training, and would fail there.
         raise UserError(f"--prompt {cfg.prompt!r} has no character of the corpus; give a prompt "
                         f"in the text's own characters or leave --prompt out")
-    train_segs, held_segs = split_heldout([encoding.encode(t) for _, t in plays], cfg.heldout)
+    splits = [split_heldout(encoding.encode(t), cfg.heldout) for _, t in plays]
+    train_segs, held_segs = [train for train, _ in splits], [held for _, held in splits]
     ids, starts = window_starts(train_segs, cfg.window, cfg.step)
     if len(starts) == 0:
         raise UserError(f"the corpus is too short for {cfg.window}-char windows; give more text")
@@ -288,9 +279,6 @@ def run(cfg: ShakespeareConfig) -> dict:
                                              temperature, cfg.window, cfg.seed)
         print(f"--- T={temperature}\n{samples['prompt']}|{samples[str(temperature)]}\n")
 
-    runs.mark_unfinished(out)
-    model.save(out / "model.keras")
-    fit.plot_curves(hist, out / "training_curves.png", f"shakespeare, objective {cfg.objective}")
     meta = {
         "format": FORMAT,
         "kind": "shakespeare",
@@ -320,4 +308,5 @@ def run(cfg: ShakespeareConfig) -> dict:
                      "init_from": cfg.init_from},
         "samples": samples,
     }
-    return runs.finish_run(out, meta, cfg.seed, cfg.command, started)
+    return runs.save_run(out, model, meta, cfg, started, lambda: fit.plot_curves(
+        hist, out / "training_curves.png", f"shakespeare, objective {cfg.objective}"))

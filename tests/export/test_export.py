@@ -1,6 +1,6 @@
 import json
 
-import bardbot.export.sentiment as export_sentiment_module
+import bardbot.export.onnx_io as onnx_io
 import numpy as np
 import onnx
 import pytest
@@ -83,7 +83,7 @@ def test_step_model_reproduces_the_windowed_model_from_zero_state(tiny):
     windows = np.random.default_rng(1).integers(0, gen.encoding.size, (8, WINDOW))
     expected = model.predict(gen.encoding.one_hot(windows), verbose=0)
     for window, probs in zip(windows, expected, strict=True):
-        step_probs, _, _ = gen._run(window, *gen._zero_state())
+        step_probs = gen.next_char_probs(window)
         assert np.abs(step_probs[-1] - probs).max() <= 1e-5
     meta = json.loads((tiny.models / "shakespeare.json").read_text())
     assert max(meta["metrics"]["export"]["parity"].values()) <= 1e-5
@@ -100,7 +100,7 @@ def test_every_step_objective_exports_and_matches_at_every_position(tmp_path):
     ids = gen.encoding.encode("to be, or not to be: that")
     expected = keras.models.load_model(run / "model.keras").predict(
         gen.encoding.one_hot(ids)[None], verbose=0)[0]
-    probs, _, _ = gen._run(ids, *gen._zero_state())
+    probs = gen.next_char_probs(ids)
     assert np.abs(probs - expected).max() <= 1e-5
 
 
@@ -143,7 +143,7 @@ def test_max_words_cuts_the_vocabulary(tiny, tmp_path):
 
 
 def test_parity_failure_stops_the_export(tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(export_sentiment_module, "PARITY_TOL", -1.0)
+    monkeypatch.setattr(onnx_io, "PARITY_TOL", -1.0)
     with pytest.raises(UserError, match="parity failed"):
         export_sentiment(SentimentExport(tiny.sentiment, tmp_path, embedding_dtype="float32",
                                          search_data=False), log=quiet)
@@ -362,3 +362,28 @@ def test_a_pair_that_fails_the_runtime_check_is_not_left_behind(tiny, tmp_path, 
                                          search_data=False), log=quiet)
     assert not (tmp_path / "sentiment.onnx").exists()
     assert not (tmp_path / "sentiment.json").exists()
+
+
+def test_a_pair_that_fails_the_runtime_check_leaves_the_one_there_intact(tiny, tmp_path,
+                                                                           monkeypatch):
+    shipped = {name: (tiny.models / name).read_bytes()
+               for name in ("sentiment.onnx", "sentiment.json")}
+    for name, data in shipped.items():
+        (tmp_path / name).write_bytes(data)
+    monkeypatch.setattr(SentimentClassifier, "scores", lambda self, ids: np.zeros(len(ids)) + 2)
+    with pytest.raises(UserError, match="runtime output differs"):
+        export_sentiment(SentimentExport(tiny.sentiment, tmp_path, embedding_dtype="float32",
+                                         search_data=False), log=quiet)
+    assert {name: (tmp_path / name).read_bytes() for name in shipped} == shipped
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(shipped)
+
+
+@pytest.mark.parametrize("diff", [2e-5, float("nan")])
+def test_check_parity_stops_on_a_difference_over_the_tolerance_or_nan(diff):
+    logged = []
+    diffs = onnx_io.check_parity("m", {"ok": np.float32(2**-20)}, logged.append)
+    assert diffs == {"ok": 2**-20} and type(diffs["ok"]) is float  # plain floats for the JSON
+    with pytest.raises(UserError, match="m parity failed: bad max abs diff"):
+        onnx_io.check_parity("m", {"ok": 0.0, "bad": diff}, logged.append)
+    assert logged[-2:] == ["parity ok: max abs diff 0.00e+00",
+                           f"parity bad: max abs diff {diff:.2e}"]

@@ -205,6 +205,24 @@ def test_loss_is_mean_nats_per_char_and_chunking_does_not_change_it(gen, monkeyp
         gen.loss("x🙂")
 
 
+def test_next_char_probs_are_the_step_models_from_zero_state(gen):
+    ids = gen.encoding.encode("To be, or not to be")
+    probs = gen.next_char_probs(ids)
+    assert probs.shape == (len(ids), gen.encoding.size)
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    # The loss is the mean -log P of each next char: the same numbers, read another way.
+    nll = -np.log(probs[np.arange(len(ids) - 1), ids[1:]].astype(np.float64))
+    assert gen.loss(gen.encoding.decode(ids)) == pytest.approx(nll.mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("ids", [[], [-1], "ab", [0.5]])
+def test_next_char_probs_rejects_what_is_not_char_ids(gen, ids):
+    with pytest.raises(ValueError, match="char ids"):
+        gen.next_char_probs(ids)
+    with pytest.raises(ValueError, match="char ids"):
+        gen.next_char_probs([gen.encoding.size])
+
+
 @pytest.mark.parametrize("text", [None, 3, b"to be"])
 def test_loss_rejects_non_text_like_generate_does(gen, text):
     with pytest.raises(TypeError, match="must be str"):

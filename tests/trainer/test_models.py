@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from bardbot.models.sampling import reweight, sample_index
 from bardbot.models.text import CharEncoding
+from bardbot.trainer.data import split_heldout
 from bardbot.trainer.sentiment import build_model as build_sentiment
 from bardbot.trainer.sentiment import param_counts, reference_trainable_params
 from bardbot.trainer.shakespeare import (
@@ -10,7 +11,6 @@ from bardbot.trainer.shakespeare import (
     make_batches,
     reference_params,
     sequence_model,
-    split_heldout,
     stateful_losses,
     window_starts,
     windowed_loss,
@@ -44,8 +44,9 @@ def test_reference_char_model_has_98098_params_for_both_objectives():
 
 def test_windows_never_cross_the_heldout_split_or_texts():
     texts = [np.arange(100), np.arange(100, 150)]
-    train, held = split_heldout(texts, 0.1)
+    train, held = zip(*(split_heldout(t, 0.1) for t in texts), strict=True)
     assert [len(t) for t in train] == [90, 45] and [len(h) for h in held] == [10, 5]
+    assert split_heldout("to be or not", 0.25) == ("to be or ", "not")  # text splits alike
     ids, starts = window_starts(train, window=40, step=3)
     assert ids.tolist() == list(range(90)) + list(range(100, 145))
     for s in starts:  # window + next char inside one training segment

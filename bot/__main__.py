@@ -163,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bardbot.assembly import load_engine
     from bardbot.metrics import MetricsError
     from bardbot.models import ModelError
+    from bardbot.models.play import Speakers
     from bardbot.settings import SettingsError
 
     try:
@@ -178,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.metrics is not None:
             log.warning("BARDBOT_METRICS / --metrics: metrics are served by the Discord bot only, "
                         "not in console mode")
-        return console.run(engine)
+        return console.run(engine, speakers=Speakers(config.play_speaker))
 
     from bardbot.client import run_bot
 

@@ -8,6 +8,7 @@ from bardbot import metrics, settings
 from bardbot.cog import Bard
 from bardbot.config import Config
 from bardbot.engine import Engine
+from bardbot.models.play import Speakers
 from bardbot.settings import GuildSettings, SettingsStore
 from discord.ext import commands
 
@@ -42,12 +43,14 @@ async def open_settings(config: Config) -> SettingsStore:
     return await settings.open_store(config.db_path, GuildSettings(chat_enabled=config.chat))
 
 
-async def install(bot: commands.Bot, engine: Engine, store: SettingsStore) -> Bard:
+async def install(
+    bot: commands.Bot, engine: Engine, store: SettingsStore, speakers: Speakers | None = None
+) -> Bard:
     """The Bard cog on `engine` and `store`, added to `bot` all or nothing. The cog owns both
     from here: unloading it, or a failure here, closes them (an open store's thread would keep
     the host process from exiting)."""
     try:
-        cog = Bard(bot, engine, store, owns_resources=True)
+        cog = Bard(bot, engine, store, owns_resources=True, speakers=speakers)
     except BaseException:  # e.g. the host already has an "Analyze sentiment" context menu
         engine.close()
         await store.close()
@@ -61,7 +64,8 @@ async def assemble(bot: commands.Bot, config: Config, engine: Engine) -> Bard:
     the Bard cog on it and `engine`, and the metrics endpoint if asked for (a taken port stops
     us too: the cog is removed again)."""
     # No thread runs before the engine's first request: nothing to close if the store fails.
-    cog = await install(bot, engine, await open_settings(config))
+    cog = await install(bot, engine, await open_settings(config),
+                        Speakers(config.play_speaker))
     await serve_metrics(bot, config, engine, cog)
     return cog
 

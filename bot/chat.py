@@ -14,6 +14,7 @@ from bardbot.engine import Busy, Engine
 from bardbot.handlers import Reply
 from bardbot.interactions import BUSY
 from bardbot.limits import UserError
+from bardbot.models.play import Speakers
 from bardbot.settings import GuildSettings
 
 # Channel types a chat reply can be posted in (a category or directory cannot be allowed).
@@ -57,13 +58,14 @@ def allowed_here(settings: GuildSettings, message: discord.Message) -> bool:
 
 
 async def reply_to(
-    engine: Engine, me: discord.ClientUser, message: discord.Message, settings: GuildSettings
+    engine: Engine, speakers: Speakers, me: discord.ClientUser, message: discord.Message,
+    settings: GuildSettings,
 ) -> tuple[Reply, str]:
     """The reply and its outcome for the metrics (ok, user_error or busy)."""
     try:
         async with message.channel.typing():
             text = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
-            return await handlers.chat(engine, text, settings), "ok"
+            return await handlers.chat(engine, text, settings, speakers), "ok"
     except UserError as e:
         return Reply(str(e)), "user_error"
     except Busy:

@@ -42,6 +42,7 @@ from bardbot.limits import (
     check_length,
     check_temperature,
 )
+from bardbot.models.play import Speakers
 from bardbot.mood import DAYS_RANGE, DEFAULT_DAYS, MoodRecorder
 from bardbot.settings import MAX_MOOD_DAYS, GuildSettings, SettingsError, SettingsStore
 from discord import app_commands
@@ -80,10 +81,12 @@ class Bard(commands.Cog):
         *,
         defer_after: float = 1.0,
         owns_resources: bool = True,
+        speakers: Speakers | None = None,
     ):
         self.bot = bot
         self.engine = engine
         self.store = store
+        self.speakers = speakers or Speakers()  # who chat replies speak as (Config.play_speaker)
         # Work that has not finished after this many seconds is deferred ("thinking..."), then
         # followed up: Discord drops an interaction not acknowledged within 3 s.
         self.defer_after = defer_after
@@ -415,7 +418,8 @@ class Bard(commands.Cog):
                 log.info("busy: chat %s (channel queue full)", context)
             else:
                 assert self.bot.user is not None  # addressed
-                reply, outcome = await reply_to(self.engine, self.bot.user, message, settings)
+                reply, outcome = await reply_to(
+                    self.engine, self.speakers, self.bot.user, message, settings)
             # A reply to a message deleted meanwhile is still sent, as a plain message.
             reference = message.to_reference(fail_if_not_exists=False)
             await message.channel.send(reply.content, reference=reference,

@@ -47,6 +47,7 @@ class Config:
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (needs shard_count)
     chat: bool = True  # chat replies on by default in servers that did not choose
     message_content: bool = False  # ask Discord for message text (channel mood needs it)
+    play_speaker: str = "rotate"  # chat in play form as: off, rotate or a speaker's name
     sentiment_workers: int = EngineLimits.sentiment_workers  # the engine's defaults, said once
     generate_workers: int = EngineLimits.generate_workers
     max_generations: int = EngineLimits.max_generations
@@ -201,22 +202,17 @@ def parser() -> argparse.ArgumentParser:
         help="per-server settings: a SQLite file (default: ~/.local/state/bardbot/settings.db)"
         " or a postgresql://user@host/db URL [BARDBOT_DB]",
     )
-    p.add_argument(
-        "--sync-guild",
-        metavar="ID",
-        help="at start, sync the commands to this server only [BARDBOT_SYNC_GUILD]",
-    )
+    p.add_argument("--sync-guild", metavar="ID",
+                   help="at start, sync the commands to this server only [BARDBOT_SYNC_GUILD]")
     p.add_argument(
         "--shards",
         metavar="N",
         help="run as AutoShardedBot with N shards; 'auto' for Discord's recommended "
         "count [BARDBOT_SHARDS]",
     )
-    p.add_argument(
-        "--shard-ids",
-        metavar="IDS",
-        help="comma-separated shards this process runs, with --shards N [BARDBOT_SHARD_IDS]",
-    )
+    p.add_argument("--shard-ids", metavar="IDS",
+                   help="comma-separated shards this process runs, with --shards N "
+                   "[BARDBOT_SHARD_IDS]")
     p.add_argument(
         "--no-chat",
         dest="chat",
@@ -231,6 +227,9 @@ def parser() -> argparse.ArgumentParser:
         help="ask Discord for the Message Content intent (also switch it on in the developer"
         " portal): servers may then turn on channel mood [BARDBOT_MESSAGE_CONTENT]",
     )
+    p.add_argument("--play-speaker", metavar="NAME",
+                   help="chat in play form (case-kept models) answering as this speaker; "
+                   "rotate (default) or off [BARDBOT_PLAY_SPEAKER]")
     for _, flag, variable, what in ENGINE_FLAGS:
         p.add_argument(flag, metavar="N", help=f"{what} [{variable}]")
     p.add_argument("--log-level", metavar="LEVEL",
@@ -329,11 +328,12 @@ def load_config(
         pick(args.log_level, "BARDBOT_LOG_LEVEL"), pick(args.log_format, "BARDBOT_LOG_FORMAT")
     )
     metrics_at = pick(args.metrics, "BARDBOT_METRICS")
-    try:  # read by handlers.play_speakers(); a bad value stops the bot here, at start
-        pick(None, play.ENV)  # a token set there by mistake is refused without echoing it
-        play.Speakers(env.get(play.ENV, "rotate"))
+    # A token set there by mistake is refused by pick() without echoing it.
+    speaker = pick(args.play_speaker, "BARDBOT_PLAY_SPEAKER") or "rotate"
+    try:  # a bad value stops the bot here, at start
+        speaker = play.Speakers(speaker).spec
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(f"--play-speaker / BARDBOT_PLAY_SPEAKER: {exc}") from None
     sentiment = pick(args.sentiment_model, "BARDBOT_SENTIMENT_MODEL")
     shakespeare = pick(args.shakespeare_model, "BARDBOT_SHAKESPEARE_MODEL")
     db = pick(args.db, "BARDBOT_DB")
@@ -353,6 +353,7 @@ def load_config(
         shard_ids=shard_ids,
         chat=chat,
         message_content=message_content,
+        play_speaker=speaker,
         **engine,
         log_level=level,
         log_format=log_format,

@@ -32,6 +32,7 @@ from bardbot import handlers
 from bardbot.engine import Busy, Engine
 from bardbot.handlers import Reply
 from bardbot.limits import UserError, check_length, check_temperature, parse_bool
+from bardbot.models.play import Speakers
 from bardbot.mood import DEFAULT_DAYS, MoodRecorder
 from bardbot.settings import GuildSettings, open_store
 
@@ -113,9 +114,11 @@ def default_chart_dir() -> Path:
 
 class Console:
     def __init__(
-        self, engine: Engine, settings: GuildSettings | None = None, chart_dir: Path | None = None
+        self, engine: Engine, settings: GuildSettings | None = None, chart_dir: Path | None = None,
+        speakers: Speakers | None = None,
     ):
         self.engine = engine
+        self.speakers = speakers or Speakers()  # who chat replies speak as (Config.play_speaker)
         self.settings = settings or GuildSettings()
         self.chart_dir = chart_dir or default_chart_dir()
         self._mood: MoodRecorder | None = None  # opened at the first chat line or /mood
@@ -161,7 +164,7 @@ class Console:
             return Reply(HELP)
         if not line.startswith("/"):
             (await self._recorder()).sample(CONSOLE_ID, CONSOLE_ID, line)
-            return await handlers.chat(self.engine, line, self.settings)
+            return await handlers.chat(self.engine, line, self.settings, self.speakers)
         command, _, rest = line[1:].partition(" ")
         command = command.lower()
         if command == "sentiment":
@@ -303,7 +306,10 @@ def render_text(reply: Reply, *, plain: bool = False) -> str:
     return "\n".join(parts)
 
 
-def run(engine: Engine, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+def run(
+    engine: Engine, stdin: TextIO | None = None, stdout: TextIO | None = None,
+    speakers: Speakers | None = None,
+) -> int:
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     # Bytes that are not valid in the locale's encoding become U+FFFD, line by line, instead of
@@ -314,7 +320,7 @@ def run(engine: Engine, stdin: TextIO | None = None, stdout: TextIO | None = Non
     try:
         with asyncio.Runner() as runner:
             try:
-                console = Console(engine)
+                console = Console(engine, speakers=speakers)
                 try:
                     return console.run(runner, stdin, stdout, stdin.isatty())
                 finally:

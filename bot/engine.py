@@ -26,16 +26,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bardbot import metrics
 from bardbot.limits import Busy
+
+if TYPE_CHECKING:  # the runtime models load only when the bot assembles them
+    from bardbot.models.sentiment import SentimentResult
 
 
 class Classifier(Protocol):
     info: dict
 
-    def predict(self, texts: list[str]) -> list[Any]: ...
+    def predict(self, texts: list[str]) -> list[SentimentResult]: ...
 
     def explain(self, texts: list[str]) -> list[list[tuple[str, float]]]: ...
 
@@ -43,9 +46,17 @@ class Classifier(Protocol):
 class Generator(Protocol):
     info: dict
     max_length: int
+    # Whether the model knows `NAME:` lines and can `answer` as a speaker (models/play.py): the
+    # case-kept bard does, the lowercase reference does not.
+    writes_plays: bool
 
     def generate(
         self, prompt: str, length: int = ..., temperature: float = ..., seed: int | None = ...
+    ) -> str: ...
+
+    def answer(
+        self, message: str, speaker: str, length: int = ..., temperature: float = ...,
+        seed: int | None = ...,
     ) -> str: ...
 
     def normalize(self, text: str) -> str: ...
@@ -95,7 +106,7 @@ class Engine:
         self.generate_ms: deque[float] = deque(maxlen=256)
         self.started = time.time()
 
-    async def classify(self, text: str) -> Any:
+    async def classify(self, text: str) -> SentimentResult:
         """The SentimentResult of one text, computed in a batch with concurrent requests."""
         if len(self._queue) + self._in_batch >= self.limits.max_queued_texts:
             metrics.count_busy("sentiment")
@@ -112,7 +123,7 @@ class Engine:
         self.background_dropped += 1
         return True
 
-    async def classify_background(self, text: str) -> Any:
+    async def classify_background(self, text: str) -> SentimentResult:
         """Like `classify`, for work nobody waits on (Busy, and counted as dropped, when
         `max_background` texts already wait)."""
         if self.background_full():
@@ -239,7 +250,7 @@ class Engine:
         seed: int | None = None,
     ) -> str:
         """`speaker`'s speech answering `message` (at most `length` chars), in a worker thread;
-        needs a generator with `answer` (the bard)."""
+        needs a generator that `writes_plays`."""
         return await self._generation(partial(
             self.generator.answer, message, speaker, length=length, temperature=temperature,
             seed=seed))

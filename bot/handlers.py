@@ -13,7 +13,7 @@ import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from bardbot.engine import Busy, Engine
@@ -22,6 +22,9 @@ from bardbot.metrics import version
 from bardbot.models import play
 from bardbot.models.errors import TextError
 from bardbot.settings import GuildSettings
+
+if TYPE_CHECKING:  # the runtime models load only when the bot assembles them
+    from bardbot.models.sentiment import SentimentResult
 
 MESSAGE_LIMIT = 2000  # Discord's limit for a message's content
 TEMPERATURE_HINTS = {0.2: "conservative", 0.5: "balanced", 1.0: "adventurous"}  # the reference's
@@ -59,7 +62,7 @@ def bar(score: float, width: int = BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def sentiment_summary(result: Any) -> str:
+def sentiment_summary(result: SentimentResult) -> str:
     """One line: label, P(positive) as a percentage and a bar, the uncertainty flag."""
     line = f"**{result.label}** {result.score:.0%} positive `{bar(result.score)}`"
     if result.uncertain:
@@ -79,7 +82,7 @@ def reasons_line(reasons: Sequence[tuple[str, float]], per_side: int = 3) -> str
     return " · ".join(parts)
 
 
-def format_sentiment(text: str, result: Any, reasons: Sequence[tuple[str, float]] = (),
+def format_sentiment(text: str, result: SentimentResult, reasons: Sequence[tuple[str, float]] = (),
                      *, quote_limit: int = 300) -> Reply:
     lines = [sentiment_summary(result)]
     if why := reasons_line(reasons):
@@ -148,48 +151,33 @@ async def shakespeare(
     # Never glued onto the prompt's last word; ends at a word boundary (models/play.py).
     joined = play.continuation_prompt(prompt)
     continuation = await engine.generate(
-        joined.model_prompt, length=length + 1, temperature=temperature, seed=seed
+        joined.model_prompt, length=play.generated_length(length), temperature=temperature,
+        seed=seed,
     )
     text = joined.separator + play.trim(continuation, length)
     return format_shakespeare(joined.shown_prompt, text, temperature, length)
 
 
-_speakers: play.Speakers | None = None
-
-
-def play_speakers() -> play.Speakers:
-    """Who the bard answers chat as: $BARDBOT_PLAY_SPEAKER (off | rotate | a name), read once."""
-    global _speakers
-    if _speakers is None:
-        _speakers = play.Speakers()
-    return _speakers
-
-
-def _writes_plays(engine: Engine) -> bool:
-    """Play form needs a model that knows `NAME:` lines and answers in them: the case-kept
-    bard, not the lowercase reference."""
-    encoding = getattr(engine.generator, "encoding", None)
-    return getattr(encoding, "lowercase", True) is False and hasattr(engine.generator, "answer")
-
-
 async def chat(
-    engine: Engine, text: str, settings: GuildSettings, seed: int | None = None
+    engine: Engine, text: str, settings: GuildSettings, speakers: play.Speakers,
+    seed: int | None = None,
 ) -> Reply:
-    """A chat message continued in Shakespeare's style at the server's settings."""
+    """A chat message continued in Shakespeare's style at the server's settings; answered in
+    play form, as the next of `speakers`, when they are on and the model writes plays."""
     text = text.strip()
     if not text:
         raise UserError(
             "Say something after the mention and I will continue it, Shakespeare-style."
         )
     check_size(text, "message")  # bounded before the tokenizer's regexes see it
-    speakers = play_speakers()
-    speaker = speakers.next() if speakers.enabled and _writes_plays(engine) else None
+    speaker = speakers.next() if speakers.enabled and engine.generator.writes_plays else None
     if speaker:  # play form: the bard answers the message as `speaker` (models/steer.py)
         generation = engine.answer(text[-PROMPT_LIMIT:], speaker, length=settings.length,
                                    temperature=settings.temperature, seed=seed)
     else:  # what the continuation follows: the end of the message (and maybe a space)
         joined = play.continuation_prompt(text[-(PROMPT_LIMIT - 1):])
-        generation = engine.generate(joined.model_prompt, length=settings.length + 1,
+        generation = engine.generate(joined.model_prompt,
+                                     length=play.generated_length(settings.length),
                                      temperature=settings.temperature, seed=seed)
     footer = ""
     if settings.show_sentiment:
@@ -209,7 +197,7 @@ async def chat(
     return Reply(clip(body, MESSAGE_LIMIT - len(footer)) + footer)
 
 
-async def _classified(engine: Engine, text: str) -> Any:
+async def _classified(engine: Engine, text: str) -> SentimentResult | None:
     """The text's sentiment, or None when this text alone cannot be analysed."""
     try:
         return await engine.classify(text)

@@ -19,7 +19,6 @@ longer than the whole length is cut hard).
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from dataclasses import dataclass
 ROTATION = ("ROMEO", "JULIET", "GLOUCESTER", "KING RICHARD III", "MENENIUS", "PETRUCHIO",
             "ISABELLA", "DUKE VINCENTIO", "QUEEN MARGARET", "CORIOLANUS")
 USER_SPEAKER = "First Citizen"
-ENV = "BARDBOT_PLAY_SPEAKER"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z .'-]{0,39}$")
 
 
@@ -46,6 +44,11 @@ def continuation_prompt(prompt: str) -> Continuation:
     if not prompt or prompt[-1].isspace():
         return Continuation(prompt, prompt, "")
     return Continuation(prompt + " ", prompt, " ")
+
+
+def generated_length(length: int) -> int:
+    """How many chars to generate for a text of at most `length`: one more, for `trim`."""
+    return length + 1
 
 
 def trim(text: str, length: int) -> str:
@@ -86,16 +89,16 @@ def speech(text: str, length: int) -> str:
 class Speakers:
     """Who the bard speaks as: one fixed name, or the next one of ROTATION on each reply.
 
-    `spec` (default: $BARDBOT_PLAY_SPEAKER): "off" (continue the message instead, no play
-    form), "rotate", or a speaker's name (letters, spaces, . ' -; at most 40 chars).
+    `spec`: "off" (continue the message instead, no play form), "rotate", or a speaker's name
+    (letters, spaces, . ' -; at most 40 chars). Built once from the bot's `Config`.
     """
 
-    def __init__(self, spec: str | None = None) -> None:
-        spec = (os.environ.get(ENV, "rotate") if spec is None else spec).strip()
+    def __init__(self, spec: str = "rotate") -> None:
+        spec = spec.strip()
         if spec.lower() not in ("off", "rotate") and not _NAME.match(spec):
             # A long value is not repeated: it could be a token set in the wrong variable.
             got = repr(spec) if len(spec) <= 40 else f"a {len(spec)}-character value (not shown)"
-            raise ValueError(f"{ENV}: give off, rotate or a speaker's name (letters, spaces, "
+            raise ValueError(f"give off, rotate or a speaker's name (letters, spaces, "
                              f". ' -; at most 40), got {got}")
         self.spec = spec.lower() if spec.lower() in ("off", "rotate") else spec
         self._cycle = itertools.cycle(ROTATION)

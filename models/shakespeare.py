@@ -176,6 +176,12 @@ class ShakespeareGenerator:
         """The shipped name ("bard", "reference") or the file's path."""
         return self.info["name"]
 
+    @property
+    def writes_plays(self) -> bool:
+        """Whether `answer` writes a speaker's speech: only a case-kept model knows `NAME:` lines
+        from the rest of the text."""
+        return not self.encoding.lowercase
+
     def normalize(self, text: str) -> str:
         """The text as the model sees it (lowercased if the model is, unseen chars mapped or
         dropped)."""
@@ -316,9 +322,9 @@ class ShakespeareGenerator:
         steering = steering.after(self.encoding.encode(opening))
         prompt = play.play_prompt(message, speaker) + opening
         # The whole draw comes from `seed`: the opening's two uniforms, then the text's.
-        text = self.generate(prompt, max(0, length + 1 - len(opening)), temperature,
-                             seed=int(rng.integers(2**63)), steering=steering,
-                             stop_at_blank_line=True)
+        more = max(0, play.generated_length(length) - len(opening))
+        text = self.generate(prompt, more, temperature, seed=int(rng.integers(2**63)),
+                             steering=steering, stop_at_blank_line=True)
         return play.speech(opening + text, length)
 
     def loss(self, text: str, context: str = "") -> float:

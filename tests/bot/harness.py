@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
 
+from bardbot.models.sentiment import SentimentResult
 from bardbot.models.text import tokenize
 
 # The network-free Discord (payloads, FakeSession, make_bot, ...), re-exported for the tests.
@@ -21,18 +21,6 @@ POSITIVE = {"good", "great", "loved", "love", "wonderful", "best", "fun"}
 NEGATIVE = {"bad", "awful", "hated", "boring", "dull", "worst"}
 VOCAB = POSITIVE | NEGATIVE | {"the", "a", "film", "movie", "it", "was", "i", "this", "is", "and",
                                  ",", "."}
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    label: str
-    score: float
-    confidence: float
-    uncertain: bool
-    tokens: tuple[str, ...]
-    unknown: tuple[str, ...]
-    unknown_ratio: float
-    truncated: bool
 
 
 class FakeClassifier:
@@ -51,7 +39,7 @@ class FakeClassifier:
             "sha256": "ab" * 32,
         }
 
-    def predict(self, texts: list[str]) -> list[FakeResult]:
+    def predict(self, texts: list[str]) -> list[SentimentResult]:
         self.batches.append(len(texts))
         out = []
         for text in texts:
@@ -61,7 +49,7 @@ class FakeClassifier:
             neg = sum(t in NEGATIVE for t in tokens)
             score = 1 / (1 + math.exp(-(pos - neg)))
             out.append(
-                FakeResult(
+                SentimentResult(
                     label="positive" if score >= 0.5 else "negative",
                     score=score,
                     confidence=max(score, 1 - score),
@@ -87,6 +75,7 @@ class FakeGenerator:
     and busy; checks its arguments like the real generator."""
 
     max_length = 2000
+    writes_plays = False  # like the lowercase reference: chat continues the message
     PHRASE = "and thou art more lovely, @everyone <@&1> **bold** "
 
     def __init__(self, phrase: str | None = None) -> None:

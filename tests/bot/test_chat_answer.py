@@ -15,18 +15,14 @@ pytestmark = pytest.mark.skipif(not (MODELS_DIR / "bard.onnx").is_file(),
                                 reason="bard not exported")
 
 
-@pytest.fixture
-def speaker(monkeypatch):
-    monkeypatch.setattr(handlers, "_speakers", play.Speakers("JULIET"))
-
-
-async def test_the_bard_answers_in_play_form(speaker):
+async def test_the_bard_answers_in_play_form():
     bard = ShakespeareGenerator.load("bard")
     engine = Engine(FakeClassifier(), bard)
     try:
         settings = GuildSettings(length=120)
         message = "my dog died this morning and I cannot stop crying"
-        reply = await handlers.chat(engine, message, settings, seed=5)
+        reply = await handlers.chat(engine, message, settings, play.Speakers("JULIET"),
+                                    seed=5)
         speech = bard.answer(message, "JULIET", 120, 0.5, seed=5)
         assert reply.content == "**JULIET:**\n" + handlers.escape(speech)
         assert 0 < len(speech) <= 120 and "\n\n" not in speech
@@ -34,10 +30,16 @@ async def test_the_bard_answers_in_play_form(speaker):
         engine.close()
 
 
-async def test_a_generator_without_answers_continues_the_message(speaker):
+def test_only_a_case_kept_model_writes_plays():
+    assert ShakespeareGenerator.load("bard").writes_plays
+    assert not ShakespeareGenerator.load("reference").writes_plays
+
+
+async def test_a_generator_without_plays_continues_the_message():
     engine = Engine(FakeClassifier(), FakeGenerator())
     try:
-        reply = await handlers.chat(engine, "to be", GuildSettings(length=20))
+        reply = await handlers.chat(engine, "to be", GuildSettings(length=20),
+                                    play.Speakers("JULIET"))
         assert reply.content.startswith("…and thou art")
     finally:
         engine.close()

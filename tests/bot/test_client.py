@@ -57,6 +57,12 @@ async def test_defaults(standalone):
     assert bot.get_cog("Bard") is not None
     assert session.requests == []  # nothing synced unless asked
     assert bot.get_cog("Bard").store.defaults.chat_enabled  # chat on in the standalone bot
+    assert bot.get_cog("Bard").speakers.spec == "rotate"
+
+
+async def test_the_play_speaker_flag_reaches_the_cog(standalone):
+    bot, _ = await standalone("--play-speaker", "JULIET")
+    assert bot.get_cog("Bard").speakers.next() == "JULIET"
 
 
 async def test_sync_guild_at_start(standalone):

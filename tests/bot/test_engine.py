@@ -9,6 +9,7 @@ from bardbot import handlers
 from bardbot.engine import Engine
 from bardbot.limits import UserError
 from bardbot.models import TextError
+from bardbot.models.play import Speakers
 from bardbot.settings import GuildSettings
 
 from tests.bot.harness import FakeClassifier, FakeGenerator
@@ -68,7 +69,8 @@ async def test_a_text_past_its_budget_gets_a_clear_message_while_others_are_answ
                                    return_exceptions=True)
     assert isinstance(replies[0], UserError) and str(replies[0]) == handlers.CANNOT_ANALYSE
     assert "positive" in replies[1].content and "negative" in replies[2].content
-    chat = await handlers.chat(engine, bad, GuildSettings(show_sentiment=True), seed=1)
+    chat = await handlers.chat(engine, bad, GuildSettings(show_sentiment=True),
+                               Speakers(), seed=1)
     assert chat.content.endswith("-# could not analyse your message's sentiment")
     engine.close()
 

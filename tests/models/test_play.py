@@ -55,17 +55,17 @@ def test_speakers_rotate_or_stay_fixed_or_are_off():
     assert play.Speakers("ROTATE").enabled and not play.Speakers("off").enabled
 
 
-def test_speakers_read_the_environment(monkeypatch):
-    monkeypatch.setenv(play.ENV, "JULIET")
-    assert play.Speakers().next() == "JULIET"
-    monkeypatch.setenv(play.ENV, "<@123>")
-    with pytest.raises(ValueError, match=play.ENV):
-        play.Speakers()
+def test_a_speaker_is_a_name_or_off_or_rotate():
+    with pytest.raises(ValueError, match="a speaker's name"):
+        play.Speakers("<@123>")
 
 
-def test_a_bad_speaker_stops_the_bot_at_start():
+def test_the_speaker_comes_from_the_flag_or_the_environment():
     from bardbot.config import ConfigError, load_config
 
-    assert load_config([], {play.ENV: "JULIET"}) is not None
-    with pytest.raises(ConfigError, match=play.ENV):
-        load_config([], {play.ENV: "JULIET: hi"})
+    assert load_config([], {}).play_speaker == "rotate"
+    assert load_config([], {"BARDBOT_PLAY_SPEAKER": "JULIET"}).play_speaker == "JULIET"
+    assert load_config(["--play-speaker", "Off"], {"BARDBOT_PLAY_SPEAKER": "JULIET"}
+                       ).play_speaker == "off"
+    with pytest.raises(ConfigError, match="--play-speaker / BARDBOT_PLAY_SPEAKER"):
+        load_config([], {"BARDBOT_PLAY_SPEAKER": "JULIET: hi"})

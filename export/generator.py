@@ -232,12 +232,8 @@ def _choose_loop(plain_loop, steered_loop) -> list:
     ]
 
 
-def add_generation_loop(step):
-    """A copy of the step ModelProto with the generation loop added (see the module doc)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    graph = step.graph
+def _step_lstms(graph) -> list:
+    """The LSTM nodes of a step graph, after checking it is one and has no loop yet."""
     outputs = {o.name for o in graph.output}
     if NEW_IDS in outputs:
         raise ValueError("the model already has a generation loop")
@@ -246,6 +242,16 @@ def add_generation_loop(step):
     lstms = [node for node in graph.node if node.op_type == "LSTM"]
     if not lstms:
         raise ValueError("step model has no LSTM node")
+    return lstms
+
+
+def add_generation_loop(step):
+    """A copy of the step ModelProto with the generation loop added (see the module doc)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = step.graph
+    lstms = _step_lstms(graph)
     units = [next(a.i for a in node.attribute if a.name == "hidden_size") for node in lstms]
     kernel, bias = _head(graph)
     table = _input_table(step, lstms[0])

@@ -140,30 +140,10 @@ def generate(model, encoding: CharEncoding, prompt: str, length: int, temperatur
     return encoding.decode(out)
 
 
-def run(cfg: BardConfig) -> dict:
-    cfg.validate()
-    started = time.perf_counter()
-    out = runs.prepare_out_dir(cfg.out)
-    path = find_text(cfg.text)
-    text = path.read_text(encoding="utf-8")[: cfg.max_chars]
-    if len(text) < 1000:
-        raise UserError(f"{path}: {len(text)} chars is too little text to train on")
-    encoding = CharEncoding.from_corpus(text)
-    encoding = CharEncoding(encoding.chars, lowercase=False)
-    ids = encoding.encode(text)
-    train_ids, held_ids = split_heldout(ids, cfg.heldout)
-    print(f"corpus {path.name}: {len(text):,} chars, {encoding.size} symbols; "
-          f"train {len(train_ids):,}, held out {len(held_ids):,}")
-
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    fit.set_seed(cfg.seed)
-    trainer = Trainer(cfg, encoding.size)
-    params = fit.param_counts(trainer.model)
-    print(f"params: {params['total']:,} ({cfg.layers} x LSTM({cfg.units}), embed {cfg.embed})")
-
+def train(trainer: Trainer, cfg: BardConfig, train_ids: np.ndarray, held_ids: np.ndarray
+          ) -> dict:
+    """Truncated BPTT until patience, the time budget or --max-epochs stops it; the weights
+    with the best held-out loss are kept. Returns the run's training metrics."""
     rows = streams(train_ids, cfg.batch_size)
     if rows.shape[1] <= cfg.seq + 1:
         raise UserError(f"the training text is too short for {cfg.batch_size} streams of "
@@ -215,6 +195,35 @@ def run(cfg: BardConfig) -> dict:
     print(f"stopped: {stop}; best held-out loss {best:.4f} nats/char")
     if best_weights is not None:
         trainer.model.set_weights(best_weights)
+    return {"heldout_loss": best, "train_minutes": round(train_minutes, 2), "steps": step,
+            "epochs": epoch, "stopped": stop, "evals": evals}
+
+
+def run(cfg: BardConfig) -> dict:
+    cfg.validate()
+    started = time.perf_counter()
+    out = runs.prepare_out_dir(cfg.out)
+    path = find_text(cfg.text)
+    text = path.read_text(encoding="utf-8")[: cfg.max_chars]
+    if len(text) < 1000:
+        raise UserError(f"{path}: {len(text)} chars is too little text to train on")
+    encoding = CharEncoding.from_corpus(text)
+    encoding = CharEncoding(encoding.chars, lowercase=False)
+    ids = encoding.encode(text)
+    train_ids, held_ids = split_heldout(ids, cfg.heldout)
+    print(f"corpus {path.name}: {len(text):,} chars, {encoding.size} symbols; "
+          f"train {len(train_ids):,}, held out {len(held_ids):,}")
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    fit.set_seed(cfg.seed)
+    trainer = Trainer(cfg, encoding.size)
+    params = fit.param_counts(trainer.model)
+    print(f"params: {params['total']:,} ({cfg.layers} x LSTM({cfg.units}), embed {cfg.embed})")
+
+    trained = train(trainer, cfg, train_ids, held_ids)
 
     samples = {"prompt": cfg.prompt, "length": cfg.sample_length}
     for temperature in cfg.temperatures:
@@ -231,14 +240,10 @@ def run(cfg: BardConfig) -> dict:
         "embed": cfg.embed,
         "params": params,
         "metrics": {
-            "heldout_loss": best,
+            "heldout_loss": trained["heldout_loss"],
             "heldout_loss_note": f"stateful, held-out text in {EVAL_STREAMS} streams",
             "heldout_chars": len(held_ids),
-            "train_minutes": round(train_minutes, 2),
-            "steps": step,
-            "epochs": epoch,
-            "stopped": stop,
-            "evals": evals,
+            **{k: trained[k] for k in ("train_minutes", "steps", "epochs", "stopped", "evals")},
         },
         "data": {"text": path.name, "chars": len(text), "heldout_fraction": cfg.heldout,
                  "max_chars": cfg.max_chars, "train_chars": len(train_ids)},
@@ -246,6 +251,6 @@ def run(cfg: BardConfig) -> dict:
                      if k not in ("out", "text", "verbose", "command", "temperatures")},
         "samples": samples,
     }
-    curve = json.dumps(evals, indent=1) + "\n"
+    curve = json.dumps(trained["evals"], indent=1) + "\n"
     return runs.save_run(out, trainer.model, meta, cfg, started,
                          lambda: (out / "curve.json").write_text(curve, encoding="utf-8"))

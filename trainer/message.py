@@ -23,7 +23,7 @@ import numpy as np
 from bardbot.models.text import NEGATION_CUES, WordEncoding
 from bardbot.trainer import fit, runs
 from bardbot.trainer.config import MessageConfig
-from bardbot.trainer.data import load_imdb
+from bardbot.trainer.data import Review, load_imdb
 from bardbot.trainer.fit import param_counts
 from bardbot.trainer.runs import UserError
 from bardbot.trainer.vectors import (
@@ -411,6 +411,39 @@ def review_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequen
     return make_examples(encoding, texts, labels, spans=0, span_weight=1.0, seed=0)
 
 
+def split_examples(encoding: WordEncoding, reviews: list[Review], cfg: MessageConfig):
+    """Fitting examples (reviews, spans, negations) and validation reviews and sentences from
+    one seeded split of the train reviews; with the numbers of fit and validation reviews."""
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(reviews))
+    split = int(len(order) * (1 - cfg.val_split))
+    texts = [r.text for r in reviews]
+    labels = [r.label for r in reviews]
+    fit_idx, val_idx = order[:split], order[split:]
+    train = make_examples(encoding, [texts[i] for i in fit_idx], [labels[i] for i in fit_idx],
+                          cfg.spans, cfg.span_weight, cfg.seed, negated=cfg.negated_spans,
+                          lexicon=vader_lexicon() if cfg.negated_spans else None)
+    val = review_examples(encoding, [texts[i] for i in val_idx], [labels[i] for i in val_idx])
+    # Validation sentences (with their review's label) calibrate short texts too.
+    val_spans = make_examples(encoding, [texts[i] for i in val_idx],
+                              [labels[i] for i in val_idx], 2, 1.0, cfg.seed + 1, reviews=False)
+    print(f"examples: {len(train)} for fitting ({len(fit_idx)} reviews + spans), "
+          f"{len(val)} validation reviews")
+    return train, val, val_spans, len(fit_idx), len(val_idx)
+
+
+def set_metrics(name: str, examples, logits: np.ndarray, calibration: dict) -> dict:
+    """Accuracy, positive rate and calibration error of one example set, raw and calibrated."""
+    probs = calibrate(calibration, logits, lengths_of(examples))
+    truth = examples.labels > 0.5
+    return {
+        f"{name}_accuracy_raw": float(np.mean((logits > 0) == truth)),
+        f"{name}_accuracy": float(np.mean((probs > 0.5) == truth)),
+        f"{name}_positive_rate": float(np.mean(probs > 0.5)),
+        f"{name}_ece_raw": expected_calibration_error(sigmoid(logits), examples.labels),
+        f"{name}_ece": expected_calibration_error(probs, examples.labels)}
+
+
 def run(cfg: MessageConfig) -> dict:
     cfg.validate()
     started = time.perf_counter()
@@ -432,21 +465,7 @@ def run(cfg: MessageConfig) -> dict:
     matrix = (negation_matrix(vocab.matrix, lexicon_column(vocab.info)) if cfg.negation
               else vocab.matrix)
 
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(imdb.train))
-    split = int(len(order) * (1 - cfg.val_split))
-    texts = [r.text for r in imdb.train]
-    labels = [r.label for r in imdb.train]
-    fit_idx, val_idx = order[:split], order[split:]
-    train = make_examples(encoding, [texts[i] for i in fit_idx], [labels[i] for i in fit_idx],
-                          cfg.spans, cfg.span_weight, cfg.seed, negated=cfg.negated_spans,
-                          lexicon=vader_lexicon() if cfg.negated_spans else None)
-    val = review_examples(encoding, [texts[i] for i in val_idx], [labels[i] for i in val_idx])
-    # Validation sentences (with their review's label) calibrate short texts too.
-    val_spans = make_examples(encoding, [texts[i] for i in val_idx],
-                              [labels[i] for i in val_idx], 2, 1.0, cfg.seed + 1, reviews=False)
-    print(f"examples: {len(train)} for fitting ({len(fit_idx)} reviews + spans), "
-          f"{len(val)} validation reviews")
+    train, val, val_spans, n_fit, n_val = split_examples(encoding, imdb.train, cfg)
 
     fit.set_seed(cfg.seed)
     model = build_model(encoding.id_count, matrix.shape[1], matrix, cfg.units,
@@ -474,14 +493,7 @@ def run(cfg: MessageConfig) -> dict:
                                [r.label for r in imdb.test])
         sets["test"] = (test, predict_logits(model, test))
     for name, (examples, logits) in sets.items():
-        probs = calibrate(calibration, logits, lengths_of(examples))
-        truth = examples.labels > 0.5
-        metrics.update({
-            f"{name}_accuracy_raw": float(np.mean((logits > 0) == truth)),
-            f"{name}_accuracy": float(np.mean((probs > 0.5) == truth)),
-            f"{name}_positive_rate": float(np.mean(probs > 0.5)),
-            f"{name}_ece_raw": expected_calibration_error(sigmoid(logits), examples.labels),
-            f"{name}_ece": expected_calibration_error(probs, examples.labels)})
+        metrics.update(set_metrics(name, examples, logits, calibration))
     print("  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
     print("calibration: sigmoid({scale} * logit + {bias} + {log_length} * log(tokens))"
           .format(**calibration))
@@ -494,7 +506,7 @@ def run(cfg: MessageConfig) -> dict:
         "params": params,
         "metrics": metrics,
         "data": {"source": imdb.source, "train_reviews": len(imdb.train),
-                 "fit_reviews": len(fit_idx), "val_reviews": len(val_idx),
+                 "fit_reviews": n_fit, "val_reviews": n_val,
                  "fit_examples": len(train), "spans_per_review": cfg.spans,
                  "negated_spans_per_review": cfg.negated_spans,
                  "span_weight": cfg.span_weight, "test_reviews": len(imdb.test),

@@ -210,11 +210,9 @@ def _init_from(run_dir: str, encoding: CharEncoding, objective: str, window: int
     return keras.models.load_model(Path(run_dir) / "model.keras")
 
 
-def run(cfg: ShakespeareConfig) -> dict:
-    cfg.validate()
-    started = time.perf_counter()
-    out = runs.prepare_out_dir(cfg.out)
-    cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
+def _load_plays(cfg: ShakespeareConfig, cache_dir: Path
+                ) -> tuple[list[tuple[str, str]], bool, str, CharEncoding]:
+    """The texts, whether they are the reference plays (then checked), and their encoding."""
     plays, reference = load_corpus(cfg, cache_dir)
     joined = "".join(text for _, text in plays)
     encoding = CharEncoding.from_corpus(joined)
@@ -224,6 +222,49 @@ def run(cfg: ShakespeareConfig) -> dict:
                            f"expected {REFERENCE_CHARS} / {REFERENCE_SYMBOLS}")
     print(f"corpus: {', '.join(n for n, _ in plays)}: {len(joined):,} chars, "
           f"{encoding.size} symbols" + (" (reference corpus verified)" if reference else ""))
+    return plays, reference, joined, encoding
+
+
+def _fit(model, encoding: CharEncoding, ids: np.ndarray, starts: np.ndarray,
+         held_segs: list[np.ndarray], cfg: ShakespeareConfig):
+    """Fit, scoring the held-out text after each epoch; returns (history, epoch timer)."""
+    import keras
+
+    held_history: list[float] = []
+
+    class HeldOut(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            held_history.append(windowed_loss(self.model, encoding, held_segs, cfg.window))
+            print(f"  held-out windowed loss after epoch {epoch + 1}: {held_history[-1]:.4f}")
+
+    timer = fit.epoch_timer()
+    batches = make_batches(encoding, ids, starts, cfg.window, cfg.batch_size, cfg.objective,
+                           cfg.seed)
+    history = model.fit(batches, epochs=cfg.epochs, callbacks=[timer, HeldOut()],
+                        verbose=cfg.verbose)
+    hist = fit.plain_history(history.history)
+    hist["heldout_loss_windowed"] = held_history
+    return hist, timer
+
+
+def _samples(seq, encoding: CharEncoding, held_segs: list[np.ndarray],
+             cfg: ShakespeareConfig) -> dict:
+    """One sample per temperature from --prompt, else the start of the held-out text."""
+    prompt = cfg.prompt if cfg.prompt is not None else encoding.decode(held_segs[0][:cfg.window])
+    samples = {"prompt": encoding.normalize(prompt), "length": cfg.sample_length}
+    for temperature in cfg.temperatures:
+        samples[str(temperature)] = generate(seq, encoding, prompt, cfg.sample_length,
+                                             temperature, cfg.window, cfg.seed)
+        print(f"--- T={temperature}\n{samples['prompt']}|{samples[str(temperature)]}\n")
+    return samples
+
+
+def run(cfg: ShakespeareConfig) -> dict:
+    cfg.validate()
+    started = time.perf_counter()
+    out = runs.prepare_out_dir(cfg.out)
+    cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
+    plays, reference, joined, encoding = _load_plays(cfg, cache_dir)
 
     if cfg.prompt is not None and len(encoding.encode(cfg.prompt)) == 0:
         # Caught before fitting: sampling comes after training, and would fail there.
@@ -247,37 +288,17 @@ def run(cfg: ShakespeareConfig) -> dict:
     assert params["total"] == reference_params(encoding.size, cfg.units), params
     print(f"params: {params['total']:,} (objective: {cfg.objective})")
 
-    import keras
-
-    held_history: list[float] = []
-
-    class HeldOut(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            held_history.append(windowed_loss(self.model, encoding, held_segs, cfg.window))
-            print(f"  held-out windowed loss after epoch {epoch + 1}: {held_history[-1]:.4f}")
-
-    timer = fit.epoch_timer()
-    batches = make_batches(encoding, ids, starts, cfg.window, cfg.batch_size, cfg.objective,
-                           cfg.seed)
-    history = model.fit(batches, epochs=cfg.epochs, callbacks=[timer, HeldOut()],
-                        verbose=cfg.verbose)
-    hist = fit.plain_history(history.history)
-    hist["heldout_loss_windowed"] = held_history
+    hist, timer = _fit(model, encoding, ids, starts, held_segs, cfg)
 
     seq = sequence_model(model)
-    windowed = held_history[-1]
+    windowed = hist["heldout_loss_windowed"][-1]
     t0 = time.perf_counter()
     stateful = stateful_losses(seq, encoding, held_segs, cfg.window)
     stateful_seconds = round(time.perf_counter() - t0, 1)
     print(f"held-out nats/char: windowed {windowed:.4f}; stateful {stateful['all']:.4f} "
           f"(same positions {stateful['same_positions']:.4f})")
 
-    prompt = cfg.prompt if cfg.prompt is not None else encoding.decode(held_segs[0][:cfg.window])
-    samples = {"prompt": encoding.normalize(prompt), "length": cfg.sample_length}
-    for temperature in cfg.temperatures:
-        samples[str(temperature)] = generate(seq, encoding, prompt, cfg.sample_length,
-                                             temperature, cfg.window, cfg.seed)
-        print(f"--- T={temperature}\n{samples['prompt']}|{samples[str(temperature)]}\n")
+    samples = _samples(seq, encoding, held_segs, cfg)
 
     meta = {
         "format": FORMAT,

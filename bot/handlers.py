@@ -57,6 +57,9 @@ def escape(text: str) -> str:
     return discord.utils.escape_markdown(text)
 
 
+WORD_EDGES = ".,;:!?\"'()[]{}«»“”‘’…"
+
+
 def bar(score: float, width: int = BAR_WIDTH) -> str:
     filled = round(min(max(score, 0.0), 1.0) * width)
     return "█" * filled + "░" * (width - filled)
@@ -70,13 +73,19 @@ def sentiment_summary(result: SentimentResult) -> str:
     return line
 
 
+def shown_word(word: str) -> str:
+    """A word as written, without the punctuation stuck to it ("day," reads "day" in a list
+    that is itself separated by commas); punctuation alone stays as it is."""
+    return word.strip(WORD_EDGES) or word
+
+
 def reasons_line(reasons: Sequence[tuple[str, float]], per_side: int = 3) -> str:
     """The few words that pushed the score most each way (at least one point), strongest
     first: "pushed positive: loved +32, superb +20 · pushed negative: boring −37"."""
     def side(sign: int) -> str:
         pushed = sorted((c * sign, word) for word, c in reasons if c * sign >= 1.0)[::-1]
-        return ", ".join(f"{escape(clip(word, 24))} {'+' if sign > 0 else '−'}{points:.0f}"
-                         for points, word in pushed[:per_side])
+        return ", ".join(f"{escape(clip(shown_word(word), 24))} {'+' if sign > 0 else '−'}"
+                         f"{points:.0f}" for points, word in pushed[:per_side])
     parts = [f"{name}: {words}" for name, words in
              (("pushed positive", side(1)), ("pushed negative", side(-1))) if words]
     return " · ".join(parts)

@@ -68,6 +68,12 @@ async def test_sentiment_shows_the_words_that_pushed_each_way(env):
     assert "-# pushed positive: good +25 · pushed negative: dull −25, bad −25\n" in content
 
 
+async def test_reasons_show_words_without_the_punctuation_stuck_to_them(env):
+    await sentiment(env, "so bad, truly (good) and dull.")
+    content = only_reply(env.session).message["content"]
+    assert "-# pushed positive: good +25 · pushed negative: dull −25, bad −25\n" in content
+
+
 async def test_sentiment_uncertain_and_unknown_words(env):
     await sentiment(env, "the movie was good and bad zxq")
     content = only_reply(env.session).message["content"]

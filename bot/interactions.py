@@ -137,14 +137,14 @@ async def report(
     """Tell the user what went wrong, in one ephemeral message, and log it to `log` (the
     caller's, so the line says which handler answered)."""
     interaction.extras[HANDLED] = True
-    message = explain(interaction, error, log)
+    message = error_text(interaction, error, log)
     try:
         await send(interaction, Reply(message, ephemeral=True))
     except discord.HTTPException as e:
         log.warning("could not report an error: %s: %s", where(interaction), e)
 
 
-def explain(
+def error_text(
     interaction: discord.Interaction, error: app_commands.AppCommandError, log: logging.Logger
 ) -> str:
     """The user's message for `error`; what the operator needs to know goes to `log`."""

@@ -9,7 +9,7 @@ import pytest
 from bardbot.config import ConfigError, load_config
 from bardbot.database_url import PostgresUrl, parse_target
 from bardbot.settings import SettingsError, open_store
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 SECRET = "Zq7#Wv/Kp?Xy@Rt:Mn"  # every character a URL parser stops at, unencoded
@@ -51,6 +51,8 @@ def test_what_is_not_secret_is_still_shown():
 
 @given(st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), min_size=6))
 def test_any_ascii_password_is_hidden(password):
+    # A password that is a piece of what is shown anyway ("postgr") cannot be looked for.
+    assume(password not in "postgresql://bard:***@db.example/bard")
     url = parse_target(f"postgresql://bard:{password}@db.example/bard")
     assert password not in str(url) and str(url).startswith("postgresql://bard:***@")
 

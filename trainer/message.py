@@ -13,6 +13,7 @@ What differs from the reference, and why:
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
 from collections.abc import Sequence
@@ -520,3 +521,63 @@ def run(cfg: MessageConfig) -> dict:
     return runs.save_run(out, model, meta, cfg, started, lambda: fit.plot_curves(
         result["history"], out / "training_curves.png", "message sentiment"))
 
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = MessageConfig
+    runs.add_run_arguments(parser, d, out="runs/message")
+    g = runs.add_imdb_arguments(parser)
+    g.add_argument("--spans", type=int, default=d.spans, metavar="N",
+                   help=f"sentences cut from each fitting review (default: {d.spans})")
+    g.add_argument("--span-weight", type=float, default=d.span_weight, metavar="W",
+                   help=f"loss weight of a sentence example (default: {d.span_weight})")
+    g.add_argument("--negated-spans", type=int, default=d.negated_spans, metavar="N",
+                   help="sentence pairs per review: 'X was awful' and its counterfactual 'X was "
+                        f"not awful' with the opposite label (default: {d.negated_spans})")
+    g.add_argument("--val-split", type=float, default=d.val_split, metavar="FRACTION",
+                   help=f"validation share of the train reviews (default: {d.val_split})")
+    g.add_argument("--no-test", action="store_true", help="skip the official test set")
+    v = parser.add_argument_group("vocabulary")
+    v.add_argument("--features", default=",".join(d.features), metavar="LIST",
+                   help="embedding columns, comma list of word2vec,glove,lexicon "
+                        f"(default: {','.join(d.features)})")
+    v.add_argument("--w2v-dim", type=int, default=d.w2v_dim, metavar="N",
+                   help=f"word2vec dimensions (default: {d.w2v_dim})")
+    v.add_argument("--w2v-epochs", type=int, default=d.w2v_epochs, metavar="N",
+                   help=f"word2vec passes (default: {d.w2v_epochs})")
+    v.add_argument("--min-count", type=int, default=d.min_count, metavar="N",
+                   help=f"least count of a training word (default: {d.min_count})")
+    v.add_argument("--glove-dir", metavar="DIR", help="GloVe folder (default: the package)")
+    v.add_argument("--glove-words", type=int, default=d.glove_words, metavar="N",
+                   help=f"most frequent GloVe words considered (default: {d.glove_words})")
+    v.add_argument("--max-vocab", type=int, default=d.max_vocab, metavar="N",
+                   help=f"vocabulary size cap (default: {d.max_vocab})")
+    v.add_argument("--workers", type=int, default=d.workers, metavar="N",
+                   help="word2vec threads")
+    m = parser.add_argument_group("model")
+    m.add_argument("--units", type=int, default=d.units, metavar="N",
+                   help=f"LSTM units per direction (default: {d.units})")
+    m.add_argument("--unidirectional", action="store_true", help="one LSTM direction only")
+    m.add_argument("--no-negation", action="store_true",
+                   help="no negation-scope marking (\"not bad\": bad gets its plain id)")
+    m.add_argument("--no-spelling", action="store_true",
+                   help="no typo correction of unknown words (\"graet\" stays unknown)")
+    m.add_argument("--dropout", type=float, default=d.dropout, metavar="P",
+                   help=f"dropout before the output layer (default: {d.dropout})")
+    m.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
+                   help=f"Adam learning rate (default: {d.learning_rate})")
+    m.add_argument("--maxlen", type=int, default=d.maxlen, metavar="N",
+                   help=f"tokens of a text read at most (default: {d.maxlen})")
+
+
+def config_from_args(args: argparse.Namespace) -> MessageConfig:
+    return MessageConfig(
+        **runs.run_fields(args), **runs.imdb_fields(args), learning_rate=args.learning_rate,
+        maxlen=args.maxlen, val_split=args.val_split, units=args.units,
+        bidirectional=not args.unidirectional, dropout=args.dropout,
+        negation=not args.no_negation, spelling=not args.no_spelling,
+        features=tuple(f.strip() for f in args.features.split(",") if f.strip()),
+        w2v_dim=args.w2v_dim, w2v_epochs=args.w2v_epochs, min_count=args.min_count,
+        glove_dir=args.glove_dir, glove_words=args.glove_words, max_vocab=args.max_vocab,
+        spans=args.spans, span_weight=args.span_weight, negated_spans=args.negated_spans,
+        workers=args.workers, test=not args.no_test)

@@ -33,9 +33,9 @@ examples:
 """
 
 
-# The model exporters: each module declares its flags (`add_arguments`), builds its config
-# (`config_from_args`) and exports (`export_NAME`); imported when the parser is built, since
-# they need the train extra (`main` says so in one line).
+# The model exporters, each in export/NAME.py: it declares its flags (`add_arguments`), builds
+# its config from them (`config_from_args`) and exports (`run`). Imported when the parser is
+# built: they need the train extra (`main` says so in one line).
 MODELS = {
     "sentiment": ("export a sentiment run",
                   "Token ids in (the frozen embedding folded into the graph), P(positive) out."),
@@ -58,9 +58,7 @@ def _add_model(sub, name: str) -> None:
     help_, description = MODELS[name]
     p = sub.add_parser(name, help=help_, description=description)
     module.add_arguments(p)
-    # Looked up when run, so that a test may replace the module's export function.
-    p.set_defaults(export=lambda args: getattr(module, f"export_{name}")(
-        module.config_from_args(args)))
+    p.set_defaults(export=module.run)
 
 
 def _add_evaluate(sub) -> None:

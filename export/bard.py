@@ -263,3 +263,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> BardExport:
     return BardExport(args.run_dir, args.out, args.text, args.weights, args.command_line)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    return export_bard(config_from_args(args))

@@ -265,3 +265,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> MessageExport:
     return MessageExport(args.run_dir, args.out, imdb=args.imdb, eval_limit=args.eval_limit,
                          command=args.command_line)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    return export_message(config_from_args(args))

@@ -288,3 +288,7 @@ def config_from_args(args: argparse.Namespace) -> SentimentExport:
     return SentimentExport(args.run_dir, args.out, embedding_dtype=args.embedding_dtype,
                            max_words=args.max_words, imdb=args.imdb, eval_limit=args.eval_limit,
                            command=args.command_line)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    return export_sentiment(config_from_args(args))

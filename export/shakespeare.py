@@ -285,3 +285,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> ShakespeareExport:
     return ShakespeareExport(args.run_dir, args.out, mode=args.mode, text=args.text,
                              windowed_out=args.windowed_out, command=args.command_line)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    return export_shakespeare(config_from_args(args))

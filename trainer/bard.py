@@ -281,11 +281,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text", metavar="FILE",
                         help="tinyshakespeare.txt (default: search $BARDBOT_DATA, ./data, "
                              "../shared/data)")
-    for flags, kind, metavar in ((_INT_FLAGS, int, "N"), (_FLOAT_FLAGS, float, "X")):
+    for flags, metavar in ((_INT_FLAGS, "N"), (_FLOAT_FLAGS, "X")):
         for flag, what in flags.items():
-            default = getattr(d, flag.replace("-", "_"))
-            parser.add_argument(f"--{flag}", type=kind, default=default, metavar=metavar,
-                                help=f"{what} (default: {default})")
+            runs.add_option(parser, f"--{flag}", d, what, metavar)
     parser.add_argument("--max-chars", type=int, default=None, metavar="N",
                         help="use only the first N chars of the text (sweeps, smoke runs)")
     parser.add_argument("--temperatures", type=float, nargs="+", default=list(d.temperatures),

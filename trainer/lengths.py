@@ -88,9 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{' '.join(map(str, LengthsConfig.maxlens))})")
     parser.add_argument("--out", type=Path, default=Path("runs/lengths"), metavar="DIR",
                         help="folder for lengths.png and lengths.json (default: runs/lengths)")
-    parser.add_argument("--seed", type=int, default=SentimentConfig.seed,
-                        help="seed for Word2Vec and --max-reviews sampling "
-                             f"(default: {SentimentConfig.seed})")
+    runs.add_option(parser, "--seed", SentimentConfig, "seed for Word2Vec and --max-reviews "
+                    "sampling", metavar=None)
     runs.add_cache_argument(parser)
     parser.add_argument("--raw", action="store_true",
                         help="count every token (no vectors needed, nothing dropped)")

@@ -524,50 +524,37 @@ def run(cfg: MessageConfig) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = MessageConfig
+    d, option = MessageConfig, runs.add_option
     runs.add_run_arguments(parser, d, out="runs/message")
     g = runs.add_imdb_arguments(parser)
-    g.add_argument("--spans", type=int, default=d.spans, metavar="N",
-                   help=f"sentences cut from each fitting review (default: {d.spans})")
-    g.add_argument("--span-weight", type=float, default=d.span_weight, metavar="W",
-                   help=f"loss weight of a sentence example (default: {d.span_weight})")
-    g.add_argument("--negated-spans", type=int, default=d.negated_spans, metavar="N",
-                   help="sentence pairs per review: 'X was awful' and its counterfactual 'X was "
-                        f"not awful' with the opposite label (default: {d.negated_spans})")
-    g.add_argument("--val-split", type=float, default=d.val_split, metavar="FRACTION",
-                   help=f"validation share of the train reviews (default: {d.val_split})")
+    option(g, "--spans", d, "sentences cut from each fitting review")
+    option(g, "--span-weight", d, "loss weight of a sentence example", metavar="W")
+    option(g, "--negated-spans", d, "sentence pairs per review: 'X was awful' and its "
+           "counterfactual 'X was not awful' with the opposite label")
+    option(g, "--val-split", d, "validation share of the train reviews", metavar="FRACTION")
     g.add_argument("--no-test", action="store_true", help="skip the official test set")
     v = parser.add_argument_group("vocabulary")
     v.add_argument("--features", default=",".join(d.features), metavar="LIST",
                    help="embedding columns, comma list of word2vec,glove,lexicon "
                         f"(default: {','.join(d.features)})")
-    v.add_argument("--w2v-dim", type=int, default=d.w2v_dim, metavar="N",
-                   help=f"word2vec dimensions (default: {d.w2v_dim})")
-    v.add_argument("--w2v-epochs", type=int, default=d.w2v_epochs, metavar="N",
-                   help=f"word2vec passes (default: {d.w2v_epochs})")
-    v.add_argument("--min-count", type=int, default=d.min_count, metavar="N",
-                   help=f"least count of a training word (default: {d.min_count})")
+    option(v, "--w2v-dim", d, "word2vec dimensions")
+    option(v, "--w2v-epochs", d, "word2vec passes")
+    option(v, "--min-count", d, "least count of a training word")
     v.add_argument("--glove-dir", metavar="DIR", help="GloVe folder (default: the package)")
-    v.add_argument("--glove-words", type=int, default=d.glove_words, metavar="N",
-                   help=f"most frequent GloVe words considered (default: {d.glove_words})")
-    v.add_argument("--max-vocab", type=int, default=d.max_vocab, metavar="N",
-                   help=f"vocabulary size cap (default: {d.max_vocab})")
+    option(v, "--glove-words", d, "most frequent GloVe words considered")
+    option(v, "--max-vocab", d, "vocabulary size cap")
     v.add_argument("--workers", type=int, default=d.workers, metavar="N",
                    help="word2vec threads")
     m = parser.add_argument_group("model")
-    m.add_argument("--units", type=int, default=d.units, metavar="N",
-                   help=f"LSTM units per direction (default: {d.units})")
+    option(m, "--units", d, "LSTM units per direction")
     m.add_argument("--unidirectional", action="store_true", help="one LSTM direction only")
     m.add_argument("--no-negation", action="store_true",
                    help="no negation-scope marking (\"not bad\": bad gets its plain id)")
     m.add_argument("--no-spelling", action="store_true",
                    help="no typo correction of unknown words (\"graet\" stays unknown)")
-    m.add_argument("--dropout", type=float, default=d.dropout, metavar="P",
-                   help=f"dropout before the output layer (default: {d.dropout})")
-    m.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
-                   help=f"Adam learning rate (default: {d.learning_rate})")
-    m.add_argument("--maxlen", type=int, default=d.maxlen, metavar="N",
-                   help=f"tokens of a text read at most (default: {d.maxlen})")
+    option(m, "--dropout", d, "dropout before the output layer", metavar="P")
+    option(m, "--learning-rate", d, "Adam learning rate", metavar="LR")
+    option(m, "--maxlen", d, "tokens of a text read at most")
 
 
 def config_from_args(args: argparse.Namespace) -> MessageConfig:

@@ -36,18 +36,22 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, defaults: type, out: str) -> None:
-    """The `run` group of the epoch-based trainers, its defaults read from their config."""
+def add_option(group, flag: str, config: type, what: str, metavar: str | None = "N") -> None:
+    """`--flag` whose type and default are the config's field of the same name (said once)."""
+    default = getattr(config, flag.removeprefix("--").replace("-", "_"))
+    group.add_argument(flag, type=type(default), default=default, metavar=metavar,
+                       help=f"{what} (default: {default})")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, config: type, out: str) -> None:
+    """The `run` group of the epoch-based trainers."""
     g = parser.add_argument_group("run")
     g.add_argument("--out", type=Path, default=Path(out), metavar="DIR",
                    help=f"folder for model.keras, meta.json and plots (default: {out})")
-    g.add_argument("--seed", type=int, default=defaults.seed,
-                   help="seed for shuffling, weight init and sampling: same seed, same run "
-                        f"(default: {defaults.seed})")
-    g.add_argument("--epochs", type=int, default=defaults.epochs,
-                   help=f"passes over the training data (default: {defaults.epochs})")
-    g.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                   help=f"examples per gradient step (default: {defaults.batch_size})")
+    add_option(g, "--seed", config, "seed for shuffling, weight init and sampling: same seed, "
+               "same run", metavar=None)
+    add_option(g, "--epochs", config, "passes over the training data", metavar=None)
+    add_option(g, "--batch-size", config, "examples per gradient step", metavar=None)
     add_cache_argument(g)
     g.add_argument("--quiet", action="store_true",
                    help="no Keras progress output while fitting (summaries still print)")

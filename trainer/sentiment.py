@@ -296,12 +296,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs.add_imdb_arguments(parser)
     add_vector_arguments(parser)
     m = parser.add_argument_group("model")
-    m.add_argument("--maxlen", type=int, default=d.maxlen, metavar="N",
-                   help="tokens per review after dropping unknowns: cut after, zero-pad after "
-                        f"(default: {d.maxlen})")
-    m.add_argument("--val-split", type=float, default=d.val_split, metavar="FRACTION",
-                   help="share of the shuffled train reviews held out for validation "
-                        f"(default: {d.val_split})")
+    runs.add_option(m, "--maxlen", d, "tokens per review after dropping unknowns: cut after, "
+                    "zero-pad after")
+    runs.add_option(m, "--val-split", d, "share of the shuffled train reviews held out for "
+                    "validation", metavar="FRACTION")
     m.add_argument("--no-test", action="store_true", help="skip the official test set")
 
 

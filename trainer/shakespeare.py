@@ -344,24 +344,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--text", metavar="FILE", help="train on a plain UTF-8 text file instead")
     g.add_argument("--max-chars", type=int, metavar="N",
                    help="use only the first N chars of each text: quick smoke runs")
-    g.add_argument("--heldout", type=float, default=d.heldout, metavar="FRACTION",
-                   help=f"held-out fraction at the end of each text (default: {d.heldout})")
+    runs.add_option(g, "--heldout", d, "held-out fraction at the end of each text",
+                    metavar="FRACTION")
     m = parser.add_argument_group("model")
     m.add_argument("--objective", choices=("last", "every"), default=d.objective,
                    help="last: predict the char after each window (reference); every: predict "
                         "at every step of the window (same 98,098 params)")
-    m.add_argument("--window", type=int, default=d.window, metavar="N",
-                   help=f"characters the model reads per training example (default: {d.window})")
-    m.add_argument("--step", type=int, default=d.step, metavar="N",
-                   help=f"a new training window starts every N characters (default: {d.step})")
-    m.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
-                   help=f"RMSprop learning rate (default: {d.learning_rate})")
+    runs.add_option(m, "--window", d, "characters the model reads per training example")
+    runs.add_option(m, "--step", d, "a new training window starts every N characters")
+    runs.add_option(m, "--learning-rate", d, "RMSprop learning rate", metavar="LR")
     m.add_argument("--init-from", metavar="RUN_DIR",
                    help="continue training a finished shakespeare run (same character set "
                         "and objective; may equal --out)")
-    m.add_argument("--sample-length", type=int, default=d.sample_length, metavar="N",
-                   help="characters generated per sample temperature after training "
-                        f"(default: {d.sample_length})")
+    runs.add_option(m, "--sample-length", d, "characters generated per sample temperature "
+                    "after training")
     m.add_argument("--temperatures", type=float, nargs="+", default=list(d.temperatures),
                    metavar="T", help="one sample per temperature: low = safe, high = "
                    f"adventurous, 0 = greedy (default: {' '.join(map(str, d.temperatures))})")

@@ -18,7 +18,7 @@ from bardbot.models.text import (
     tokenize,
 )
 from bardbot.trainer.config import VECTOR_SOURCES, SentimentConfig
-from bardbot.trainer.runs import UserError
+from bardbot.trainer.runs import UserError, add_option
 from tqdm import tqdm
 
 W2V_CACHE_VERSION = 2
@@ -299,11 +299,8 @@ def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--oov", choices=("drop", "unk"), default=d.oov,
                    help="unknown tokens: drop them (reference) or map them to one fixed UNK "
                         "vector (the mean vector)")
-    v.add_argument("--w2v-epochs", type=int, default=d.w2v_epochs, metavar="N",
-                   help=f"word2vec-train: training passes (default: {d.w2v_epochs})")
-    v.add_argument("--w2v-min-count", type=int, default=d.w2v_min_count, metavar="N",
-                   help="word2vec-train: ignore words seen fewer than N times "
-                        f"(default: {d.w2v_min_count})")
+    add_option(v, "--w2v-epochs", d, "word2vec-train: training passes")
+    add_option(v, "--w2v-min-count", d, "word2vec-train: ignore words seen fewer than N times")
     v.add_argument("--workers", type=int, default=d.workers, metavar="N",
                    help="word2vec-train: threads (1 makes vectors bit-reproducible; "
                         f"default: {d.workers})")

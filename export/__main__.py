@@ -34,8 +34,8 @@ examples:
 
 
 # The model exporters, each in export/NAME.py: it declares its flags (`add_arguments`), builds
-# its config from them (`config_from_args`) and exports (`run`). Imported when the parser is
-# built: they need the train extra (`main` says so in one line).
+# its config from them (`config_from_args`) and exports (`run`). They need the train extra
+# (`main` says so in one line when it is missing).
 MODELS = {
     "sentiment": ("export a sentiment run",
                   "Token ids in (the frozen embedding folded into the graph), P(positive) out."),
@@ -53,12 +53,13 @@ MODELS = {
 }
 
 
-def _add_model(sub, name: str) -> None:
-    module = importlib.import_module(f"bardbot.export.{name}")
+def _add_model(sub, name: str, only: str | None) -> None:
     help_, description = MODELS[name]
     p = sub.add_parser(name, help=help_, description=description)
-    module.add_arguments(p)
-    p.set_defaults(export=module.run)
+    if only in (None, name):
+        module = importlib.import_module(f"bardbot.export.{name}")
+        module.add_arguments(p)
+        p.set_defaults(export=module.run)
 
 
 def _add_evaluate(sub) -> None:
@@ -119,15 +120,17 @@ def _add_seal(sub) -> None:
     m.set_defaults(export=_seal)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand, with the flags of all of them or of `only`: the other exporters (and
+    the training stack they import) are then not loaded, so `--help` and `seal` need neither."""
     p = Parser(prog="python -m bardbot.export", description=DESCRIPTION,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="kind", required=True, parser_class=Parser)
-    _add_model(sub, "sentiment")
-    _add_model(sub, "message")
+    _add_model(sub, "sentiment", only)
+    _add_model(sub, "message", only)
     _add_evaluate(sub)
-    _add_model(sub, "shakespeare")
-    _add_model(sub, "bard")
+    _add_model(sub, "shakespeare", only)
+    _add_model(sub, "bard", only)
     for add in (_add_loop, _add_bard_words, _add_all, _add_seal):
         add(sub)
     return p
@@ -177,7 +180,8 @@ def _seal(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser().parse_args(argv, argparse.Namespace(command_line=export_command(argv)))
+        args = parser(only=argv[0] if argv else "").parse_args(
+            argv, argparse.Namespace(command_line=export_command(argv)))
         args.export(args)
     except (UserError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)

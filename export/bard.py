@@ -244,10 +244,8 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     def check(onnx_path: Path) -> dict:
         return {"loop_equals_step_loop": check_loop(ShakespeareGenerator.load(onnx_path), log)}
 
-    paths = write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=NAME)
-    log(f"wrote {paths[0]} and {paths[1]} ({chosen} weights, "
-        f"{sum(p.stat().st_size for p in paths) / 1e6:.2f} MB)")
-    return paths
+    return write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=NAME, log=log,
+                         note=f"{chosen} weights, ")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

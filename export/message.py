@@ -250,10 +250,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
             raise UserError(f"{cfg.name}: runtime output differs from the converted graph")
         return {}
 
-    paths = write_checked(cfg.out_dir, "sentiment", proto, out_meta, check, name=cfg.name)
-    size = sum(p.stat().st_size for p in paths)
-    log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
-    return paths
+    return write_checked(cfg.out_dir, "sentiment", proto, out_meta, check, name=cfg.name, log=log)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

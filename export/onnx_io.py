@@ -139,14 +139,18 @@ def staged(kind: str, proto, meta: dict, name: str | None = None
 
 
 def write_checked(out_dir: str | Path, kind: str, proto, meta: dict,
-                  check: Callable[[Path], dict], name: str | None = None) -> tuple[Path, Path]:
+                  check: Callable[[Path], dict], name: str | None = None, log=print,
+                  note: str = "") -> tuple[Path, Path]:
     """Write the pair to `out_dir` once, after `check` passed on a staged copy, so a pair that
     fails never replaces the one there. `check(onnx_path)` loads the copy with the runtime,
     raises if it misbehaves, and returns what it measured for meta["metrics"]["export"]."""
     with staged(kind, proto, meta, name) as paths:
         measured = check(paths[0])
     meta["metrics"]["export"].update(measured)
-    return write_model(out_dir, kind, proto, meta, name)
+    paths = write_model(out_dir, kind, proto, meta, name)
+    log(f"wrote {paths[0]} and {paths[1]} ({note}{sum(p.stat().st_size for p in paths) / 1e6:.2f}"
+        " MB)")
+    return paths
 
 
 def load_keras(run: Path):

@@ -263,10 +263,7 @@ def write_candidate(out_dir: Path, cand: Candidate, out_meta: dict, parity_ids: 
             raise UserError("sentiment: runtime output differs from the converted graph")
         return {}
 
-    paths = write_checked(out_dir, "sentiment", cand.proto, out_meta, check)
-    size = sum(p.stat().st_size for p in paths)
-    log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
-    return paths
+    return write_checked(out_dir, "sentiment", cand.proto, out_meta, check, log=log)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

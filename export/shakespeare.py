@@ -260,10 +260,7 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         return check_runtime(ShakespeareGenerator.load(onnx_path), ids[0], keras_last[0],
                              texts if same_texts else [], meta, log)
 
-    paths = write_checked(cfg.out_dir, "shakespeare", step_proto, out_meta, check)
-    size = sum(p.stat().st_size for p in paths)
-    log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.2f} MB)")
-    return paths
+    return write_checked(cfg.out_dir, "shakespeare", step_proto, out_meta, check, log=log)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,10 +4,10 @@ flags, config and run live in its module (`add_arguments`, `config_from_args`, `
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 import sys
 
-from bardbot.trainer import bard, lengths, message, sentiment, shakespeare
 from bardbot.trainer.runs import Parser, UserError, quiet_tensorflow, removed_if_left_empty
 
 DESCRIPTION = """\
@@ -36,25 +36,25 @@ examples:
 
 # Subcommand -> (its module, one-line help, description).
 SUBCOMMANDS = {
-    "sentiment": (sentiment, "train the IMDB sentiment LSTM",
+    "sentiment": ("bardbot.trainer.sentiment", "train the IMDB sentiment LSTM",
                   "Reference: 80/20 split of the shuffled 25k train reviews, maxlen 400, "
                   "LSTM(50, return_sequences) -> Dropout(.2) -> Flatten -> Dense(1, sigmoid), "
                   "rmsprop, batch 32, 2 epochs; then the official 25k test set."),
-    "message": (message, "train the message sentiment model (the bot's default)",
+    "message": ("bardbot.trainer.message", "train the message sentiment model (the bot's default)",
                 "Reviews plus sentences cut from them; message normalisation; frozen [word2vec "
                 "| GloVe | VADER valence] embedding; BiLSTM(64) over each text's own steps, "
                 "masked max pooling, Dense(1); Adam; best epoch by validation loss; temperature "
                 "fitted on validation."),
-    "shakespeare": (shakespeare, "train the character-level Shakespeare LSTM",
+    "shakespeare": ("bardbot.trainer.shakespeare", "train the character-level Shakespeare LSTM",
                     "Reference: caesar + hamlet + macbeth lowercased, 40-char windows step 3, "
                     "one-hot, LSTM(128) -> Dense(softmax), RMSprop(0.01), batch 128, 6 epochs. "
                     "The last 10% of each play is held out."),
-    "bard": (bard, "train the bard: a stronger char LSTM on tinyshakespeare",
+    "bard": ("bardbot.trainer.bard", "train the bard: a stronger char LSTM on tinyshakespeare",
              "tinyshakespeare.txt, case kept, last 10 percent held out. Embedding -> LSTM x "
              "layers -> Dense, truncated BPTT (state carried between steps), Adam with cosine "
              "decay over --max-minutes, early stopping on the held-out loss (best weights "
              "kept)."),
-    "lengths": (lengths, "review length statistics for a maxlen",
+    "lengths": ("bardbot.trainer.lengths", "review length statistics for a maxlen",
                 "As the reference: per train review, tokens left after dropping those without "
                 "a vector; padded/equal/truncated/average for each --maxlen, plus a histogram "
                 "PNG. With the default --vectors this first trains Word2Vec (minutes on the "
@@ -62,20 +62,30 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand, with the flags of all of them or of `only`: the other trainers' modules
+    (and the training stack they import) are then not loaded, so `--help` answers at once."""
     parser = Parser(prog="python -m bardbot.trainer", description=DESCRIPTION,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, (module, help_, description) in SUBCOMMANDS.items():
-        module.add_arguments(sub.add_parser(name, help=help_, description=description))
+        subparser = sub.add_parser(name, help=help_, description=description)
+        if only in (None, name):
+            importlib.import_module(module).add_arguments(subparser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = "python -m bardbot.trainer " + shlex.join(argv)  # quoted: copy-paste reruns it
-    args = build_parser().parse_args(argv, argparse.Namespace(command_line=command))
-    module = SUBCOMMANDS[args.command][0]
+    try:
+        parser = build_parser(only=argv[0] if argv else "")
+    except ModuleNotFoundError as exc:  # tqdm, gensim, ...: not in the runtime install
+        print(f"error: the trainer needs the train extra ({exc.name} is missing): "
+              "pip install -e '.[train]'", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv, argparse.Namespace(command_line=command))
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
     quiet_tensorflow()
     try:
         with removed_if_left_empty(args.out):

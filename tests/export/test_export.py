@@ -294,6 +294,19 @@ def test_cli_defaults_are_the_export_configs_defaults():
                                                                          command="CMD"), name
 
 
+def test_seal_loads_no_exporter_and_no_training_stack():
+    """`seal` works in a runtime-only install: the model exporters are loaded only when asked."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bardbot.export.__main__ import parser; parser(only='seal'); "
+            "print([m for m in ('tqdm', 'bardbot.export.sentiment', 'bardbot.export.message')"
+            " if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.stdout.strip() == "[]", proc.stderr
+
+
 def test_exported_json_is_strict_json_even_if_the_run_recorded_nan(tiny, tmp_path):
     import shutil
 

@@ -13,28 +13,9 @@ import argparse
 import time
 import tracemalloc
 
+from adversarial_texts import adversarial_texts
 from bardbot.models import SentimentClassifier
 from timing import machine
-
-
-def adversarial_texts(length: int) -> dict[str, str]:
-    return {
-        "'aabb' * n (doubled letters)": "aabb" * (length // 4),
-        "'ab' * n (repeated bigram)": "ab" * (length // 2),
-        "'bookkeeper' * n": "bookkeeper" * (length // 10),
-        "'xD' * n": "xD" * (length // 2),
-        "'ﬁ' * n (NFKC x2)": "\ufb01" * length,
-        "'ﷺ' * n (NFKC x18)": "\ufdfa" * length,
-        "full-width letters": "\uff21\uff41" * (length // 2),
-        "emoji run": "😀" * length,
-        "distinct 23-letter non-words": " ".join(
-            "".join(chr(97 + (i * 7 + j * j + i // 26) % 26) for j in range(23))
-            for i in range(length // 24)),
-        "distinct 5-letter non-words": " ".join(
-            "".join(chr(97 + (i * 7 + j * j + i // 26) % 26) for j in range(5)) + "q"
-            for i in range(length // 7)),
-        "doubled-letter words": " ".join(["aabbccddeeffgghhiijj"] * (length // 21)),
-    }
 
 
 def main() -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
-from bardbot.export.onnx_io import export_command
+from bardbot.export.onnx_io import add_out_argument, add_test_set_arguments, export_command
 from bardbot.export.seal import seal
 from bardbot.models.errors import ModelError
-from bardbot.models.metadata import MODELS_DIR
 from bardbot.trainer.runs import Parser, UserError
 
 SHIP_LIMIT_MB = 40.0
@@ -33,51 +33,33 @@ examples:
 """
 
 
-def _out(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--out", type=Path, default=MODELS_DIR, metavar="DIR",
-                    help="output folder (default: the models/ package, replacing the "
-                         "shipped files)")
+# The model exporters, each in export/NAME.py: it declares its flags (`add_arguments`), builds
+# its config from them (`config_from_args`) and exports (`run`). They need the train extra
+# (`main` says so in one line when it is missing).
+MODELS = {
+    "sentiment": ("export a sentiment run",
+                  "Token ids in (the frozen embedding folded into the graph), P(positive) out."),
+    "message": ("export a message-sentiment run",
+                "Token ids of any length in (each text runs only its own steps: sequence_lens), "
+                "P(positive) out; int8 embedding rows. Records aclImdb test, movie-snippet and "
+                "behavioural-suite metrics."),
+    "shakespeare": ("export a Shakespeare run (step model)",
+                    "A step model: char ids + LSTM state (h, c) in, next-char probabilities + "
+                    "new state out, so generation costs O(1) per char."),
+    "bard": ("export a bard run (step model + generation loop)",
+             "The bard's step model (same interface as the reference) with the one-run "
+             "generation loop, as bard.onnx + bard.json; float16 weights when they cost <= "
+             "0.002 nats/char of held-out loss."),
+}
 
 
-def _test_set(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--imdb", default=None, metavar="PATH",
-                    help="aclImdb_v1.tar.gz or aclImdb/ for the test-set metrics (default: "
-                         "search $BARDBOT_DATA, ./data, ../shared/data)")
-    sp.add_argument("--eval-limit", type=int, default=None, metavar="N",
-                    help="test reviews measured, half of each class (default: all 25,000)")
-
-
-def _run_dir(sp: argparse.ArgumentParser, kind: str) -> None:
-    sp.add_argument("run_dir", type=Path, metavar="RUN_DIR",
-                    help=f"a finished run folder (has meta.json) from "
-                         f"`python -m bardbot.trainer {kind} --out RUN_DIR`")
-
-
-def _add_sentiment(sub) -> None:
-    s = sub.add_parser("sentiment", help="export a sentiment run",
-                       description="Token ids in (the frozen embedding folded into the graph), "
-                       "P(positive) out.")
-    _run_dir(s, "sentiment")
-    _out(s)
-    s.add_argument("--embedding-dtype", default="auto", choices=("auto", "float16", "float32"),
-                   help="how the embedding is stored; auto: float16 (half the size) if it costs "
-                        "<= 0.2 accuracy points on the IMDB test set, else float32")
-    s.add_argument("--max-words", type=int, default=None, metavar="N",
-                   help="keep only the N most frequent vocabulary words (smaller file; the "
-                        "rest become unknown words)")
-    _test_set(s)
-    s.set_defaults(export=_sentiment)
-
-
-def _add_message(sub) -> None:
-    m = sub.add_parser("message", help="export a message-sentiment run",
-                       description="Token ids of any length in (each text runs only its own "
-                       "steps: sequence_lens), P(positive) out; int8 embedding rows. Records "
-                       "aclImdb test, movie-snippet and behavioural-suite metrics.")
-    _run_dir(m, "message")
-    _out(m)
-    _test_set(m)
-    m.set_defaults(export=_message)
+def _add_model(sub, name: str, only: str | None) -> None:
+    help_, description = MODELS[name]
+    p = sub.add_parser(name, help=help_, description=description)
+    if only in (None, name):
+        module = importlib.import_module(f"bardbot.export.{name}")
+        module.add_arguments(p)
+        p.set_defaults(export=module.run)
 
 
 def _add_evaluate(sub) -> None:
@@ -87,41 +69,8 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--model", action="append", metavar="NAME|PATH",
                    help="a shipped name (reference, message) or an .onnx; repeatable "
                         "(default: reference and message)")
-    _test_set(e)
+    add_test_set_arguments(e)
     e.set_defaults(export=_evaluate)
-
-
-def _add_shakespeare(sub) -> None:
-    g = sub.add_parser("shakespeare", help="export a Shakespeare run (step model)",
-                       description="A step model: char ids + LSTM state (h, c) in, next-char "
-                       "probabilities + new state out, so generation costs O(1) per char.")
-    _run_dir(g, "shakespeare")
-    _out(g)
-    g.add_argument("--mode", default="auto", choices=("auto", "stateful", "windowed"),
-                   help="how the runtime generates: stateful (carry the state, O(1) per char) "
-                        "or windowed (re-read the last window per char, like the reference); "
-                        "auto: stateful unless the run measured it worse than windowed")
-    g.add_argument("--text", default=None, metavar="PATH",
-                   help="gutenberg.zip or a .txt for the parity windows (default: search the "
-                        "data folders for gutenberg.zip, else random chars)")
-    g.add_argument("--windowed-out", type=Path, default=None, metavar="FILE",
-                   help="also write the windowed model (for bench/) to this .onnx path")
-    g.set_defaults(export=_shakespeare)
-
-
-def _add_bard(sub) -> None:
-    b = sub.add_parser("bard", help="export a bard run (step model + generation loop)",
-                       description="The bard's step model (same interface as the reference) "
-                       "with the one-run generation loop, as bard.onnx + bard.json; float16 "
-                       "weights when they cost <= 0.002 nats/char of held-out loss.")
-    _run_dir(b, "bard")
-    _out(b)
-    b.add_argument("--text", default=None, metavar="PATH",
-                   help="tinyshakespeare.txt (default: search the data folders)")
-    b.add_argument("--weights", default="auto", choices=("auto", "float16", "float32"),
-                   help="how the weights are stored (default auto: float16 if it costs <= "
-                        "0.002 nats/char of held-out loss, else float32)")
-    b.set_defaults(export=_bard)
 
 
 def _add_loop(sub) -> None:
@@ -143,7 +92,7 @@ def _add_bard_words(sub) -> None:
                        description="bard-words.json: the plays' content words and, for 30,000 "
                        "English words, their nearest plays' words in GloVe 6B 50-d (needs the "
                        "glove extra); read by models/steer.py.")
-    _out(w)
+    add_out_argument(w)
     w.add_argument("--text", default=None, metavar="PATH",
                    help="tinyshakespeare.txt (default: search the data folders)")
     w.add_argument("--glove-dir", default=None, metavar="DIR",
@@ -158,7 +107,7 @@ def _add_all(sub) -> None:
     a.add_argument("--runs", type=Path, default=Path("runs/ship"), metavar="DIR",
                    help="folder holding the sentiment/, message/ and shakespeare/ runs "
                         "(default: runs/ship)")
-    _out(a)
+    add_out_argument(a)
     a.set_defaults(export=_all)
 
 
@@ -171,73 +120,51 @@ def _add_seal(sub) -> None:
     m.set_defaults(export=_seal)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand, with the flags of all of them or of `only`: the other exporters (and
+    the training stack they import) are then not loaded, so `--help` and `seal` need neither."""
     p = Parser(prog="python -m bardbot.export", description=DESCRIPTION,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="kind", required=True, parser_class=Parser)
-    for add in (_add_sentiment, _add_message, _add_evaluate, _add_shakespeare, _add_bard,
-                _add_loop, _add_bard_words, _add_all, _add_seal):
+    _add_model(sub, "sentiment", only)
+    _add_model(sub, "message", only)
+    _add_evaluate(sub)
+    _add_model(sub, "shakespeare", only)
+    _add_model(sub, "bard", only)
+    for add in (_add_loop, _add_bard_words, _add_all, _add_seal):
         add(sub)
     return p
 
 
-# One handler per subcommand; the exporters' imports stay inside them (the train extra).
-def _sentiment(args: argparse.Namespace, command: str) -> list[Path]:
-    from bardbot.export.sentiment import SentimentExport, export_sentiment
-
-    return export_sentiment(SentimentExport(
-        args.run_dir, args.out, embedding_dtype=args.embedding_dtype, max_words=args.max_words,
-        imdb=args.imdb, eval_limit=args.eval_limit, command=command))
-
-
-def _message(args: argparse.Namespace, command: str) -> list[Path]:
-    from bardbot.export.message import MessageExport, export_message
-
-    return export_message(MessageExport(args.run_dir, args.out, imdb=args.imdb,
-                                        eval_limit=args.eval_limit, command=command))
-
-
-def _shakespeare(args: argparse.Namespace, command: str) -> list[Path]:
-    from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
-
-    return export_shakespeare(ShakespeareExport(
-        args.run_dir, args.out, mode=args.mode, text=args.text, windowed_out=args.windowed_out,
-        command=command))
-
-
-def _bard(args: argparse.Namespace, command: str) -> None:
-    from bardbot.export.bard import BardExport, export_bard
-
-    export_bard(BardExport(args.run_dir, args.out, args.text, args.weights, command))
-
-
-def _loop(args: argparse.Namespace, command: str) -> None:
+# The tools' handlers; their imports stay inside them.
+def _loop(args: argparse.Namespace) -> None:
     from bardbot.export.generator import add_loop_to_file
 
-    add_loop_to_file(args.model, command=command, replace=args.replace)
+    add_loop_to_file(args.model, command=args.command_line, replace=args.replace)
 
 
-def _bard_words(args: argparse.Namespace, command: str) -> None:
+def _bard_words(args: argparse.Namespace) -> None:
     from bardbot.export.bard_words import export_word_list
 
     export_word_list(args.text, args.out, args.glove_dir)
 
 
-def _evaluate(args: argparse.Namespace, command: str) -> None:
+def _evaluate(args: argparse.Namespace) -> None:
     from bardbot.export.evaluate import main as evaluate
 
     evaluate(args.model or ["reference", "message"], args.eval_limit, args.imdb)
 
 
-def _all(args: argparse.Namespace, command: str) -> None:
+def _all(args: argparse.Namespace) -> None:
     """The three shipped runs under --runs, each with its exporter's defaults."""
     from bardbot.export.message import MessageExport, export_message
     from bardbot.export.sentiment import SentimentExport, export_sentiment
     from bardbot.export.shakespeare import ShakespeareExport, export_shakespeare
 
-    paths = export_sentiment(SentimentExport(args.runs / "sentiment", args.out, command=command))
-    paths += export_message(MessageExport(args.runs / "message", args.out, command=command))
-    paths += export_shakespeare(ShakespeareExport(args.runs / "shakespeare", args.out,
+    command, runs = args.command_line, args.runs
+    paths = export_sentiment(SentimentExport(runs / "sentiment", args.out, command=command))
+    paths += export_message(MessageExport(runs / "message", args.out, command=command))
+    paths += export_shakespeare(ShakespeareExport(runs / "shakespeare", args.out,
                                                   command=command))
     total = sum(p.stat().st_size for p in paths) / 1e6
     print(f"all shipped files: {total:.1f} MB (limit {SHIP_LIMIT_MB:.0f} MB)")
@@ -245,16 +172,17 @@ def _all(args: argparse.Namespace, command: str) -> None:
         raise UserError("shipped files exceed the size limit; try --max-words")
 
 
-def _seal(args: argparse.Namespace, command: str) -> None:
+def _seal(args: argparse.Namespace) -> None:
     for path in args.json_files:
         print(f"sealed {seal(path)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
     try:
-        args.export(args, export_command(argv))
+        args = parser(only=argv[0] if argv else "").parse_args(
+            argv, argparse.Namespace(command_line=export_command(argv)))
+        args.export(args)
     except (UserError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

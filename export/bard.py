@@ -9,6 +9,7 @@ model (same seed, same chars), and the runtime's held-out loss over the whole he
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from bardbot.export.generator import (
     check_loop,
 )
 from bardbot.export.onnx_io import (
+    add_out_argument,
+    add_run_dir_argument,
     check_graph,
     check_parity,
     convert,
@@ -241,8 +244,24 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     def check(onnx_path: Path) -> dict:
         return {"loop_equals_step_loop": check_loop(ShakespeareGenerator.load(onnx_path), log)}
 
-    paths = write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=NAME)
-    log(f"wrote {paths[0]} and {paths[1]} ({chosen} weights, "
-        f"{sum(p.stat().st_size for p in paths) / 1e6:.2f} MB)")
-    return paths
+    return write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=NAME, log=log,
+                         note=f"{chosen} weights, ")
 
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = BardExport
+    add_run_dir_argument(parser, "bard")
+    add_out_argument(parser)
+    parser.add_argument("--text", default=d.text, metavar="PATH",
+                        help="tinyshakespeare.txt (default: search the data folders)")
+    parser.add_argument("--weights", default=d.weights, choices=("auto", "float16", "float32"),
+                        help="how the weights are stored (default auto: float16 if it costs <= "
+                             f"{FP16_TOLERANCE} nats/char of held-out loss, else float32)")
+
+
+def config_from_args(args: argparse.Namespace) -> BardExport:
+    return BardExport(args.run_dir, args.out, args.text, args.weights, args.command_line)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    return export_bard(config_from_args(args))

@@ -10,6 +10,7 @@ mixed lengths in one batch.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import numpy as np
 from bardbot.export import data
 from bardbot.export.evaluate import SNIPPETS, evaluate_classifier
 from bardbot.export.onnx_io import (
+    add_out_argument,
+    add_run_dir_argument,
+    add_test_set_arguments,
     check_parity,
     convert,
     load_keras,
@@ -246,7 +250,19 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
             raise UserError(f"{cfg.name}: runtime output differs from the converted graph")
         return {}
 
-    paths = write_checked(cfg.out_dir, "sentiment", proto, out_meta, check, name=cfg.name)
-    size = sum(p.stat().st_size for p in paths)
-    log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
-    return paths
+    return write_checked(cfg.out_dir, "sentiment", proto, out_meta, check, name=cfg.name, log=log)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_dir_argument(parser, "message")
+    add_out_argument(parser)
+    add_test_set_arguments(parser)
+
+
+def config_from_args(args: argparse.Namespace) -> MessageExport:
+    return MessageExport(args.run_dir, args.out, imdb=args.imdb, eval_limit=args.eval_limit,
+                         command=args.command_line)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    return export_message(config_from_args(args))

@@ -3,6 +3,7 @@ writing a model + its JSON metadata once, after the runtime has checked a staged
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import sys
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bardbot.export.seal import dump_json, sealed
-from bardbot.models.metadata import FORMATS, sha256_hex
+from bardbot.models.metadata import FORMATS, MODELS_DIR, sha256_hex
 from bardbot.trainer.runs import (
     UserError,
     json_safe,
@@ -89,6 +90,26 @@ def session(proto):
     return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
+def add_run_dir_argument(parser: argparse.ArgumentParser, kind: str) -> None:
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help=f"a finished run folder (has meta.json) from "
+                             f"`python -m bardbot.trainer {kind} --out RUN_DIR`")
+
+
+def add_out_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=MODELS_DIR, metavar="DIR",
+                        help="output folder (default: the models/ package, replacing the "
+                             "shipped files)")
+
+
+def add_test_set_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--imdb", default=None, metavar="PATH",
+                        help="aclImdb_v1.tar.gz or aclImdb/ for the test-set metrics (default: "
+                             "search $BARDBOT_DATA, ./data, ../shared/data)")
+    parser.add_argument("--eval-limit", type=int, default=None, metavar="N",
+                        help="test reviews measured, half of each class (default: all 25,000)")
+
+
 def export_command(argv: list[str] | None = None) -> str:
     """The command line as a shell would need it again (arguments quoted where needed)."""
     return f"python -m bardbot.export {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip()
@@ -118,14 +139,18 @@ def staged(kind: str, proto, meta: dict, name: str | None = None
 
 
 def write_checked(out_dir: str | Path, kind: str, proto, meta: dict,
-                  check: Callable[[Path], dict], name: str | None = None) -> tuple[Path, Path]:
+                  check: Callable[[Path], dict], name: str | None = None, log=print,
+                  note: str = "") -> tuple[Path, Path]:
     """Write the pair to `out_dir` once, after `check` passed on a staged copy, so a pair that
     fails never replaces the one there. `check(onnx_path)` loads the copy with the runtime,
     raises if it misbehaves, and returns what it measured for meta["metrics"]["export"]."""
     with staged(kind, proto, meta, name) as paths:
         measured = check(paths[0])
     meta["metrics"]["export"].update(measured)
-    return write_model(out_dir, kind, proto, meta, name)
+    paths = write_model(out_dir, kind, proto, meta, name)
+    log(f"wrote {paths[0]} and {paths[1]} ({note}{sum(p.stat().st_size for p in paths) / 1e6:.2f}"
+        " MB)")
+    return paths
 
 
 def load_keras(run: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import numpy as np
 from bardbot.export import data
 from bardbot.export.onnx_io import (
+    add_out_argument,
+    add_run_dir_argument,
+    add_test_set_arguments,
     check_graph,
     check_parity,
     convert,
@@ -259,7 +263,29 @@ def write_candidate(out_dir: Path, cand: Candidate, out_meta: dict, parity_ids: 
             raise UserError("sentiment: runtime output differs from the converted graph")
         return {}
 
-    paths = write_checked(out_dir, "sentiment", cand.proto, out_meta, check)
-    size = sum(p.stat().st_size for p in paths)
-    log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.1f} MB)")
-    return paths
+    return write_checked(out_dir, "sentiment", cand.proto, out_meta, check, log=log)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = SentimentExport
+    add_run_dir_argument(parser, "sentiment")
+    add_out_argument(parser)
+    parser.add_argument("--embedding-dtype", default=d.embedding_dtype,
+                        choices=("auto", "float16", "float32"),
+                        help="how the embedding is stored; auto: float16 (half the size) if it "
+                             f"costs <= {d.max_fp16_cost} accuracy points on the IMDB test set, "
+                             "else float32")
+    parser.add_argument("--max-words", type=int, default=d.max_words, metavar="N",
+                        help="keep only the N most frequent vocabulary words (smaller file; the "
+                             "rest become unknown words)")
+    add_test_set_arguments(parser)
+
+
+def config_from_args(args: argparse.Namespace) -> SentimentExport:
+    return SentimentExport(args.run_dir, args.out, embedding_dtype=args.embedding_dtype,
+                           max_words=args.max_words, imdb=args.imdb, eval_limit=args.eval_limit,
+                           command=args.command_line)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    return export_sentiment(config_from_args(args))

@@ -9,6 +9,7 @@ trained model as is; only the benchmark uses it.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from bardbot.export.generator import (
 )
 from bardbot.export.onnx_io import (
     PARITY_TOL,
+    add_out_argument,
+    add_run_dir_argument,
     check_graph,
     check_parity,
     convert,
@@ -257,7 +260,29 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         return check_runtime(ShakespeareGenerator.load(onnx_path), ids[0], keras_last[0],
                              texts if same_texts else [], meta, log)
 
-    paths = write_checked(cfg.out_dir, "shakespeare", step_proto, out_meta, check)
-    size = sum(p.stat().st_size for p in paths)
-    log(f"wrote {paths[0]} and {paths[1]} ({size / 1e6:.2f} MB)")
-    return paths
+    return write_checked(cfg.out_dir, "shakespeare", step_proto, out_meta, check, log=log)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = ShakespeareExport
+    add_run_dir_argument(parser, "shakespeare")
+    add_out_argument(parser)
+    parser.add_argument("--mode", default=d.mode, choices=("auto", "stateful", "windowed"),
+                        help="how the runtime generates: stateful (carry the state, O(1) per "
+                             "char) or windowed (re-read the last window per char, like the "
+                             "reference); auto: stateful unless the run measured it worse than "
+                             "windowed")
+    parser.add_argument("--text", default=d.text, metavar="PATH",
+                        help="gutenberg.zip or a .txt for the parity windows (default: search "
+                             "the data folders for gutenberg.zip, else random chars)")
+    parser.add_argument("--windowed-out", type=Path, default=d.windowed_out, metavar="FILE",
+                        help="also write the windowed model (for bench/) to this .onnx path")
+
+
+def config_from_args(args: argparse.Namespace) -> ShakespeareExport:
+    return ShakespeareExport(args.run_dir, args.out, mode=args.mode, text=args.text,
+                             windowed_out=args.windowed_out, command=args.command_line)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, Path]:
+    return export_shakespeare(config_from_args(args))

@@ -11,6 +11,7 @@ loss has not improved for `patience` evaluations or after `max_minutes`.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
@@ -254,3 +255,51 @@ def run(cfg: BardConfig) -> dict:
     curve = json.dumps(trained["evals"], indent=1) + "\n"
     return runs.save_run(out, trainer.model, meta, cfg, started,
                          lambda: (out / "curve.json").write_text(curve, encoding="utf-8"))
+
+
+# Flag -> what it sets; each default is the config's.
+_INT_FLAGS = {
+    "seed": "seed for init, stream offsets and sampling", "units": "LSTM units per layer",
+    "layers": "stacked LSTM layers", "embed": "char embedding size",
+    "batch-size": "parallel text streams per step", "seq": "chars per BPTT step",
+    "max-epochs": "passes over the training text at most",
+    "eval-every": "steps between held-out evaluations",
+    "patience": "evaluations without improvement before stopping",
+    "threads": "TensorFlow intra-op threads", "sample-length": "chars per sample",
+}
+_FLOAT_FLAGS = {
+    "dropout": "dropout before/after each LSTM", "learning-rate": "Adam learning rate",
+    "clip": "global gradient-norm clip", "max-minutes": "training time budget",
+    "heldout": "held-out fraction at the end of the text",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = BardConfig(out=Path("runs/bard"))
+    parser.add_argument("--out", type=Path, default=d.out, metavar="DIR",
+                        help=f"folder for model.keras and meta.json (default: {d.out})")
+    parser.add_argument("--text", metavar="FILE",
+                        help="tinyshakespeare.txt (default: search $BARDBOT_DATA, ./data, "
+                             "../shared/data)")
+    for flags, metavar in ((_INT_FLAGS, "N"), (_FLOAT_FLAGS, "X")):
+        for flag, what in flags.items():
+            runs.add_option(parser, f"--{flag}", d, what, metavar)
+    parser.add_argument("--max-chars", type=int, default=None, metavar="N",
+                        help="use only the first N chars of the text (sweeps, smoke runs)")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=list(d.temperatures),
+                        metavar="T", help="one sample per temperature after training")
+    parser.add_argument("--prompt", default=d.prompt,
+                        help=f"sample prompt (default: {d.prompt!r})")
+    parser.add_argument("--quiet", action="store_true", help="accepted for symmetry; progress "
+                        "is one line per held-out evaluation")
+
+
+def config_from_args(args: argparse.Namespace) -> BardConfig:
+    return BardConfig(
+        out=args.out, text=args.text, seed=args.seed, units=args.units, layers=args.layers,
+        embed=args.embed, dropout=args.dropout, batch_size=args.batch_size, seq=args.seq,
+        learning_rate=args.learning_rate, clip=args.clip, max_minutes=args.max_minutes,
+        max_epochs=args.max_epochs, eval_every=args.eval_every, patience=args.patience,
+        heldout=args.heldout, max_chars=args.max_chars, threads=args.threads,
+        sample_length=args.sample_length, temperatures=tuple(args.temperatures),
+        prompt=args.prompt, verbose=runs.verbosity(args), command=args.command_line)

@@ -83,6 +83,18 @@ class SentimentConfig:
         return self.vectors == "glove" if self.lowercase is None else self.lowercase
 
 
+@dataclass
+class LengthsConfig:
+    corpus: SentimentConfig  # the reviews and vectors counted (nothing is fitted); its out
+    maxlens: tuple[int, ...] = (400, 200)
+    raw: bool = False  # count every token: no vectors needed, nothing dropped
+
+    def validate(self) -> None:
+        if any(m <= 0 for m in self.maxlens):
+            raise UserError(f"--maxlen must be positive, got {list(self.maxlens)}")
+        self.corpus.validate()
+
+
 MESSAGE_FEATURES = ("word2vec", "glove", "lexicon")
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from bardbot.models.text import WordEncoding
+from bardbot.trainer import fit, runs
+from bardbot.trainer.config import LengthsConfig, SentimentConfig
+from bardbot.trainer.data import load_imdb
+from bardbot.trainer.vectors import add_vector_arguments, tokenize_corpus, vector_fields
 
 
 @dataclass(frozen=True)
@@ -73,3 +80,66 @@ def plot_histogram(lengths: np.ndarray, maxlens: list[int], path: Path, title: s
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--maxlen", type=int, nargs="+", default=list(LengthsConfig.maxlens),
+                        metavar="N", help="one or more maxlen values to compare (default: "
+                        f"{' '.join(map(str, LengthsConfig.maxlens))})")
+    parser.add_argument("--out", type=Path, default=Path("runs/lengths"), metavar="DIR",
+                        help="folder for lengths.png and lengths.json (default: runs/lengths)")
+    runs.add_option(parser, "--seed", SentimentConfig, "seed for Word2Vec and --max-reviews "
+                    "sampling", metavar=None)
+    runs.add_cache_argument(parser)
+    parser.add_argument("--raw", action="store_true",
+                        help="count every token (no vectors needed, nothing dropped)")
+    runs.add_imdb_arguments(parser)
+    add_vector_arguments(parser)
+
+
+def config_from_args(args: argparse.Namespace) -> LengthsConfig:
+    # Nothing is fitted: one epoch of one example keeps the corpus config's checks satisfied.
+    corpus = SentimentConfig(
+        out=args.out, seed=args.seed, cache_dir=args.cache_dir, epochs=1, batch_size=1,
+        maxlen=max(args.maxlen), verbose=runs.verbosity(args), command=args.command_line,
+        **runs.imdb_fields(args), **vector_fields(args))
+    return LengthsConfig(corpus, maxlens=tuple(args.maxlen), raw=args.raw)
+
+
+def run(cfg: LengthsConfig) -> None:
+    """Count the train reviews' tokens; print, plot and write lengths.json for each maxlen."""
+    cfg.validate()
+    corpus = cfg.corpus
+    cache_dir = fit.prepare_cache_dir(corpus.cache_dir)
+    out = runs.prepare_out_dir(corpus.out)
+    count = _raw_lengths if cfg.raw else _vector_lengths
+    lengths, what = count(corpus, cache_dir)
+    stats = [length_stats(lengths, m) for m in cfg.maxlens]
+    print(f"train reviews, counting {what}:")
+    for st in stats:
+        print("  " + st.describe())
+    plot_histogram(lengths, list(cfg.maxlens), out / "lengths.png",
+                   f"train review lengths ({what})")
+    (out / "lengths.json").write_text(json.dumps(
+        {"counting": what, "stats": [s.as_dict() for s in stats], "command": corpus.command},
+        indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}/lengths.png and lengths.json")
+
+
+def _raw_lengths(cfg: SentimentConfig, cache_dir: Path) -> tuple[np.ndarray, str]:
+    imdb = load_imdb(cfg.imdb, download=cfg.download, url=cfg.url, unsup=False,
+                     max_per_split=cfg.max_reviews, seed=cfg.seed)
+    lengths = tokenize_corpus([r.text for r in imdb.train], cfg.use_lowercase,
+                              cache_dir).lengths()
+    return np.asarray(lengths), "all tokens"
+
+
+def _vector_lengths(cfg: SentimentConfig, cache_dir: Path) -> tuple[np.ndarray, str]:
+    # Imported here: the sentiment trainer imports this module for its own lengths.png.
+    from bardbot.trainer.sentiment import encode_texts, prepare_corpus
+
+    corpus = prepare_corpus(cfg, cache_dir)
+    encoding = WordEncoding(corpus.words, cfg.maxlen, cfg.use_lowercase, cfg.oov)  # type: ignore[arg-type]
+    lengths = encode_texts(encoding, [r.text for r in corpus.imdb.train], cache_dir,
+                           "encode train").raw_lengths
+    return np.asarray(lengths), f"tokens with a {cfg.vectors} vector"

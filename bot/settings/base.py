@@ -72,6 +72,14 @@ class SettingsOutcomeUnknown(SettingsUnavailable):
     """A write was sent, but the database did not confirm it in time: it may have been made."""
 
 
+def newer_schema(location: object, version: int, latest: int, elsewhere: str) -> SettingsError:
+    """The error for a database of a schema newer than this code (it is left untouched)."""
+    return SettingsError(
+        f"the settings database {location} has schema version {version}, newer than this bardbot"
+        f" understands ({latest}); upgrade bardbot, or use another {elsewhere}"
+    )
+
+
 def _checker_bool(name: str) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
         if not isinstance(value, bool):

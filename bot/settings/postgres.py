@@ -14,20 +14,18 @@ whose COMMIT is sent only while its caller still waits: a write given up on befo
 rolled back (the server also ends a statement past statement_timeout), so "nothing was changed"
 is true; one given up on after it raises SettingsOutcomeUnknown.
 
-The tables live in their own PostgreSQL schema, `bardbot`, with its version in
-`bardbot.schema_version`; migrations run under an advisory lock, so processes starting at once
-migrate once.
+The tables, their migrations and the checks at open: `postgres_schema.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
 from bardbot.database_url import PostgresUrl
+from bardbot.settings import postgres_schema as schema
 from bardbot.settings.base import (
     COLUMNS,
     GuildSettings,
@@ -37,10 +35,8 @@ from bardbot.settings.base import (
     SettingsStore,
     SettingsUnavailable,
     StoredRow,
-    schema_gap,
 )
-
-log = logging.getLogger(__name__)
+from bardbot.settings.postgres_schema import reason
 
 CONNECT_TIMEOUT = 5.0  # seconds, at start
 OPERATION_TIMEOUT = 2.0  # seconds for one read or write, reconnecting included
@@ -52,43 +48,6 @@ SERVER_SETTINGS = {
     "statement_timeout": str(int(OPERATION_TIMEOUT * 1000)),
     "idle_in_transaction_session_timeout": str(int(5 * OPERATION_TIMEOUT * 1000)),
 }
-MIGRATION_LOCK = 0x62617264626F74  # pg_advisory_xact_lock key: "bardbot" in ASCII
-
-# MIGRATIONS[i] takes the database from version i to i + 1. Append only; never edit a released
-# step. Pending steps run in one transaction with the version update.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # v1
-        "CREATE SCHEMA IF NOT EXISTS bardbot",
-        "CREATE TABLE bardbot.schema_version (version integer NOT NULL)",
-        "INSERT INTO bardbot.schema_version VALUES (0)",
-        "CREATE TABLE bardbot.guilds ("
-        " guild_id bigint PRIMARY KEY,"
-        " temperature double precision,"
-        " length integer,"
-        " chat_enabled boolean,"
-        " show_sentiment boolean)",
-        "CREATE TABLE bardbot.guild_channels ("
-        " guild_id bigint NOT NULL,"
-        " channel_id bigint NOT NULL,"
-        " PRIMARY KEY (guild_id, channel_id))",
-    ),
-    (  # v2: channel mood, counts per channel and hour only (bardbot.mood)
-        "ALTER TABLE bardbot.guilds ADD COLUMN mood_enabled boolean, ADD COLUMN mood_days integer",
-        "CREATE TABLE bardbot.mood_hours ("
-        " guild_id bigint NOT NULL,"
-        " channel_id bigint NOT NULL,"
-        " hour integer NOT NULL,"
-        " messages bigint NOT NULL,"
-        " positive bigint NOT NULL,"
-        " p_sum double precision NOT NULL,"
-        " PRIMARY KEY (guild_id, channel_id, hour))",
-        # Batches already added, so that a batch retried after a lost answer counts once.
-        "CREATE TABLE bardbot.mood_batches ("
-        " batch_id text PRIMARY KEY,"
-        " added timestamptz NOT NULL DEFAULT now())",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 # The server went away, restarted, refused us or a connection broke: worth a reconnect.
 CONNECTION_LOST = (
@@ -107,6 +66,7 @@ _READ = (
     " ARRAY(SELECT channel_id FROM bardbot.guild_channels WHERE guild_id = $1) AS channels"
     " FROM (VALUES (1)) AS one (x) LEFT JOIN bardbot.guilds g ON g.guild_id = $1"
 )
+
 _READ_ALL = (
     f"SELECT ids.guild_id, {', '.join(COLUMNS)},"
     " ARRAY(SELECT channel_id FROM bardbot.guild_channels c WHERE c.guild_id = ids.guild_id)"
@@ -114,6 +74,7 @@ _READ_ALL = (
     " FROM (SELECT guild_id FROM bardbot.guilds UNION SELECT guild_id FROM bardbot.guild_channels)"
     " AS ids LEFT JOIN bardbot.guilds g ON g.guild_id = ids.guild_id"
 )
+
 # Adds a batch of channel-hour counts in one statement, unless its batch id was added before;
 # only for servers whose mood is on, read under a share lock, so that turning mood off (which
 # updates that row) waits for a running add, and no add can follow it.
@@ -131,16 +92,12 @@ _ADD_MOOD = (
     " positive = m.positive + excluded.positive,"
     " p_sum = m.p_sum + excluded.p_sum"
 )
+
 # Older than the server's mood_days (or the default), or of a server whose mood is off.
 _PRUNE_MOOD = (
     "DELETE FROM bardbot.mood_hours m WHERE NOT EXISTS"
     " (SELECT 1 FROM bardbot.guilds g WHERE g.guild_id = m.guild_id"
     "  AND m.hour >= $1 - 24 * coalesce(g.mood_days, $2) AND coalesce(g.mood_enabled, $3))"
-)
-# Takes the guild's row lock (creating the row).
-_LOCK_GUILD = (
-    "INSERT INTO bardbot.guilds (guild_id) VALUES ($1)"
-    " ON CONFLICT (guild_id) DO UPDATE SET guild_id = excluded.guild_id"
 )
 
 T = TypeVar("T")
@@ -185,12 +142,12 @@ class PostgresSettingsStore(SettingsStore):
             pool.terminate()
             raise _connect_error(url, e) from None
         try:
-            await (_check_readable(conn, url) if read_only else _prepare(conn, url))
+            await (schema.check_readable(conn, url) if read_only else schema.prepare(conn, url))
         except BaseException as e:
             pool.terminate()
             if isinstance(e, asyncpg.PostgresError | OSError):
                 raise SettingsError(
-                    f"the settings database {url} failed while opening: {_reason(url, e)}"
+                    f"the settings database {url} failed while opening: {reason(url, e)}"
                 ) from None
             raise
         await pool.release(conn)
@@ -356,11 +313,11 @@ class PostgresSettingsStore(SettingsStore):
             return task.result()
         except CONNECTION_LOST as e:
             raise SettingsUnavailable(
-                f"the settings database {self.location} is unreachable: {_reason(self._url, e)}"
+                f"the settings database {self.location} is unreachable: {reason(self._url, e)}"
             ) from None
         except asyncpg.PostgresError as e:
             raise SettingsError(
-                f"the settings database {self.location} failed: {_reason(self._url, e)}"
+                f"the settings database {self.location} failed: {reason(self._url, e)}"
             ) from None
 
     def _too_slow(self, consequence: str) -> SettingsUnavailable:
@@ -441,19 +398,14 @@ async def _replace_channels(conn: asyncpg.Connection, guild_id: int, channels) -
     )
 
 
-def _reason(url: PostgresUrl, e: BaseException) -> str:
-    """The error in words, never with a secret (a driver may quote the URL it was given)."""
-    return url.scrub(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
-
-
 def _connect_error(url: PostgresUrl, e: Exception) -> SettingsError:
     if isinstance(e, asyncpg.InvalidAuthorizationSpecificationError):
         return SettingsError(
-            f"the settings database {url} refused the login ({_reason(url, e)}); check the user"
+            f"the settings database {url} refused the login ({reason(url, e)}); check the user"
             " name and the password (in the URL, PGPASSWORD or ~/.pgpass)"
         )
     if isinstance(e, asyncpg.InvalidCatalogNameError):
-        return SettingsError(f"the settings database {url} does not exist ({_reason(url, e)});"
+        return SettingsError(f"the settings database {url} does not exist ({reason(url, e)});"
                              " create it first (createdb)")
     if isinstance(e, ValueError):  # the driver's own message may quote the URL: not shown
         return SettingsError(
@@ -462,99 +414,6 @@ def _connect_error(url: PostgresUrl, e: Exception) -> SettingsError:
             " ~/.pgpass)"
         )
     return SettingsError(
-        f"cannot connect to the settings database {url} ({_reason(url, e)}); check that"
+        f"cannot connect to the settings database {url} ({reason(url, e)}); check that"
         " PostgreSQL is running and reachable from here"
     )
-
-
-def _too_new(url: PostgresUrl, version: int) -> str:
-    return (
-        f"the settings database {url} has schema version {version}, newer than this bardbot"
-        f" understands ({SCHEMA_VERSION}); upgrade bardbot, or use another database"
-    )
-
-
-async def _schema_version(conn: asyncpg.Connection) -> int:
-    if await conn.fetchval("SELECT to_regclass('bardbot.schema_version')") is None:
-        return 0
-    return await conn.fetchval("SELECT max(version) FROM bardbot.schema_version") or 0
-
-
-async def _prepare(conn: asyncpg.Connection, url: PostgresUrl) -> None:
-    """Migrate if needed, then check the tables and that we may write to them."""
-    version = await _schema_version(conn)
-    if version > SCHEMA_VERSION:
-        raise SettingsError(_too_new(url, version))
-    if version < SCHEMA_VERSION:
-        await _migrate(conn, url)
-    transaction = conn.transaction()
-    await transaction.start()
-    try:
-        await _check_schema(conn, url)
-        try:  # rolled back below: proves the user may write (not a read-only replica or role)
-            await conn.execute(_LOCK_GUILD, 1)
-            await conn.execute(
-                "INSERT INTO bardbot.guild_channels VALUES (1, 1) ON CONFLICT DO NOTHING"
-            )
-        except asyncpg.PostgresError as e:
-            raise SettingsError(
-                f"cannot write to the settings database {url} ({_reason(url, e)}); grant this"
-                " user INSERT, UPDATE and DELETE on the bardbot schema's tables, or use a"
-                " primary server"
-            ) from None
-    finally:
-        await transaction.rollback()
-
-
-async def _check_readable(conn: asyncpg.Connection, url: PostgresUrl) -> None:
-    """A database to read as it is (a copy's source): at the current schema, nothing written."""
-    version = await _schema_version(conn)
-    if version > SCHEMA_VERSION:
-        raise SettingsError(_too_new(url, version))
-    if version < SCHEMA_VERSION:
-        raise SettingsError(f"the settings database {url} holds no bardbot settings")
-    await _check_schema(conn, url)
-
-
-async def _check_schema(conn: asyncpg.Connection, url: PostgresUrl) -> None:
-    rows = await conn.fetch(
-        "SELECT table_name, column_name FROM information_schema.columns"
-        " WHERE table_schema = 'bardbot'"
-    )
-    columns_of: dict[str, set[str]] = {}
-    for r in rows:
-        columns_of.setdefault(r["table_name"], set()).add(r["column_name"])
-    what = schema_gap(columns_of)
-    if what:
-        raise SettingsError(
-            f"the settings database {url} (schema version {SCHEMA_VERSION}) lacks"
-            f" bardbot.{what}; restore it from a backup, or drop the bardbot schema"
-            " to start with default settings"
-        )
-
-
-async def _migrate(conn: asyncpg.Connection, url: PostgresUrl) -> None:
-    version = target = None
-    # Locked before the transaction begins, so that it sees whatever the process that held the
-    # lock committed (catalog lookups inside an older transaction may not).
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
-    try:
-        async with conn.transaction():
-            version = await _schema_version(conn)  # another process may have migrated meanwhile
-            if version > SCHEMA_VERSION:
-                raise SettingsError(_too_new(url, version))
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target - 1]:
-                    await conn.execute(statement)
-            await conn.execute("UPDATE bardbot.schema_version SET version = $1", SCHEMA_VERSION)
-    except asyncpg.PostgresError as e:
-        if target is None:
-            raise
-        raise SettingsError(
-            f"migrating the settings database {url} from schema version {version} to {target}"
-            f" failed ({_reason(url, e)}); the migration was rolled back"
-        ) from None
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-    if version < SCHEMA_VERSION:
-        log.info("settings database %s migrated to schema %d", url, SCHEMA_VERSION)

@@ -2,76 +2,30 @@
 
 WAL journal, a busy timeout, and every write is a BEGIN IMMEDIATE transaction, so several
 processes (e.g. one per shard) can use one file. Opened `read_only` (a copy's source), a file is
-read as it is, whatever its schema version: never migrated, switched to WAL nor written.
+read as it is, whatever its schema version: never migrated, switched to WAL nor written. The
+tables, their migrations and the checks at open: `sqlite_schema.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiosqlite
+from bardbot.settings import sqlite_schema as schema
 from bardbot.settings.base import (
     COLUMNS,
-    TABLES,
     GuildSettings,
     MoodRow,
     SettingsError,
     SettingsStore,
     StoredRow,
-    schema_gap,
-)
-
-log = logging.getLogger(__name__)
-
-BUSY_TIMEOUT_MS = 5000
-
-# Schema migrations: MIGRATIONS[i] takes a file from version i to version i + 1 (PRAGMA
-# user_version). Append only; never edit a released step. All pending steps run in one
-# transaction, so a file is always at exactly one known version.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # v1
-        "CREATE TABLE guilds ("
-        " guild_id INTEGER PRIMARY KEY,"
-        " temperature REAL,"
-        " length INTEGER,"
-        " chat_enabled INTEGER)",
-        "CREATE TABLE guild_channels ("
-        " guild_id INTEGER NOT NULL,"
-        " channel_id INTEGER NOT NULL,"
-        " PRIMARY KEY (guild_id, channel_id)) WITHOUT ROWID",
-    ),
-    (  # v2
-        "ALTER TABLE guilds ADD COLUMN show_sentiment INTEGER",
-    ),
-    (  # v3: channel mood, counts per channel and hour only (bardbot.mood)
-        "ALTER TABLE guilds ADD COLUMN mood_enabled INTEGER",
-        "ALTER TABLE guilds ADD COLUMN mood_days INTEGER",
-        "CREATE TABLE mood_hours ("
-        " guild_id INTEGER NOT NULL,"
-        " channel_id INTEGER NOT NULL,"
-        " hour INTEGER NOT NULL,"
-        " messages INTEGER NOT NULL,"
-        " positive INTEGER NOT NULL,"
-        " p_sum REAL NOT NULL,"
-        " PRIMARY KEY (guild_id, channel_id, hour)) WITHOUT ROWID",
-        # Batches already added, so that a retried batch is not counted twice.
-        "CREATE TABLE mood_batches (batch_id TEXT PRIMARY KEY, added INTEGER NOT NULL)",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-_UNTOUCHED = (
-    "it was left untouched: move it aside to start with default settings, or restore a backup"
 )
 
 
@@ -103,13 +57,13 @@ class SqliteSettingsStore(SettingsStore):
                 "choose a writable settings path"
             ) from e
         try:
-            db = await _connect(path)
+            db = await schema.connect(path)
         except sqlite3.Error as e:
             raise SettingsError(
                 f"cannot open the settings database {path}: {e}; check the path and its permissions"
             ) from e
         try:
-            await _prepare(db, path)
+            await schema.prepare(db, path)
         except BaseException:
             await db.close()
             raise
@@ -134,17 +88,17 @@ class SqliteSettingsStore(SettingsStore):
         cls, path: Path, defaults: GuildSettings, *, immutable: bool
     ) -> SqliteSettingsStore:
         try:
-            db = await _connect(path, read_only=True, immutable=immutable)
+            db = await schema.connect(path, read_only=True, immutable=immutable)
         except sqlite3.Error as e:
             raise SettingsError(f"cannot open the settings database {path}: {e}; check the path"
                                 " and its permissions") from e
         try:
-            statement = await _check_readable(db, path)
+            columns = await schema.check_readable(db, path)
         except BaseException:
             await db.close()
             raise
         store = cls(db, path, defaults)
-        store._read_statement = statement
+        store._read_statement = _read_statement(columns)
         return store
 
     async def close(self) -> None:
@@ -162,7 +116,7 @@ class SqliteSettingsStore(SettingsStore):
             try:
                 return await _read(self._db, guild_id, self._read_statement)
             except sqlite3.Error as e:
-                raise _runtime_error(self._path, e) from e
+                raise schema.runtime_error(self._path, e) from e
 
     async def _fetch_all(self) -> dict[int, StoredRow]:
         async with self._transaction("BEGIN") as db:
@@ -262,25 +216,10 @@ class SqliteSettingsStore(SettingsStore):
                 yield db
                 await db.execute("COMMIT")
             except BaseException as e:
-                await _rollback(db)
+                await schema.rollback(db)
                 if isinstance(e, sqlite3.Error):
-                    raise _runtime_error(self._path, e) from e
+                    raise schema.runtime_error(self._path, e) from e
                 raise
-
-
-async def _connect(path: Path, *, read_only: bool = False, immutable: bool = False
-                   ) -> aiosqlite.Connection:
-    if read_only:
-        mode = "immutable=1" if immutable else "mode=ro"
-        uri = f"file:{quote(str(path.absolute()))}?{mode}"
-        connection = aiosqlite.connect(uri, uri=True, isolation_level=None)
-    else:
-        connection = aiosqlite.connect(path, isolation_level=None)  # we BEGIN/COMMIT ourselves
-    # aiosqlite runs each connection on its own thread, which would keep the interpreter alive
-    # after the host's event loop is gone if nobody closed the store: make it a daemon. A write
-    # cut short at exit is rolled back by SQLite's journal.
-    connection._thread.daemon = True
-    return await connection
 
 
 # Adds one channel-hour's counts, if the server's mood is on (at the moment of writing).
@@ -293,6 +232,7 @@ _ADD_MOOD = (
     " positive = positive + excluded.positive,"
     " p_sum = p_sum + excluded.p_sum"
 )
+
 # Older than the server's mood_days (or the default), or of a server whose mood is off.
 _PRUNE_MOOD = (
     "DELETE FROM mood_hours WHERE NOT EXISTS"
@@ -300,6 +240,7 @@ _PRUNE_MOOD = (
     "  AND mood_hours.hour >= ?1 - 24 * coalesce(g.mood_days, ?2)"
     "  AND coalesce(g.mood_enabled, ?3))"
 )
+
 
 def _read_statement(present: set[str]) -> str:
     """The guild's row (NULLs if none) once per allowed channel (or once with a NULL channel);
@@ -332,166 +273,3 @@ async def _replace_channels(db: aiosqlite.Connection, guild_id: int, channels) -
         "INSERT INTO guild_channels (guild_id, channel_id) VALUES (?, ?)",
         [(guild_id, c) for c in sorted(channels)],
     )
-
-
-async def _rollback(db: aiosqlite.Connection) -> None:
-    # Unconditional: after a cancellation the statements already queued on aiosqlite's thread
-    # (BEGIN included) still run, and they run before this, so `in_transaction` can't be trusted.
-    with contextlib.suppress(sqlite3.Error):  # "no transaction is active"
-        await db.execute("ROLLBACK")
-
-
-def _runtime_error(path: Path, e: sqlite3.Error) -> SettingsError:
-    if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-        return SettingsError(
-            f"the settings database {path} stayed locked by another process for more than "
-            f"{BUSY_TIMEOUT_MS / 1000:g} s; try again"
-        )
-    return SettingsError(f"the settings database {path} failed: {e}")
-
-
-async def _inspect(db: aiosqlite.Connection, path: Path) -> tuple[int, dict[str, set[str]]]:
-    """The file's schema version and the columns of its tables, once it is known to be an
-    undamaged SQLite database that is empty or bardbot's, of a version this code understands."""
-    await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    try:
-        # One read transaction, so user_version and the schema agree even while another
-        # process is creating the schema.
-        await db.execute("BEGIN")
-        try:
-            # quick_check reads every page: catches random bytes, non-SQLite and damaged files.
-            async with db.execute("PRAGMA quick_check") as cur:
-                problems = [r[0] for r in await cur.fetchall() if r[0] != "ok"]
-            if problems:
-                raise sqlite3.DatabaseError(problems[0].splitlines()[-1])
-            async with db.execute("PRAGMA user_version") as cur:
-                (version,) = await cur.fetchone()
-            async with db.execute("SELECT count(*) FROM sqlite_master") as cur:
-                (n_objects,) = await cur.fetchone()
-            columns_of = await _columns_of(db)
-        finally:
-            await _rollback(db)
-    except sqlite3.OperationalError as e:  # locked, unreadable, ... (a DatabaseError subclass)
-        if "readonly" in str(e):  # WAL needs to create files beside it, even to read
-            raise _not_writable(path, e) from e
-        raise SettingsError(
-            f"cannot read the settings database {path} ({e}); check the file and its permissions"
-        ) from e
-    except sqlite3.DatabaseError as e:
-        raise SettingsError(
-            f"the settings database {path} is corrupt or not a SQLite database ({e}); {_UNTOUCHED}"
-        ) from e
-    if version > SCHEMA_VERSION:
-        raise SettingsError(_too_new(path, version))
-    if version == 0 and n_objects:
-        raise SettingsError(
-            f"{path} is a SQLite database but not a bardbot settings database; {_UNTOUCHED}"
-        )
-    return version, columns_of
-
-
-async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
-    """Check the file, switch to WAL, migrate, check it is writable. Nothing is written before
-    the file is checked."""
-    version, columns_of = await _inspect(db, path)
-    if version == SCHEMA_VERSION:
-        _require(path, version, columns_of)
-    try:
-        mode = await _enable_wal(db)
-        if mode != "wal" and str(path) != ":memory:":
-            log.warning("settings database %s: WAL unavailable (journal mode %s)", path, mode)
-        await _migrate_and_probe(db, path)
-    except sqlite3.Error as e:
-        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-            raise _runtime_error(path, e) from e
-        raise _not_writable(path, e) from e
-
-
-# What a file of any schema version has; a column added later reads as NULL (not set).
-_KEYS = {"guilds": frozenset({"guild_id"}), "guild_channels": frozenset({"guild_id", "channel_id"})}
-
-
-async def _check_readable(db: aiosqlite.Connection, path: Path) -> str:
-    """Check a file to read as it is (any schema version); the statement that reads a guild."""
-    version, columns_of = await _inspect(db, path)
-    if version == 0:
-        raise SettingsError(f"{path} holds no bardbot settings (an empty database)")
-    _require(path, version, columns_of, _KEYS)
-    return _read_statement(columns_of["guilds"])
-
-
-def _not_writable(path: Path, e: sqlite3.Error) -> SettingsError:
-    return SettingsError(
-        f"cannot write the settings database {path} ({e}); make the file and its folder"
-        " writable by this user, or choose another settings path"
-    )
-
-
-async def _columns_of(db: aiosqlite.Connection) -> dict[str, set[str]]:
-    columns_of = {}
-    for table in TABLES:
-        async with db.execute(f"PRAGMA table_info({table})") as cur:
-            columns_of[table] = {row[1] for row in await cur.fetchall()}
-    return columns_of
-
-
-def _require(path: Path, claimed: int, columns_of: dict[str, set[str]], tables=TABLES) -> None:
-    """SettingsError unless every table and column of `tables` (the current schema) is there."""
-    what = schema_gap(columns_of, tables)
-    if what:
-        raise SettingsError(
-            f"the settings database {path} (schema version {claimed}) lacks {what}; {_UNTOUCHED}"
-        )
-
-
-async def _enable_wal(db: aiosqlite.Connection) -> str:
-    # Two connections switching the same new file to WAL at once would deadlock, so SQLite fails
-    # one of them with "locked" straight away instead of calling the busy handler: retry that.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            async with db.execute("PRAGMA journal_mode = WAL") as cur:
-                (mode,) = await cur.fetchone()
-            return mode
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) or loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.01)
-
-
-def _too_new(path: Path, version: int) -> str:
-    return (
-        f"the settings database {path} has schema version {version}, newer than this bardbot"
-        f" understands ({SCHEMA_VERSION}); upgrade bardbot, or use another settings path"
-    )
-
-
-async def _migrate_and_probe(db: aiosqlite.Connection, path: Path) -> None:
-    """Bring the file to SCHEMA_VERSION in one write transaction; with nothing to migrate, the
-    same transaction still proves the file writable (SQLite silently opens a file it may not
-    write read-only, and only the first write would fail)."""
-    version = target = None
-    try:
-        await db.execute("BEGIN IMMEDIATE")
-        # Re-read under the write lock: another process may have migrated since we looked.
-        async with db.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()
-        if version > SCHEMA_VERSION:
-            raise SettingsError(_too_new(path, version))
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target - 1]:
-                await db.execute(statement)
-        _require(path, version, await _columns_of(db))
-        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # the write probe, too
-        await db.execute("COMMIT" if version < SCHEMA_VERSION else "ROLLBACK")
-    except BaseException as e:
-        await _rollback(db)
-        if isinstance(e, sqlite3.Error) and target is not None:
-            raise SettingsError(
-                f"migrating the settings database {path} from schema version {version} to"
-                f" {target} failed ({e}); the migration was rolled back and the file is unchanged"
-            ) from e
-        raise
-    if version < SCHEMA_VERSION:
-        log.info("settings database %s migrated to schema %d", path, SCHEMA_VERSION)

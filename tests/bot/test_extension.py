@@ -138,6 +138,29 @@ async def test_plugin_chat_is_off_until_a_server_turns_it_on(host):
     assert len(session.replies) == 1
 
 
+async def test_a_host_prefix_command_by_mention_is_the_host_s_not_a_chat_line(host):
+    """The cog asks the host whether a mention is a command: the host's command runs, the
+    bard stays quiet; a mention that is no command gets one chat reply."""
+    host, session = host
+    host.command_prefix = commands.when_mentioned_or("!")
+    ran = []
+
+    @host.command()
+    async def hello(ctx: commands.Context) -> None:
+        ran.append(ctx.message.id)
+
+    await host.load_extension("bardbot.extension")
+    await host.get_cog("Bard").store.update(GUILD_ID, chat_enabled=True)
+    from tests.bot.harness import dispatch_message
+
+    bot_user = user_payload(ME, "bardbot", bot=True)
+    command = message_payload(f"<@{ME}> hello", mentions=[bot_user])
+    await dispatch_message(host, command)
+    assert ran == [int(command["id"])] and session.replies == []
+    await dispatch_message(host, message_payload(f"<@{ME}> to be or not", mentions=[bot_user]))
+    assert len(ran) == 1 and len(session.replies) == 1
+
+
 async def test_unload_removes_everything(host):
     host, _ = host
     await host.load_extension("bardbot.extension")

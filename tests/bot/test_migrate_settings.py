@@ -15,8 +15,7 @@ from pathlib import Path
 import bardbot.__main__ as entry
 import pytest
 from bardbot.database_url import parse_target
-from bardbot.settings import GuildSettings, open_store
-from bardbot.settings import sqlite as settings_sqlite
+from bardbot.settings import GuildSettings, open_store, sqlite_schema
 
 from tests.bot.test_settings import CHANNEL, GUILD, OTHER, _make_v1_file
 
@@ -152,7 +151,7 @@ def test_damaged_foreign_or_newer_sources_are_refused_untouched(tmp_path, capsys
         assert message in capsys.readouterr().err and source.read_bytes() == data
     newer = tmp_path / "newer.db"
     with sqlite3.connect(newer) as con:
-        con.execute(f"PRAGMA user_version = {settings_sqlite.SCHEMA_VERSION + 1}")
+        con.execute(f"PRAGMA user_version = {sqlite_schema.SCHEMA_VERSION + 1}")
     con.close()
     assert _migrate(newer, target) == 1
     assert "newer than this bardbot understands" in capsys.readouterr().err

@@ -20,9 +20,9 @@ from bardbot.settings import (
     SettingsError,
     open_store,
     parse_target,
+    postgres_schema,
+    sqlite_schema,
 )
-from bardbot.settings import postgres as settings_postgres
-from bardbot.settings import sqlite as settings_sqlite
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -68,7 +68,7 @@ async def set_raw_version(target, version: int) -> None:
 
 
 def backend(target):
-    return settings_sqlite if isinstance(target, Path) else settings_postgres
+    return sqlite_schema if isinstance(target, Path) else postgres_schema
 
 
 async def test_defaults_for_unknown_guild(store, target):
@@ -417,14 +417,14 @@ async def test_sqlite_uses_wal_and_a_sqlite_prefix(tmp_path):
         assert store.path == path
         async with store._db.execute("PRAGMA journal_mode") as cur:
             assert (await cur.fetchone())[0] == "wal"
-    assert _user_version(path) == settings_sqlite.SCHEMA_VERSION
+    assert _user_version(path) == sqlite_schema.SCHEMA_VERSION
 
 
 def _make_v1_file(path, tables=(0, 1)):
     """A file exactly as the version-1 code left it (or with only some of its tables)."""
     with sqlite3.connect(path) as con:
         for i in tables:
-            con.execute(settings_sqlite.MIGRATIONS[0][i])
+            con.execute(sqlite_schema.MIGRATIONS[0][i])
         con.execute(
             "INSERT INTO guilds (guild_id, temperature, length, chat_enabled) VALUES (?, ?, ?, ?)",
             (GUILD, 1.2, 300, 0),
@@ -447,7 +447,7 @@ async def test_migrates_a_version_1_file(db_path):
             show_sentiment=False,  # added in version 2: the default until set
         )
         assert (await store.update(GUILD, show_sentiment=True)).show_sentiment
-    assert _user_version(db_path) == settings_sqlite.SCHEMA_VERSION == 3
+    assert _user_version(db_path) == sqlite_schema.SCHEMA_VERSION == 3
     async with await open_store(db_path) as store:  # already current: nothing to do
         assert (await store.get(GUILD)).show_sentiment
 
@@ -468,9 +468,9 @@ async def test_a_version_1_file_missing_a_table_is_refused_and_left_as_it_was(db
 async def test_a_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
     db_path.parent.mkdir()
     _make_v1_file(db_path)
-    broken = (*settings_sqlite.MIGRATIONS, ("ALTER TABLE guilds ADD COLUMN colour TEXT", "NOT SQL"))
-    monkeypatch.setattr(settings_sqlite, "MIGRATIONS", broken)
-    monkeypatch.setattr(settings_sqlite, "SCHEMA_VERSION", len(broken))
+    broken = (*sqlite_schema.MIGRATIONS, ("ALTER TABLE guilds ADD COLUMN colour TEXT", "NOT SQL"))
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", len(broken))
     last = len(broken)
     with pytest.raises(SettingsError, match=f"from schema version 1 to {last} failed") as err:
         await open_store(db_path)
@@ -486,7 +486,7 @@ async def test_a_newer_file_is_left_byte_for_byte(db_path):
     async with await open_store(db_path):
         pass
     with sqlite3.connect(db_path) as con:
-        con.execute(f"PRAGMA user_version = {settings_sqlite.SCHEMA_VERSION + 1}")
+        con.execute(f"PRAGMA user_version = {sqlite_schema.SCHEMA_VERSION + 1}")
     con.close()
     before = db_path.read_bytes()
     with pytest.raises(SettingsError, match="newer"):
@@ -564,11 +564,11 @@ async def test_several_stores_creating_new_files_at_once_repeatedly(tmp_path):
         stores = await asyncio.gather(*(open_store(path) for _ in range(6)))
         for s in stores:
             await s.close()
-        assert _user_version(path) == settings_sqlite.SCHEMA_VERSION
+        assert _user_version(path) == sqlite_schema.SCHEMA_VERSION
 
 
 async def test_a_writer_holding_the_lock_too_long_is_a_clear_error(db_path, monkeypatch):
-    monkeypatch.setattr(settings_sqlite, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(sqlite_schema, "BUSY_TIMEOUT_MS", 50)
     async with await open_store(db_path) as store:
         await store.update(GUILD, length=42)
         other = sqlite3.connect(db_path, isolation_level=None)

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import bardbot.export.onnx_io as onnx_io
 import numpy as np
@@ -277,6 +278,33 @@ def test_cli_usage_errors_are_one_line_and_every_option_has_help(capsys):
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+def test_cli_defaults_are_the_export_configs_defaults():
+    import argparse
+    import importlib
+
+    from bardbot.export.__main__ import parser
+
+    for name, config in [("sentiment", "SentimentExport"), ("message", "MessageExport"),
+                         ("shakespeare", "ShakespeareExport"), ("bard", "BardExport")]:
+        module = importlib.import_module(f"bardbot.export.{name}")
+        args = parser().parse_args([name, "run"], argparse.Namespace(command_line="CMD"))
+        assert module.config_from_args(args) == getattr(module, config)(Path("run"),
+                                                                         command="CMD"), name
+
+
+def test_seal_loads_no_exporter_and_no_training_stack():
+    """`seal` works in a runtime-only install: the model exporters are loaded only when asked."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bardbot.export.__main__ import parser; parser(only='seal'); "
+            "print([m for m in ('tqdm', 'bardbot.export.sentiment', 'bardbot.export.message')"
+            " if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.stdout.strip() == "[]", proc.stderr
 
 
 def test_exported_json_is_strict_json_even_if_the_run_recorded_nan(tiny, tmp_path):

@@ -13,6 +13,8 @@ from bardbot.models.text import WordEncoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.adversarial_texts import adversarial_texts
+
 PINS = json.loads((Path(__file__).with_name("message_pins.json")).read_text())["scores"]
 WORDS = ("good", "bad", "bookkeeper", "terrible", "great", "amazing", "so", "coffee", "believe")
 ENCODING = WordEncoding(WORDS, 400, lowercase=True, normalization="message", spelling=True)
@@ -59,28 +61,6 @@ def test_undoubling_and_spelling_find_what_the_enumeration_found(token):
             enumerated_unelongated(ENCODING, token)
     assert corrected(ENCODING._index, token, ENCODING._longest) == \
         enumerated_corrected(ENCODING, token)
-
-
-def adversarial_texts(length: int = 6000) -> dict[str, str]:
-    """Texts the bot accepts (6,000 characters) built to make normalisation blow up."""
-    return {
-        "doubled letters": "aabb" * (length // 4),
-        "repeated bigram": "ab" * (length // 2),
-        "repeated word": "bookkeeper" * (length // 10),
-        "emoticon run": "xD" * (length // 2),
-        "ligatures (NFKC x2)": "\ufb01" * length,
-        "NFKC x18": "\ufdfa" * length,
-        "full-width": "\uff21\uff41" * (length // 2),
-        "emoji run": "😀" * length,
-        "flags and joiners": "🇫🇷👨‍👩‍👧" * (length // 10),
-        "mixed scripts": "gооd Ｇｏｏｄ хорошо 好 غ" * (length // 25),
-        "many doubled words": " ".join(["aabbccddeeffgghhiijj"] * (length // 21)),
-        "many near words": " ".join(f"bbookkeeppeerr{i % 10}" for i in range(length // 16)),
-        "many typos": " ".join(
-            "".join(chr(97 + (i * 7 + j * j) % 26) for j in range(9)) for i in range(length // 10)),
-        "combining marks": "a\u0301" * (length // 2),
-        "punctuation": "!?.,;:" * (length // 6),
-    }
 
 
 @pytest.fixture(scope="module")

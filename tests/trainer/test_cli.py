@@ -192,6 +192,44 @@ def test_every_option_has_help_and_help_renders_cleanly():
         assert "%%" not in text, name
 
 
+def test_each_subcommand_s_defaults_are_its_config_s_defaults(monkeypatch):
+    """The flags' defaults are read from the config dataclasses, not written a second time."""
+    import argparse
+    import importlib
+
+    from bardbot.trainer.cli import SUBCOMMANDS, build_parser
+    from bardbot.trainer.config import (
+        BardConfig,
+        LengthsConfig,
+        MessageConfig,
+        SentimentConfig,
+        ShakespeareConfig,
+    )
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)  # verbose 2: a log file
+
+    def config(name):
+        args = build_parser().parse_args([name], argparse.Namespace(command_line="CMD"))
+        return importlib.import_module(SUBCOMMANDS[name][0]).config_from_args(args)
+
+    for name, cls in [("sentiment", SentimentConfig), ("message", MessageConfig),
+                      ("shakespeare", ShakespeareConfig), ("bard", BardConfig)]:
+        assert config(name) == cls(out=Path(f"runs/{name}"), verbose=2, command="CMD"), name
+    corpus = SentimentConfig(out=Path("runs/lengths"), epochs=1, batch_size=1, maxlen=400,
+                             verbose=2, command="CMD")
+    assert config("lengths") == LengthsConfig(corpus)
+
+
+def test_a_subcommand_loads_only_its_own_trainer():
+    code = ("import sys; from bardbot.trainer.cli import build_parser; build_parser(only='bard'); "
+            "print(sorted(m for m in sys.modules if m.startswith('bardbot.trainer.')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    loaded = proc.stdout.strip()
+    assert "'bardbot.trainer.bard'" in loaded, proc.stderr
+    assert "message" not in loaded and "sentiment" not in loaded and "vectors" not in loaded
+
+
 def test_help_explains_the_commands():
     proc = subprocess.run([sys.executable, "-m", "bardbot.trainer", "--help"], capture_output=True,
                           text=True, cwd=REPO, timeout=60)

@@ -18,18 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from bardbot.settings import base
 from bardbot.settings import sqlite_schema as schema
-from bardbot.settings.base import (
-    COLUMNS,
-    GuildSettings,
-    MoodRow,
-    SettingsError,
-    SettingsStore,
-    StoredRow,
-)
+from bardbot.settings.base import COLUMNS, GuildSettings, MoodRow, SettingsError, StoredRow
 
 
-class SqliteSettingsStore(SettingsStore):
+class SqliteSettingsStore(base.SettingsStore):
     def __init__(self, db: aiosqlite.Connection, path: Path, defaults: GuildSettings):
         super().__init__(str(path), defaults)
         self._db: aiosqlite.Connection | None = db
@@ -195,7 +189,7 @@ class SqliteSettingsStore(SettingsStore):
             cursor = await db.execute("DELETE FROM mood_hours WHERE guild_id = ?", (guild_id,))
             return cursor.rowcount
 
-    async def _prune_mood(self, now_hour: int) -> int:
+    async def prune_mood(self, now_hour: int) -> int:
         async with self._transaction("BEGIN IMMEDIATE") as db:
             cursor = await db.execute(
                 _PRUNE_MOOD, (now_hour, self.defaults.mood_days, int(self.defaults.mood_enabled))

@@ -11,7 +11,7 @@ import argparse
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -269,7 +269,7 @@ def write_run(cfg: SentimentConfig, out: Path, prepared: Prepared, metrics: dict
         "params": prepared.params,
         "metrics": metrics,
         "data": prepared.splits.info,
-        "lengths": length_stats(fit_split.raw_lengths, cfg.maxlen).as_dict(),
+        "lengths": asdict(length_stats(fit_split.raw_lengths, cfg.maxlen)),
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "rmsprop",
                      "loss": "binary_crossentropy", "val_split": cfg.val_split,
                      "units": cfg.units, "dropout": cfg.dropout},

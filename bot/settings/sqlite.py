@@ -50,23 +50,12 @@ class SqliteSettingsStore(base.SettingsStore):
                 f"cannot create the folder for the settings database {path}: {e}; "
                 "choose a writable settings path"
             ) from e
-        try:
-            db = await schema.connect(path)
-        except sqlite3.Error as e:
-            raise SettingsError(
-                f"cannot open the settings database {path}: {e}; check the path and its permissions"
-            ) from e
-        try:
-            await schema.prepare(db, path)
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db, path, defaults)
+        return await cls._open(path, defaults)
 
     @classmethod
     async def _connect_read_only(cls, path: Path, defaults: GuildSettings) -> SqliteSettingsStore:
         try:
-            return await cls._open_read_only(path, defaults, immutable=False)
+            return await cls._open(path, defaults, read_only=True)
         except SettingsError as e:
             # Reading a WAL file needs a shared-memory file beside it, which a read-only folder
             # refuses; with no -wal file there, the file itself holds everything, and SQLite's
@@ -75,24 +64,27 @@ class SqliteSettingsStore(base.SettingsStore):
                 path.with_name(f"{path.name}-wal").exists()
             ):
                 raise
-        return await cls._open_read_only(path, defaults, immutable=True)
+        return await cls._open(path, defaults, read_only=True, immutable=True)
 
     @classmethod
-    async def _open_read_only(
-        cls, path: Path, defaults: GuildSettings, *, immutable: bool
+    async def _open(
+        cls, path: Path, defaults: GuildSettings, *, read_only: bool = False,
+        immutable: bool = False,
     ) -> SqliteSettingsStore:
         try:
-            db = await schema.connect(path, read_only=True, immutable=immutable)
+            db = await schema.connect(path, read_only=read_only, immutable=immutable)
         except sqlite3.Error as e:
             raise SettingsError(f"cannot open the settings database {path}: {e}; check the path"
                                 " and its permissions") from e
+        store = cls(db, path, defaults)
         try:
-            columns = await schema.check_readable(db, path)
+            if read_only:
+                store._read_statement = _read_statement(await schema.check_readable(db, path))
+            else:
+                await schema.prepare(db, path)
         except BaseException:
             await db.close()
             raise
-        store = cls(db, path, defaults)
-        store._read_statement = _read_statement(columns)
         return store
 
     async def close(self) -> None:

@@ -372,7 +372,10 @@ def settings_call(
                 outcome = "ok"
                 return result
             except Exception as e:
-                outcome = settings_outcome(e, unavailable)
+                if isinstance(e, unavailable):
+                    outcome = "unavailable"
+                elif isinstance(e, ValueError):  # a bad value from the user, refused unwritten
+                    outcome = "invalid"
                 raise
             finally:
                 metrics.settings_total.labels(operation, outcome).inc()
@@ -382,14 +385,6 @@ def settings_call(
         return measured
 
     return decorate
-
-
-def settings_outcome(error: BaseException, unavailable: type[Exception]) -> str:
-    if isinstance(error, unavailable):
-        return "unavailable"
-    if isinstance(error, ValueError):  # a bad value from the user, refused before any write
-        return "invalid"
-    return "error"
 
 
 def command_outcome(error: BaseException) -> str:

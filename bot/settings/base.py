@@ -1,6 +1,5 @@
-"""What every settings backend shares: the settings model, its checks, the abstract store and
-its errors. The backends (`sqlite.py`, `postgres.py`) import this module, never the package;
-`bardbot.settings` picks the backend for a target (`open_store`).
+"""What every settings backend (`sqlite.py`, `postgres.py`, importing this module, never the
+package) shares: the settings model, its checks, the abstract store and its errors.
 
 Both backends hold the same two tables: one row per guild in `guilds`, one row per allowed
 channel in `guild_channels`. A NULL column means "not set here": reads fall back to the store's

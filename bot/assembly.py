@@ -39,10 +39,6 @@ def load_engine(config: Config) -> Engine:
     return Engine(classifier, generator, config.limits)
 
 
-async def open_settings(config: Config) -> SettingsStore:
-    return await settings.open_store(config.db_path, GuildSettings(chat_enabled=config.chat))
-
-
 async def install(
     bot: commands.Bot, engine: Engine, store: SettingsStore, speakers: Speakers | None = None
 ) -> Bard:
@@ -64,8 +60,8 @@ async def assemble(bot: commands.Bot, config: Config, engine: Engine) -> Bard:
     the Bard cog on it and `engine`, and the metrics endpoint if asked for (a taken port stops
     us too: the cog is removed again)."""
     # No thread runs before the engine's first request: nothing to close if the store fails.
-    cog = await install(bot, engine, await open_settings(config),
-                        Speakers(config.play_speaker))
+    store = await settings.open_store(config.db_path, GuildSettings(chat_enabled=config.chat))
+    cog = await install(bot, engine, store, Speakers(config.play_speaker))
     await serve_metrics(bot, config, engine, cog)
     return cog
 

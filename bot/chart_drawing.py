@@ -28,6 +28,7 @@ TITLE_LIMIT = 34  # characters
 def render_png(series: MoodSeries, title: str) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND)
     FigureCanvasAgg(figure)
@@ -59,7 +60,7 @@ def render_png(series: MoodSeries, title: str) -> bytes:
     volume.stairs(series.messages, range(0, span + 1, step), fill=True, color=VOLUME,
                   linewidth=0)
     volume.set_ylabel("messages", fontsize=FONT_SIZE)
-    volume.yaxis.set_major_locator(_few_ticks())
+    volume.yaxis.set_major_locator(MaxNLocator(nbins=2, integer=True, min_n_ticks=1))
     volume.set_xticks(*_time_ticks(series.start_hour, span))
     for axes in (mood, volume):
         axes.set_xlim(0, span)
@@ -87,12 +88,6 @@ def _time_ticks(start_hour: int, span: int) -> tuple[list[int], list[str]]:
     labels = [datetime.datetime.fromtimestamp(h * 3600, datetime.UTC).strftime(form)
               for h in hours]
     return [h - start_hour for h in hours], labels
-
-
-def _few_ticks():
-    from matplotlib.ticker import MaxNLocator
-
-    return MaxNLocator(nbins=2, integer=True, min_n_ticks=1)
 
 
 def _style(axes) -> None:

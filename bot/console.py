@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bardbot import handlers
+from bardbot.config import default_db_path
 from bardbot.engine import Busy, Engine
 from bardbot.handlers import Reply
 from bardbot.limits import UserError, check_length, check_temperature, parse_bool
@@ -105,13 +106,6 @@ def _seed(value: int | None) -> int | None:
     return value
 
 
-def default_chart_dir() -> Path:
-    """$XDG_STATE_HOME/bardbot (~/.local/state/bardbot), beside the settings database."""
-    from bardbot.config import default_db_path
-
-    return default_db_path(os.environ).parent
-
-
 class Console:
     def __init__(
         self, engine: Engine, settings: GuildSettings | None = None, chart_dir: Path | None = None,
@@ -120,7 +114,8 @@ class Console:
         self.engine = engine
         self.speakers = speakers or Speakers()  # who chat replies speak as (Config.play_speaker)
         self.settings = settings or GuildSettings()
-        self.chart_dir = chart_dir or default_chart_dir()
+        # $XDG_STATE_HOME/bardbot (~/.local/state/bardbot), beside the settings database.
+        self.chart_dir = chart_dir or default_db_path(os.environ).parent
         self._mood: MoodRecorder | None = None  # opened at the first chat line or /mood
 
     async def _recorder(self) -> MoodRecorder:

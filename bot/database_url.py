@@ -17,11 +17,6 @@ _SECRET_PARAMETER = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):(/*)")
 
 
-def redact_url(raw: str) -> str:
-    """`raw` with its password and secret query values shown as *** (see `_redacted`)."""
-    return _redacted(raw)[0]
-
-
 def _redacted(raw: str) -> tuple[str, list[str]]:
     """`raw` redacted, and the pieces hidden. Worked out from the string itself, not by parsing
     the URL, which a password holding `#`, `/`, `?` or `@` derails (see `_userinfo_end`)."""
@@ -91,7 +86,7 @@ class PostgresUrl:
 
     @property
     def redacted(self) -> str:
-        return redact_url(self.secret)
+        return _redacted(self.secret)[0]
 
     def scrub(self, text: str) -> str:
         """`text` (an error from a driver, ...) with every secret of this URL replaced by ***,

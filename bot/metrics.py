@@ -24,6 +24,7 @@ from functools import wraps
 from importlib import metadata
 from typing import Any
 
+import discord
 from bardbot.limits import Busy, UserError, shown
 from discord import app_commands
 from prometheus_client import (
@@ -220,7 +221,7 @@ def build(commands: Iterable[str], bot: Any, engine: Any, chat_depth: Callable[[
     """Every metric of a bot running these commands, `bot` and `engine` read at scrape time."""
     metrics = Metrics(commands)
     metrics.describe_models(engine)
-    metrics.describe_build(version(), _discord_version())
+    metrics.describe_build(version(), discord.__version__)
     metrics.bot_state = BotState(bot, engine, chat_depth)
     metrics.registry.register(metrics.bot_state)
     ProcessCollector(namespace="bardbot", registry=metrics.registry)
@@ -276,12 +277,6 @@ def version() -> str:
         return metadata.version("bardbot")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _discord_version() -> str:
-    import discord
-
-    return discord.__version__
 
 
 def active() -> Metrics | None:
@@ -377,7 +372,10 @@ def settings_call(
                 outcome = "ok"
                 return result
             except Exception as e:
-                outcome = settings_outcome(e, unavailable)
+                if isinstance(e, unavailable):
+                    outcome = "unavailable"
+                elif isinstance(e, ValueError):  # a bad value from the user, refused unwritten
+                    outcome = "invalid"
                 raise
             finally:
                 metrics.settings_total.labels(operation, outcome).inc()
@@ -387,14 +385,6 @@ def settings_call(
         return measured
 
     return decorate
-
-
-def settings_outcome(error: BaseException, unavailable: type[Exception]) -> str:
-    if isinstance(error, unavailable):
-        return "unavailable"
-    if isinstance(error, ValueError):  # a bad value from the user, refused before any write
-        return "invalid"
-    return "error"
 
 
 def command_outcome(error: BaseException) -> str:

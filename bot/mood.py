@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bardbot.engine import Busy, Engine
+from bardbot.limits import UserError
 from bardbot.settings import MoodRow, SettingsError, SettingsStore
 
 log = logging.getLogger(__name__)
@@ -235,8 +236,6 @@ class MoodSeries:
 
 
 def check_days(days: int) -> int:
-    from bardbot.limits import UserError
-
     lo, hi = DAYS_RANGE
     if isinstance(days, bool) or not isinstance(days, int) or not lo <= days <= hi:
         raise UserError(f"days must be a whole number from {lo} to {hi} (got {days!r}).")

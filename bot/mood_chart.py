@@ -1,8 +1,6 @@
-"""The mood chart, drawn (bardbot.chart_drawing) in a helper process of its own
-(bardbot.chart_process, started with the cog when the bot has the Message Content intent, or at
-the first chart): a thread would hold the interpreter's lock for much of the drawing and stall
-the event loop (bench/bench_mood.py measures both); one process also means two charts are never
-drawn at once.
+"""The mood chart, drawn (bardbot.chart_drawing) in the helper process (bardbot.chart_process,
+started with the cog when the bot has the Message Content intent, or at the first chart): one
+process also means two charts are never drawn at once (bench/bench_mood.py: process vs thread).
 """
 
 from __future__ import annotations

@@ -14,13 +14,8 @@ from pathlib import Path
 
 from bardbot.export.seal import dump_json, sealed
 from bardbot.models.metadata import FORMATS, MODELS_DIR, sha256_hex
-from bardbot.trainer.runs import (
-    UserError,
-    json_safe,
-    prepare_out_dir,
-    quiet_tensorflow,
-    versions,
-)
+from bardbot.trainer import runs
+from bardbot.trainer.runs import UserError
 
 # tf2onnx 1.17 supports opsets up to 18; 17 is well supported by every onnxruntime >= 1.13.
 OPSET = 17
@@ -81,7 +76,7 @@ def provenance(run_meta: dict, command: str | None) -> dict:
     """Where an exported model comes from: both command lines, the seed, the versions."""
     return {"training_command": run_meta.get("command"), "export_command": command,
             "seed": run_meta.get("seed"),
-            "versions": {"training": run_meta.get("versions"), "export": versions()}}
+            "versions": {"training": run_meta.get("versions"), "export": runs.versions()}}
 
 
 def session(proto):
@@ -119,11 +114,11 @@ def write_model(out_dir: str | Path, kind: str, proto, meta: dict, name: str | N
                 ) -> tuple[Path, Path]:
     """Write `NAME.onnx` then `NAME.json` (with the .onnx sha256 and its own meta_sha256),
     each atomically; NAME defaults to KIND."""
-    out = prepare_out_dir(out_dir)
+    out = runs.prepare_out_dir(out_dir)
     data = proto.SerializeToString()
     meta = {"format": FORMATS[kind], "kind": kind, "sha256": sha256_hex(data), **meta}
     onnx_path, json_path = out / f"{name or kind}.onnx", out / f"{name or kind}.json"
-    for path, payload in ((onnx_path, data), (json_path, dump_json(sealed(json_safe(meta))))):
+    for path, payload in ((onnx_path, data), (json_path, dump_json(sealed(runs.json_safe(meta))))):
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(payload)
         os.replace(tmp, path)
@@ -154,7 +149,7 @@ def write_checked(out_dir: str | Path, kind: str, proto, meta: dict,
 
 
 def load_keras(run: Path):
-    quiet_tensorflow()
+    runs.quiet_tensorflow()
     import keras
 
     return keras.models.load_model(run / "model.keras", compile=False)

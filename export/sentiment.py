@@ -8,19 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.export import data
-from bardbot.export.onnx_io import (
-    add_out_argument,
-    add_run_dir_argument,
-    add_test_set_arguments,
-    check_graph,
-    check_parity,
-    convert,
-    load_keras,
-    provenance,
-    session,
-    write_checked,
-)
+from bardbot.export import data, onnx_io
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
@@ -115,7 +103,7 @@ def read_trained(run: Path, meta: dict, max_words: int | None, log) -> Trained:
         encoding = WordEncoding.from_dict(meta["encoding"])
     except (KeyError, ValueError) as exc:
         raise UserError(f"{run}/meta.json: bad encoding ({exc})") from exc
-    model = load_keras(run)
+    model = onnx_io.load_keras(run)
     embedding = model.get_layer("embedding").get_weights()[0].astype(np.float32)
     if embedding.shape[0] != encoding.vocab_size:
         raise UserError(
@@ -182,17 +170,17 @@ def convert_checked(trained: Trained, dtype: str, parity_ids: np.ndarray, parity
     """The ONNX graph with the embedding stored as `dtype`, checked against Keras running
     the very embedding values the file stores."""
     model, stored = trained.model, trained.embedding.astype(dtype)
-    proto = convert(build_function(model, stored, trained.maxlen))
-    check_graph(proto, {INPUT: 2}, {OUTPUT}, f"sentiment ({dtype} embedding)")
-    sess = session(proto)
+    proto = onnx_io.convert(build_function(model, stored, trained.maxlen))
+    onnx_io.check_graph(proto, {INPUT: 2}, {OUTPUT}, f"sentiment ({dtype} embedding)")
+    sess = onnx_io.session(proto)
     layer = model.get_layer("embedding")
     full = np.zeros((layer.input_dim, stored.shape[1]), dtype=np.float32)
     full[: len(stored)] = stored.astype(np.float32)
     layer.set_weights([full])
     keras_out = model.predict(parity_ids, verbose=0).reshape(-1)
     check = f"ONNX vs Keras, {dtype} embedding ({parity_source})"
-    diffs = check_parity("sentiment", {check: np.abs(_scores(sess, parity_ids) - keras_out).max()},
-                         log)
+    diffs = onnx_io.check_parity(
+        "sentiment", {check: np.abs(_scores(sess, parity_ids) - keras_out).max()}, log)
     return Candidate(proto, sess, diffs[check])
 
 
@@ -249,7 +237,7 @@ def model_meta(cfg: SentimentExport, meta: dict, trained: Trained, chosen: str,
         "vectors": meta.get("vectors"),
         "params": meta.get("params"),
         "metrics": {"training": train_metrics, "export": metrics},
-        **provenance(meta, cfg.command),
+        **onnx_io.provenance(meta, cfg.command),
     }
 
 
@@ -263,13 +251,13 @@ def write_candidate(out_dir: Path, cand: Candidate, out_meta: dict, parity_ids: 
             raise UserError("sentiment: runtime output differs from the converted graph")
         return {}
 
-    return write_checked(out_dir, "sentiment", cand.proto, out_meta, check, log=log)
+    return onnx_io.write_checked(out_dir, "sentiment", cand.proto, out_meta, check, log=log)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = SentimentExport
-    add_run_dir_argument(parser, "sentiment")
-    add_out_argument(parser)
+    onnx_io.add_run_dir_argument(parser, "sentiment")
+    onnx_io.add_out_argument(parser)
     parser.add_argument("--embedding-dtype", default=d.embedding_dtype,
                         choices=("auto", "float16", "float32"),
                         help="how the embedding is stored; auto: float16 (half the size) if it "
@@ -278,7 +266,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-words", type=int, default=d.max_words, metavar="N",
                         help="keep only the N most frequent vocabulary words (smaller file; the "
                              "rest become unknown words)")
-    add_test_set_arguments(parser)
+    onnx_io.add_test_set_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> SentimentExport:

@@ -14,25 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.export import data
-from bardbot.export.generator import (
-    LOOP_META,
-    LOOP_OUTPUTS_META,
-    add_generation_loop,
-    check_loop,
-)
-from bardbot.export.onnx_io import (
-    PARITY_TOL,
-    add_out_argument,
-    add_run_dir_argument,
-    check_graph,
-    check_parity,
-    convert,
-    load_keras,
-    provenance,
-    session,
-    write_checked,
-)
+from bardbot.export import data, generator, onnx_io
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
@@ -165,7 +147,7 @@ def parity_checks(model, encoding: CharEncoding, step_sess, window_sess, ids: np
     }
     if every_step:
         checks["step_every_position_vs_keras"] = np.abs(step_probs - keras_probs).max()
-    checks = check_parity("shakespeare", checks, log)
+    checks = onnx_io.check_parity("shakespeare", checks, log)
     return checks, keras_last
 
 
@@ -173,11 +155,11 @@ def check_runtime(gen: ShakespeareGenerator, ids: np.ndarray, keras_last: np.nda
                   texts: list, meta: dict, log) -> dict:
     """The runtime scores a parity window like Keras did, its one-run loop draws what the step
     loop draws, and on the trainer's `texts` it reproduces the trainer's held-out loss."""
-    if not np.abs(gen.next_char_probs(ids)[-1] - keras_last).max() <= PARITY_TOL:
+    if not np.abs(gen.next_char_probs(ids)[-1] - keras_last).max() <= onnx_io.PARITY_TOL:
         raise UserError("shakespeare: runtime output differs from Keras")
     measured = {}
     if gen.has_loop:
-        measured["loop_equals_step_loop"] = check_loop(gen, log)
+        measured["loop_equals_step_loop"] = generator.check_loop(gen, log)
     if texts:
         loss = heldout_loss(gen, texts, float(meta["data"].get("heldout_fraction", 0.1)))
         trained = meta.get("metrics", {}).get("heldout_loss_stateful")
@@ -197,17 +179,18 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         every_step = meta.get("objective", "last") == "every"
     except (KeyError, ValueError) as exc:
         raise UserError(f"{run}/meta.json: bad encoding or window ({exc})") from exc
-    model = load_keras(run)
+    model = onnx_io.load_keras(run)
     n_chars, units = encoding.size, model.get_layer("lstm").units
     if model.get_layer("dense").units != n_chars:
         raise UserError(f"{run}: model has {model.get_layer('dense').units} outputs, "
                           f"the char set {n_chars}")
 
-    step_proto = convert(build_step_function(model, n_chars))
-    check_graph(step_proto, {"char_ids": 2, "h": 2, "c": 2}, set(OUTPUTS), "shakespeare step")
-    window_proto = convert(build_window_function(model, window, n_chars, every_step))
-    check_graph(window_proto, {WINDOW_INPUT: 3}, {WINDOW_OUTPUT}, "shakespeare windowed")
-    step_sess, window_sess = session(step_proto), session(window_proto)
+    step_proto = onnx_io.convert(build_step_function(model, n_chars))
+    onnx_io.check_graph(step_proto, {"char_ids": 2, "h": 2, "c": 2}, set(OUTPUTS),
+                        "shakespeare step")
+    window_proto = onnx_io.convert(build_window_function(model, window, n_chars, every_step))
+    onnx_io.check_graph(window_proto, {WINDOW_INPUT: 3}, {WINDOW_OUTPUT}, "shakespeare windowed")
+    step_sess, window_sess = onnx_io.session(step_proto), onnx_io.session(window_proto)
 
     run_data = meta.get("data", {})
     texts, source = _real_texts(encoding, cfg.text, cfg.search_data, run_data.get("max_chars"))
@@ -222,7 +205,7 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
     mode, reason = _choose_mode(cfg.mode, meta)
     log(f"generation mode: {mode} ({reason})")
     if mode == "stateful":  # one run draws all new chars (export/generator.py)
-        step_proto = add_generation_loop(step_proto)
+        step_proto = generator.add_generation_loop(step_proto)
     train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
     out_meta = {
         "encoding": encoding.to_dict(),
@@ -239,15 +222,15 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
                       "meaning": "P(next char) after each input char"},
             "h_out": {"dtype": "float32", "shape": [None, units]},
             "c_out": {"dtype": "float32", "shape": [None, units]},
-            **(LOOP_OUTPUTS_META if mode == "stateful" else {}),
+            **(generator.LOOP_OUTPUTS_META if mode == "stateful" else {}),
         },
-        **({"generation": LOOP_META} if mode == "stateful" else {}),
+        **({"generation": generator.LOOP_META} if mode == "stateful" else {}),
         "architecture": f"one-hot({n_chars}) -> LSTM({units}) -> Dense({n_chars}, softmax)",
         "params": meta.get("params"),
         "metrics": {"training": train_metrics,
                     "export": {"parity": checks, "parity_samples": f"{len(ids)} windows "
                                f"of {window} chars ({source})"}},
-        **provenance(meta, cfg.command),
+        **onnx_io.provenance(meta, cfg.command),
     }
     if cfg.windowed_out is not None:
         Path(cfg.windowed_out).parent.mkdir(parents=True, exist_ok=True)
@@ -260,13 +243,13 @@ def export_shakespeare(cfg: ShakespeareExport, log=print) -> tuple[Path, Path]:
         return check_runtime(ShakespeareGenerator.load(onnx_path), ids[0], keras_last[0],
                              texts if same_texts else [], meta, log)
 
-    return write_checked(cfg.out_dir, "shakespeare", step_proto, out_meta, check, log=log)
+    return onnx_io.write_checked(cfg.out_dir, "shakespeare", step_proto, out_meta, check, log=log)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = ShakespeareExport
-    add_run_dir_argument(parser, "shakespeare")
-    add_out_argument(parser)
+    onnx_io.add_run_dir_argument(parser, "shakespeare")
+    onnx_io.add_out_argument(parser)
     parser.add_argument("--mode", default=d.mode, choices=("auto", "stateful", "windowed"),
                         help="how the runtime generates: stateful (carry the state, O(1) per "
                              "char) or windowed (re-read the last window per char, like the "

@@ -12,7 +12,9 @@ VECTOR_SOURCES = ("word2vec-train", "word2vec-file", "glove")
 
 
 @dataclass
-class SentimentConfig:
+class ImdbConfig:
+    """What the IMDB trainers (sentiment, message) share: the run, the reviews, their checks."""
+
     out: Path
     imdb: str | None = None  # aclImdb folder, its parent, or aclImdb_v1.tar.gz; None = search
     download: bool = False  # fetch the tarball from its canonical URL when not found locally
@@ -21,8 +23,27 @@ class SentimentConfig:
     seed: int = 42
     epochs: int = 2
     batch_size: int = 32
-    maxlen: int = 400
+    maxlen: int = 400  # tokens of a review read in training (runtime texts are cut there too)
     val_split: float = 0.2
+    workers: int = 2
+    max_reviews: int | None = None  # cap per split (train, test, unsup) for quick smoke runs
+    test: bool = True  # evaluate on the official 25k test set
+    verbose: int = 1
+    command: str = ""
+
+    def validate(self) -> None:
+        if self.epochs <= 0 or self.batch_size <= 0:
+            raise UserError("--epochs and --batch-size must be positive")
+        if not 0.0 < self.val_split < 1.0:
+            raise UserError(f"--val-split must be between 0 and 1, got {self.val_split}")
+        if self.url and not self.download:
+            raise UserError("--url only takes effect with --download")
+        if self.max_reviews is not None and self.max_reviews < 2:
+            raise UserError("--max-reviews must be at least 2")
+
+
+@dataclass
+class SentimentConfig(ImdbConfig):
     units: int = 50
     dropout: float = 0.2
     vectors: str = "word2vec-train"
@@ -37,19 +58,11 @@ class SentimentConfig:
     w2v_epochs: int = 5
     w2v_min_count: int = 5
     w2v_window: int = 5
-    workers: int = 2
-    max_reviews: int | None = None  # cap per split (train, test, unsup) for quick smoke runs
-    test: bool = True  # evaluate on the official 25k test set
-    verbose: int = 1
-    command: str = ""
 
     def validate(self) -> None:
         if self.maxlen <= 0:
             raise UserError(f"--maxlen must be a positive number of tokens, got {self.maxlen}")
-        if self.epochs <= 0 or self.batch_size <= 0:
-            raise UserError("--epochs and --batch-size must be positive")
-        if not 0.0 < self.val_split < 1.0:
-            raise UserError(f"--val-split must be between 0 and 1, got {self.val_split}")
+        super().validate()
         if self.vectors not in VECTOR_SOURCES:
             raise UserError(f"--vectors must be one of {', '.join(VECTOR_SOURCES)}")
         if self.vectors == "word2vec-file" and not self.vectors_file:
@@ -73,10 +86,6 @@ class SentimentConfig:
             raise UserError("--oov must be 'drop' or 'unk'")
         if self.max_vocab is not None and self.max_vocab <= 0:
             raise UserError("--max-vocab must be positive")
-        if self.url and not self.download:
-            raise UserError("--url only takes effect with --download")
-        if self.max_reviews is not None and self.max_reviews < 2:
-            raise UserError("--max-reviews must be at least 2")
 
     @property
     def use_lowercase(self) -> bool:
@@ -99,18 +108,10 @@ MESSAGE_FEATURES = ("word2vec", "glove", "lexicon")
 
 
 @dataclass
-class MessageConfig:
-    out: Path
-    imdb: str | None = None
-    download: bool = False
-    url: str | None = None
-    cache_dir: Path | None = None
-    seed: int = 42
+class MessageConfig(ImdbConfig):
     epochs: int = 6  # the epoch with the best validation loss is kept
     batch_size: int = 64
     learning_rate: float = 1e-3
-    maxlen: int = 400  # tokens of a review read in training (runtime texts are cut there too)
-    val_split: float = 0.2
     units: int = 64
     bidirectional: bool = True
     dropout: float = 0.3
@@ -126,19 +127,11 @@ class MessageConfig:
     spans: int = 4  # sentences cut from each fitting review, with the review's label
     span_weight: float = 1.0
     negated_spans: int = 1  # counterfactual negations per review (see trainer/message.py)
-    workers: int = 2
-    max_reviews: int | None = None
-    test: bool = True
-    verbose: int = 1
-    command: str = ""
 
     def validate(self) -> None:
         if self.maxlen <= 0 or self.units <= 0 or self.w2v_dim <= 0:
             raise UserError("--maxlen, --units and --w2v-dim must be positive")
-        if self.epochs <= 0 or self.batch_size <= 0:
-            raise UserError("--epochs and --batch-size must be positive")
-        if not 0.0 < self.val_split < 1.0:
-            raise UserError(f"--val-split must be between 0 and 1, got {self.val_split}")
+        super().validate()
         unknown = set(self.features) - set(MESSAGE_FEATURES)
         if unknown or not self.features:
             raise UserError(f"--features takes a comma list of {', '.join(MESSAGE_FEATURES)}")
@@ -150,10 +143,6 @@ class MessageConfig:
             raise UserError("--max-vocab, --glove-words and --min-count must be positive")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError("--learning-rate must be a positive number")
-        if self.max_reviews is not None and self.max_reviews < 2:
-            raise UserError("--max-reviews must be at least 2")
-        if self.url and not self.download:
-            raise UserError("--url only takes effect with --download")
 
 
 @dataclass

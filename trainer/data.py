@@ -59,11 +59,6 @@ def data_search_dirs() -> list[Path]:
     return unique
 
 
-def download_dir() -> Path:
-    env = os.environ.get("BARDBOT_DATA")
-    return Path(env) if env else Path.cwd() / "data"
-
-
 # ---------------------------------------------------------------------------- download
 
 
@@ -145,7 +140,8 @@ def locate_imdb(path: str | None, download: bool = False, url: str | None = None
         if (d / "aclImdb" / "train").is_dir() or (d / IMDB_TARBALL).is_file():
             return _classify(d)
     if download:
-        return "tar", download_file(url or IMDB_URL, download_dir() / IMDB_TARBALL, sha256)
+        folder = Path(os.environ.get("BARDBOT_DATA") or Path.cwd() / "data")
+        return "tar", download_file(url or IMDB_URL, folder / IMDB_TARBALL, sha256)
     searched = ", ".join(str(d) for d in data_search_dirs())
     raise UserError(f"aclImdb not found (searched {searched}); pass --imdb PATH, set "
                     f"BARDBOT_DATA, or add --download")

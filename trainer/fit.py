@@ -42,7 +42,9 @@ def epoch_timer():
         def __init__(self) -> None:
             super().__init__()
             self.seconds: list[float] = []
-            self.load: list[float] = []  # 1-min load average at the end of each epoch
+            # 1-min load average (this run included) at the end of each epoch: context for
+            # timings on a shared machine.
+            self.load: list[float] = []
             self._start = 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -50,17 +52,12 @@ def epoch_timer():
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(round(time.perf_counter() - self._start, 2))
-            self.load.append(load_average())
+            try:
+                self.load.append(round(os.getloadavg()[0], 2))
+            except OSError:
+                self.load.append(float("nan"))
 
     return EpochTimer()
-
-
-def load_average() -> float:
-    """1-minute load average (this run included): context for timings on a shared machine."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return float("nan")
 
 
 def plain_history(history: dict) -> dict:

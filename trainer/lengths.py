@@ -28,9 +28,6 @@ class LengthStats:
     max_length: int
     mean_kept: float  # tokens the model sees on average after cutting
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
     def describe(self) -> str:
         n = max(self.reviews, 1)
         return (f"maxlen {self.maxlen}: {self.reviews} reviews, padded {self.padded} "
@@ -121,7 +118,7 @@ def run(cfg: LengthsConfig) -> None:
     plot_histogram(lengths, list(cfg.maxlens), out / "lengths.png",
                    f"train review lengths ({what})")
     (out / "lengths.json").write_text(json.dumps(
-        {"counting": what, "stats": [s.as_dict() for s in stats], "command": corpus.command},
+        {"counting": what, "stats": [asdict(s) for s in stats], "command": corpus.command},
         indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}/lengths.png and lengths.json")
 

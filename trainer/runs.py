@@ -114,7 +114,7 @@ def make_dir(path: Path, flag: str) -> Path:
 
 def prepare_out_dir(out: str | Path) -> Path:
     """Create --out up front, so a bad folder fails before the slow work. A finished run
-    already there stays intact until `mark_unfinished`, so a rerun that stops on a user error
+    already there stays intact until `save_run`, so a rerun that stops on a user error
     (or reads --init-from the same folder) loses nothing."""
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -135,11 +135,6 @@ def removed_if_left_empty(out: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
-
-
-def mark_unfinished(out: Path) -> None:
-    """Call before the first output is (over)written: a stale meta.json must not vouch for it."""
-    (Path(out) / "meta.json").unlink(missing_ok=True)
 
 
 def json_safe(value):
@@ -173,7 +168,7 @@ def save_run(out: Path, model, meta: dict, cfg: RunConfig, started: float,
     """Every trainer's closing steps: mark the run unfinished, save model.keras, write the
     extras (plots, curves), then meta.json with what every run records (seed, command,
     versions, time, memory), last of all."""
-    mark_unfinished(out)
+    (Path(out) / "meta.json").unlink(missing_ok=True)  # must not vouch for what is rewritten
     model.save(out / "model.keras")
     write_extras()
     meta.update(seed=cfg.seed, command=cfg.command or command_line(), versions=versions(),

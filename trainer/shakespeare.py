@@ -18,16 +18,8 @@ from pathlib import Path
 import numpy as np
 from bardbot.models.sampling import PROB_FLOOR, sample_index
 from bardbot.models.text import CharEncoding
-from bardbot.trainer import fit, runs
+from bardbot.trainer import data, fit, runs
 from bardbot.trainer.config import ShakespeareConfig
-from bardbot.trainer.data import (
-    REFERENCE_CHARS,
-    REFERENCE_SYMBOLS,
-    is_reference_corpus,
-    load_plays,
-    load_text_file,
-    split_heldout,
-)
 from bardbot.trainer.runs import UserError
 
 FORMAT = runs.run_format("shakespeare")
@@ -169,10 +161,10 @@ def generate(seq_model, encoding: CharEncoding, prompt: str, length: int, temper
 
 def load_corpus(cfg: ShakespeareConfig, cache_dir: Path) -> tuple[list[tuple[str, str]], bool]:
     if cfg.text is not None:
-        plays = load_text_file(cfg.text)
+        plays = data.load_text_file(cfg.text)
     else:
-        plays = load_plays(cfg.plays, cfg.gutenberg, cache_dir)
-    reference = cfg.text is None and is_reference_corpus(plays)
+        plays = data.load_plays(cfg.plays, cfg.gutenberg, cache_dir)
+    reference = cfg.text is None and data.is_reference_corpus(plays)
     plays = [(name, text.lower()) for name, text in plays]
     if cfg.max_chars is not None:
         plays = [(name, text[:cfg.max_chars]) for name, text in plays]
@@ -218,9 +210,9 @@ def _load_plays(cfg: ShakespeareConfig, cache_dir: Path
     joined = "".join(text for _, text in plays)
     encoding = CharEncoding.from_corpus(joined)
     if reference and cfg.max_chars is None and (
-            len(joined) != REFERENCE_CHARS or encoding.size != REFERENCE_SYMBOLS):
+            len(joined) != data.REFERENCE_CHARS or encoding.size != data.REFERENCE_SYMBOLS):
         raise RuntimeError(f"reference plays gave {len(joined)} chars / {encoding.size} symbols, "
-                           f"expected {REFERENCE_CHARS} / {REFERENCE_SYMBOLS}")
+                           f"expected {data.REFERENCE_CHARS} / {data.REFERENCE_SYMBOLS}")
     print(f"corpus: {', '.join(n for n, _ in plays)}: {len(joined):,} chars, "
           f"{encoding.size} symbols" + (" (reference corpus verified)" if reference else ""))
     return plays, reference, joined, encoding
@@ -271,7 +263,7 @@ def run(cfg: ShakespeareConfig) -> dict:
         # Caught before fitting: sampling comes after training, and would fail there.
         raise UserError(f"--prompt {cfg.prompt!r} has no character of the corpus; give a prompt "
                         f"in the text's own characters or leave --prompt out")
-    splits = [split_heldout(encoding.encode(t), cfg.heldout) for _, t in plays]
+    splits = [data.split_heldout(encoding.encode(t), cfg.heldout) for _, t in plays]
     train_segs, held_segs = [train for train, _ in splits], [held for _, held in splits]
     ids, starts = window_starts(train_segs, cfg.window, cfg.step)
     if len(starts) == 0:

@@ -1,6 +1,5 @@
-"""What every settings backend shares: the settings model, its checks, the abstract store and
-its errors. The backends (`sqlite.py`, `postgres.py`) import this module, never the package;
-`bardbot.settings` picks the backend for a target (`open_store`).
+"""What every settings backend (`sqlite.py`, `postgres.py`, importing this module, never the
+package) shares: the settings model, its checks, the abstract store and its errors.
 
 Both backends hold the same two tables: one row per guild in `guilds`, one row per allowed
 channel in `guild_channels`. A NULL column means "not set here": reads fall back to the store's
@@ -290,11 +289,6 @@ class SettingsStore(ABC):
         check_id(guild_id, "guild id")
         return await self._forget_mood(guild_id)
 
-    async def prune_mood(self, now_hour: int) -> int:
-        """Delete counts older than each server's mood_days, and any of a server whose mood is
-        off; the number of channel-hours deleted."""
-        return await self._prune_mood(now_hour)
-
     @abstractmethod
     async def _add_mood(
         self, batch_id: str, counts: list[tuple[tuple[int, int, int], tuple[int, int, float]]]
@@ -309,7 +303,9 @@ class SettingsStore(ABC):
     async def _forget_mood(self, guild_id: int) -> int: ...
 
     @abstractmethod
-    async def _prune_mood(self, now_hour: int) -> int: ...
+    async def prune_mood(self, now_hour: int) -> int:
+        """Delete counts older than each server's mood_days, and any of a server whose mood is
+        off; the number of channel-hours deleted."""
 
     # -- what a backend provides ------------------------------------------------------------
 
@@ -344,7 +340,8 @@ class SettingsStore(ABC):
         for name in COLUMNS:
             value = row.values.get(name)
             values[name] = None if value is None else self._checked(guild_id, name, value)
-        channels = [c for c in (self._checked_channel(guild_id, c) for c in row.channels) if c]
+        channels = [self._checked(guild_id, "allowed_channels", c) for c in row.channels]
+        channels = [c for c in channels if c]
         return StoredRow(values, channels)
 
     def _decode(self, guild_id: int, row: StoredRow | None) -> GuildSettings:
@@ -357,25 +354,18 @@ class SettingsStore(ABC):
         )
 
     def _checked(self, guild_id: int, name: str, value: Any) -> Any:
+        """`value` checked as stored setting `name` (one channel id for allowed_channels);
+        None, logged once per server and setting, when it is not valid."""
         try:
+            if name == "allowed_channels":
+                return check_id(value, "channel id")
             return _STORED_CHECKS[name](value)
         except ValueError as e:
-            self._report_bad_value(guild_id, name, e)
+            if (guild_id, name) not in self._reported:
+                self._reported.add((guild_id, name))
+                log.warning(
+                    "settings database %s: server %s has an invalid stored %s (%s), ignored (the"
+                    " default applies) until an admin sets it again with /bardbot-set",
+                    self._location, guild_id, name, e,
+                )
             return None
-
-    def _checked_channel(self, guild_id: int, channel_id: Any) -> int | None:
-        try:
-            return check_id(channel_id, "channel id")
-        except ValueError as e:
-            self._report_bad_value(guild_id, "allowed_channels", e)
-            return None
-
-    def _report_bad_value(self, guild_id: int, name: str, error: ValueError) -> None:
-        if (guild_id, name) in self._reported:
-            return
-        self._reported.add((guild_id, name))
-        log.warning(
-            "settings database %s: server %s has an invalid stored %s (%s), ignored (the"
-            " default applies) until an admin sets it again with /bardbot-set",
-            self._location, guild_id, name, error,
-        )

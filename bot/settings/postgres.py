@@ -25,17 +25,9 @@ from typing import Any, TypeVar
 
 import asyncpg
 from bardbot.database_url import PostgresUrl
+from bardbot.settings import base
 from bardbot.settings import postgres_schema as schema
-from bardbot.settings.base import (
-    COLUMNS,
-    GuildSettings,
-    MoodRow,
-    SettingsError,
-    SettingsOutcomeUnknown,
-    SettingsStore,
-    SettingsUnavailable,
-    StoredRow,
-)
+from bardbot.settings.base import COLUMNS, GuildSettings, MoodRow, SettingsError, StoredRow
 from bardbot.settings.postgres_schema import reason
 
 CONNECT_TIMEOUT = 5.0  # seconds, at start
@@ -110,7 +102,7 @@ class _Call:
     committing = False
 
 
-class PostgresSettingsStore(SettingsStore):
+class PostgresSettingsStore(base.SettingsStore):
     def __init__(self, pool: asyncpg.Pool, url: PostgresUrl, defaults: GuildSettings):
         super().__init__(url.redacted, defaults)
         self._pool: asyncpg.Pool | None = pool
@@ -264,7 +256,7 @@ class PostgresSettingsStore(SettingsStore):
 
         return int((await self._run(work, write=True)).split()[-1])
 
-    async def _prune_mood(self, now_hour: int) -> int:
+    async def prune_mood(self, now_hour: int) -> int:
         async def work(conn: asyncpg.Connection) -> str:
             async with conn.transaction():
                 await conn.execute(
@@ -304,7 +296,7 @@ class PostgresSettingsStore(SettingsStore):
         if not done:
             self._abandon(task)
             if call.committing:
-                raise SettingsOutcomeUnknown(
+                raise base.SettingsOutcomeUnknown(
                     f"the settings database {self.location} did not confirm a change within"
                     f" {OPERATION_TIMEOUT:g} s; it may or may not have been made"
                 )
@@ -312,7 +304,7 @@ class PostgresSettingsStore(SettingsStore):
         try:
             return task.result()
         except CONNECTION_LOST as e:
-            raise SettingsUnavailable(
+            raise base.SettingsUnavailable(
                 f"the settings database {self.location} is unreachable: {reason(self._url, e)}"
             ) from None
         except asyncpg.PostgresError as e:
@@ -320,8 +312,8 @@ class PostgresSettingsStore(SettingsStore):
                 f"the settings database {self.location} failed: {reason(self._url, e)}"
             ) from None
 
-    def _too_slow(self, consequence: str) -> SettingsUnavailable:
-        return SettingsUnavailable(
+    def _too_slow(self, consequence: str) -> base.SettingsUnavailable:
+        return base.SettingsUnavailable(
             f"the settings database {self.location} did not answer within"
             f" {OPERATION_TIMEOUT:g} s{consequence}"
         )

@@ -19,8 +19,7 @@ log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x62617264626F74  # pg_advisory_xact_lock key: "bardbot" in ASCII
 
-# MIGRATIONS[i] takes the database from version i to i + 1. Append only; never edit a released
-# step. Pending steps run in one transaction with the version update.
+# Append only; never edit a released step.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # v1
         "CREATE SCHEMA IF NOT EXISTS bardbot",

@@ -18,18 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from bardbot.settings import base
 from bardbot.settings import sqlite_schema as schema
-from bardbot.settings.base import (
-    COLUMNS,
-    GuildSettings,
-    MoodRow,
-    SettingsError,
-    SettingsStore,
-    StoredRow,
-)
+from bardbot.settings.base import COLUMNS, GuildSettings, MoodRow, SettingsError, StoredRow
 
 
-class SqliteSettingsStore(SettingsStore):
+class SqliteSettingsStore(base.SettingsStore):
     def __init__(self, db: aiosqlite.Connection, path: Path, defaults: GuildSettings):
         super().__init__(str(path), defaults)
         self._db: aiosqlite.Connection | None = db
@@ -56,23 +50,12 @@ class SqliteSettingsStore(SettingsStore):
                 f"cannot create the folder for the settings database {path}: {e}; "
                 "choose a writable settings path"
             ) from e
-        try:
-            db = await schema.connect(path)
-        except sqlite3.Error as e:
-            raise SettingsError(
-                f"cannot open the settings database {path}: {e}; check the path and its permissions"
-            ) from e
-        try:
-            await schema.prepare(db, path)
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db, path, defaults)
+        return await cls._open(path, defaults)
 
     @classmethod
     async def _connect_read_only(cls, path: Path, defaults: GuildSettings) -> SqliteSettingsStore:
         try:
-            return await cls._open_read_only(path, defaults, immutable=False)
+            return await cls._open(path, defaults, read_only=True)
         except SettingsError as e:
             # Reading a WAL file needs a shared-memory file beside it, which a read-only folder
             # refuses; with no -wal file there, the file itself holds everything, and SQLite's
@@ -81,24 +64,27 @@ class SqliteSettingsStore(SettingsStore):
                 path.with_name(f"{path.name}-wal").exists()
             ):
                 raise
-        return await cls._open_read_only(path, defaults, immutable=True)
+        return await cls._open(path, defaults, read_only=True, immutable=True)
 
     @classmethod
-    async def _open_read_only(
-        cls, path: Path, defaults: GuildSettings, *, immutable: bool
+    async def _open(
+        cls, path: Path, defaults: GuildSettings, *, read_only: bool = False,
+        immutable: bool = False,
     ) -> SqliteSettingsStore:
         try:
-            db = await schema.connect(path, read_only=True, immutable=immutable)
+            db = await schema.connect(path, read_only=read_only, immutable=immutable)
         except sqlite3.Error as e:
             raise SettingsError(f"cannot open the settings database {path}: {e}; check the path"
                                 " and its permissions") from e
+        store = cls(db, path, defaults)
         try:
-            columns = await schema.check_readable(db, path)
+            if read_only:
+                store._read_statement = _read_statement(await schema.check_readable(db, path))
+            else:
+                await schema.prepare(db, path)
         except BaseException:
             await db.close()
             raise
-        store = cls(db, path, defaults)
-        store._read_statement = _read_statement(columns)
         return store
 
     async def close(self) -> None:
@@ -195,7 +181,7 @@ class SqliteSettingsStore(SettingsStore):
             cursor = await db.execute("DELETE FROM mood_hours WHERE guild_id = ?", (guild_id,))
             return cursor.rowcount
 
-    async def _prune_mood(self, now_hour: int) -> int:
+    async def prune_mood(self, now_hour: int) -> int:
         async with self._transaction("BEGIN IMMEDIATE") as db:
             cursor = await db.execute(
                 _PRUNE_MOOD, (now_hour, self.defaults.mood_days, int(self.defaults.mood_enabled))

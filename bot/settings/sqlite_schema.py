@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 
-# Schema migrations: MIGRATIONS[i] takes a file from version i to version i + 1 (PRAGMA
-# user_version). Append only; never edit a released step. All pending steps run in one
-# transaction, so a file is always at exactly one known version.
+# MIGRATIONS[i] takes a file from version i to version i + 1 (PRAGMA user_version). Append
+# only; never edit a released step.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # v1
         "CREATE TABLE guilds ("

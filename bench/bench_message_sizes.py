@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_message_sizes.py --sizes bi64,uni32
 
 Each size is built by `trainer.message.build_model`, exported by the exporter's own graph
-function (`export.message`), and run in one onnxruntime session set up as the runtime's; the
+builder (`export.message_graph`), and run in one onnxruntime session set up as the runtime's; the
 shipped model runs in the same process, alternating, so the ratios hold on a busy machine.
 Run time does not depend on the weights, so this picks the size to train before training it.
 """
@@ -16,8 +16,8 @@ import statistics
 import time
 
 import numpy as np
-from bardbot.export.message import build_function, quantize_rows, wire_sequence_lengths
-from bardbot.export.onnx_io import convert
+from bardbot.export.message import keras_weights, quantize_rows
+from bardbot.export.message_graph import message_graph
 from bardbot.models import SentimentClassifier
 from bardbot.trainer.message import build_model
 from timing import machine
@@ -35,8 +35,7 @@ def random_session(units: int, bidirectional: bool, rows: int, dim: int):
     embedding = rng.normal(size=(2 * rows, dim + 1)).astype(np.float32)
     model = build_model(2 * rows, dim + 1, embedding, units, bidirectional)
     q, scale = quantize_rows(embedding[:rows, :dim])
-    proto = convert(build_function(model, q, scale, CALIBRATION, dim - 1, True))
-    wire_sequence_lengths(proto)
+    proto = message_graph(keras_weights(model, q, scale, CALIBRATION, dim - 1, True))
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -80,6 +80,17 @@ def _add_message(sub) -> None:
     m.set_defaults(export=_message)
 
 
+def _add_message_graph(sub) -> None:
+    g = sub.add_parser("message-graph", help="rebuild an exported message model's graph",
+                       description="Rewrites MODEL.onnx + MODEL.json in place with the current "
+                       "exporter's graph (fewer nodes, a faster run): the same weights, read "
+                       "from the file, and the same scores (checked to 1e-6).")
+    g.add_argument("model", type=Path, metavar="MODEL.onnx",
+                   help="an exported message model (its .json beside it), e.g. "
+                        "models/sentiment-message.onnx")
+    g.set_defaults(export=_message_graph)
+
+
 def _add_evaluate(sub) -> None:
     e = sub.add_parser("evaluate", help="measure sentiment models side by side",
                        description="aclImdb test accuracy and calibration, movie snippets "
@@ -176,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="kind", required=True, parser_class=Parser)
     for add in (_add_sentiment, _add_message, _add_evaluate, _add_shakespeare, _add_bard,
-                _add_loop, _add_bard_words, _add_all, _add_seal):
+                _add_loop, _add_message_graph, _add_bard_words, _add_all, _add_seal):
         add(sub)
     return p
 
@@ -195,6 +206,12 @@ def _message(args: argparse.Namespace, command: str) -> list[Path]:
 
     return export_message(MessageExport(args.run_dir, args.out, imdb=args.imdb,
                                         eval_limit=args.eval_limit, command=command))
+
+
+def _message_graph(args: argparse.Namespace, command: str) -> None:
+    from bardbot.export.message import rebuild_message_file
+
+    rebuild_message_file(args.model, command=command)
 
 
 def _shakespeare(args: argparse.Namespace, command: str) -> list[Path]:

@@ -47,7 +47,8 @@ def clean_text(text: str) -> str:
     would otherwise glue to neighbouring words and turn known words into unknown ones.
     Whitespace is kept.
     """
-    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():  # NFKC leaves ASCII as it is
+        text = unicodedata.normalize("NFKC", text)
     if "<" in text:
         text = _BREAK_TAG.sub(" ", text)
     if text.isprintable():  # no category C character at all: skip the per-character filter
@@ -323,6 +324,10 @@ class WordEncoding:
         for models that read each text's own length; `budget_s` bounds each text's time."""
         read = [self._read(text, None if budget_s is None else time.perf_counter() + budget_s)
                 for text in texts]
+        if pad_to_longest and len(read) == 1 and read[0][0]:  # one text: its ids are the row
+            ids, tokens, unknown, truncated = read[0]
+            matrix = np.array([ids], dtype=np.int32)
+            return matrix, [EncodedText(matrix[0], tokens, unknown, len(ids), truncated)]
         width = max([1] + [len(r[0]) for r in read]) if pad_to_longest else self.maxlen
         matrix = np.full((len(read), width), PAD_ID, dtype=np.int32)
         encoded = []

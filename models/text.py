@@ -35,6 +35,7 @@ MESSAGE_ENCODING_VERSION = 2
 CHAR_ENCODING_VERSION = 1
 Normalization = Literal["reference", "message"]
 CHARS_PER_ID = 25  # max_chars = maxlen * this; English averages about 5 characters a token
+RESPELLINGS_KEPT = 20_000  # unknown tokens whose respelling a WordEncoding remembers
 
 # Negation scope (Das & Chen 2001; Pang et al. 2002): the words after a cue, up to the next
 # punctuation mark or contrast word, are marked negated ("not bad at all": bad, at, all).
@@ -111,6 +112,9 @@ class WordEncoding:
     spelling: bool = False  # message models: unknown words one typo from a known word map to it
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _longest: int = field(init=False, repr=False, compare=False)
+    # Unknown tokens' respelled ids (None: none), remembered: chat repeats its slang and typos,
+    # and typo correction is the slowest step of reading a text.
+    _respellings: dict[str, int | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.normalization not in ("reference", "message"):
@@ -127,6 +131,7 @@ class WordEncoding:
             raise ValueError("vocabulary contains duplicate words")
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_longest", max(map(len, self.words), default=0))
+        object.__setattr__(self, "_respellings", {})
 
     @property
     def vocab_size(self) -> int:
@@ -146,9 +151,16 @@ class WordEncoding:
 
     def _respelled(self, token: str) -> int | None:
         """The id of an unknown token's elongated or misspelt word (message models)."""
+        respellings = self._respellings
+        if token in respellings:
+            return respellings[token]
         token_id = unelongated(self._index, token, self._longest)
         if token_id is None and self.spelling:
             token_id = corrected(self._index, token, self._longest)
+        if len(token) <= self._longest + 3:  # longer ones are refused at once, never kept
+            if len(respellings) >= RESPELLINGS_KEPT:  # bounded: start again, never grow
+                respellings.clear()
+            respellings[token] = token_id
         return token_id
 
     @property

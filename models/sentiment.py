@@ -146,8 +146,8 @@ class SentimentClassifier:
 
     def predict_explained(self, texts: Sequence[str]
                           ) -> list[tuple[SentimentResult, list[tuple[str, float]]]]:
-        """`predict` and `explain` of each text in one batched session run: the result is
-        exactly `predict`'s, the words exactly `explain`'s."""
+        """`predict` and `explain` of each text in one batched session run (what `/sentiment`
+        shows): the same results and words as the two calls give apart."""
         return self._explained(_checked_texts(texts, "predict_explained"), True)
 
     def _explained(self, texts: list[str], with_results: bool) -> list:

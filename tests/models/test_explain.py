@@ -120,6 +120,9 @@ def test_predict_explained_is_predict_and_explain_in_one_session_run(shipped, se
     both = shipped.predict_explained(texts)
     runs = len(calls)
     monkeypatch.undo()
-    assert [result for result, _ in both] == shipped.predict(texts)
+    for (result, _), alone in zip(both, shipped.predict(texts), strict=True):
+        assert result.score == pytest.approx(alone.score, abs=1e-6)
+        assert (result.label, result.tokens, result.unknown) == (alone.label, alone.tokens,
+                                                                 alone.unknown)
     assert [pairs for _, pairs in both] == shipped.explain(texts)
     assert runs <= 2  # one per length bucket, as for `explain`

@@ -40,7 +40,8 @@ class Classifier(Protocol):
 
     def predict(self, texts: list[str]) -> list[SentimentResult]: ...
 
-    def explain(self, texts: list[str]) -> list[list[tuple[str, float]]]: ...
+    def predict_explained(self, texts: list[str]
+                          ) -> list[tuple[SentimentResult, list[tuple[str, float]]]]: ...
 
 
 class Generator(Protocol):
@@ -93,6 +94,7 @@ class Engine:
             max(1, limits.generate_workers), thread_name_prefix="bardbot-generate"
         )
         self._queue: list[tuple[str, asyncio.Future, float]] = []  # text, result, queued at
+        self._explained: set[asyncio.Future] = set()  # queued requests that want the words too
         self._background_pool = ThreadPoolExecutor(1, thread_name_prefix="bardbot-background")
         self._background: list[tuple[str, asyncio.Future]] = []
         self._background_running = False
@@ -108,13 +110,28 @@ class Engine:
 
     async def classify(self, text: str) -> SentimentResult:
         """The SentimentResult of one text, computed in a batch with concurrent requests."""
+        return await self._enqueue(text, explained=False)
+
+    async def classify_explained(self, text: str
+                                 ) -> tuple[SentimentResult, list[tuple[str, float]]]:
+        """The SentimentResult of `text` and (word, points of P(positive) it adds) for each
+        of its words, from the same model run, batched like `classify` (a batch holding one
+        of these runs `predict_explained` for all its texts)."""
+        return await self._enqueue(text, explained=True)
+
+    async def _enqueue(self, text: str, explained: bool):
         if len(self._queue) + self._in_batch >= self.limits.max_queued_texts:
             metrics.count_busy("sentiment")
             raise Busy("too many sentiment requests are queued")
         future = asyncio.get_running_loop().create_future()
+        if explained:
+            self._explained.add(future)
         self._queue.append((text, future, time.perf_counter()))
         self._dispatch()
-        return await future
+        try:
+            return await future
+        finally:
+            self._explained.discard(future)
 
     def background_full(self) -> bool:
         """Whether a background text would be refused now (then counted as dropped)."""
@@ -170,20 +187,6 @@ class Engine:
             if not self._closed:
                 self._dispatch_background()
 
-    async def explain(self, text: str) -> list[tuple[str, float]]:
-        """(word, points of P(positive) it adds) for each word of `text`, in a sentiment
-        worker; it counts against the same queue cap as `classify`."""
-        if len(self._queue) + self._in_batch >= self.limits.max_queued_texts:
-            metrics.count_busy("sentiment")
-            raise Busy("too many sentiment requests are queued")
-        self._in_batch += 1
-        try:
-            [pairs] = await asyncio.get_running_loop().run_in_executor(
-                self._sentiment_pool, self.classifier.explain, [text])
-        finally:
-            self._in_batch -= 1
-        return pairs
-
     def _dispatch(self) -> None:
         """Start batches on free sentiment workers. A lone request starts at once; requests
         arriving while every worker is busy wait and leave together, split over the workers."""
@@ -218,10 +221,10 @@ class Engine:
         loop = asyncio.get_running_loop()
         pool = pool or self._sentiment_pool
         started = time.perf_counter()
+        explain = any(fut in self._explained for _, fut in batch)
+        call = self.classifier.predict_explained if explain else self.classifier.predict
         try:
-            results = await loop.run_in_executor(
-                pool, self.classifier.predict, [text for text, _ in batch]
-            )
+            results = await loop.run_in_executor(pool, call, [text for text, _ in batch])
         except Exception as e:
             if len(batch) > 1:
                 for item in batch:
@@ -236,7 +239,7 @@ class Engine:
             metrics.observe_batch(len(batch), time.perf_counter() - started)
         for (_, fut), result in zip(batch, results, strict=True):
             if not fut.done():
-                fut.set_result(result)
+                fut.set_result(result[0] if explain and fut not in self._explained else result)
 
     async def generate(
         self, prompt: str, *, length: int, temperature: float, seed: int | None = None

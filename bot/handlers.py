@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
-from bardbot.engine import Busy, Engine
+from bardbot.engine import Engine
 from bardbot.limits import PROMPT_LIMIT, UserError, check_length, check_size, check_temperature
 from bardbot.metrics import version
 from bardbot.models import play
@@ -112,21 +112,19 @@ async def sentiment(engine: Engine, text: str) -> Reply:
         raise UserError("There is no text to analyse.")
     check_size(text, "text")
     try:
-        result = await engine.classify(text)
-    except TextError as e:
-        raise UserError(CANNOT_ANALYSE) from e
+        result, reasons = await engine.classify_explained(text)
+    except TextError:  # the words could not be had: the verdict alone, if it can be
+        result, reasons = await _verdict(engine, text), []
     if not result.tokens:
         raise UserError("There are no words in that text to analyse.")
-    return format_sentiment(text, result, await _reasons(engine, text))
+    return format_sentiment(text, result, reasons)
 
 
-async def _reasons(engine: Engine, text: str) -> list[tuple[str, float]]:
-    """The words behind the score; none when only the explanation cannot be had (too much
-    queued, or the text took too long to take apart): the verdict is still shown."""
+async def _verdict(engine: Engine, text: str) -> SentimentResult:
     try:
-        return await engine.explain(text)
-    except (Busy, TextError):
-        return []
+        return await engine.classify(text)
+    except TextError as e:
+        raise UserError(CANNOT_ANALYSE) from e
 
 
 def format_shakespeare(prompt: str, continuation: str, temperature: float, length: int) -> Reply:

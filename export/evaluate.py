@@ -1,4 +1,4 @@
-"""Measure runtime sentiment models side by side: aclImdb test, movie snippets, the suite.
+"""Measure runtime sentiment models side by side: aclImdb test, snippets, the suite.
 
     python -m bardbot.export evaluate                      # reference and message
     python -m bardbot.export evaluate --model runs/x/sentiment-message.onnx --eval-limit 2000
@@ -17,6 +17,8 @@ from bardbot.export.suite import format_report, run_suite
 from bardbot.trainer.message import expected_calibration_error
 
 SNIPPETS = "movie_snippets.tsv"
+# Short texts outside movies (same format and binary protocol), measured by `main` only.
+OTHER_SNIPPETS = {"amazon_snippets": "amazon_snippets.tsv", "nyt_snippets": "nyt_snippets.tsv"}
 
 
 def read_snippets(path: Path) -> tuple[list[str], list[int]]:
@@ -77,4 +79,10 @@ def main(models: list[str], limit: int | None, imdb: str | None) -> dict:
         clf = SentimentClassifier.load(name)
         print(f"== {name}: {clf.info.get('architecture', '')}")
         results[name] = evaluate_classifier(clf, reviews, data.find(SNIPPETS))
+        for key, file_name in OTHER_SNIPPETS.items():
+            if (path := data.find(file_name)) is not None:
+                texts, labels = read_snippets(path)
+                results[name][key] = binary_metrics(clf.score_texts(texts), labels,
+                                                    clf.threshold)
+                print(f"{key}: {results[name][key]}")
     return results

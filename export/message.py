@@ -1,10 +1,9 @@
 """Export a `message` run: token ids of any length in, P(positive) out, each text's own steps.
 
-tf2onnx turns a *masked* Keras LSTM into a generic `Loop` (slow, see TOOLCHAIN.md), so the
-function converted here calls the LSTMs unmasked and the graph is then given each text's length
-as the fused ONNX `LSTM` op's `sequence_lens`. The backward direction reads each text reversed
-within its own length (ReverseSequence), pooling skips padded steps, and the validation-fitted
-temperature divides the logit. Parity is checked against the masked Keras model on texts of
+The graph is written node by node from the trained weights (export/message_graph.py): one fused
+ONNX `LSTM` op given each text's length as `sequence_lens` (tf2onnx would turn the masked Keras
+LSTM into a slow generic `Loop`, see TOOLCHAIN.md), pooling that skips padded steps, and the
+validation-fitted Platt scaling. Parity is checked against the masked Keras model on texts of
 mixed lengths in one batch.
 """
 
@@ -17,12 +16,17 @@ from pathlib import Path
 import numpy as np
 from bardbot.export import data
 from bardbot.export.evaluate import SNIPPETS, evaluate_classifier
+from bardbot.export.message_graph import (
+    MessageWeights,
+    message_graph,
+    onnx_lstm_weights,
+    weights_of_graph,
+)
 from bardbot.export.onnx_io import (
     add_out_argument,
     add_run_dir_argument,
     add_test_set_arguments,
     check_parity,
-    convert,
     load_keras,
     provenance,
     session,
@@ -34,8 +38,6 @@ from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
 from bardbot.trainer.message import calibrate, lexicon_column, masked_max_layer, negation_matrix
 from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
-
-LENGTHS = "lengths"  # a temporary graph output: the tensor wired into every LSTM's sequence_lens
 
 
 @dataclass
@@ -58,54 +60,19 @@ def quantize_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale.astype(np.float32)
 
 
-def build_function(model, q: np.ndarray, scale: np.ndarray, calibration: dict[str, float],
-                   negation_column: int | None, negation: bool):
-    """ids -> P(positive). With negation marking, id i + V (V = rows of `q`) is row i with the
-    valence column negated and a "negated" flag column appended (`negation_matrix`)."""
-    import keras
-    import tensorflow as tf
-    from bardbot.trainer.message import PAD_PENALTY
-
-    if "bilstm" in [layer.name for layer in model.layers]:
+def keras_weights(model, q: np.ndarray, scale: np.ndarray, calibration: dict[str, float],
+                  valence_column: int | None, negation: bool) -> MessageWeights:
+    """The graph's weights from the Keras model: its LSTM direction(s) and Dense layer."""
+    layers = [layer.name for layer in model.layers]
+    if "bilstm" in layers:
         bi = model.get_layer("bilstm")
-        forward = bi.forward_layer
-        # The backward layer reads reversed input; an ordinary LSTM with its weights does the
-        # same on input that ReverseSequence reversed within each text's own length.
-        backward = keras.layers.LSTM(bi.backward_layer.units, return_sequences=True)
-        backward.build((None, None, q.shape[1] + int(negation)))
-        backward.set_weights(bi.backward_layer.get_weights())
+        lstms = [bi.forward_layer, bi.backward_layer]
     else:
-        forward, backward = model.get_layer("lstm"), None
-    dense = model.get_layer("dense")
-    kernel, bias = (w.astype(np.float32) for w in dense.get_weights())
-    a, b, c = (calibration[k] for k in ("scale", "bias", "log_length"))
-    rows = len(q)
-    flip = np.zeros(q.shape[1], np.float32)
-    if negation_column is not None:
-        flip[negation_column] = 2.0
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name=INPUT)])
-    def predict(ids):
-        present = tf.not_equal(ids, 0)
-        lengths = tf.reduce_sum(tf.cast(present, tf.int32), axis=1)
-        is_negated = ids >= rows
-        base = ids - rows * tf.cast(is_negated, tf.int32)
-        x = tf.cast(tf.gather(tf.constant(q), base), tf.float32)
-        x = x * tf.expand_dims(tf.gather(tf.constant(scale), base), -1)
-        if negation:
-            negated = tf.expand_dims(tf.cast(is_negated, tf.float32), -1)
-            x = tf.concat([x * (1.0 - negated * tf.constant(flip)), negated], axis=-1)
-        y = forward(x)
-        if backward is not None:
-            rev = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
-            y_back = tf.reverse_sequence(backward(rev), lengths, seq_axis=1, batch_axis=0)
-            y = tf.concat([y, y_back], axis=-1)
-        y = y - (1.0 - tf.expand_dims(tf.cast(present, tf.float32), -1)) * PAD_PENALTY
-        logit = tf.reshape(tf.matmul(tf.reduce_max(y, axis=1), kernel) + bias, [-1])
-        log_length = tf.math.log(tf.maximum(tf.cast(lengths, tf.float32), 1.0))
-        return {OUTPUT: tf.sigmoid(a * logit + b + c * log_length), LENGTHS: lengths}
-
-    return predict
+        lstms = [model.get_layer("lstm")]
+    w, r, b = onnx_lstm_weights([tuple(lstm.get_weights()) for lstm in lstms])
+    kernel, bias = model.get_layer("dense").get_weights()
+    return MessageWeights(q, scale, w, r, b, kernel.reshape(-1).astype(np.float32),
+                          float(bias[0]), calibration, negation, valence_column)
 
 
 def architecture(model, encoding: WordEncoding, dim: int) -> str:
@@ -116,44 +83,6 @@ def architecture(model, encoding: WordEncoding, dim: int) -> str:
             f"{', negation-marked ids' if encoding.negation else ''}) -> "
             f"{'Bi' if bidirectional else ''}LSTM({lstm.units}, sequence_lens) -> "
             "masked max pooling -> Dense(1) -> Platt scaling -> sigmoid")
-
-
-def wire_sequence_lengths(proto) -> None:
-    """Feed the LENGTHS output into every LSTM's sequence_lens, drop it as an output, and
-    restore topological order."""
-    graph = proto.graph
-    (lengths,) = [o for o in graph.output if o.name == LENGTHS]
-    lstms = [n for n in graph.node if n.op_type == "LSTM"]
-    if not lstms:
-        raise UserError("message export: the converted graph has no ONNX LSTM op")
-    for node in lstms:
-        while len(node.input) < 5:
-            node.input.append("")
-        node.input[4] = lengths.name
-    graph.output.remove(lengths)
-    _sort_nodes(graph)
-
-
-def _sort_nodes(graph) -> None:
-    produced_by = {out: node for node in graph.node for out in node.output}
-    ordered, done = [], set()
-
-    def visit(node) -> None:
-        if id(node) in done:
-            return
-        done.add(id(node))
-        for name in node.input:
-            if name in produced_by:
-                visit(produced_by[name])
-        ordered.append(node)
-
-    for node in list(graph.node):
-        visit(node)
-    nodes = [type(n)() for n in ordered]
-    for new, old in zip(nodes, ordered, strict=True):
-        new.CopyFrom(old)
-    del graph.node[:]
-    graph.node.extend(nodes)
 
 
 def parity_batch(encoding: WordEncoding, texts: list[str], n: int) -> np.ndarray:
@@ -198,8 +127,8 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     # Only the plain rows are stored; negated ones are computed from them in the graph.
     plain = embedding[: encoding.vocab_size, : embedding.shape[1] - encoding.negation]
     q, scale = quantize_rows(plain)
-    proto = convert(build_function(model, q, scale, calibration, valence, encoding.negation))
-    wire_sequence_lengths(proto)
+    proto = message_graph(keras_weights(model, q, scale, calibration, valence,
+                                        encoding.negation))
 
     imdb_path = data.find(data.IMDB_ARCHIVE, cfg.imdb, cfg.search_data)
     texts: list[str] = []
@@ -266,3 +195,51 @@ def config_from_args(args: argparse.Namespace) -> MessageExport:
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:
     return export_message(config_from_args(args))
+
+
+def rebuild_message_file(onnx_path: Path, log=print, command: str | None = None
+                         ) -> tuple[Path, Path]:
+    """Rewrite an exported message model (NAME.onnx + NAME.json) in place with this exporter's
+    graph: the same weights read back from the file, so the same scores (checked to 1e-6 on
+    the behavioural suite's texts, one at a time and in one batch); the JSON gains the new
+    sha256. A file that fails the check is put back as it was."""
+    import json
+
+    import onnx
+    from bardbot.export.seal import dump_json, sealed
+    from bardbot.export.suite import build_cases
+    from bardbot.models.metadata import sha256_hex
+
+    onnx_path = Path(onnx_path)
+    json_path = onnx_path.with_suffix(".json")
+    before = SentimentClassifier.load(onnx_path)  # verifies the pair first
+    if not before.variable_length:
+        raise UserError(f"{onnx_path}: not a message model (fixed-length input)")
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    weights = weights_of_graph(onnx.load(onnx_path), meta["calibration"],
+                               before.encoding.negation, lexicon_column(meta["vectors"]))
+    proto = message_graph(weights)
+    data = proto.SerializeToString()
+    meta["sha256"] = sha256_hex(data)
+    meta["graph"] = {"nodes": len(proto.graph.node), "rebuilt_by": command}
+    old = (onnx_path.read_bytes(), json_path.read_bytes())
+    for path, payload in ((onnx_path, data), (json_path, dump_json(sealed(meta)))):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(payload)
+        tmp.replace(path)
+    try:
+        after = SentimentClassifier.load(onnx_path)
+        texts = [case.text for case in build_cases()]
+        together = np.abs(after.score_texts(texts) - before.score_texts(texts)).max()
+        alone = max(abs(after.score_texts([t])[0] - before.score_texts([t])[0]) for t in texts)
+        check_parity("message", {f"rebuilt vs before, {len(texts)} suite texts in one batch":
+                                 together, "the same texts one at a time": alone}, log)
+        if max(together, alone) > 1e-6:
+            raise UserError(f"{onnx_path}: the rebuilt graph's scores differ by "
+                            f"{max(together, alone):.1e} (> 1e-6)")
+    except Exception:
+        onnx_path.write_bytes(old[0])
+        json_path.write_bytes(old[1])
+        raise
+    log(f"rewrote {onnx_path} ({len(proto.graph.node)} nodes) and {json_path}")
+    return onnx_path, json_path

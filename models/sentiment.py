@@ -28,6 +28,7 @@ from bardbot.models.text import PAD_ID, EncodedText, WordEncoding
 KIND = "sentiment"
 INPUT = "token_ids"
 OUTPUT = "prob"
+_OUTPUTS = [OUTPUT]
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class SentimentClassifier:
         if not len(ids):  # onnxruntime aborts the process on an empty batch
             return np.zeros(0, dtype=np.float32)
         if len(ids) <= self.max_batch:
-            return self._session.run([OUTPUT], {INPUT: ids})[0].reshape(-1)
+            return self._session.run(_OUTPUTS, {INPUT: ids})[0].reshape(-1)
         parts = [self.scores(ids[i : i + self.max_batch])
                  for i in range(0, len(ids), self.max_batch)]
         return np.concatenate(parts)
@@ -122,6 +123,9 @@ class SentimentClassifier:
         """P(positive) (float64, clipped) of each row of `ids` holding `lengths` ids."""
         if not self.variable_length:
             return np.clip(self.scores(ids).astype(np.float64), 0.0, 1.0)
+        if len(lengths) == 1:  # a chat message: one run, none of the bucketing below
+            score = float(self._session.run(_OUTPUTS, {INPUT: ids})[0][0]) if lengths[0] else 0.5
+            return np.array([min(max(score, 0.0), 1.0)])
         # A text with no known word has nothing to judge: exactly uncertain, no model run.
         scores = np.full(len(lengths), 0.5)
         for rows, width in length_buckets(lengths, self.run_cost_in_steps):
@@ -138,47 +142,68 @@ class SentimentClassifier:
         word (occlusion, models/explain.py). Words past the first `explained_words` that
         change the text's ids, or past the part the model reads (maxlen ids), get 0.0. One
         batched session run for all texts and words (one per length bucket)."""
-        texts = _checked_texts(texts, "explain")
-        plans = []
+        return [pairs for _, pairs in self._explained(_checked_texts(texts, "explain"), False)]
+
+    def predict_explained(self, texts: Sequence[str]
+                          ) -> list[tuple[SentimentResult, list[tuple[str, float]]]]:
+        """`predict` and `explain` of each text in one batched session run (what `/sentiment`
+        shows): the same results and words as the two calls give apart."""
+        return self._explained(_checked_texts(texts, "predict_explained"), True)
+
+    def _explained(self, texts: list[str], with_results: bool) -> list:
+        plans, rows, first_rows, result_rows, reads = [], [], [], [], []
         for text in texts:
             deadline = time.perf_counter() + self.text_budget_s
-            plans.append(occlusion_rows(self.encoding, text, self.explained_words, deadline))
-        rows = [row for _, _, text_rows in plans for row in text_rows]
+            plan = occlusion_rows(self.encoding, text, self.explained_words, deadline)
+            plans.append(plan)
+            first_rows.append(len(rows))
+            rows += plan[2]
+            if with_results:
+                read = self.encoding._read(text, time.perf_counter() + self.text_budget_s)
+                ids = read[0]
+                reads.append(read)
+                # The text read whole has the same ids as its words read one by one, nearly
+                # always: then it is not scored twice.
+                result_rows.append(first_rows[-1] if ids == plan[2][0] else len(rows))
+                if ids != plan[2][0]:
+                    rows.append(ids)
         width = max([1] + [len(row) for row in rows]) if self.variable_length else \
             self.encoding.maxlen
         ids = np.full((len(rows), width), PAD_ID, dtype=np.int32)
         for matrix_row, row in zip(ids, rows, strict=True):
             matrix_row[: len(row)] = row
         scores = self._run(ids, [len(row) for row in rows])
-        explained, first = [], 0
-        for words, row_of, text_rows in plans:
+        explained = []
+        for (words, row_of, _), first in zip(plans, first_rows, strict=True):
             whole = scores[first]
             explained.append([(word, 0.0 if i < 0 else 100.0 * float(whole - scores[first + i]))
                               for word, i in zip(words, row_of, strict=True)])
-            first += len(text_rows)
-        return explained
+        if not with_results:
+            return [(None, pairs) for pairs in explained]
+        return [(self._result(float(scores[row]), tokens, unknown, truncated), pairs)
+                for (_, tokens, unknown, truncated), row, pairs
+                in zip(reads, result_rows, explained, strict=True)]
 
     def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
         """One result per text, in order. `TextError` when a text takes longer than
         `text_budget_s` to read (run the others without it)."""
         texts = _checked_texts(texts, "predict")
         scores, encoded = self._score(texts)
-        results = []
-        for enc, score in zip(encoded, scores, strict=True):
-            score = float(score)
-            results.append(
-                SentimentResult(
-                    label="positive" if score > self.threshold else "negative",
-                    score=score,
-                    confidence=max(score, 1.0 - score),
-                    uncertain=abs(score - 0.5) <= self.uncertain_margin,
-                    tokens=tuple(enc.tokens),
-                    unknown=tuple(enc.unknown),
-                    unknown_ratio=enc.unknown_ratio,
-                    truncated=enc.truncated,
-                )
-            )
-        return results
+        return [self._result(float(score), enc.tokens, enc.unknown, enc.truncated)
+                for enc, score in zip(encoded, scores, strict=True)]
+
+    def _result(self, score: float, tokens: Sequence[str], unknown: Sequence[str],
+                truncated: bool) -> SentimentResult:
+        return SentimentResult(
+            label="positive" if score > self.threshold else "negative",
+            score=score,
+            confidence=max(score, 1.0 - score),
+            uncertain=abs(score - 0.5) <= self.uncertain_margin,
+            tokens=tuple(tokens),
+            unknown=tuple(unknown),
+            unknown_ratio=len(unknown) / len(tokens) if tokens else 0.0,
+            truncated=truncated,
+        )
 
 
 def _checked_texts(texts: Sequence[str], method: str) -> list[str]:

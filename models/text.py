@@ -10,7 +10,6 @@ Imports only the standard library, numpy and nltk (never TensorFlow).
 from __future__ import annotations
 
 import itertools
-import re
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 from bardbot.models.errors import TextError
+from bardbot.models.normalize import clean_text, normalize_message
 from bardbot.models.respell import corrected, unelongated
 from bardbot.models.treebank import tokenize as treebank_tokens
 
@@ -29,68 +29,13 @@ UNK_TOKEN = "<unk>"
 OovPolicy = Literal["drop", "unk"]
 
 # Version 1: the reference (Treebank tokens of `clean_text`). Version 2 adds the message
-# normalisation below (Discord markup, emoji and emoticons as words, elongations).
+# normalisation (models/normalize.py: Discord markup, emoji and emoticons as words, elongations).
 WORD_ENCODING_VERSION = 1
 MESSAGE_ENCODING_VERSION = 2
 CHAR_ENCODING_VERSION = 1
 Normalization = Literal["reference", "message"]
 CHARS_PER_ID = 25  # max_chars = maxlen * this; English averages about 5 characters a token
-
-# aclImdb reviews keep the site's HTML line breaks; they are markup, not words.
-_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-
-def clean_text(text: str) -> str:
-    """Unicode-normalise (NFKC), turn `<br />` into spaces, and drop control/format characters.
-
-    Dropping category C characters removes NUL bytes, zero-width joiners and bidi marks, which
-    would otherwise glue to neighbouring words and turn known words into unknown ones.
-    Whitespace is kept.
-    """
-    text = unicodedata.normalize("NFKC", text)
-    if "<" in text:
-        text = _BREAK_TAG.sub(" ", text)
-    if text.isprintable():  # no category C character at all: skip the per-character filter
-        return text
-    return "".join(
-        ch for ch in text if ch.isspace() or not unicodedata.category(ch).startswith("C")
-    )
-
-
-# Chat markup that says nothing about sentiment; dropped so that an added mention, channel or
-# link never changes a message's label. Custom emoji keep their name (<:pepe_happy:123>).
-_DISCORD_NOISE = re.compile(
-    r"<(?:@[!&]?|#)\d+>|https?://\S+|www\.\S+|@(?:everyone|here)\b|(?<!\w)@\w+"
-)
-_CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
-# Emoticons as the emoji package names the emoji they stand for, so both share one vector.
-EMOTICONS = {
-    ":)": "slightly smiling face", ":-)": "slightly smiling face", "(:": "slightly smiling face",
-    "=)": "slightly smiling face", ":]": "slightly smiling face", ":D": "grinning face",
-    ":-D": "grinning face", "=D": "grinning face", "xD": "grinning squinting face",
-    "XD": "grinning squinting face", ";)": "winking face", ";-)": "winking face",
-    ":(": "frowning face", ":-(": "frowning face", "):": "frowning face", "=(": "frowning face",
-    ":[": "frowning face", ":'(": "crying face", ":,(": "crying face", "D:": "anguished face",
-    ":/": "confused face", ":-/": "confused face", ":|": "neutral face", ":-|": "neutral face",
-    ":P": "face with tongue", ":p": "face with tongue", ":-P": "face with tongue",
-    ":O": "face with open mouth", ":o": "face with open mouth", "<3": "red heart",
-    "</3": "broken heart", "^^": "smiling face with smiling eyes",
-    "^_^": "smiling face with smiling eyes", "-_-": "expressionless face",
-}
-_EMOTICON = re.compile(
-    # A symbol-first emoticon may touch a word ("great:)"); "xD" or "D:" may not ("xDrive").
-    r"(?<![:;=<^/-])("
-    + "|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True))
-    + r")(?![\w)(/|\]\[])"
-)
-_NOISE_NEEDLES = re.compile(r"[<@]|http|www\.")
-# One character of every emoticon that has a non-letter (":", "^", "<", ...), or all of it.
-_EMOTICON_NEEDLES = re.compile("|".join(sorted(
-    {re.escape(next((c for c in e if not c.isalnum()), e)) for e in EMOTICONS})))
-_SENTENCE_END = re.compile(r"(?<=\w)\.(?=\s|$)")  # "worst. day." -> "worst . day ."
-_ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # 3+ of one letter: "soooo" -> "soo"
-_REPEATED_MARK = re.compile(r"([!?])[!?]+")  # "!!!" -> "!", "?!?" -> "?"
-
+RESPELLINGS_KEPT = 20_000  # unknown tokens whose respelling a WordEncoding remembers
 
 # Negation scope (Das & Chen 2001; Pang et al. 2002): the words after a cue, up to the next
 # punctuation mark or contrast word, are marked negated ("not bad at all": bad, at, all).
@@ -113,51 +58,6 @@ def negation_scope(tokens: Sequence[str]) -> list[bool]:
         if token in NEGATION_CUES:
             inside = True
     return marks
-
-
-def _as_words(name: str) -> str:
-    """An emoji's or emoticon's name as separate words: "pepe_happy" -> " pepe happy "."""
-    return " " + name.replace("_", " ") + " "
-
-
-def _emoticon_words(match: re.Match) -> str:
-    emoticon = match.group(1)
-    start = match.start(1)
-    if emoticon[0].isalpha() and start and match.string[start - 1].isalnum():
-        return emoticon  # "xD" inside a word
-    return _as_words(EMOTICONS[emoticon])
-
-
-def _emoji_words(text: str) -> str:
-    import emoji
-
-    return emoji.replace_emoji(text, replace=lambda _, data: _as_words(data["en"].strip(":")))
-
-
-def normalize_message(text: str, max_chars: int | None = None) -> str:
-    """What a chat message says, in words the vectors know (the `message` normalisation).
-
-    Drops mentions, channel links, URLs and @names; spells emoji (emoji package names) and
-    emoticons as words; shortens elongations and repeated ! and ?; lowercases last. Only the
-    first `max_chars` characters after NFKC (which can make a text 18 times longer) are read.
-    """
-    text = clean_text(text)[:max_chars]
-    # Each step runs only when a character it needs is in the text (a chat message often has
-    # none of them): the same result, a few microseconds a step less.
-    if "<" in text:
-        text = _CUSTOM_EMOJI.sub(lambda m: _as_words(m.group(1)), text)
-    if _NOISE_NEEDLES.search(text):
-        text = _DISCORD_NOISE.sub(" ", text)
-    if _EMOTICON_NEEDLES.search(text):
-        text = _EMOTICON.sub(_emoticon_words, text)
-    if not text.isascii():  # every emoji is outside ASCII; the lookup costs ~13 µs a text
-        text = _emoji_words(text)
-    text = _ELONGATED.sub(r"\1\1", text)
-    if "!" in text or "?" in text:
-        text = _REPEATED_MARK.sub(r"\1", text)
-    if "." in text:
-        text = _SENTENCE_END.sub(" .", text)
-    return text.lower()
 
 
 def tokenize(text: str, lowercase: bool = False, normalization: Normalization = "reference",
@@ -212,6 +112,9 @@ class WordEncoding:
     spelling: bool = False  # message models: unknown words one typo from a known word map to it
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _longest: int = field(init=False, repr=False, compare=False)
+    # Unknown tokens' respelled ids (None: none), remembered: chat repeats its slang and typos,
+    # and typo correction is the slowest step of reading a text.
+    _respellings: dict[str, int | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.normalization not in ("reference", "message"):
@@ -228,6 +131,7 @@ class WordEncoding:
             raise ValueError("vocabulary contains duplicate words")
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_longest", max(map(len, self.words), default=0))
+        object.__setattr__(self, "_respellings", {})
 
     @property
     def vocab_size(self) -> int:
@@ -247,9 +151,16 @@ class WordEncoding:
 
     def _respelled(self, token: str) -> int | None:
         """The id of an unknown token's elongated or misspelt word (message models)."""
+        respellings = self._respellings
+        if token in respellings:
+            return respellings[token]
         token_id = unelongated(self._index, token, self._longest)
         if token_id is None and self.spelling:
             token_id = corrected(self._index, token, self._longest)
+        if len(token) <= self._longest + 3:  # longer ones are refused at once, never kept
+            if len(respellings) >= RESPELLINGS_KEPT:  # bounded: start again, never grow
+                respellings.clear()
+            respellings[token] = token_id
         return token_id
 
     @property
@@ -323,6 +234,10 @@ class WordEncoding:
         for models that read each text's own length; `budget_s` bounds each text's time."""
         read = [self._read(text, None if budget_s is None else time.perf_counter() + budget_s)
                 for text in texts]
+        if pad_to_longest and len(read) == 1 and read[0][0]:  # one text: its ids are the row
+            ids, tokens, unknown, truncated = read[0]
+            matrix = np.array([ids], dtype=np.int32)
+            return matrix, [EncodedText(matrix[0], tokens, unknown, len(ids), truncated)]
         width = max([1] + [len(r[0]) for r in read]) if pad_to_longest else self.maxlen
         matrix = np.full((len(read), width), PAD_ID, dtype=np.int32)
         encoded = []

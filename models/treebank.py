@@ -42,17 +42,21 @@ _ANY_CONTRACTION = re.compile(
 
 def tokenize(text: str) -> list[str]:
     """`TreebankWordTokenizer().tokenize(text)`, token for token."""
+    # The text's characters, looked at once: no step adds a character another step looks for
+    # (they add spaces and backquotes), so a step whose characters are not here has nothing to do.
+    chars = set(text)
     for patterns, needles in _STEPS:
-        text = _apply(text, patterns, needles)
-    text = _apply(" " + text + " ", *_ENDING_QUOTES)
+        text = _apply(text, patterns, needles, chars)
+    text = _apply(" " + text + " ", *_ENDING_QUOTES, chars)
     if _ANY_CONTRACTION.search(text):
         for pattern, replacement in _CONTRACTIONS:
             text = pattern.sub(replacement, text)
     return text.split()
 
 
-def _apply(text: str, patterns: list[tuple[re.Pattern, str]], needles: frozenset[str]) -> str:
-    if not needles.isdisjoint(text):
+def _apply(text: str, patterns: list[tuple[re.Pattern, str]], needles: frozenset[str],
+           chars: set[str]) -> str:
+    if not needles.isdisjoint(chars):
         for pattern, replacement in patterns:
             text = pattern.sub(replacement, text)
     return text

@@ -16,236 +16,24 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from bardbot.models.text import NEGATION_CUES, WordEncoding
+from bardbot.models.text import WordEncoding
 from bardbot.trainer import fit, runs
 from bardbot.trainer.config import MessageConfig
-from bardbot.trainer.data import Review, load_imdb
+from bardbot.trainer.data import load_imdb
 from bardbot.trainer.fit import param_counts
-from bardbot.trainer.runs import UserError
-from bardbot.trainer.vectors import (
-    TokenCorpus,
-    load_glove,
-    texts_key,
-    tokenize_corpus,
-    train_word2vec,
+from bardbot.trainer.message_data import (
+    Examples,
+    batches,
+    build_vocabulary,
+    lexicon_column,
+    negation_matrix,
+    pad_batch,
+    review_examples,
+    split_examples,
 )
-
-BUCKETS = (8, 16, 32, 64, 128, 256, 512)  # padded lengths: few shapes, few graph retraces
-_SENTENCE_END = {".", "!", "?"}
-
-
-# ---------------------------------------------------------------------------- features
-
-
-def vader_lexicon() -> dict[str, float]:
-    """VADER's word valences (−4..+4, MIT licence, from the vaderSentiment package)."""
-    try:
-        from importlib import resources
-
-        text = (resources.files("vaderSentiment") / "vader_lexicon.txt").read_text("utf-8")
-    except (ImportError, FileNotFoundError):
-        raise UserError("the lexicon prior needs vaderSentiment: pip install vaderSentiment "
-                        "(or leave 'lexicon' out of --features)") from None
-    lexicon = {}
-    for line in text.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 2 and parts[0] and " " not in parts[0]:
-            lexicon[parts[0].lower()] = float(parts[1])
-    return lexicon
-
-
-@dataclass
-class Vocabulary:
-    words: tuple[str, ...]
-    matrix: np.ndarray  # (len(words) + 2, dim) float32; rows 0 (pad) and 1 (unk) are zero
-    info: dict
-
-
-def build_vocabulary(cfg: MessageConfig, tokens: TokenCorpus, n_train: int,
-                     cache_dir: Path) -> Vocabulary:
-    """Words ranked by training frequency, then GloVe's own frequency order; one row each:
-    [word2vec | GloVe | lexicon valence / 4], zeros where a source lacks the word."""
-    counts = tokens.counts(range(n_train))
-    info: dict = {"features": list(cfg.features)}
-    ranked: list[str] = [tokens.table[i] for i in np.argsort(-counts, kind="stable")
-                         if counts[i] >= cfg.min_count]
-    sources: dict[str, object] = {}
-    if "word2vec" in cfg.features:
-        kv = train_word2vec(tokens, dim=cfg.w2v_dim, min_count=cfg.min_count,
-                            epochs=cfg.w2v_epochs, workers=cfg.workers, seed=cfg.seed,
-                            cache_dir=cache_dir,
-                            corpus_key=texts_key(tokens.table, len(tokens.ids),
-                                                 int(tokens.ids.sum(dtype=np.int64))))
-        sources["word2vec"] = kv
-        info["word2vec"] = {"dim": cfg.w2v_dim, "words": len(kv),
-                            "trained_on": "aclImdb train+unsup"}
-    glove_rank: list[str] = []
-    if "glove" in cfg.features:
-        glove = load_glove(cfg.glove_dir)
-        sources["glove"] = glove
-        glove_rank = [w for w in glove.index_to_key[: cfg.glove_words] if w.isprintable()]
-        info["glove"] = {"dim": glove.vector_size, "words_considered": len(glove_rank)}
-    lexicon = vader_lexicon() if "lexicon" in cfg.features else {}
-    if lexicon:
-        info["lexicon"] = {"source": "vaderSentiment vader_lexicon.txt", "words": len(lexicon)}
-
-    def known(word: str) -> bool:
-        return any(word in kv.key_to_index for kv in sources.values()) or word in lexicon
-
-    words: list[str] = []
-    seen: set[str] = set()
-    for word in [*ranked, *glove_rank, *sorted(lexicon)]:
-        if word not in seen and known(word):
-            seen.add(word)
-            words.append(word)
-            if len(words) == cfg.max_vocab:
-                break
-    dims = [kv.vector_size for kv in sources.values()] + ([1] if lexicon else [])
-    matrix = np.zeros((len(words) + 2, sum(dims)), dtype=np.float32)
-    col = 0
-    for kv in sources.values():
-        rows = [(i + 2, kv.key_to_index[w]) for i, w in enumerate(words) if w in kv.key_to_index]
-        if rows:
-            dst, src = map(list, zip(*rows, strict=True))
-            vectors = kv.vectors[src].astype(np.float32)
-            # Each source scaled to unit mean norm, so no source dominates by its scale alone.
-            vectors /= np.linalg.norm(vectors, axis=1).mean() or 1.0
-            matrix[dst, col:col + kv.vector_size] = vectors
-        col += kv.vector_size
-    if lexicon:
-        for i, w in enumerate(words):
-            matrix[i + 2, col] = lexicon.get(w, 0.0) / 4.0
-    info.update(vocab_size=len(words) + 2, dim=int(matrix.shape[1]))
-    return Vocabulary(tuple(words), matrix, info)
-
-
-def negation_matrix(matrix: np.ndarray, lexicon_column: int | None) -> np.ndarray:
-    """Rows for both id ranges of a negation-marking encoding, plus a "negated" column:
-    id i is [row i | 0]; id i + V is [row i with its valence negated | 1]."""
-    negated = matrix.copy()
-    if lexicon_column is not None:
-        negated[:, lexicon_column] *= -1.0
-    negated[:2] = 0.0  # padding and UNK are never negated
-    flags = np.concatenate([np.zeros(len(matrix)), np.ones(len(matrix))])[:, None]
-    return np.hstack([np.vstack([matrix, negated]), flags.astype(np.float32)])
-
-
-def lexicon_column(info: dict) -> int | None:
-    """Index of the valence column in the vocabulary matrix (the last one), if there is one."""
-    return info["dim"] - 1 if "lexicon" in info["features"] else None
-
-
-# ---------------------------------------------------------------------------- examples
-
-
-@dataclass
-class Examples:
-    ids: list[np.ndarray]  # int32 token ids, one array per example (unpadded)
-    labels: np.ndarray  # float32
-    weights: np.ndarray  # float32: 1 for reviews, --span-weight for spans
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-def sentence_spans(tokens: list[str], rng: np.random.Generator, count: int,
-                   shortest: int = 3, longest: int = 30) -> list[list[str]]:
-    """Up to `count` random sentences of `shortest`..`longest` tokens from one review."""
-    sentences, current = [], []
-    for token in tokens:
-        current.append(token)
-        if token in _SENTENCE_END:
-            sentences.append(current)
-            current = []
-    sentences.append(current)
-    fitting = [s for s in sentences if shortest <= len(s) <= longest]
-    if not fitting:
-        return []
-    pick = rng.choice(len(fitting), min(count, len(fitting)), replace=False)
-    return [fitting[i] for i in sorted(pick)]
-
-
-# Counterfactual negation (after Kaushik et al., ICLR 2020): "the acting was awful" from a
-# negative review also yields "the acting was not awful", labelled positive. The reviews
-# themselves cannot teach this: "not bad" occurs in more negative than positive reviews.
-COPULAS = frozenset(("is", "was", "are", "were", "'s", "be", "been", "seems", "seemed",
-                     "looks", "looked", "feels", "felt"))
-DEGREE = frozenset(("very", "so", "really", "pretty", "quite", "too", "that", "extremely",
-                    "truly", "just", "incredibly"))
-
-
-def negated_sentence(sentence: list[str], label: int, lexicon: dict[str, float]
-                     ) -> list[str] | None:
-    """The sentence with "not" after its copula, when what follows is a lexicon word whose
-    valence agrees with the review's label (so negating it flips the label); else None."""
-    if NEGATION_CUES.intersection(sentence):
-        return None
-    for i, token in enumerate(sentence[:-1]):
-        if token not in COPULAS:
-            continue
-        j = i + 2 if sentence[i + 1] in DEGREE and i + 2 < len(sentence) else i + 1
-        valence = lexicon.get(sentence[j], 0.0)
-        if abs(valence) >= 1.0 and (valence > 0) == bool(label):
-            return [*sentence[: i + 1], "not", *sentence[i + 1 :]]
-    return None
-
-
-def make_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence[int],
-                  spans: int, span_weight: float, seed: int, reviews: bool = True,
-                  negated: int = 0, lexicon: dict[str, float] | None = None) -> Examples:
-    """Each review (its first maxlen known tokens; unless `reviews` is False), up to `spans`
-    of its sentences, and up to `negated` counterfactual negations of its sentences (each
-    beside its original) with the opposite label."""
-    rng = np.random.default_rng(seed)
-    ids, out_labels, weights = [], [], []
-
-    def add(tokens: list[str], label: int, weight: float) -> None:
-        row, _ = encoding.token_ids(tokens)
-        if row:
-            ids.append(np.asarray(row[: encoding.maxlen], dtype=np.int32))
-            out_labels.append(label)
-            weights.append(weight)
-
-    for text, label in zip(texts, labels, strict=True):
-        tokens = encoding.tokenize(text)
-        if reviews:
-            add(tokens, label, 1.0)
-        for span in sentence_spans(tokens, rng, spans):
-            add(span, label, span_weight)
-        if negated and lexicon:
-            pairs = [(span, flipped) for span in sentence_spans(tokens, rng, 1000)
-                     if (flipped := negated_sentence(span, label, lexicon)) is not None]
-            for span, flipped in pairs[:negated]:
-                add(span, label, span_weight)
-                add(flipped, 1 - label, span_weight)
-    return Examples(ids, np.asarray(out_labels, np.float32), np.asarray(weights, np.float32))
-
-
-def pad_batch(rows: Sequence[np.ndarray]) -> np.ndarray:
-    """Post-padded id matrix whose width is the bucket that fits the longest row."""
-    longest = max(len(r) for r in rows)
-    width = next((b for b in BUCKETS if b >= longest), longest)
-    out = np.zeros((len(rows), width), dtype=np.int32)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = row
-    return out
-
-
-def batches(examples: Examples, batch_size: int, rng: np.random.Generator | None):
-    """Batches of similar length (sorted, then the batch order shuffled when `rng` is given)."""
-    order = np.argsort([len(r) for r in examples.ids], kind="stable")
-    groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    if rng is not None:
-        rng.shuffle(groups)
-    for group in groups:
-        yield (pad_batch([examples.ids[i] for i in group]), examples.labels[group],
-               examples.weights[group])
-
+from bardbot.trainer.vectors import tokenize_corpus
 
 # ---------------------------------------------------------------------------- model
 
@@ -405,32 +193,6 @@ def fit_model(model, train: Examples, val: Examples, cfg: MessageConfig) -> dict
     model.set_weights(best_weights)
     best_epoch = int(np.argmin(history["val_loss"])) + 1
     return {"history": history, "epoch_seconds": seconds, "best_epoch": best_epoch}
-
-
-def review_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence[int]
-                    ) -> Examples:
-    return make_examples(encoding, texts, labels, spans=0, span_weight=1.0, seed=0)
-
-
-def split_examples(encoding: WordEncoding, reviews: list[Review], cfg: MessageConfig):
-    """Fitting examples (reviews, spans, negations) and validation reviews and sentences from
-    one seeded split of the train reviews; with the numbers of fit and validation reviews."""
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(reviews))
-    split = int(len(order) * (1 - cfg.val_split))
-    texts = [r.text for r in reviews]
-    labels = [r.label for r in reviews]
-    fit_idx, val_idx = order[:split], order[split:]
-    train = make_examples(encoding, [texts[i] for i in fit_idx], [labels[i] for i in fit_idx],
-                          cfg.spans, cfg.span_weight, cfg.seed, negated=cfg.negated_spans,
-                          lexicon=vader_lexicon() if cfg.negated_spans else None)
-    val = review_examples(encoding, [texts[i] for i in val_idx], [labels[i] for i in val_idx])
-    # Validation sentences (with their review's label) calibrate short texts too.
-    val_spans = make_examples(encoding, [texts[i] for i in val_idx],
-                              [labels[i] for i in val_idx], 2, 1.0, cfg.seed + 1, reviews=False)
-    print(f"examples: {len(train)} for fitting ({len(fit_idx)} reviews + spans), "
-          f"{len(val)} validation reviews")
-    return train, val, val_spans, len(fit_idx), len(val_idx)
 
 
 def set_metrics(name: str, examples, logits: np.ndarray, calibration: dict) -> dict:

@@ -69,6 +69,9 @@ class FakeClassifier:
             return 25.0 * (bool(tokens & POSITIVE) - bool(tokens & NEGATIVE))
         return [[(word, points(word)) for word in text.split()] for text in texts]
 
+    def predict_explained(self, texts: list[str]) -> list:
+        return list(zip(self.predict(texts), self.explain(texts), strict=True))
+
 
 class FakeGenerator:
     """Cycles a fixed phrase; `gate` (a threading.Event) can hold generations to test defer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from bardbot import handlers
@@ -86,4 +87,38 @@ async def test_a_text_that_cannot_be_explained_still_gets_its_verdict():
     engine = Engine(UnexplainedClassifier(), FakeGenerator())
     reply = await handlers.sentiment(engine, "a good film")
     assert "**positive**" in reply.content and "pushed" not in reply.content
+    engine.close()
+
+
+async def test_explained_and_plain_requests_share_one_batch():
+    """Requests arriving while a worker runs leave together, explained or not."""
+    classifier = FakeClassifier()
+    gate = threading.Event()
+    calls: list[tuple[str, int]] = []
+    real_predict = classifier.predict
+
+    def explained(texts):
+        gate.wait(5)
+        calls.append(("predict_explained", len(texts)))
+        return list(zip(real_predict(texts), classifier.explain(texts), strict=True))
+
+    def predict(texts):
+        gate.wait(5)
+        calls.append(("predict", len(texts)))
+        return real_predict(texts)
+
+    classifier.predict_explained, classifier.predict = explained, predict
+    engine = Engine(classifier, FakeGenerator())
+    first = asyncio.create_task(engine.classify("a bad film"))
+    await asyncio.sleep(0.05)
+    together = [asyncio.create_task(engine.classify_explained("a good film")),
+                asyncio.create_task(engine.classify("good")),
+                asyncio.create_task(engine.classify_explained("bad"))]
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert (await first).label == "negative"
+    (result, pairs), plain, (bad, bad_pairs) = await asyncio.gather(*together)
+    assert result.label == "positive" and [w for w, _ in pairs] == ["a", "good", "film"]
+    assert plain.label == "positive" and bad.label == "negative" and bad_pairs[0][0] == "bad"
+    assert calls == [("predict", 1), ("predict_explained", 3)]
     engine.close()

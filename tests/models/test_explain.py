@@ -110,3 +110,19 @@ def test_explaining_a_long_text_scores_a_bounded_number_of_bounded_rows(
     assert max(marked) <= 2 * encoding.maxlen + 18  # the last word read may pass the cap
     assert sum(rows for rows, _ in calls) <= shipped.explained_words + 1
     assert all(width <= shipped.encoding.maxlen for _, width in calls)
+
+
+def test_predict_explained_is_predict_and_explain_in_one_session_run(shipped, session_runs,
+                                                                      monkeypatch):
+    calls, counting = session_runs
+    texts = ["LOVED it 😍 zzqxv!!!", "not bad at all", "", "the worst. day. ever. :("]
+    monkeypatch.setattr(shipped, "_session", counting)
+    both = shipped.predict_explained(texts)
+    runs = len(calls)
+    monkeypatch.undo()
+    for (result, _), alone in zip(both, shipped.predict(texts), strict=True):
+        assert result.score == pytest.approx(alone.score, abs=1e-6)
+        assert (result.label, result.tokens, result.unknown) == (alone.label, alone.tokens,
+                                                                 alone.unknown)
+    assert [pairs for _, pairs in both] == shipped.explain(texts)
+    assert runs <= 2  # one per length bucket, as for `explain`

@@ -140,3 +140,17 @@ def test_the_issue_examples_look_up_a_few_spellings_each(message):
     encoding.encode_batch(["aabb" * 1500, "ab" * 3000, "bookkeeper" * 600, "\ufb01" * 6000])
     # One lookup of each token, the ligatures cut at max_chars (was about 2e9 characters).
     assert index.looked_up == 3 * 6000 + encoding.max_chars
+
+
+def test_remembered_respellings_are_the_same_and_bounded(monkeypatch):
+    monkeypatch.setattr("bardbot.models.text.RESPELLINGS_KEPT", 50)
+    encoding = WordEncoding(WORDS, 400, lowercase=True, normalization="message", spelling=True)
+    tokens = ["graet", "terrrible", "zzqx", "baad", "coffe"]
+    first = [encoding.token_id(t) for t in tokens]
+    assert first == [encoding.token_id(t) for t in tokens] == [ENCODING.token_id(t)
+                                                               for t in tokens]
+    for i in range(200):
+        encoding.token_id(f"qq{i}")
+    encoding.token_id("b" * 5000)  # refused at once, never kept
+    assert len(encoding._respellings) <= 50 and "b" * 5000 not in encoding._respellings
+    assert [encoding.token_id(t) for t in tokens] == first

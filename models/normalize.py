@@ -1,0 +1,112 @@
+"""Text cleaning: `clean_text` (every model) and the `message` normalisation of chat text.
+
+A chat message says things the movie reviews never spelled out: mentions and links (noise),
+emoji and emoticons (sentiment), elongations and repeated marks. `normalize_message` turns them
+into words the vectors know, so training and serving read them alike (models/text.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# aclImdb reviews keep the site's HTML line breaks; they are markup, not words.
+_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def clean_text(text: str) -> str:
+    """Unicode-normalise (NFKC), turn `<br />` into spaces, and drop control/format characters.
+
+    Dropping category C characters removes NUL bytes, zero-width joiners and bidi marks, which
+    would otherwise glue to neighbouring words and turn known words into unknown ones.
+    Whitespace is kept.
+    """
+    if not text.isascii():  # NFKC leaves ASCII as it is
+        text = unicodedata.normalize("NFKC", text)
+    if "<" in text:
+        text = _BREAK_TAG.sub(" ", text)
+    if text.isprintable():  # no category C character at all: skip the per-character filter
+        return text
+    return "".join(
+        ch for ch in text if ch.isspace() or not unicodedata.category(ch).startswith("C")
+    )
+
+
+# Chat markup that says nothing about sentiment; dropped so that an added mention, channel or
+# link never changes a message's label. Custom emoji keep their name (<:pepe_happy:123>).
+_DISCORD_NOISE = re.compile(
+    r"<(?:@[!&]?|#)\d+>|https?://\S+|www\.\S+|@(?:everyone|here)\b|(?<!\w)@\w+"
+)
+_CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
+# Emoticons as the emoji package names the emoji they stand for, so both share one vector.
+EMOTICONS = {
+    ":)": "slightly smiling face", ":-)": "slightly smiling face", "(:": "slightly smiling face",
+    "=)": "slightly smiling face", ":]": "slightly smiling face", ":D": "grinning face",
+    ":-D": "grinning face", "=D": "grinning face", "xD": "grinning squinting face",
+    "XD": "grinning squinting face", ";)": "winking face", ";-)": "winking face",
+    ":(": "frowning face", ":-(": "frowning face", "):": "frowning face", "=(": "frowning face",
+    ":[": "frowning face", ":'(": "crying face", ":,(": "crying face", "D:": "anguished face",
+    ":/": "confused face", ":-/": "confused face", ":|": "neutral face", ":-|": "neutral face",
+    ":P": "face with tongue", ":p": "face with tongue", ":-P": "face with tongue",
+    ":O": "face with open mouth", ":o": "face with open mouth", "<3": "red heart",
+    "</3": "broken heart", "^^": "smiling face with smiling eyes",
+    "^_^": "smiling face with smiling eyes", "-_-": "expressionless face",
+}
+_EMOTICON = re.compile(
+    # A symbol-first emoticon may touch a word ("great:)"); "xD" or "D:" may not ("xDrive").
+    r"(?<![:;=<^/-])("
+    + "|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True))
+    + r")(?![\w)(/|\]\[])"
+)
+_NOISE_NEEDLES = re.compile(r"[<@]|http|www\.")
+# One character of every emoticon that has a non-letter (":", "^", "<", ...), or all of it.
+_EMOTICON_NEEDLES = re.compile("|".join(sorted(
+    {re.escape(next((c for c in e if not c.isalnum()), e)) for e in EMOTICONS})))
+_SENTENCE_END = re.compile(r"(?<=\w)\.(?=\s|$)")  # "worst. day." -> "worst . day ."
+_ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # 3+ of one letter: "soooo" -> "soo"
+_REPEATED_MARK = re.compile(r"([!?])[!?]+")  # "!!!" -> "!", "?!?" -> "?"
+
+
+def _as_words(name: str) -> str:
+    """An emoji's or emoticon's name as separate words: "pepe_happy" -> " pepe happy "."""
+    return " " + name.replace("_", " ") + " "
+
+
+def _emoticon_words(match: re.Match) -> str:
+    emoticon = match.group(1)
+    start = match.start(1)
+    if emoticon[0].isalpha() and start and match.string[start - 1].isalnum():
+        return emoticon  # "xD" inside a word
+    return _as_words(EMOTICONS[emoticon])
+
+
+def _emoji_words(text: str) -> str:
+    import emoji
+
+    return emoji.replace_emoji(text, replace=lambda _, data: _as_words(data["en"].strip(":")))
+
+
+def normalize_message(text: str, max_chars: int | None = None) -> str:
+    """What a chat message says, in words the vectors know (the `message` normalisation).
+
+    Drops mentions, channel links, URLs and @names; spells emoji (emoji package names) and
+    emoticons as words; shortens elongations and repeated ! and ?; lowercases last. Only the
+    first `max_chars` characters after NFKC (which can make a text 18 times longer) are read.
+    """
+    text = clean_text(text)[:max_chars]
+    # Each step runs only when a character it needs is in the text (a chat message often has
+    # none of them): the same result, a few microseconds a step less.
+    if "<" in text:
+        text = _CUSTOM_EMOJI.sub(lambda m: _as_words(m.group(1)), text)
+    if _NOISE_NEEDLES.search(text):
+        text = _DISCORD_NOISE.sub(" ", text)
+    if _EMOTICON_NEEDLES.search(text):
+        text = _EMOTICON.sub(_emoticon_words, text)
+    if not text.isascii():  # every emoji is outside ASCII; the lookup costs ~13 µs a text
+        text = _emoji_words(text)
+    text = _ELONGATED.sub(r"\1\1", text)
+    if "!" in text or "?" in text:
+        text = _REPEATED_MARK.sub(r"\1", text)
+    if "." in text:
+        text = _SENTENCE_END.sub(" .", text)
+    return text.lower()

@@ -48,6 +48,10 @@ CAP = 2  # target words steered into one reply
 MESSAGE_WORDS, NEIGHBOURS = 2, 3  # the message's rarest content words, neighbours of each
 OPENING_RATE = 0.2
 OPENINGS = ("{W}? ", "{W}, say you? ", "What, {w}? ")
+# The chat bard (trainer/bard_topics.py) reads a topic line under the speaker's name:
+# "ROMEO:\n$banish exile\n". `$` is one of the bard's symbols that the plays do not use.
+TOPIC_MARK = "$"
+TOPIC_WORDS = 3
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -115,6 +119,12 @@ class Lexicon:
         mine = mine[:MESSAGE_WORDS]
         near = [n for w in mine for n in self.neighbours.get(w, ())[:NEIGHBOURS]]
         return list(dict.fromkeys([w for w in mine if self.known(w)] + near))
+
+    def topic(self, message: str, limit: int = TOPIC_WORDS) -> list[str]:
+        """The chat bard's topic words for a reply to `message`: the message's rarest words
+        that the plays use, then their neighbours, at most `limit` (the training lines' most)."""
+        vocabulary = set(self.words)
+        return [w for w in self.targets(message) if w in vocabulary][:limit]
 
 
 @cache

@@ -7,6 +7,7 @@ import importlib
 import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bardbot.trainer.config import (
@@ -31,6 +32,7 @@ Train the two reference LSTMs of bardbot.
   message      sentiment of chat messages: BiLSTM over each text's own length, max pooling
   shakespeare  character model on Gutenberg's caesar + hamlet + macbeth: LSTM(128) -> Dense
   bard         stronger character model on tinyshakespeare (case kept), truncated BPTT
+  bard-topics  the chat bard: the bard fine-tuned with a topic line over each speech
   lengths      review length statistics for choosing --maxlen (padded/equal/truncated)
 
 Data is looked up in this order: the flag (--imdb / --gutenberg), $BARDBOT_DATA, ./data,
@@ -44,6 +46,7 @@ examples:
   python -m bardbot.trainer sentiment --max-reviews 500 --epochs 1 --out runs/smoke   # quick check
   python -m bardbot.trainer shakespeare --out runs/shakespeare
   python -m bardbot.trainer bard --max-minutes 55 --out runs/bard
+  python -m bardbot.trainer bard-topics --from models/bard.onnx --out runs/bard-chat
   python -m bardbot.trainer lengths --maxlen 400 200  # tokens with a vector (trains Word2Vec)
   python -m bardbot.trainer lengths --raw --maxlen 400 200   # every token, in seconds
 """
@@ -259,6 +262,17 @@ def _add_bard(sub) -> None:
     _bard_args(b)
 
 
+def _add_bard_topics(sub) -> None:
+    from bardbot.trainer import bard_topics
+
+    t = sub.add_parser("bard-topics", help="fine-tune the bard to write on a given subject",
+                       description="The chat bard: each training speech gets a topic line of "
+                       "its (or the previous speech's) rarer content words under the speaker's "
+                       "name; training starts from an exported bard (--from models/bard.onnx) "
+                       "and continues with the bard's truncated BPTT.")
+    bard_topics.add_arguments(t)
+
+
 def _add_lengths(sub) -> None:
     n = sub.add_parser("lengths", help="review length statistics for a maxlen",
                        description="As the reference: per train review, tokens left after "
@@ -283,14 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m bardbot.trainer", description=DESCRIPTION,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add in (_add_sentiment, _add_message, _add_shakespeare, _add_bard, _add_lengths):
+    for add in (_add_sentiment, _add_message, _add_shakespeare, _add_bard, _add_bard_topics,
+                _add_lengths):
         add(sub)
     return parser
 
 
-def _bard_args(b: argparse.ArgumentParser) -> None:
-
-    d = BardConfig(out=Path("runs/bard"))
+def _bard_args(b: argparse.ArgumentParser, d: BardConfig | None = None) -> None:
+    d = d or BardConfig(out=Path("runs/bard"))
     b.add_argument("--out", type=Path, default=d.out, metavar="DIR",
                    help=f"folder for model.keras and meta.json (default: {d.out})")
     b.add_argument("--text", metavar="FILE",
@@ -337,6 +351,12 @@ def _bard_config(a: argparse.Namespace, command: str):
         max_chars=a.max_chars, threads=a.threads, sample_length=a.sample_length,
         temperatures=tuple(a.temperatures), prompt=a.prompt, verbose=_verbosity(a),
         command=command)
+
+
+def _bard_topics_config(a: argparse.Namespace, command: str):
+    from bardbot.trainer import bard_topics
+
+    return replace(bard_topics.config_from_args(a), command=command)
 
 
 def _verbosity(a: argparse.Namespace) -> int:
@@ -423,6 +443,7 @@ TRAINERS = {
     "message": ("bardbot.trainer.message", _message_config),
     "shakespeare": ("bardbot.trainer.shakespeare", _shakespeare_config),
     "bard": ("bardbot.trainer.bard", _bard_config),
+    "bard-topics": ("bardbot.trainer.bard_topics", _bard_topics_config),
 }
 
 

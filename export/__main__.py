@@ -121,6 +121,9 @@ def _add_bard(sub) -> None:
     b.add_argument("--weights", default="auto", choices=("auto", "float16", "float32"),
                    help="how the weights are stored (default auto: float16 if it costs <= "
                         "0.002 nats/char of held-out loss, else float32)")
+    b.add_argument("--name", default="bard", metavar="STEM",
+                   help="file names STEM.onnx + STEM.json (default: bard; the chat bard of a "
+                        "`trainer bard-topics` run: bard-chat)")
     b.set_defaults(export=_bard)
 
 
@@ -208,7 +211,8 @@ def _shakespeare(args: argparse.Namespace, command: str) -> list[Path]:
 def _bard(args: argparse.Namespace, command: str) -> None:
     from bardbot.export.bard import BardExport, export_bard
 
-    export_bard(BardExport(args.run_dir, args.out, args.text, args.weights, command))
+    export_bard(BardExport(args.run_dir, args.out, args.text, args.weights, command,
+                           args.name))
 
 
 def _loop(args: argparse.Namespace, command: str) -> None:

@@ -22,6 +22,7 @@ bard run folder, and continues with trainer/bard.py's truncated BPTT.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import time
@@ -51,6 +52,7 @@ class BardTopicsConfig(BardConfig):
     learning_rate: float = 1e-3
     max_minutes: float = 20.0
     eval_every: int = 50
+    prompt: str = f"ROMEO:\n{TOPIC_MARK}banish night\n"
 
     def validate(self) -> None:
         super().validate()
@@ -160,6 +162,22 @@ def weights_from_onnx(path: Path, n_chars: int) -> dict[str, list[np.ndarray]]:
     }
 
 
+def start_encoding(source: str) -> CharEncoding:
+    """The starting bard's symbols (from the .json beside an .onnx, or a run's meta.json)."""
+    path = Path(source).expanduser()
+    if path.suffix == ".onnx":
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--from {source}: cannot read its .json ({exc})") from exc
+    else:
+        meta = runs.read_run(path, "bard")[1]
+    try:
+        return CharEncoding.from_dict(meta["encoding"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"--from {source}: no character set in its metadata ({exc})") from exc
+
+
 def start_weights(trainer: bard.Trainer, source: str, n_chars: int) -> str:
     """Load the starting weights into the trainer's model; returns what they came from."""
     path = Path(source).expanduser()
@@ -197,10 +215,10 @@ def run(cfg: BardTopicsConfig) -> dict:
     path = bard.find_text(cfg.text)
     text = path.read_text(encoding="utf-8")[: cfg.max_chars]
     lexicon = Lexicon.load(cfg.words) if cfg.words else Lexicon.load()
-    encoding = CharEncoding(CharEncoding.from_corpus(text).chars, lowercase=False)
-    if TOPIC_MARK not in encoding.chars:
-        raise UserError(f"the text has no {TOPIC_MARK!r}: the topic marker must be one of its "
-                        "symbols (tinyshakespeare has one)")
+    encoding = start_encoding(cfg.start_from)
+    if TOPIC_MARK not in encoding.chars or encoding.lowercase:
+        raise UserError(f"--from {cfg.start_from}: not a case-kept bard with {TOPIC_MARK!r} "
+                        "among its symbols")
     train_text, held_text = split_heldout(text, cfg.heldout)
     vocabulary = frozenset(lexicon.words)
     idf = inverse_document_frequency(speeches(train_text), vocabulary)

@@ -157,3 +157,22 @@ def test_the_chat_bard_writes_the_plain_bards_replies(chat_bard):
         plain).generate("ROMEO:\n", 40, 0.5, seed=1)  # /shakespeare stays the plain bard's
     with pytest.raises(ModelError, match="not a chat bard"):
         bard.use_for_chat(ShakespeareGenerator.load(plain))
+
+
+def test_the_bot_chats_with_the_chat_bard_when_it_is_shipped(chat_bard, tmp_path, caplog):
+    import logging
+
+    from bardbot.assembly import add_chat_bard
+
+    plain, chat_path, _ = chat_bard
+    bard = ShakespeareGenerator.load(plain)
+    with caplog.at_level(logging.INFO, logger="bardbot.assembly"):
+        add_chat_bard(bard, tmp_path / "bard-chat.onnx")
+    assert bard.chat is None and "chat replies come from the bard, steered" in caplog.text
+    add_chat_bard(bard, chat_path)
+    assert bard.chat is not None and bard.chat.reads_topics
+    broken = tmp_path / "bard-chat.onnx"
+    broken.write_bytes(chat_path.read_bytes()[:-10])
+    broken.with_suffix(".json").write_bytes(chat_path.with_suffix(".json").read_bytes())
+    with pytest.raises(ModelError, match=r"bard-topics .*or delete"):
+        add_chat_bard(ShakespeareGenerator.load(plain), broken)

@@ -39,6 +39,7 @@ from bardbot.trainer.data import split_heldout
 from bardbot.trainer.runs import UserError
 
 TOPIC_SOURCES = ("own", "previous")
+EXAMPLES = ("windows", "streams")
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -49,6 +50,9 @@ class BardTopicsConfig(BardConfig):
     topic_from: str = "own"
     max_words: int = 3
     no_topic: float = 0.2  # share of speeches with an empty topic line
+    examples: str = "windows"  # speech windows from zero state, or trainer/bard.py's streams
+    lead: int = 40  # chars of the speech before in a window, ahead of the speaker's name
+    seq: int = 200
     learning_rate: float = 1e-3
     max_minutes: float = 20.0
     eval_every: int = 50
@@ -60,6 +64,10 @@ class BardTopicsConfig(BardConfig):
             raise UserError(f"--topic-from must be one of {', '.join(TOPIC_SOURCES)}")
         if not 1 <= self.max_words <= 8:
             raise UserError(f"--max-words must be between 1 and 8, got {self.max_words}")
+        if self.examples not in EXAMPLES:
+            raise UserError(f"--examples must be one of {', '.join(EXAMPLES)}")
+        if not 0 <= self.lead < self.seq:
+            raise UserError(f"--lead must be between 0 and --seq, got {self.lead}")
         if not 0.0 <= self.no_topic <= 1.0:
             raise UserError(f"--no-topic must be between 0 and 1, got {self.no_topic}")
 
@@ -117,6 +125,68 @@ def with_topics(text: str, vocabulary: frozenset[str], idf: dict[str, float],
         else:
             out.append(block)
     return "\n\n".join(out)
+
+
+# ----------------------------------------------------------------- speech windows
+
+
+def window_starts(text: str, lead: int, length: int) -> np.ndarray:
+    """Where each window of `length` chars starts: `lead` chars before a speaker's name line
+    that has a topic line under it (windows that would leave the text are dropped)."""
+    names = np.array([m.start() + 2 for m in re.finditer(
+        rf"\n\n(?=[^\n]+:\n{re.escape(TOPIC_MARK)})", text)], dtype=np.int64)
+    starts = names - lead
+    return starts[(starts >= 0) & (starts + length <= len(text))]
+
+
+def train_windows(trainer: bard.Trainer, cfg: BardTopicsConfig, train_ids: np.ndarray,
+                  starts: np.ndarray, held_ids: np.ndarray) -> dict:
+    """Each step: `batch_size` windows of `seq` chars drawn at random from `starts`, each read
+    from a zero state, as a chat prompt is: every example holds a topic line and the speech
+    under it, with the gradient between them. Cosine learning rate over max_minutes; the
+    weights with the best held-out loss (the text read statefully) are kept."""
+    rng = np.random.default_rng(cfg.seed)
+    offsets = np.arange(cfg.seq + 1)
+    zeros = trainer.zero_states(cfg.batch_size)
+    budget, t0 = cfg.max_minutes * 60, time.perf_counter()
+    best, best_weights, bad, step, stop = math.inf, None, 0, 0, ""
+    evals: list[dict] = []
+    losses: list[float] = []
+    while not stop:
+        elapsed = time.perf_counter() - t0
+        trainer.optimizer.learning_rate.assign(
+            cfg.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, elapsed / budget)))))
+        batch = train_ids[rng.choice(starts, cfg.batch_size)[:, None] + offsets].astype(np.int32)
+        loss, _ = trainer.train_step(batch[:, :-1], batch[:, 1:], zeros)
+        losses.append(float(loss))
+        step += 1
+        epochs = step * cfg.batch_size / len(starts)
+        last = elapsed >= budget or epochs >= cfg.max_epochs
+        if step % cfg.eval_every and not last:
+            continue
+        held = trainer.heldout_loss(held_ids)
+        minutes = (time.perf_counter() - t0) / 60
+        evals.append({"step": step, "epoch": round(epochs, 2), "minutes": round(minutes, 2),
+                      "train_loss": float(np.mean(losses[-cfg.eval_every:])),
+                      "heldout_loss": held})
+        better = held < best
+        best, bad = (held, 0) if better else (best, bad + 1)
+        if better:
+            best_weights = trainer.model.get_weights()
+        print(f"step {step} epoch {epochs:.2f} {minutes:.1f} min: train "
+              f"{evals[-1]['train_loss']:.4f} held-out {held:.4f}{' *' if better else ''}",
+              flush=True)
+        if bad >= cfg.patience:
+            stop = f"no better held-out loss in {cfg.patience} evaluations"
+        elif last:
+            stop = (f"time budget of {cfg.max_minutes} minutes" if elapsed >= budget
+                    else f"{cfg.max_epochs} epochs")
+    print(f"stopped: {stop}; best held-out loss {best:.4f} nats/char")
+    if best_weights is not None:
+        trainer.model.set_weights(best_weights)
+    return {"heldout_loss": best, "train_minutes": round((time.perf_counter() - t0) / 60, 2),
+            "steps": step, "epochs": round(step * cfg.batch_size / len(starts), 2),
+            "stopped": stop, "evals": evals}
 
 
 # ------------------------------------------------------------------- starting weights
@@ -223,10 +293,15 @@ def run(cfg: BardTopicsConfig) -> dict:
     vocabulary = frozenset(lexicon.words)
     idf = inverse_document_frequency(speeches(train_text), vocabulary)
     rng = np.random.default_rng(cfg.seed)
-    train_ids = encoding.encode(with_topics(train_text, vocabulary, idf, cfg, rng))
+    train_topics = with_topics(train_text, vocabulary, idf, cfg, rng)
+    train_ids = encoding.encode(train_topics)
     held_ids = encoding.encode(with_topics(held_text, vocabulary, idf, cfg, rng))
-    print(f"corpus {path.name}: train {len(train_ids):,} chars, held out {len(held_ids):,} "
-          f"(with topic lines from the {cfg.topic_from} speech)")
+    starts = window_starts(train_topics, cfg.lead, cfg.seq + 1)
+    if cfg.examples == "windows" and (len(train_ids) != len(train_topics) or not len(starts)):
+        raise UserError("no speech windows in the text (chars the bard does not know, or no "
+                        "`NAME:` speeches); give the plays' text or --examples streams")
+    print(f"corpus {path.name}: train {len(train_ids):,} chars ({len(starts):,} speeches), "
+          f"held out {len(held_ids):,} (with topic lines from the {cfg.topic_from} speech)")
 
     import tensorflow as tf
 
@@ -237,7 +312,10 @@ def run(cfg: BardTopicsConfig) -> dict:
     source = start_weights(trainer, cfg.start_from, encoding.size)
     before = trainer.heldout_loss(held_ids)
     print(f"started from {source}: held-out loss with topic lines {before:.4f} nats/char")
-    trained = bard.train(trainer, cfg, train_ids, held_ids)
+    if cfg.examples == "windows":
+        trained = train_windows(trainer, cfg, train_ids, starts, held_ids)
+    else:
+        trained = bard.train(trainer, cfg, train_ids, held_ids)
     samples = {"prompt": cfg.prompt, "length": cfg.sample_length}
     for temperature in cfg.temperatures:
         samples[str(temperature)] = bard.generate(trainer.model, encoding, cfg.prompt,
@@ -247,7 +325,8 @@ def run(cfg: BardTopicsConfig) -> dict:
         "format": runs.run_format("bard"),
         "kind": "bard",
         "topics": {"mark": TOPIC_MARK, "from": cfg.topic_from, "max_words": cfg.max_words,
-                   "no_topic": cfg.no_topic, "started_from": source},
+                   "no_topic": cfg.no_topic, "examples": cfg.examples,
+                   "started_from": source},
         "encoding": encoding.to_dict(),
         "units": cfg.units, "layers": cfg.layers, "embed": cfg.embed,
         "params": fit.param_counts(trainer.model),
@@ -287,6 +366,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"topic words per speech at most (default: {d.max_words})")
     t.add_argument("--no-topic", type=float, default=d.no_topic, metavar="P",
                    help=f"share of speeches with an empty topic line (default: {d.no_topic})")
+    t.add_argument("--examples", choices=EXAMPLES, default=d.examples,
+                   help="windows: --seq chars from --lead chars before a speaker's name, from "
+                        "a zero state (every example holds a topic line and its speech); "
+                        f"streams: the bard's truncated BPTT (default: {d.examples})")
+    t.add_argument("--lead", type=int, default=d.lead, metavar="N",
+                   help=f"chars of the speech before in a window (default: {d.lead})")
 
 
 def config_from_args(args: argparse.Namespace) -> BardTopicsConfig:
@@ -295,4 +380,4 @@ def config_from_args(args: argparse.Namespace) -> BardTopicsConfig:
     base = asdict(_bard_config(args, ""))
     return BardTopicsConfig(**base, start_from=args.start_from, words=args.words,
                             topic_from=args.topic_from, max_words=args.max_words,
-                            no_topic=args.no_topic)
+                            no_topic=args.no_topic, examples=args.examples, lead=args.lead)

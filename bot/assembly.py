@@ -4,9 +4,6 @@ standalone bot (`client.py`, `__main__.py`) and the plugin (`extension.py`)."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 from bardbot import metrics, settings
 from bardbot.cog import Bard
 from bardbot.config import Config
@@ -14,10 +11,6 @@ from bardbot.engine import Engine
 from bardbot.models.play import Speakers
 from bardbot.settings import GuildSettings, SettingsStore
 from discord.ext import commands
-
-log = logging.getLogger(__name__)
-CHAT_BARD_REBUILD = ("python -m bardbot.trainer bard-topics --out runs/bard-chat && python -m "
-                     "bardbot.export bard runs/bard-chat --name bard-chat")
 
 
 def load_models(config: Config) -> tuple[object, object]:
@@ -37,27 +30,7 @@ def load_models(config: Config) -> tuple[object, object]:
                       "BARDBOT_SENTIMENT_MODEL / --sentiment-model")
     generator = load(ShakespeareGenerator, config.shakespeare_model,
                      "BARDBOT_SHAKESPEARE_MODEL / --shakespeare-model")
-    if generator.name == "bard":
-        add_chat_bard(generator)
     return classifier, generator
-
-
-def add_chat_bard(bard, path: Path | None = None) -> None:
-    """The chat bard (models/bard-chat.onnx, trained to write on a subject) writes the shipped
-    bard's chat replies; without the file, the bard writes them itself, steered."""
-    from bardbot.models import ModelError, ShakespeareGenerator
-    from bardbot.models.metadata import MODELS_DIR
-
-    path = path or MODELS_DIR / "bard-chat.onnx"
-    if not path.is_file():
-        log.info("no %s: chat replies come from the bard, steered", path)
-        return
-    try:
-        bard.use_for_chat(ShakespeareGenerator.load(path))
-    except ModelError as e:
-        raise ModelError(f"{e}; the chat bard is rebuilt with `{CHAT_BARD_REBUILD}`, or delete "
-                         f"{path} to chat with the steered bard") from None
-    log.info("chat replies come from the chat bard %s", path.name)
 
 
 def load_engine(config: Config) -> Engine:

@@ -50,9 +50,8 @@ class BardTopicsConfig(BardConfig):
     topic_from: str = "own"
     max_words: int = 3
     no_topic: float = 0.2  # share of speeches with an empty topic line
-    examples: str = "windows"  # speech windows from zero state, or trainer/bard.py's streams
+    examples: str = "streams"  # trainer/bard.py's streams, or speech windows from zero state
     lead: int = 40  # chars of the speech before in a window, ahead of the speaker's name
-    seq: int = 200
     learning_rate: float = 1e-3
     max_minutes: float = 20.0
     eval_every: int = 50
@@ -66,7 +65,7 @@ class BardTopicsConfig(BardConfig):
             raise UserError(f"--max-words must be between 1 and 8, got {self.max_words}")
         if self.examples not in EXAMPLES:
             raise UserError(f"--examples must be one of {', '.join(EXAMPLES)}")
-        if not 0 <= self.lead < self.seq:
+        if self.examples == "windows" and not 0 <= self.lead < self.seq:
             raise UserError(f"--lead must be between 0 and --seq, got {self.lead}")
         if not 0.0 <= self.no_topic <= 1.0:
             raise UserError(f"--no-topic must be between 0 and 1, got {self.no_topic}")
@@ -367,9 +366,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--no-topic", type=float, default=d.no_topic, metavar="P",
                    help=f"share of speeches with an empty topic line (default: {d.no_topic})")
     t.add_argument("--examples", choices=EXAMPLES, default=d.examples,
-                   help="windows: --seq chars from --lead chars before a speaker's name, from "
-                        "a zero state (every example holds a topic line and its speech); "
-                        f"streams: the bard's truncated BPTT (default: {d.examples})")
+                   help="streams: the bard's truncated BPTT; windows: --seq chars from --lead "
+                        "chars before a speaker's name, from a zero state (every example holds "
+                        f"a topic line and its speech) (default: {d.examples})")
     t.add_argument("--lead", type=int, default=d.lead, metavar="N",
                    help=f"chars of the speech before in a window (default: {d.lead})")
 

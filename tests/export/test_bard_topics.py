@@ -59,11 +59,25 @@ def test_topics_from_the_previous_speech_and_empty_ones():
     assert all(words == [] for _, words, _ in topic_lines(topics(SCRIPT * 3, no_topic=1.0)))
 
 
+def test_speech_windows_start_before_a_speakers_name():
+    from bardbot.trainer.bard_topics import window_starts
+
+    text = topics(SCRIPT * 3, no_topic=0.0)
+    starts = window_starts(text, lead=5, length=30)
+    assert len(starts) == 11  # every speech but the first (no blank line before it)
+    for start in starts:
+        window = text[start : start + 30]
+        assert window[3:5] == "\n\n" and re.match(r"[A-Za-z ]+:\n\$", window[5:])
+    assert len(window_starts(text, lead=5, length=len(text))) == 0
+
+
 def test_bad_topic_settings_are_clear_errors():
     from bardbot.trainer.runs import UserError
 
     for settings, flag in (({"topic_from": "next"}, "--topic-from"), ({"max_words": 0},
-                           "--max-words"), ({"no_topic": 1.5}, "--no-topic")):
+                           "--max-words"), ({"no_topic": 1.5}, "--no-topic"),
+                           ({"examples": "pairs"}, "--examples"),
+                           ({"examples": "windows", "lead": 100}, "--lead")):
         with pytest.raises(UserError, match=flag):
             BardTopicsConfig(out=None, **settings).validate()  # type: ignore[arg-type]
 
@@ -159,20 +173,16 @@ def test_the_chat_bard_writes_the_plain_bards_replies(chat_bard):
         bard.use_for_chat(ShakespeareGenerator.load(plain))
 
 
-def test_the_bot_chats_with_the_chat_bard_when_it_is_shipped(chat_bard, tmp_path, caplog):
-    import logging
 
-    from bardbot.assembly import add_chat_bard
+def test_fine_tuning_on_speech_windows(chat_bard, tmp_path):
+    from bardbot.trainer import bard_topics
 
-    plain, chat_path, _ = chat_bard
-    bard = ShakespeareGenerator.load(plain)
-    with caplog.at_level(logging.INFO, logger="bardbot.assembly"):
-        add_chat_bard(bard, tmp_path / "bard-chat.onnx")
-    assert bard.chat is None and "chat replies come from the bard, steered" in caplog.text
-    add_chat_bard(bard, chat_path)
-    assert bard.chat is not None and bard.chat.reads_topics
-    broken = tmp_path / "bard-chat.onnx"
-    broken.write_bytes(chat_path.read_bytes()[:-10])
-    broken.with_suffix(".json").write_bytes(chat_path.with_suffix(".json").read_bytes())
-    with pytest.raises(ModelError, match=r"bard-topics .*or delete"):
-        add_chat_bard(ShakespeareGenerator.load(plain), broken)
+    plain, _, _ = chat_bard
+    text = tmp_path / "tiny.txt"
+    text.write_text(SCRIPT * 30, encoding="utf-8")
+    meta = bard_topics.run(BardTopicsConfig(
+        out=tmp_path / "windows", start_from=str(plain), text=str(text), examples="windows",
+        seq=30, lead=5, units=12, embed=6, batch_size=4, eval_every=5, max_minutes=0.03,
+        sample_length=10, dropout=0.0, command="(tiny test)"))
+    assert meta["topics"]["examples"] == "windows" and meta["metrics"]["steps"] >= 1
+    assert meta["metrics"]["evals"][-1]["epoch"] > 0

@@ -48,11 +48,12 @@ CAP = 2  # target words steered into one reply
 MESSAGE_WORDS, NEIGHBOURS = 2, 3  # the message's rarest content words, neighbours of each
 OPENING_RATE = 0.2
 OPENINGS = ("{W}? ", "{W}, say you? ", "What, {w}? ")
-# The chat bard (trainer/bard_topics.py) reads a topic line under the speaker's name:
-# "ROMEO:\n$banish exile\n". `$` is one of the bard's symbols that the plays do not use.
+# A chat bard (trainer/bard_topics.py) reads a topic line under the speaker's name:
+# "ROMEO:\n$banish exile\n". `$` is one of the bard's symbols, used once in the plays.
 TOPIC_MARK = "$"
 TOPIC_WORDS = 3
-# The chat bard writes on its topic by itself; steering on top of it is gentler.
+# A chat bard's steering is gentler, as its topic line is meant to carry the subject (none
+# trained so far does: docs/results.md, issue 16, second step).
 TOPIC_BOOST = float(np.exp(6.0))
 TOPIC_OPENING_RATE = 0.2
 _WORD = re.compile(r"[A-Za-z]+")

@@ -19,6 +19,13 @@ follows each: Shakespeare's own replies, the yardstick.
 
     python bench/bench_relevance.py [--split test|dev] [--text tinyshakespeare.txt]
     python bench/bench_relevance.py --split dev --ablation   # the steering settings compared
+    python bench/bench_relevance.py --split dev --chat-model models/bard-chat.onnx --ablation
+        # a chat bard (trainer/bard_topics.py) under its settings compared
+
+With --chat-model the chat replies come from that chat bard (its topic line, then its gentler
+steering), and a second fluency column gives the chat bard's own nats/char on its replies after
+its own prompt (topic line included); the first stays the shipped plain bard's, after the plain
+prompt, comparable with the rows before.
 """
 
 from __future__ import annotations
@@ -225,6 +232,20 @@ ABLATION = [
 ]
 
 
+# The chat bard's settings compared by --chat-model ... --ablation (models/steer.py names).
+TOPIC_ABLATION = [
+    {"TOPIC_WORDS": 0, "TOPIC_BOOST": 1.0, "TOPIC_OPENING_RATE": 0.0},
+    {"TOPIC_BOOST": 1.0, "TOPIC_OPENING_RATE": 0.0},
+    {"TOPIC_BOOST": 1.0},
+    {"TOPIC_BOOST": math.exp(4)},
+    {"TOPIC_BOOST": math.exp(6)},
+    {"TOPIC_BOOST": math.exp(8)},
+    {"TOPIC_BOOST": math.exp(6), "TOPIC_WORDS": 2},
+    {"TOPIC_BOOST": math.exp(6), "TOPIC_WORDS": 5},
+    {"TOPIC_BOOST": math.exp(6), "TOPIC_OPENING_RATE": 0.0},
+]
+
+
 def with_settings(settings: dict, fn):
     """fn() with models/steer.py's settings changed as given, then restored."""
     saved = {k: getattr(steer, k) for k in settings}
@@ -240,8 +261,8 @@ def with_settings(settings: dict, fn):
 def describe(settings: dict) -> str:
     if not settings:
         return "**shipped**"
-    return ", ".join(f"{k} e^{math.log(v):.0f}" if k == "BOOST" and v > 1 else f"{k} {v}"
-                     for k, v in settings.items())
+    return ", ".join(f"{k} e^{math.log(v):.0f}" if k.endswith("BOOST") and v > 1
+                     else f"{k} {v}" for k, v in settings.items())
 
 
 def speaker_of(i: int) -> str:
@@ -280,20 +301,48 @@ def cost(gen: ShakespeareGenerator, messages: list[str], reply, rounds: int = 3
     return np.array(chat), np.array(plain)
 
 
+def own_fluency(chat: ShakespeareGenerator, messages: list[str], replies: list[str]
+                ) -> tuple[float, float]:
+    """A chat bard's own nats/char on each reply after its own prompt (topic line included):
+    the mean over replies, and pooled."""
+    pairs = [(chat.loss(r, context=chat.chat_prompt(m, speaker_of(i))), len(r))
+             for i, (m, r) in enumerate(zip(messages, replies, strict=True)) if r]
+    nats = np.array([n for n, _ in pairs])
+    chars = np.array([c for _, c in pairs])
+    return float(nats.mean()), float((nats * chars).sum() / chars.sum())
+
+
 HEADER = ("\n| replies ({split} messages) | top-1 GloVe | top-1 TF-IDF | own words GloVe "
-          "| own words TF-IDF | 3+ repeats | nats/char (mean / pooled) | mean chars |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| own words TF-IDF | 3+ repeats | bard's nats/char (mean / pooled) "
+          "| chat bard's own nats/char | mean chars |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
 
 def row(name: str, words: Words, messages: list[str], replies: list[str],
-        bard: ShakespeareGenerator | None) -> str:
-    """One table row: relevance, own words, repetition, fluency (when `bard`), length."""
+        bard: ShakespeareGenerator | None, chat: ShakespeareGenerator | None = None) -> str:
+    """One table row: relevance, own words, repetition, fluency (the plain bard's when
+    `bard`, a chat bard's own when `chat`), length."""
     g, t = relevance(words, messages, replies)
     og, ot = relevance(words, messages, replies, own_words=True)
     nats = "{:.3f} / {:.3f}".format(*fluency(bard, messages, replies)) if bard else ""
+    own = "{:.3f} / {:.3f}".format(*own_fluency(chat, messages, replies)) if chat else ""
     chars = np.mean([len(r) for r in replies])
     return (f"| {name} | {g:.3f} | {t:.3f} | {og:.3f} | {ot:.3f} | "
-            f"{repetition(words, replies):.1%} | {nats} | {chars:.0f} |")
+            f"{repetition(words, replies):.1%} | {nats} | {own} | {chars:.0f} |")
+
+
+def topic_ablation(words: Words, messages: list[str], bard: ShakespeareGenerator,
+                   chats: dict[str, ShakespeareGenerator], split: str) -> None:
+    """The shipped steered reply, then each chat bard under each of TOPIC_ABLATION."""
+    print(HEADER.format(split=split).replace("| replies", "| model, settings"))
+    replies = [answer(bard, m, speaker_of(i), i) for i, m in enumerate(messages)]
+    print(row("shipped bard, steered", words, messages, replies, bard))
+    for path, chat in chats.items():
+        for settings in TOPIC_ABLATION:
+            replies = with_settings(settings, lambda c=chat: [
+                answer(c, m, speaker_of(i), i) for i, m in enumerate(messages)])
+            print(row(f"{path}: {describe(settings)}", words, messages, replies, bard, chat),
+                  flush=True)
 
 
 def main() -> None:
@@ -303,7 +352,11 @@ def main() -> None:
     ap.add_argument("--text", help="tinyshakespeare.txt (default: the data folder)")
     ap.add_argument("--cost-rounds", type=int, default=3, metavar="N")
     ap.add_argument("--ablation", action="store_true",
-                    help="only the shipped replies under the steering settings in ABLATION")
+                    help="only the shipped replies under the steering settings in ABLATION "
+                         "(with --chat-model: each chat bard under TOPIC_ABLATION)")
+    ap.add_argument("--chat-model", action="append", default=[], metavar="MODEL",
+                    help="a chat bard (name or .onnx) writing the chat replies; repeat to "
+                         "compare several with --ablation")
     args = ap.parse_args()
 
     text = find_text(args.text).read_text(encoding="utf-8")
@@ -314,6 +367,10 @@ def main() -> None:
     bard = ShakespeareGenerator.load("bard")
     reference = ShakespeareGenerator.load("reference")
     print(f"{machine()}; {len(messages)} {args.split} messages, {len(pairs)} held-out speeches")
+    chats = {path: ShakespeareGenerator.load(path) for path in args.chat_model}
+    if args.ablation and chats:
+        topic_ablation(words, messages, bard, chats, args.split)
+        return
     if args.ablation:
         print(HEADER.format(split=args.split).replace("| replies", "| steering settings"))
         for settings in ABLATION:
@@ -337,10 +394,18 @@ def main() -> None:
     if has_answer:
         variants["**shipped chat reply** (steered, stops at the speech's end)"] = [
             answer(bard, m, speaker_of(i), i) for i, m in zip(seeds, messages, strict=True)]
+    chat_bard = None
+    for path, chat in chats.items():
+        chat_bard = ShakespeareGenerator.load("bard")
+        chat_bard.use_for_chat(chat)
+        variants[f"chat bard {path} (topic line, steering)"] = [
+            answer(chat_bard, m, speaker_of(i), i) for i, m in zip(seeds, messages, strict=True)]
 
     print(HEADER.format(split=args.split))
     for name, replies in variants.items():
-        print(row(name, words, messages, replies, bard if "generator" not in name else None))
+        chat = next((c for p, c in chats.items() if f"chat bard {p} " in name), None)
+        print(row(name, words, messages, replies, bard if "generator" not in name else None,
+                  chat))
     speeches, following = [p[0] for p in pairs], [p[1] for p in pairs]
     g, t = relevance(words, speeches, following)
     og, ot = relevance(words, speeches, following, own_words=True)
@@ -350,15 +415,17 @@ def main() -> None:
 
     hundred = (read_messages("dev") + read_messages("test"))[:100]
     print(f"\ndistinct replies to 100 messages (seed 0, speaker {FIXED_SPEAKER}; commonest share):")
-    paths = [("before", today_reply)] + ([("shipped", answer)] if has_answer else [])
-    for name, reply in paths:
-        n, share = distinct([reply(bard, m, FIXED_SPEAKER, 0) for m in hundred])
+    paths = [("before", today_reply, bard)] + (
+        [("shipped", answer, bard)] if has_answer else []) + (
+        [("chat bard", answer, chat_bard)] if chat_bard is not None else [])
+    for name, reply, gen in paths:
+        n, share = distinct([reply(gen, m, FIXED_SPEAKER, 0) for m in hundred])
         print(f"  {name}: {n} distinct, commonest {share:.0%}")
 
     print(f"\ncost, ms ({len(messages)} messages x {args.cost_rounds} rounds, interleaved with 200 "
           "plain chars):")
-    for name, reply in paths:
-        chat, plain = cost(bard, messages, reply, args.cost_rounds)
+    for name, reply, gen in paths:
+        chat, plain = cost(gen, messages, reply, args.cost_rounds)
         (c50, c90), (p50, p90) = np.percentile(chat, [50, 90]), np.percentile(plain, [50, 90])
         print(f"  {name}: chat p50 {c50:.1f} p90 {c90:.1f} | plain p50 {p50:.1f} p90 {p90:.1f} "
               f"| p50 {c50 / p50:.2f}x, p90 {c90 / p90:.2f}x")

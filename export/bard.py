@@ -50,6 +50,7 @@ class BardExport:
     text: str | None = None  # tinyshakespeare.txt for parity and the held-out loss
     weights: str = "auto"  # "auto" | "float16" | "float32"
     command: str | None = None
+    name: str = NAME  # file stem: bard.onnx, or bard-chat.onnx for a bard-topics run
 
 
 def build_step_function(model):
@@ -152,13 +153,13 @@ def _keras_probs(model, ids: np.ndarray, states=None):
     return probs / probs.sum(-1, keepdims=True), new
 
 
-def choose_weights(candidates: dict, out_meta: dict, held: str, requested: str, log
-                   ) -> tuple[str, dict[str, float]]:
+def choose_weights(candidates: dict, out_meta: dict, held: str, requested: str, log,
+                   name: str = NAME) -> tuple[str, dict[str, float]]:
     """The runtime's held-out loss with each candidate's weights; float16 ships when asked
     for, or (`auto`) when it costs at most FP16_TOLERANCE over float32."""
     losses, chosen = {}, "float32"
     for dtype, proto in candidates.items():
-        with staged("shakespeare", proto, out_meta, name=NAME) as paths:
+        with staged("shakespeare", proto, out_meta, name=name) as paths:
             losses[dtype] = ShakespeareGenerator.load(paths[0]).loss(held)
             log(f"{dtype} weights: runtime held-out loss {losses[dtype]:.4f} nats/char over "
                 f"{len(held) - 1:,} chars ({paths[0].stat().st_size / 1e6:.2f} MB)")
@@ -230,10 +231,11 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
         "metrics": {"training": train_metrics, "curve": meta.get("metrics", {}).get("evals"),
                     "export": {"parity": checks}},
         "samples": meta.get("samples"),
+        **({"topics": meta["topics"]} if "topics" in meta else {}),
         **provenance(meta, cfg.command),
     }
     chosen, losses = choose_weights(candidates, out_meta, encoding.decode(held), cfg.weights,
-                                    log)
+                                    log, cfg.name)
     proto = candidates[chosen]
     out_meta["weights"] = chosen
     out_meta["metrics"]["export"].update(
@@ -244,7 +246,7 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     def check(onnx_path: Path) -> dict:
         return {"loop_equals_step_loop": check_loop(ShakespeareGenerator.load(onnx_path), log)}
 
-    return write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=NAME, log=log,
+    return write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=cfg.name, log=log,
                          note=f"{chosen} weights, ")
 
 
@@ -257,10 +259,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=d.weights, choices=("auto", "float16", "float32"),
                         help="how the weights are stored (default auto: float16 if it costs <= "
                              f"{FP16_TOLERANCE} nats/char of held-out loss, else float32)")
+    parser.add_argument("--name", default=d.name, metavar="STEM",
+                        help="file names STEM.onnx + STEM.json (default: bard; the chat bard of a "
+                             "`trainer bard-topics` run: bard-chat)")
 
 
 def config_from_args(args: argparse.Namespace) -> BardExport:
-    return BardExport(args.run_dir, args.out, args.text, args.weights, args.command_line)
+    return BardExport(args.run_dir, args.out, args.text, args.weights, args.command_line,
+                      args.name)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, Path]:

@@ -274,8 +274,9 @@ _FLOAT_FLAGS = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = BardConfig(out=Path("runs/bard"))
+def add_arguments(parser: argparse.ArgumentParser, d: BardConfig | None = None) -> None:
+    """The bard's flags, with defaults from `d` (a subclass's config: `bard-topics`)."""
+    d = d or BardConfig(out=Path("runs/bard"))
     parser.add_argument("--out", type=Path, default=d.out, metavar="DIR",
                         help=f"folder for model.keras and meta.json (default: {d.out})")
     parser.add_argument("--text", metavar="FILE",

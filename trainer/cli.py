@@ -17,6 +17,7 @@ Train the two reference LSTMs of bardbot.
   message      sentiment of chat messages: BiLSTM over each text's own length, max pooling
   shakespeare  character model on Gutenberg's caesar + hamlet + macbeth: LSTM(128) -> Dense
   bard         stronger character model on tinyshakespeare (case kept), truncated BPTT
+  bard-topics  the chat bard: the bard fine-tuned with a topic line over each speech
   lengths      review length statistics for choosing --maxlen (padded/equal/truncated)
 
 Data is looked up in this order: the flag (--imdb / --gutenberg), $BARDBOT_DATA, ./data,
@@ -30,6 +31,7 @@ examples:
   python -m bardbot.trainer sentiment --max-reviews 500 --epochs 1 --out runs/smoke   # quick check
   python -m bardbot.trainer shakespeare --out runs/shakespeare
   python -m bardbot.trainer bard --max-minutes 55 --out runs/bard
+  python -m bardbot.trainer bard-topics --from models/bard.onnx --out runs/bard-chat
   python -m bardbot.trainer lengths --maxlen 400 200  # tokens with a vector (trains Word2Vec)
   python -m bardbot.trainer lengths --raw --maxlen 400 200   # every token, in seconds
 """
@@ -54,6 +56,11 @@ SUBCOMMANDS = {
              "layers -> Dense, truncated BPTT (state carried between steps), Adam with cosine "
              "decay over --max-minutes, early stopping on the held-out loss (best weights "
              "kept)."),
+    "bard-topics": ("bardbot.trainer.bard_topics", "fine-tune the bard to write on a given subject",
+                    "The chat bard: each training speech gets a topic line of its (or the "
+                    "previous speech's) rarer content words under the speaker's name; training "
+                    "starts from an exported bard (--from models/bard.onnx) and continues with "
+                    "the bard's truncated BPTT."),
     "lengths": ("bardbot.trainer.lengths", "review length statistics for a maxlen",
                 "As the reference: per train review, tokens left after dropping those without "
                 "a vector; padded/equal/truncated/average for each --maxlen, plus a histogram "

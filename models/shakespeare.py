@@ -134,8 +134,6 @@ class ShakespeareGenerator:
         self._newline = encoding.chars.index("\n") if "\n" in encoding.chars else -1
         optional = {i.name for i in session.get_overridable_initializers()}
         self.has_steering = self.has_loop and optional >= STEERING_INPUTS
-        # The model that writes chat replies (`answer`): this one, or a chat bard (`use_for_chat`).
-        self.chat: ShakespeareGenerator | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1) -> ShakespeareGenerator:
@@ -183,28 +181,6 @@ class ShakespeareGenerator:
         """Whether `answer` writes a speaker's speech: only a case-kept model knows `NAME:` lines
         from the rest of the text."""
         return not self.encoding.lowercase
-
-    @property
-    def reads_topics(self) -> bool:
-        """Whether the model was trained with a topic line under each speaker's name (the chat
-        bard, trainer/bard_topics.py)."""
-        return isinstance(self.info.get("topics"), dict)
-
-    def use_for_chat(self, chat: ShakespeareGenerator) -> None:
-        """Let `chat` (a chat bard that writes plays) write this model's `answer`s; `generate`
-        stays this model's own. Call before sharing the generator between threads."""
-        if not (chat.writes_plays and chat.reads_topics):
-            raise ModelError(f"{chat.name}: not a chat bard (no topic lines, or no play form)")
-        self.chat = chat
-
-    def chat_prompt(self, message: str, speaker: str) -> str:
-        """What the model reads before `speaker`'s reply to `message`: the play form, and for a
-        chat bard the topic line of the message's words mapped into the plays' (steer.py)."""
-        prompt = play.play_prompt(message, speaker)
-        if not self.reads_topics:
-            return prompt
-        words = steer.shipped_lexicon().topic(message)
-        return f"{prompt}{self.info['topics'].get('mark', steer.TOPIC_MARK)}{' '.join(words)}\n"
 
     def normalize(self, text: str) -> str:
         """The text as the model sees it (lowercased if the model is, unseen chars mapped or
@@ -335,24 +311,16 @@ class ShakespeareGenerator:
 
     def answer(self, message: str, speaker: str, length: int = 200, temperature: float = 0.5,
                seed: int | None = None) -> str:
-        """`speaker`'s speech answering `message` in play form (models/play.py), on the
-        message's subject (a chat bard's topic line) and steered towards the message's words
-        and their neighbours (models/steer.py), generated only up to the speech's end and cut
-        to `length` at a word boundary. Written by the chat bard when one is set."""
-        if self.chat is not None:
-            return self.chat.answer(message, speaker, length, temperature, seed)
+        """`speaker`'s speech answering `message` in play form (models/play.py), steered
+        towards the message's words and their neighbours (models/steer.py), generated only up
+        to the speech's end and cut to `length` at a word boundary."""
         self._check(message, length, temperature, seed)
         lexicon = steer.shipped_lexicon()
         rng = np.random.default_rng(seed)
-        topics = self.reads_topics
-        opening = steer.opening(message, lexicon, rng,
-                                steer.TOPIC_OPENING_RATE if topics else steer.OPENING_RATE)
-        boost = steer.TOPIC_BOOST if topics else steer.BOOST
-        steering = None
-        if boost > 1:
-            steering = steer.build(self.encoding, lexicon.targets(message), lexicon, boost)
-            steering = steering.after(self.encoding.encode(opening))
-        prompt = self.chat_prompt(message, speaker) + opening
+        opening = steer.opening(message, lexicon, rng)
+        steering = steer.build(self.encoding, lexicon.targets(message), lexicon)
+        steering = steering.after(self.encoding.encode(opening))
+        prompt = play.play_prompt(message, speaker) + opening
         # The whole draw comes from `seed`: the opening's two uniforms, then the text's.
         more = max(0, play.generated_length(length) - len(opening))
         text = self.generate(prompt, more, temperature, seed=int(rng.integers(2**63)),

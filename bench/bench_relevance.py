@@ -38,6 +38,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import chat_bard
 import numpy as np
 from bardbot.models import ShakespeareGenerator, play, steer
 from bardbot.trainer.bard import find_text
@@ -214,6 +215,11 @@ def answer(gen: ShakespeareGenerator, message: str, speaker: str, seed: int) -> 
     return gen.answer(message, speaker, LENGTH, TEMPERATURE, seed=seed)
 
 
+def chat_answer(chat: ShakespeareGenerator, message: str, speaker: str, seed: int) -> str:
+    """A chat bard's reply (bench/chat_bard.py: topic line, gentler steering)."""
+    return chat_bard.answer(chat, message, speaker, LENGTH, TEMPERATURE, seed=seed)
+
+
 # Steering settings compared by --ablation (models/steer.py names; each row changes the shipped
 # settings as given; BOOST 1 turns the word steering off, PENALTY 1 the repetition penalty).
 ABLATION = [
@@ -232,7 +238,7 @@ ABLATION = [
 ]
 
 
-# The chat bard's settings compared by --chat-model ... --ablation (models/steer.py names).
+# The chat bard's settings compared by --chat-model ... --ablation (bench/chat_bard.py names).
 TOPIC_ABLATION = [
     {"TOPIC_WORDS": 0, "TOPIC_BOOST": 1.0, "TOPIC_OPENING_RATE": 0.0},
     {"TOPIC_BOOST": 1.0, "TOPIC_OPENING_RATE": 0.0},
@@ -246,16 +252,17 @@ TOPIC_ABLATION = [
 ]
 
 
-def with_settings(settings: dict, fn):
-    """fn() with models/steer.py's settings changed as given, then restored."""
-    saved = {k: getattr(steer, k) for k in settings}
+def with_settings(settings: dict, fn, module=steer):
+    """fn() with the module's settings (models/steer.py's by default) changed as given, then
+    restored."""
+    saved = {k: getattr(module, k) for k in settings}
     try:
         for k, v in settings.items():
-            setattr(steer, k, v)
+            setattr(module, k, v)
         return fn()
     finally:
         for k, v in saved.items():
-            setattr(steer, k, v)
+            setattr(module, k, v)
 
 
 def describe(settings: dict) -> str:
@@ -305,7 +312,7 @@ def own_fluency(chat: ShakespeareGenerator, messages: list[str], replies: list[s
                 ) -> tuple[float, float]:
     """A chat bard's own nats/char on each reply after its own prompt (topic line included):
     the mean over replies, and pooled."""
-    pairs = [(chat.loss(r, context=chat.chat_prompt(m, speaker_of(i))), len(r))
+    pairs = [(chat.loss(r, context=chat_bard.chat_prompt(chat, m, speaker_of(i))), len(r))
              for i, (m, r) in enumerate(zip(messages, replies, strict=True)) if r]
     nats = np.array([n for n, _ in pairs])
     chars = np.array([c for _, c in pairs])
@@ -340,7 +347,7 @@ def topic_ablation(words: Words, messages: list[str], bard: ShakespeareGenerator
     for path, chat in chats.items():
         for settings in TOPIC_ABLATION:
             replies = with_settings(settings, lambda c=chat: [
-                answer(c, m, speaker_of(i), i) for i, m in enumerate(messages)])
+                chat_answer(c, m, speaker_of(i), i) for i, m in enumerate(messages)], chat_bard)
             print(row(f"{path}: {describe(settings)}", words, messages, replies, bard, chat),
                   flush=True)
 
@@ -394,12 +401,11 @@ def main() -> None:
     if has_answer:
         variants["**shipped chat reply** (steered, stops at the speech's end)"] = [
             answer(bard, m, speaker_of(i), i) for i, m in zip(seeds, messages, strict=True)]
-    chat_bard = None
+    last_chat = None
     for path, chat in chats.items():
-        chat_bard = ShakespeareGenerator.load("bard")
-        chat_bard.use_for_chat(chat)
+        last_chat = chat
         variants[f"chat bard {path} (topic line, steering)"] = [
-            answer(chat_bard, m, speaker_of(i), i) for i, m in zip(seeds, messages, strict=True)]
+            chat_answer(chat, m, speaker_of(i), i) for i, m in zip(seeds, messages, strict=True)]
 
     print(HEADER.format(split=args.split))
     for name, replies in variants.items():
@@ -417,7 +423,8 @@ def main() -> None:
     print(f"\ndistinct replies to 100 messages (seed 0, speaker {FIXED_SPEAKER}; commonest share):")
     paths = [("before", today_reply, bard)] + (
         [("shipped", answer, bard)] if has_answer else []) + (
-        [("chat bard", answer, chat_bard)] if chat_bard is not None else [])
+        [("chat bard", lambda _, *a, **k: chat_answer(last_chat, *a, **k), bard)]
+        if last_chat is not None else [])
     for name, reply, gen in paths:
         n, share = distinct([reply(gen, m, FIXED_SPEAKER, 0) for m in hundred])
         print(f"  {name}: {n} distinct, commonest {share:.0%}")

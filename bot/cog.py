@@ -18,30 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import discord
-from bardbot import handlers, metrics, mood_chart, mood_commands
+from bardbot import handlers, interactions, limits, metrics, mood_chart, mood_commands
 from bardbot.chat import CHAT_CHANNEL_TYPES, addressed, allowed_here, guild_id_of, reply_to
 from bardbot.engine import Engine
 from bardbot.handlers import Reply
-from bardbot.interactions import (
-    BUSY,
-    NO_MENTIONS,
-    check_option_types,
-    in_guild,
-    quiet_answered_errors,
-    report,
-    respond,
-    send,
-    where,
-)
-from bardbot.limits import (
-    MAX_LENGTH,
-    PROMPT_LIMIT,
-    TEMPERATURE_RANGE,
-    TEXT_LIMIT,
-    UserError,
-    check_length,
-    check_temperature,
-)
+from bardbot.limits import UserError
 from bardbot.models.play import Speakers
 from bardbot.mood import DAYS_RANGE, DEFAULT_DAYS, MoodRecorder
 from bardbot.settings import MAX_MOOD_DAYS, GuildSettings, SettingsError, SettingsStore
@@ -50,9 +31,9 @@ from discord.ext import commands
 
 log = logging.getLogger(__name__)
 
-T_MIN, T_MAX = TEMPERATURE_RANGE
+T_MIN, T_MAX = limits.TEMPERATURE_RANGE
 Temperature = app_commands.Range[float, T_MIN, T_MAX]
-Length = app_commands.Range[int, 1, MAX_LENGTH]
+Length = app_commands.Range[int, 1, limits.MAX_LENGTH]
 DEFAULTS_USED = "bardbot's settings are unavailable right now: this used the default settings."
 CHAT_RATE, CHAT_PER = 3, 30.0  # chat replies per user per 30 s
 # Chat replies per channel waiting or being written (they are answered one at a time, in
@@ -104,7 +85,7 @@ class Bard(commands.Cog):
         self.mood = MoodRecorder(store, engine)
 
     async def cog_load(self) -> None:
-        self._restore_tree_errors = quiet_answered_errors(self.bot.tree)
+        self._restore_tree_errors = interactions.quiet_answered_errors(self.bot.tree)
         if mood_commands.has_content_intent(self.bot):  # servers may count mood
             self.mood.start_writer()  # also prunes old counts every hour
             mood_chart.warm_up()
@@ -124,7 +105,7 @@ class Bard(commands.Cog):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Every option of the right type before any command code sees it."""
         metrics.mark_start(interaction)
-        check_option_types(interaction)
+        interactions.check_option_types(interaction)
         return True
 
     # -- errors --------------------------------------------------------------------------
@@ -133,7 +114,7 @@ class Bard(commands.Cog):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         metrics.count_command(interaction, metrics.command_outcome(error))
-        await report(interaction, error, log)
+        await interactions.report(interaction, error, log)
 
     # -- slash commands ------------------------------------------------------------------
 
@@ -141,9 +122,10 @@ class Bard(commands.Cog):
     @app_commands.describe(text="The text to analyse (a review, a message, ...)")
     @app_commands.checks.cooldown(5, 10.0)
     async def sentiment(
-        self, interaction: discord.Interaction, text: app_commands.Range[str, 1, TEXT_LIMIT]
+        self, interaction: discord.Interaction, text: app_commands.Range[str, 1, limits.TEXT_LIMIT]
     ) -> None:
-        await respond(interaction, handlers.sentiment(self.engine, text), self.defer_after)
+        await interactions.respond(interaction, handlers.sentiment(self.engine, text),
+                                   self.defer_after)
 
     @app_commands.command(
         name="shakespeare", description="Continue a prompt in Shakespeare's style"
@@ -151,13 +133,13 @@ class Bard(commands.Cog):
     @app_commands.describe(
         prompt="The text to continue",
         temperature=f"Randomness {T_MIN}-{T_MAX}: 0.2 conservative, 0.5 balanced, 1.0 adventurous",
-        length=f"Characters to generate, 1-{MAX_LENGTH} (default: this server's setting)",
+        length=f"Characters to generate, 1-{limits.MAX_LENGTH} (default: this server's setting)",
     )
     @app_commands.checks.cooldown(3, 15.0)
     async def shakespeare(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, PROMPT_LIMIT],
+        prompt: app_commands.Range[str, 1, limits.PROMPT_LIMIT],
         temperature: Temperature | None = None,
         length: Length | None = None,
     ) -> None:
@@ -177,9 +159,9 @@ class Bard(commands.Cog):
                 settings.length if length is None else length,
             )
 
-        await respond(interaction, work(), self.defer_after)
+        await interactions.respond(interaction, work(), self.defer_after)
         if defaults_used and (temperature is None or length is None):
-            await send(interaction, Reply(DEFAULTS_USED, ephemeral=True))
+            await interactions.send(interaction, Reply(DEFAULTS_USED, ephemeral=True))
 
     @shakespeare.autocomplete("temperature")
     async def _temperature_hints(
@@ -200,7 +182,7 @@ class Bard(commands.Cog):
         if not message.content.strip():
             raise UserError("That message has no text to analyse.")
         work = handlers.sentiment(self.engine, message.content)
-        await respond(interaction, work, self.defer_after, ephemeral=True)
+        await interactions.respond(interaction, work, self.defer_after, ephemeral=True)
 
     @bardbot.command(name="about", description="The models behind bardbot, their scores, latency")
     async def about(self, interaction: discord.Interaction) -> None:
@@ -209,7 +191,7 @@ class Bard(commands.Cog):
         assert reply.embed is not None
         reply.embed.add_field(name="Channel mood", value=mood_commands.status(self.mood, intent),
                               inline=False)
-        await send(interaction, reply)
+        await interactions.send(interaction, reply)
         metrics.count_command(interaction, "ok")
 
     @bardbot.command(name="mood", description="How this server's channels have felt, as a chart")
@@ -217,7 +199,7 @@ class Bard(commands.Cog):
         channel="One channel (default: every channel you can read)",
         days=f"Days to show, {DAYS_RANGE[0]}-{DAYS_RANGE[1]} (default {DEFAULT_DAYS})",
     )
-    @app_commands.check(in_guild)
+    @app_commands.check(interactions.in_guild)
     @app_commands.checks.cooldown(2, 20.0)
     async def show_mood(
         self,
@@ -232,7 +214,7 @@ class Bard(commands.Cog):
         channel_ids, name = mood_commands.readable_channels(interaction, channel)
         work = mood_commands.mood_reply(self.store, self.mood, guild_id, channel_ids, name, days)
         # Everyone here may see this channel's mood; other channels' only the caller.
-        await respond(
+        await interactions.respond(
             interaction, work, self.defer_after, ephemeral=channel_ids != [interaction.channel_id]
         )
 
@@ -245,7 +227,7 @@ class Bard(commands.Cog):
         async def work() -> Reply:
             return handlers.format_settings(await self.store.get(guild_id), name)
 
-        await respond(interaction, work(), self.defer_after, ephemeral=True)
+        await interactions.respond(interaction, work(), self.defer_after, ephemeral=True)
 
     # Discord applies default permissions to top-level commands only, hence a top-level command
     # rather than a `/bardbot set` subcommand.
@@ -254,7 +236,7 @@ class Bard(commands.Cog):
     )
     @app_commands.describe(
         temperature=f"Default randomness for /shakespeare and chat, {T_MIN}-{T_MAX}",
-        length=f"Default characters generated, 1-{MAX_LENGTH}",
+        length=f"Default characters generated, 1-{limits.MAX_LENGTH}",
         chat="Reply when someone mentions the bot",
         show_sentiment="Add the message's sentiment to chat replies",
         allow_channel="Reply to mentions in this channel (once any is set, only in those)",
@@ -265,7 +247,7 @@ class Bard(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     @app_commands.checks.has_permissions(manage_guild=True)
-    @app_commands.check(in_guild)
+    @app_commands.check(interactions.in_guild)
     async def set_settings(
         self,
         interaction: discord.Interaction,
@@ -311,9 +293,9 @@ class Bard(commands.Cog):
         if mood and not mood_commands.has_content_intent(self.bot):
             raise UserError(mood_commands.NO_INTENT)
         if "temperature" in changes:
-            check_temperature(changes["temperature"])
+            limits.check_temperature(changes["temperature"])
         if "length" in changes:
-            check_length(changes["length"])
+            limits.check_length(changes["length"])
 
         async def work() -> Reply:
             settings = None
@@ -327,12 +309,12 @@ class Bard(commands.Cog):
             except ValueError as e:  # the store's validation: a message meant for the user
                 raise UserError(str(e)) from e
             note = await self._mood_switched(guild_id, mood) if mood is not None else ""
-            log.info("settings changed: %s: %s", where(interaction), settings)
+            log.info("settings changed: %s: %s", interactions.where(interaction), settings)
             name = self._guild_name(interaction)
             reply = handlers.format_settings(settings, name, title="Updated")
             return dataclasses.replace(reply, content=note)
 
-        await respond(interaction, work(), self.defer_after, ephemeral=True)
+        await interactions.respond(interaction, work(), self.defer_after, ephemeral=True)
 
     async def _mood_switched(self, guild_id: int, on: bool) -> str:
         """Tell the recorder; turning mood off deletes the server's history (after the switch is
@@ -413,7 +395,7 @@ class Bard(commands.Cog):
             if not allowed_here(settings, message):
                 return
             if busy:
-                reply, outcome = Reply(BUSY), "busy"
+                reply, outcome = Reply(interactions.BUSY), "busy"
                 metrics.count_busy("chat")
                 log.info("busy: chat %s (channel queue full)", context)
             else:
@@ -422,8 +404,8 @@ class Bard(commands.Cog):
                     self.engine, self.speakers, self.bot.user, message, settings)
             # A reply to a message deleted meanwhile is still sent, as a plain message.
             reference = message.to_reference(fail_if_not_exists=False)
-            await message.channel.send(reply.content, reference=reference,
-                                       mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.channel.send(reply.content, reference=reference, mention_author=False,
+                                       allowed_mentions=interactions.NO_MENTIONS)
             metrics.count_chat(outcome, started)
         except discord.HTTPException as e:
             metrics.count_chat("failed", started)

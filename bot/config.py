@@ -59,12 +59,7 @@ class Config:
 
     @property
     def limits(self) -> EngineLimits:
-        return EngineLimits(
-            sentiment_workers=self.sentiment_workers,
-            generate_workers=self.generate_workers,
-            max_generations=self.max_generations,
-            max_queued_texts=self.max_queued_texts,
-        )
+        return EngineLimits(**{name: getattr(self, name) for name, *_ in ENGINE_FLAGS})
 
 
 # The engine's limits that have a flag: (Config field, flag, variable, help); a field not set

@@ -14,24 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.export.generator import (
-    LOOP_META,
-    LOOP_OUTPUTS_META,
-    add_generation_loop,
-    check_loop,
-)
-from bardbot.export.onnx_io import (
-    add_out_argument,
-    add_run_dir_argument,
-    check_graph,
-    check_parity,
-    convert,
-    load_keras,
-    provenance,
-    session,
-    staged,
-    write_checked,
-)
+from bardbot.export import generator, onnx_io
 from bardbot.models.metadata import MODELS_DIR
 from bardbot.models.shakespeare import INPUTS, OUTPUTS, ShakespeareGenerator
 from bardbot.models.text import CharEncoding
@@ -159,7 +142,7 @@ def choose_weights(candidates: dict, out_meta: dict, held: str, requested: str, 
     for, or (`auto`) when it costs at most FP16_TOLERANCE over float32."""
     losses, chosen = {}, "float32"
     for dtype, proto in candidates.items():
-        with staged("shakespeare", proto, out_meta, name=name) as paths:
+        with onnx_io.staged("shakespeare", proto, out_meta, name=name) as paths:
             losses[dtype] = ShakespeareGenerator.load(paths[0]).loss(held)
             log(f"{dtype} weights: runtime held-out loss {losses[dtype]:.4f} nats/char over "
                 f"{len(held) - 1:,} chars ({paths[0].stat().st_size / 1e6:.2f} MB)")
@@ -177,13 +160,14 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     run, meta = read_run(cfg.run_dir, "bard")
     prepare_out_dir(cfg.out_dir)
     encoding = CharEncoding.from_dict(meta["encoding"])
-    model = load_keras(run)
+    model = onnx_io.load_keras(run)
     units, layers = model_shape(model)
     width = units * layers
     n_chars = encoding.size
 
-    step = convert(build_step_function(model))
-    check_graph(step, {"char_ids": 2, "h": 2, "c": 2}, set(OUTPUTS), "bard step", lstms=layers)
+    step = onnx_io.convert(build_step_function(model))
+    onnx_io.check_graph(step, {"char_ids": 2, "h": 2, "c": 2}, set(OUTPUTS), "bard step",
+                        lstms=layers)
     text_path = find_text(cfg.text)
     _, held = split_heldout(encoding.encode(text_path.read_text(encoding="utf-8")),
                             float(meta.get("data", {}).get("heldout_fraction", 0.1)))
@@ -191,17 +175,17 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
     starts = rng.integers(0, len(held) - 200, 16)
     ids = np.stack([held[s:s + 200] for s in starts]).astype(np.int64)
     keras_probs, _ = _keras_probs(model, ids)
-    sess = session(step)
+    sess = onnx_io.session(step)
     zeros = np.zeros((len(ids), width), np.float32)
     probs, _, _ = sess.run(list(OUTPUTS), {"char_ids": ids, "h": zeros, "c": zeros})
     _, h1, c1 = sess.run(list(OUTPUTS), {"char_ids": ids[:, :100], "h": zeros, "c": zeros})
     split = sess.run(["probs"], {"char_ids": ids[:, 100:], "h": h1, "c": c1})[0]
-    checks = check_parity("bard", {
+    checks = onnx_io.check_parity("bard", {
         "step_every_position_vs_keras": np.abs(probs - keras_probs).max(),
         "step_state_carried_vs_one_pass": np.abs(split - probs[:, 100:]).max(),
     }, log)
 
-    full = add_generation_loop(step)
+    full = generator.add_generation_loop(step)
     candidates = {"float32": full}
     if cfg.weights in ("auto", "float16"):
         candidates["float16"] = to_float16(full)
@@ -222,9 +206,9 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
                       "meaning": "P(next char) after each input char"},
             "h_out": {"dtype": "float32", "shape": [None, width]},
             "c_out": {"dtype": "float32", "shape": [None, width]},
-            **LOOP_OUTPUTS_META,
+            **generator.LOOP_OUTPUTS_META,
         },
-        "generation": LOOP_META,
+        "generation": generator.LOOP_META,
         "architecture": (f"Embedding({n_chars}, {model.get_layer('embed').output_dim}) -> "
                          f"{layers} x LSTM({units}) -> Dense({n_chars}, softmax)"),
         "params": meta.get("params"),
@@ -232,7 +216,7 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
                     "export": {"parity": checks}},
         "samples": meta.get("samples"),
         **({"topics": meta["topics"]} if "topics" in meta else {}),
-        **provenance(meta, cfg.command),
+        **onnx_io.provenance(meta, cfg.command),
     }
     chosen, losses = choose_weights(candidates, out_meta, encoding.decode(held), cfg.weights,
                                     log, cfg.name)
@@ -244,16 +228,17 @@ def export_bard(cfg: BardExport, log=print) -> tuple[Path, Path]:
         heldout_chars=len(held) - 1)
 
     def check(onnx_path: Path) -> dict:
-        return {"loop_equals_step_loop": check_loop(ShakespeareGenerator.load(onnx_path), log)}
+        gen = ShakespeareGenerator.load(onnx_path)
+        return {"loop_equals_step_loop": generator.check_loop(gen, log)}
 
-    return write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check, name=cfg.name, log=log,
-                         note=f"{chosen} weights, ")
+    return onnx_io.write_checked(cfg.out_dir, "shakespeare", proto, out_meta, check,
+                                 name=cfg.name, log=log, note=f"{chosen} weights, ")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = BardExport
-    add_run_dir_argument(parser, "bard")
-    add_out_argument(parser)
+    onnx_io.add_run_dir_argument(parser, "bard")
+    onnx_io.add_out_argument(parser)
     parser.add_argument("--text", default=d.text, metavar="PATH",
                         help="tinyshakespeare.txt (default: search the data folders)")
     parser.add_argument("--weights", default=d.weights, choices=("auto", "float16", "float32"),

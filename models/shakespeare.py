@@ -19,23 +19,8 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-from bardbot.models import play, steer
+from bardbot.models import metadata, play, sampling, steer
 from bardbot.models.errors import ModelError
-from bardbot.models.metadata import (
-    create_session,
-    model_name,
-    public_info,
-    read_model,
-    rebuild_hint,
-    require_io,
-)
-from bardbot.models.sampling import (
-    PROB_FLOOR,
-    check_temperature,
-    draw_index,
-    reweight,
-    sample_index,
-)
 from bardbot.models.steer import Steering
 from bardbot.models.text import CharEncoding
 
@@ -101,12 +86,12 @@ class _Drawer:
     def __call__(self, probs: np.ndarray) -> int:
         steering = self._steering
         if steering is None:
-            return sample_index(probs, self._temperature, self._rng)
+            return sampling.sample_index(probs, self._temperature, self._rng)
         if self._temperature <= 0:
             index = int(np.argmax(probs))
         else:
-            weights = steering.weights(self._state, probs, reweight(probs, self._temperature))
-            index = draw_index(weights, self._rng)
+            weights = sampling.reweight(probs, self._temperature)
+            index = sampling.draw_index(steering.weights(self._state, probs, weights), self._rng)
         self._state = int(steering.next[self._state, index])
         return index
 
@@ -134,15 +119,13 @@ class ShakespeareGenerator:
         self._newline = encoding.chars.index("\n") if "\n" in encoding.chars else -1
         optional = {i.name for i in session.get_overridable_initializers()}
         self.has_steering = self.has_loop and optional >= STEERING_INPUTS
-        # The model that writes chat replies (`answer`): this one, or a chat bard (`use_for_chat`).
-        self.chat: ShakespeareGenerator | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1) -> ShakespeareGenerator:
         """Load a shipped model by name ("bard", "reference") or an .onnx path (with its .json
         beside it); default: the shipped default (models.metadata.DEFAULT_MODEL)."""
-        model = read_model(path, KIND)
-        require_io(model, KIND, INPUTS, set(OUTPUTS))
+        model = metadata.read_model(path, KIND)
+        metadata.require_io(model, KIND, INPUTS, set(OUTPUTS))
         meta = model.meta
         try:
             encoding = CharEncoding.from_dict(meta["encoding"])
@@ -153,24 +136,24 @@ class ShakespeareGenerator:
                 raise ValueError(f"mode {mode!r}, hidden {hidden}, window {window}")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
-                f"{model.json_path}: bad model settings ({exc}); {rebuild_hint(KIND)}"
+                f"{model.json_path}: bad model settings ({exc}); {metadata.rebuild_hint(KIND)}"
             ) from exc
-        session = create_session(model, KIND, threads)
+        session = metadata.create_session(model, KIND, threads)
         n_out = session.get_outputs()[[o.name for o in session.get_outputs()].index("probs")]
         if n_out.shape[-1] != encoding.size:
             raise ModelError(
                 f"{model.onnx_path}: {n_out.shape[-1]} output chars, but "
-                f"{model.json_path.name} has {encoding.size}; {rebuild_hint(KIND)}"
+                f"{model.json_path.name} has {encoding.size}; {metadata.rebuild_hint(KIND)}"
             )
         state = {i.name: i.shape for i in session.get_inputs()}["h"]
         if state[-1] != hidden:
             raise ModelError(
                 f"{model.onnx_path}: LSTM state of {state[-1]} units, but "
-                f"{model.json_path.name} says hidden {hidden}; {rebuild_hint(KIND)}"
+                f"{model.json_path.name} says hidden {hidden}; {metadata.rebuild_hint(KIND)}"
             )
-        info = public_info(model)
+        info = metadata.public_info(model)
         info.update(n_chars=encoding.size, max_length=cls.max_length,
-                    name=model_name(model.onnx_path, KIND))
+                    name=metadata.model_name(model.onnx_path, KIND))
         return cls(session, encoding, hidden, window, mode, info)
 
     @property
@@ -183,28 +166,6 @@ class ShakespeareGenerator:
         """Whether `answer` writes a speaker's speech: only a case-kept model knows `NAME:` lines
         from the rest of the text."""
         return not self.encoding.lowercase
-
-    @property
-    def reads_topics(self) -> bool:
-        """Whether the model was trained with a topic line under each speaker's name (the chat
-        bard, trainer/bard_topics.py)."""
-        return isinstance(self.info.get("topics"), dict)
-
-    def use_for_chat(self, chat: ShakespeareGenerator) -> None:
-        """Let `chat` (a chat bard that writes plays) write this model's `answer`s; `generate`
-        stays this model's own. Call before sharing the generator between threads."""
-        if not (chat.writes_plays and chat.reads_topics):
-            raise ModelError(f"{chat.name}: not a chat bard (no topic lines, or no play form)")
-        self.chat = chat
-
-    def chat_prompt(self, message: str, speaker: str) -> str:
-        """What the model reads before `speaker`'s reply to `message`: the play form, and for a
-        chat bard the topic line of the message's words mapped into the plays' (steer.py)."""
-        prompt = play.play_prompt(message, speaker)
-        if not self.reads_topics:
-            return prompt
-        words = steer.shipped_lexicon().topic(message)
-        return f"{prompt}{self.info['topics'].get('mark', steer.TOPIC_MARK)}{' '.join(words)}\n"
 
     def normalize(self, text: str) -> str:
         """The text as the model sees it (lowercased if the model is, unseen chars mapped or
@@ -251,7 +212,7 @@ class ShakespeareGenerator:
         length = operator.index(length)
         if not 0 <= length <= self.max_length:
             raise ValueError(f"length must be between 0 and {self.max_length}, got {length}")
-        return length, check_temperature(temperature), np.random.default_rng(seed)
+        return length, sampling.check_temperature(temperature), np.random.default_rng(seed)
 
     def _prompt_ids(self, prompt: str) -> np.ndarray:
         ids = self.encoding.encode(prompt)
@@ -335,24 +296,16 @@ class ShakespeareGenerator:
 
     def answer(self, message: str, speaker: str, length: int = 200, temperature: float = 0.5,
                seed: int | None = None) -> str:
-        """`speaker`'s speech answering `message` in play form (models/play.py), on the
-        message's subject (a chat bard's topic line) and steered towards the message's words
-        and their neighbours (models/steer.py), generated only up to the speech's end and cut
-        to `length` at a word boundary. Written by the chat bard when one is set."""
-        if self.chat is not None:
-            return self.chat.answer(message, speaker, length, temperature, seed)
+        """`speaker`'s speech answering `message` in play form (models/play.py), steered
+        towards the message's words and their neighbours (models/steer.py), generated only up
+        to the speech's end and cut to `length` at a word boundary."""
         self._check(message, length, temperature, seed)
         lexicon = steer.shipped_lexicon()
         rng = np.random.default_rng(seed)
-        topics = self.reads_topics
-        opening = steer.opening(message, lexicon, rng,
-                                steer.TOPIC_OPENING_RATE if topics else steer.OPENING_RATE)
-        boost = steer.TOPIC_BOOST if topics else steer.BOOST
-        steering = None
-        if boost > 1:
-            steering = steer.build(self.encoding, lexicon.targets(message), lexicon, boost)
-            steering = steering.after(self.encoding.encode(opening))
-        prompt = self.chat_prompt(message, speaker) + opening
+        opening = steer.opening(message, lexicon, rng)
+        steering = steer.build(self.encoding, lexicon.targets(message), lexicon)
+        steering = steering.after(self.encoding.encode(opening))
+        prompt = play.play_prompt(message, speaker) + opening
         # The whole draw comes from `seed`: the opening's two uniforms, then the text's.
         more = max(0, play.generated_length(length) - len(opening))
         text = self.generate(prompt, more, temperature, seed=int(rng.integers(2**63)),
@@ -385,11 +338,11 @@ class ShakespeareGenerator:
             targets = ids[i + 1 : i + 1 + len(chunk)]
             picked = probs[np.arange(len(chunk)), targets].astype(np.float64)
             scored = np.arange(i + 1, i + 1 + len(chunk)) >= start
-            total -= float(np.log(np.maximum(picked[scored], PROB_FLOOR)).sum())
+            total -= float(np.log(np.maximum(picked[scored], sampling.PROB_FLOOR)).sum())
         result = total / (len(ids) - start)
         if not math.isfinite(result):
             raise ModelError(
                 f"{self.info.get('file')}: returned invalid probabilities; "
-                f"{rebuild_hint(KIND)}"
+                f"{metadata.rebuild_hint(KIND)}"
             )
         return result

@@ -31,7 +31,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -48,14 +48,6 @@ CAP = 2  # target words steered into one reply
 MESSAGE_WORDS, NEIGHBOURS = 2, 3  # the message's rarest content words, neighbours of each
 OPENING_RATE = 0.2
 OPENINGS = ("{W}? ", "{W}, say you? ", "What, {w}? ")
-# A chat bard (trainer/bard_topics.py) reads a topic line under the speaker's name:
-# "ROMEO:\n$banish exile\n". `$` is one of the bard's symbols, used once in the plays.
-TOPIC_MARK = "$"
-TOPIC_WORDS = 3
-# A chat bard's steering is gentler, as its topic line is meant to carry the subject (none
-# trained so far does: docs/results.md, issue 16, second step).
-TOPIC_BOOST = float(np.exp(6.0))
-TOPIC_OPENING_RATE = 0.2
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -76,11 +68,6 @@ class Lexicon:
         vocabulary = tuple(sorted(counts))
         cumulative = np.concatenate([[0.0], np.cumsum([counts[w] for w in vocabulary])])
         return cls(**fields, counts=counts, vocabulary=vocabulary, cumulative=cumulative)
-
-    @cached_property
-    def topic_words(self) -> frozenset[str]:
-        """The words a chat bard's topic lines were made of (trainer/bard_topics.py)."""
-        return frozenset(self.words)
 
     def prefix_count(self, prefix: str) -> float:
         """How often the plays' words start with `prefix` (lowercase)."""
@@ -129,13 +116,6 @@ class Lexicon:
         near = [n for w in mine for n in self.neighbours.get(w, ())[:NEIGHBOURS]]
         return list(dict.fromkeys([w for w in mine if self.known(w)] + near))
 
-    def topic(self, message: str, limit: int | None = None) -> list[str]:
-        """The chat bard's topic words for a reply to `message`: the message's rarest words
-        that the plays use, then their neighbours, at most `limit` (default TOPIC_WORDS, the
-        training lines' most)."""
-        limit = TOPIC_WORDS if limit is None else limit
-        return [w for w in self.targets(message) if w in self.topic_words][:limit]
-
 
 @cache
 def shipped_lexicon() -> Lexicon:
@@ -182,10 +162,8 @@ def expected_boost(lexicon: Lexicon, boosts: dict[str, float]) -> Callable[[str]
     return g
 
 
-def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon,
-          target_boost: float | None = None) -> Steering:
-    """The automaton for `targets` (lowercase words; each is steered lower- and capitalised),
-    each made `target_boost` (default BOOST) times more likely.
+def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon) -> Steering:
+    """The automaton for `targets` (lowercase words; each is steered lower- and capitalised).
 
     One copy of the word states per set of target words already used: the empty set, each
     single word, and "all" (CAP reached). In a copy, an unused target gains BOOST and a used
@@ -210,9 +188,7 @@ def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon,
                 children.setdefault(parent, set()).add(variant[k - 1])
     gain = np.ones((len(states), len(chars)))
     nxt = np.zeros((len(states), len(chars)), dtype=np.int64)
-    target_boost = BOOST if target_boost is None else target_boost
-    boost = {used: {w: PENALTY if w in used else target_boost for w in words}
-             for used in used_sets}
+    boost = {used: {w: PENALTY if w in used else BOOST for w in words} for used in used_sets}
     expect = {used: expected_boost(lexicon, boost[used]) for used in used_sets}
     for key, s in states.items():
         used = key[1]
@@ -238,13 +214,11 @@ def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon,
     return Steering(gain, nxt, floor=FLOOR)
 
 
-def opening(message: str, lexicon: Lexicon, rng: np.random.Generator,
-            rate: float | None = None) -> str:
-    """Occasionally (`rate`, default OPENING_RATE) a first line taking up the message's rarest
-    word; else ""."""
+def opening(message: str, lexicon: Lexicon, rng: np.random.Generator) -> str:
+    """Occasionally (OPENING_RATE) a first line taking up the message's rarest word; else ""."""
     draw, pick = rng.random(2)
     words = [w for w in lexicon.content_words(message) if lexicon.known(w)]
-    if draw >= (OPENING_RATE if rate is None else rate) or not words:
+    if draw >= OPENING_RATE or not words:
         return ""
     template = OPENINGS[int(pick * len(OPENINGS))]
     return template.format(W=words[0].capitalize(), w=words[0])

@@ -11,7 +11,7 @@ out), drawn with weights by rarity (IDF over the training speeches), in random o
 `topic_from="previous"` the words come from the speech before instead. `$` is in the bard's
 65 symbols but the plays use it once (a misprint), so the model keeps its shape and learns the
 marker as new. At chat time the message's words, mapped into the plays' vocabulary, go into the
-reply's topic line (models/steer.py `Lexicon.topic`). The held-out text gets topic lines the
+reply's topic line (bench/chat_bard.py `topic`). The held-out text gets topic lines the
 same way, so early stopping watches the task being learned.
 
 Training starts from the weights of an exported bard (`--from models/bard.onnx`: the float16
@@ -31,13 +31,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.models.steer import TOPIC_MARK, Lexicon
+from bardbot.models.steer import Lexicon
 from bardbot.models.text import CharEncoding
 from bardbot.trainer import bard, fit, runs
 from bardbot.trainer.config import BardConfig
 from bardbot.trainer.data import split_heldout
 from bardbot.trainer.runs import UserError
 
+TOPIC_MARK = "$"
 TOPIC_SOURCES = ("own", "previous")
 EXAMPLES = ("windows", "streams")
 _WORD = re.compile(r"[A-Za-z]+")

@@ -46,14 +46,8 @@ def build_model(n_chars: int, window: int = 40, units: int = 128, objective: str
 
 def sequence_model(model):
     """Same weights, any input length, a prediction after every char (for stateful use)."""
-    import keras
-
     lstm, dense = model.get_layer("lstm"), model.get_layer("dense")
-    n_chars = dense.units
-    inputs = keras.Input(shape=(None, n_chars), name="chars")
-    x = keras.layers.LSTM(lstm.units, return_sequences=True, name="lstm")(inputs)
-    outputs = keras.layers.Dense(n_chars, activation="softmax", name="dense")(x)
-    seq = keras.Model(inputs, outputs, name="char_lstm_sequence")
+    seq = build_model(dense.units, units=lstm.units, objective="every")
     seq.get_layer("lstm").set_weights(lstm.get_weights())
     seq.get_layer("dense").set_weights(dense.get_weights())
     return seq

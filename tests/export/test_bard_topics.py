@@ -10,7 +10,9 @@ import re
 import numpy as np
 import pytest
 from bardbot.models import ModelError, ShakespeareGenerator, steer
-from bardbot.trainer.bard_topics import BardTopicsConfig, with_topics
+from bardbot.trainer.bard_topics import TOPIC_MARK, BardTopicsConfig, with_topics
+
+from bench import chat_bard as bench_chat
 
 SCRIPT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
           "ROMEO:\nBut soft, what light through yonder window breaks?\n\n"
@@ -32,7 +34,7 @@ def topic_lines(text: str) -> list[tuple[str, list[str], str]]:
     for block in text.split("\n\n"):
         lines = block.split("\n")
         if len(lines) >= 3 and lines[0].endswith(":"):
-            assert lines[1].startswith(steer.TOPIC_MARK), block
+            assert lines[1].startswith(TOPIC_MARK), block
             out.append((lines[0], lines[1][1:].split(), "\n".join(lines[2:])))
     return out
 
@@ -84,9 +86,10 @@ def test_bad_topic_settings_are_clear_errors():
 
 def test_the_topic_of_a_message_is_in_the_plays_words():
     lexicon = steer.shipped_lexicon()
-    words = lexicon.topic("I burnt the toast again this morning, and the pizza too")
-    assert 1 <= len(words) <= steer.TOPIC_WORDS and set(words) <= lexicon.topic_words
-    assert lexicon.topic("the and of it", limit=3) == []
+    words = bench_chat.topic(lexicon, "I burnt the toast again this morning, and the pizza too")
+    assert 1 <= len(words) <= bench_chat.TOPIC_WORDS
+    assert set(words) <= bench_chat.topic_words(lexicon)
+    assert bench_chat.topic(lexicon, "the and of it", limit=3) == []
 
 
 def test_the_command_line(tmp_path, capsys):
@@ -160,21 +163,21 @@ def test_fine_tuning_starts_from_the_exported_weights(chat_bard):
 def test_the_chat_bard_writes_the_plain_bards_replies(chat_bard):
     plain, chat_path, _ = chat_bard
     bard, chat = ShakespeareGenerator.load(plain), ShakespeareGenerator.load(chat_path)
-    assert chat_path.name == "bard-chat.onnx" and chat.reads_topics and not bard.reads_topics
+    assert chat_path.name == "bard-chat.onnx"
+    assert bench_chat.reads_topics(chat) and not bench_chat.reads_topics(bard)
     assert json.loads(chat_path.with_suffix(".json").read_text())["topics"]["mark"] == "$"
     message = "Hear the plague in the window light"
-    prompt = chat.chat_prompt(message, "ROMEO")
+    prompt = bench_chat.chat_prompt(chat, message, "ROMEO")
     assert prompt.startswith("First Citizen:\nHear the plague") and "\n\nROMEO:\n$" in prompt
-    assert prompt.endswith("\n") and bard.chat_prompt(message, "ROMEO").endswith("ROMEO:\n")
+    assert prompt.endswith("\n")
+    assert bench_chat.chat_prompt(bard, message, "ROMEO").endswith("ROMEO:\n")
     before = bard.answer(message, "ROMEO", seed=3)
-    bard.use_for_chat(chat)
-    after = bard.answer(message, "ROMEO", seed=3)
-    assert after == chat.answer(message, "ROMEO", seed=3) == bard.answer(message, "ROMEO", seed=3)
+    reply = bench_chat.answer(chat, message, "ROMEO", seed=3)
+    assert reply == bench_chat.answer(ShakespeareGenerator.load(chat_path), message, "ROMEO",
+                                     seed=3)
     assert before == ShakespeareGenerator.load(plain).answer(message, "ROMEO", seed=3)
-    assert bard.generate("ROMEO:\n", 40, 0.5, seed=1) == ShakespeareGenerator.load(
-        plain).generate("ROMEO:\n", 40, 0.5, seed=1)  # /shakespeare stays the plain bard's
     with pytest.raises(ModelError, match="not a chat bard"):
-        bard.use_for_chat(ShakespeareGenerator.load(plain))
+        bench_chat.answer(bard, message, "ROMEO", seed=3)
 
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.export import data
-from bardbot.export.evaluate import SNIPPETS, evaluate_classifier
+from bardbot.export.evaluate import MEASURE_BUDGET_S, SNIPPETS, evaluate_classifier
 from bardbot.export.message_graph import (
     MessageWeights,
     message_graph,
@@ -171,6 +171,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     # graph, so the pair is written once, with its metrics.
     runtime = SentimentClassifier(converted, encoding, out_meta["threshold"],
                                   {"name": "message", "variable_length": True})
+    runtime.text_budget_s = MEASURE_BUDGET_S
     snippets = data.find(SNIPPETS, None, cfg.search_data)
     out_meta["metrics"]["export"].update(
         evaluate_classifier(runtime, (texts, labels), snippets, log=log))

@@ -29,6 +29,7 @@ from bardbot.trainer.message_data import (
     Examples,
     batches,
     build_vocabulary,
+    load_valences,
     negation_matrix,
     pad_batch,
     review_examples,
@@ -254,13 +255,14 @@ def run(cfg: MessageConfig) -> dict:
     started = time.perf_counter()
     out = runs.prepare_out_dir(cfg.out)
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
+    valences = load_valences(cfg.features)
     imdb = load_imdb(cfg.imdb, download=cfg.download, url=cfg.url, unsup=True,
                      max_per_split=cfg.max_reviews, seed=cfg.seed)
     print(f"reviews: train {len(imdb.train)}, test {len(imdb.test)}, unsup {len(imdb.unsup)}")
     tokens = tokenize_corpus([r.text for r in imdb.train] + [r.text for r in imdb.unsup],
                              True, cache_dir, desc="tokenise train+unsup",
                              normalization="message")
-    vocab = build_vocabulary(cfg, tokens, len(imdb.train), cache_dir)
+    vocab = build_vocabulary(cfg, tokens, len(imdb.train), cache_dir, valences)
     del tokens
     print(f"vocabulary {len(vocab.words)} words x {vocab.matrix.shape[1]} dims "
           f"({', '.join(cfg.features)})")

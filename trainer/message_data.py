@@ -131,8 +131,14 @@ class Vocabulary:
     info: dict
 
 
+def load_valences(features: Sequence[str]) -> dict[str, dict[str, float]]:
+    """The word valences of each lexicon among `features`, in column order (a missing package
+    is a `UserError`: call this before the long steps)."""
+    return {name: load() for name, (load, _) in VALENCE_SOURCES.items() if name in features}
+
+
 def build_vocabulary(cfg: MessageConfig, tokens: TokenCorpus, n_train: int,
-                     cache_dir: Path) -> Vocabulary:
+                     cache_dir: Path, valences: dict[str, dict[str, float]]) -> Vocabulary:
     """Words ranked by training frequency, then GloVe's own frequency order, then lexicon
     words; one row each: [word2vec | GloVe | one valence column per lexicon], zeros where a
     source lacks the word."""
@@ -156,8 +162,6 @@ def build_vocabulary(cfg: MessageConfig, tokens: TokenCorpus, n_train: int,
         sources["glove"] = glove
         glove_rank = [w for w in glove.index_to_key[: cfg.glove_words] if w.isprintable()]
         info["glove"] = {"dim": glove.vector_size, "words_considered": len(glove_rank)}
-    valences = {name: load() for name, (load, _) in VALENCE_SOURCES.items()
-                if name in cfg.features}
     for name, lexicon in valences.items():
         info[name] = {"source": VALENCE_SOURCES[name][1], "words": len(lexicon)}
 

@@ -134,3 +134,20 @@ def test_a_run_with_lexicon_columns_exports_and_negates_them(tmp_path):
     assert flips.tolist() == valence_columns(vectors) and len(flips) == 3
     scores = SentimentClassifier.load(onnx_path).score_texts(["great 😀", "awful 😡"])
     assert np.isfinite(scores).all()
+
+
+def test_a_missing_lexicon_stops_the_run_before_the_reviews_are_read(imdb_dir, tmp_path,
+                                                                     capsys, monkeypatch):
+    import bardbot.trainer.message_data as message_data
+
+    def missing(package, relative, feature):
+        raise UserError(f"the '{feature}' feature needs the {package} package")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the reviews were read")
+
+    monkeypatch.setattr(message_data, "_package_file", missing)
+    monkeypatch.setattr("bardbot.trainer.message.load_imdb", never)
+    assert main(["message", "--imdb", str(imdb_dir), "--features", "glove,afinn",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "'afinn' feature needs the afinn package" in capsys.readouterr().err

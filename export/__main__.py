@@ -78,7 +78,8 @@ def _add_evaluate(sub) -> None:
                        description="aclImdb test accuracy and calibration, movie snippets "
                        "(binary protocol), and the behavioural suite per capability.")
     e.add_argument("--model", action="append", metavar="NAME|PATH",
-                   help="a shipped name (reference, message) or an .onnx; repeatable "
+                   help="a shipped name (reference, message), an .onnx, or vader (the "
+                        "VADER lexicon, with the train extra); repeatable "
                         "(default: reference and message)")
     add_test_set_arguments(e)
     e.set_defaults(export=_evaluate)

@@ -2,6 +2,7 @@
 
     python -m bardbot.export evaluate                      # reference and message
     python -m bardbot.export evaluate --model runs/x/sentiment-message.onnx --eval-limit 2000
+    python -m bardbot.export evaluate --model message --model vader   # the lexicon beside it
 
 Every set here is for measuring only; nothing in this module feeds training.
 """
@@ -19,6 +20,9 @@ from bardbot.trainer.message import expected_calibration_error
 SNIPPETS = "movie_snippets.tsv"
 # Short texts outside movies (same format and binary protocol), measured by `main` only.
 OTHER_SNIPPETS = {"amazon_snippets": "amazon_snippets.tsv", "nyt_snippets": "nyt_snippets.tsv"}
+# Reading budget of one text while measuring: the bot's (1 s) guards its event loop, and on a
+# busy machine a long review can pass it; a measurement must not stop there.
+MEASURE_BUDGET_S = 60.0
 
 
 def read_snippets(path: Path) -> tuple[list[str], list[int]]:
@@ -69,6 +73,22 @@ def evaluate_classifier(clf, imdb: tuple[list[str], list[int]] | None = None,
     return out
 
 
+class VaderScorer:
+    """VADER (vaderSentiment, the train extra), the lexicon chat bots use, measured like a
+    model: P(positive) = (compound + 1) / 2, so a compound of 0 is not positive."""
+
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.info = {"name": "vader", "architecture": "VADER lexicon and rules (vaderSentiment)"}
+        self.analyzer = SentimentIntensityAnalyzer()
+
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        return np.array([(self.analyzer.polarity_scores(t)["compound"] + 1) / 2 for t in texts])
+
+
 def main(models: list[str], limit: int | None, imdb: str | None) -> dict:
     from bardbot.models import SentimentClassifier
 
@@ -76,7 +96,8 @@ def main(models: list[str], limit: int | None, imdb: str | None) -> dict:
     reviews = data.imdb_test(path, limit) if path is not None else None
     results = {}
     for name in models:
-        clf = SentimentClassifier.load(name)
+        clf = VaderScorer() if name == "vader" else SentimentClassifier.load(name)
+        clf.text_budget_s = MEASURE_BUDGET_S
         print(f"== {name}: {clf.info.get('architecture', '')}")
         results[name] = evaluate_classifier(clf, reviews, data.find(SNIPPETS))
         for key, file_name in OTHER_SNIPPETS.items():

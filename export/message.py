@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.export import data
-from bardbot.export.evaluate import SNIPPETS, evaluate_classifier
+from bardbot.export.evaluate import MEASURE_BUDGET_S, SNIPPETS, evaluate_classifier
 from bardbot.export.message_graph import (
     MessageWeights,
     message_graph,
@@ -36,7 +36,8 @@ from bardbot.models.metadata import MODELS_DIR, SHIPPED
 from bardbot.models.sampling import PROB_FLOOR
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
 from bardbot.models.text import WordEncoding
-from bardbot.trainer.message import calibrate, lexicon_column, masked_max_layer, negation_matrix
+from bardbot.trainer.message import calibrate, negation_matrix, register_layers
+from bardbot.trainer.message_data import valence_columns
 from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
 
 
@@ -114,11 +115,11 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
         encoding = WordEncoding.from_dict(meta["encoding"])
         calibration = {k: float(meta["metrics"]["calibration"].get(k, 0.0))
                        for k in ("scale", "bias", "log_length")}
-        valence = lexicon_column(meta["vectors"])
+        valence = valence_columns(meta["vectors"])
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{run}/meta.json: bad encoding, calibration or vectors ({exc})"
                         ) from exc
-    masked_max_layer()  # registers the custom layer before the model is read
+    register_layers()  # before the model is read
     model = load_keras(run)
     embedding = model.get_layer("embedding").get_weights()[0].astype(np.float32)
     if embedding.shape[0] != encoding.id_count:
@@ -170,6 +171,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     # graph, so the pair is written once, with its metrics.
     runtime = SentimentClassifier(converted, encoding, out_meta["threshold"],
                                   {"name": "message", "variable_length": True})
+    runtime.text_budget_s = MEASURE_BUDGET_S
     snippets = data.find(SNIPPETS, None, cfg.search_data)
     out_meta["metrics"]["export"].update(
         evaluate_classifier(runtime, (texts, labels), snippets, log=log))
@@ -217,7 +219,7 @@ def rebuild_message_file(onnx_path: Path, log=print, command: str | None = None
         raise UserError(f"{onnx_path}: not a message model (fixed-length input)")
     meta = json.loads(json_path.read_text(encoding="utf-8"))
     weights = weights_of_graph(onnx.load(onnx_path), meta["calibration"],
-                               before.encoding.negation, lexicon_column(meta["vectors"]))
+                               before.encoding.negation, valence_columns(meta["vectors"]))
     proto = message_graph(weights)
     data = proto.SerializeToString()
     meta["sha256"] = sha256_hex(data)

@@ -15,6 +15,7 @@ back from an exported graph (tf2onnx's or this one), so an older file can be reb
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,7 @@ class MessageWeights:
     bias: float
     calibration: dict[str, float]  # scale, bias, log_length
     negation: bool  # ids >= V are row id - V, valence negated, a flag column of 1
-    valence_column: int | None  # the column negation flips, if any
+    valence_column: Sequence[int] | int | None  # the column(s) negation flips
 
     @property
     def directions(self) -> int:
@@ -90,7 +91,7 @@ def message_graph(weights: MessageWeights):
     ]
     if weights.negation:
         multiply, add = np.ones((2, inputs), np.float32), np.zeros((2, inputs), np.float32)
-        if weights.valence_column is not None:
+        if weights.valence_column is not None:  # several columns: numpy indexes them all
             multiply[1, weights.valence_column] = -1.0
         add[1, -1] = 1.0
         consts.update(negation_multiply=multiply, negation_add=add)
@@ -138,7 +139,7 @@ def message_graph(weights: MessageWeights):
 
 
 def weights_of_graph(proto, calibration: dict[str, float], negation: bool,
-                     valence_column: int | None) -> MessageWeights:
+                     valence_column: Sequence[int] | int | None) -> MessageWeights:
     """The weights of an exported message graph: this module's, or tf2onnx's (whose Platt
     scaling is in `calibration`, from the model's JSON)."""
     from onnx import numpy_helper

@@ -104,7 +104,9 @@ class LengthsConfig:
         self.corpus.validate()
 
 
-MESSAGE_FEATURES = ("word2vec", "glove", "lexicon")
+MESSAGE_FEATURES = ("word2vec", "glove", "lexicon")  # the default embedding columns
+# Every column a run may ask for: vectors first, then one valence column per lexicon.
+MESSAGE_FEATURE_CHOICES = ("word2vec", "glove", "lexicon", "afinn", "emoji")
 
 
 @dataclass
@@ -120,6 +122,7 @@ class MessageConfig(ImdbConfig):
     spelling: bool = True  # unknown words one typo away from a known word map to it
     w2v_dim: int = 100
     w2v_epochs: int = 5
+    w2v_dropout: float = 0.0  # in training, a token's Word2Vec block is zeroed this often
     min_count: int = 5  # word2vec's min_count, and the least count of a training word kept
     glove_dir: str | None = None
     glove_words: int = 100_000  # most frequent GloVe words that may join the vocabulary
@@ -132,9 +135,12 @@ class MessageConfig(ImdbConfig):
         if self.maxlen <= 0 or self.units <= 0 or self.w2v_dim <= 0:
             raise UserError("--maxlen, --units and --w2v-dim must be positive")
         super().validate()
-        unknown = set(self.features) - set(MESSAGE_FEATURES)
+        unknown = set(self.features) - set(MESSAGE_FEATURE_CHOICES)
         if unknown or not self.features:
-            raise UserError(f"--features takes a comma list of {', '.join(MESSAGE_FEATURES)}")
+            raise UserError("--features takes a comma list of "
+                            f"{', '.join(MESSAGE_FEATURE_CHOICES)}")
+        if not 0.0 <= self.w2v_dropout < 1.0:
+            raise UserError("--w2v-dropout must be in [0, 1)")
         if not (0.0 <= self.dropout < 1.0 and min(self.spans, self.negated_spans) >= 0
                 and self.span_weight > 0):
             raise UserError("--dropout must be in [0, 1), --spans and --negated-spans >= 0, "

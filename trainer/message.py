@@ -6,8 +6,10 @@ What differs from the reference, and why:
 - each text runs only its own steps (masking here, `sequence_lens` in the exported graph),
   and a max-pooling head replaces Flatten, so a 5-word message is not judged by 395 pads;
 - the frozen embedding concatenates in-domain Word2Vec (aclImdb train+unsup), general GloVe
-  (words that never occur in movie reviews) and the VADER lexicon's valence as one extra
-  column (a prior for words the labels never show);
+  (words that never occur in movie reviews) and lexicon valences, one column each (VADER;
+  optionally AFINN and the Emoji Sentiment Ranking): a prior for words the labels never show;
+- optionally (`--w2v-dropout`) a token's Word2Vec block is dropped in training, so the model
+  also learns to read GloVe and the lexicons, which know texts outside movies better;
 - training sees the reviews and short spans cut from them (a sentence, with its review's label).
 """
 
@@ -27,11 +29,12 @@ from bardbot.trainer.message_data import (
     Examples,
     batches,
     build_vocabulary,
-    lexicon_column,
+    load_valences,
     negation_matrix,
     pad_batch,
     review_examples,
     split_examples,
+    valence_columns,
 )
 from bardbot.trainer.vectors import tokenize_corpus
 
@@ -64,16 +67,56 @@ def masked_max_layer():
 PAD_PENALTY = 1e4  # LSTM outputs lie in (-1, 1): a padded step minus this never is the max
 
 
+def block_dropout_layer():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="bardbot")
+    class BlockDropout(keras.layers.Layer):
+        """In training only: each token's first `width` columns (one vector source) are zeroed
+        together with probability `rate`, the kept ones scaled by 1 / (1 - rate)."""
+
+        def __init__(self, width: int, rate: float, seed: int | None = None, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.width, self.rate, self.seed = width, rate, seed
+            self.supports_masking = True
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, x, training=False):
+            if not training or self.rate == 0:
+                return x
+            shape = keras.ops.shape(x)
+            draw = keras.random.uniform((shape[0], shape[1], 1), seed=self.seed_generator)
+            keep = keras.ops.cast(draw >= self.rate, x.dtype) / (1.0 - self.rate)
+            block = keras.ops.cast(keras.ops.arange(shape[2]) < self.width, x.dtype)
+            return x * (1.0 - block + block * keep)
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "width": self.width, "rate": self.rate,
+                    "seed": self.seed}
+
+    return BlockDropout
+
+
+def register_layers() -> None:
+    """Registers the custom layers, so a saved model can be read."""
+    masked_max_layer()
+    block_dropout_layer()
+
+
 def build_model(vocab_size: int, dim: int, embedding: np.ndarray | None = None,
                 units: int = 64, bidirectional: bool = True, dropout: float = 0.3,
-                learning_rate: float = 1e-3):
-    """ids (any length, 0 = pad) -> frozen Embedding (masking) -> [Bi]LSTM (all steps)
-    -> masked max over steps -> Dropout -> Dense(1, sigmoid)."""
+                learning_rate: float = 1e-3, block: int = 0, block_dropout: float = 0.0,
+                seed: int | None = None):
+    """ids (any length, 0 = pad) -> frozen Embedding (masking) -> [block dropout of the
+    first `block` columns] -> [Bi]LSTM (all steps) -> masked max over steps -> Dropout
+    -> Dense(1, sigmoid)."""
     import keras
 
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = keras.layers.Embedding(vocab_size, dim, trainable=False, mask_zero=True,
                                embeddings_initializer="zeros", name="embedding")(inputs)
+    if block and block_dropout:
+        x = block_dropout_layer()(block, block_dropout, seed, name="w2v_dropout")(x)
     x = keras.layers.Dropout(dropout / 2, name="input_dropout")(x)
     lstm = keras.layers.LSTM(units, return_sequences=True, name="lstm")
     if bidirectional:
@@ -212,27 +255,30 @@ def run(cfg: MessageConfig) -> dict:
     started = time.perf_counter()
     out = runs.prepare_out_dir(cfg.out)
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
+    valences = load_valences(cfg.features)
     imdb = load_imdb(cfg.imdb, download=cfg.download, url=cfg.url, unsup=True,
                      max_per_split=cfg.max_reviews, seed=cfg.seed)
     print(f"reviews: train {len(imdb.train)}, test {len(imdb.test)}, unsup {len(imdb.unsup)}")
     tokens = tokenize_corpus([r.text for r in imdb.train] + [r.text for r in imdb.unsup],
                              True, cache_dir, desc="tokenise train+unsup",
                              normalization="message")
-    vocab = build_vocabulary(cfg, tokens, len(imdb.train), cache_dir)
+    vocab = build_vocabulary(cfg, tokens, len(imdb.train), cache_dir, valences)
     del tokens
     print(f"vocabulary {len(vocab.words)} words x {vocab.matrix.shape[1]} dims "
           f"({', '.join(cfg.features)})")
     encoding = WordEncoding(vocab.words, cfg.maxlen, lowercase=True, oov="drop",
                             normalization="message", negation=cfg.negation,
                             spelling=cfg.spelling)
-    matrix = (negation_matrix(vocab.matrix, lexicon_column(vocab.info)) if cfg.negation
+    matrix = (negation_matrix(vocab.matrix, valence_columns(vocab.info)) if cfg.negation
               else vocab.matrix)
 
     train, val, val_spans, n_fit, n_val = split_examples(encoding, imdb.train, cfg)
 
     fit.set_seed(cfg.seed)
+    w2v_width = cfg.w2v_dim if "word2vec" in cfg.features else 0
     model = build_model(encoding.id_count, matrix.shape[1], matrix, cfg.units,
-                        cfg.bidirectional, cfg.dropout, cfg.learning_rate)
+                        cfg.bidirectional, cfg.dropout, cfg.learning_rate,
+                        block=w2v_width, block_dropout=cfg.w2v_dropout, seed=cfg.seed)
     params = param_counts(model)
     print(f"params: trainable {params['trainable']:,}, total {params['total']:,}")
     result = fit_model(model, train, val, cfg)
@@ -277,7 +323,7 @@ def run(cfg: MessageConfig) -> dict:
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "adam",
                      "learning_rate": cfg.learning_rate, "units": cfg.units,
                      "bidirectional": cfg.bidirectional, "dropout": cfg.dropout,
-                     "negation": cfg.negation,
+                     "negation": cfg.negation, "w2v_dropout": cfg.w2v_dropout,
                      "head": "masked max pooling", "maxlen": cfg.maxlen},
     }
     return runs.save_run(out, model, meta, cfg, started, lambda: fit.plot_curves(
@@ -297,10 +343,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-test", action="store_true", help="skip the official test set")
     v = parser.add_argument_group("vocabulary")
     v.add_argument("--features", default=",".join(d.features), metavar="LIST",
-                   help="embedding columns, comma list of word2vec,glove,lexicon "
-                        f"(default: {','.join(d.features)})")
+                   help="embedding columns, comma list of word2vec,glove (vectors), "
+                        "lexicon (VADER), afinn (AFINN-165), emoji (Emoji Sentiment Ranking "
+                        f"on emoji name words) (default: {','.join(d.features)})")
     option(v, "--w2v-dim", d, "word2vec dimensions")
     option(v, "--w2v-epochs", d, "word2vec passes")
+    option(v, "--w2v-dropout", d, "in training, share of tokens whose word2vec block is "
+           "zeroed (the model leans on GloVe and the lexicons)", metavar="P")
     option(v, "--min-count", d, "least count of a training word")
     v.add_argument("--glove-dir", metavar="DIR", help="GloVe folder (default: the package)")
     option(v, "--glove-words", d, "most frequent GloVe words considered")
@@ -326,7 +375,8 @@ def config_from_args(args: argparse.Namespace) -> MessageConfig:
         bidirectional=not args.unidirectional, dropout=args.dropout,
         negation=not args.no_negation, spelling=not args.no_spelling,
         features=tuple(f.strip() for f in args.features.split(",") if f.strip()),
-        w2v_dim=args.w2v_dim, w2v_epochs=args.w2v_epochs, min_count=args.min_count,
+        w2v_dim=args.w2v_dim, w2v_epochs=args.w2v_epochs, w2v_dropout=args.w2v_dropout,
+        min_count=args.min_count,
         glove_dir=args.glove_dir, glove_words=args.glove_words, max_vocab=args.max_vocab,
         spans=args.spans, span_weight=args.span_weight, negated_spans=args.negated_spans,
         workers=args.workers, test=not args.no_test)

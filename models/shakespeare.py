@@ -298,29 +298,18 @@ class ShakespeareGenerator:
                seed: int | None = None) -> str:
         """`speaker`'s speech answering `message` in play form (models/play.py), steered
         towards the message's words and their neighbours (models/steer.py), generated only up
-        to the speech's end and cut to `length` at a word boundary. It is drawn at
-        `temperature` times steer.COOLING, and drawn again (up to steer.REDRAWS times) while it
-        says one content word three times."""
+        to the speech's end and cut to `length` at a word boundary."""
         self._check(message, length, temperature, seed)
         lexicon = steer.shipped_lexicon()
-        steering = steer.build(self.encoding, lexicon.targets(message), lexicon)
-        # Every draw comes from `seed`: each try's opening (two uniforms), then its text's.
         rng = np.random.default_rng(seed)
-        for _ in range(1 + steer.REDRAWS):
-            reply = self._answer_once(message, speaker, length, temperature * steer.COOLING,
-                                      steering, rng)
-            if not steer.repeats(reply, lexicon):
-                break
-        return reply
-
-    def _answer_once(self, message: str, speaker: str, length: int, temperature: float,
-                     steering: Steering, rng: np.random.Generator) -> str:
-        opening = steer.opening(message, steer.shipped_lexicon(), rng)
+        opening = steer.opening(message, lexicon, rng)
+        steering = steer.build(self.encoding, lexicon.targets(message), lexicon)
+        steering = steering.after(self.encoding.encode(opening))
         prompt = play.play_prompt(message, speaker) + opening
+        # The whole draw comes from `seed`: the opening's two uniforms, then the text's.
         more = max(0, play.generated_length(length) - len(opening))
         text = self.generate(prompt, more, temperature, seed=int(rng.integers(2**63)),
-                             steering=steering.after(self.encoding.encode(opening)),
-                             stop_at_blank_line=True)
+                             steering=steering, stop_at_blank_line=True)
         return play.speech(opening + text, length)
 
     def loss(self, text: str, context: str = "") -> float:

@@ -21,8 +21,7 @@ barely favoured for "toast", "toa" much more (no alliteration of first letters).
 A finished target word is PENALTY times less likely afterwards, and after CAP finished words
 every target is (no repetition, few mentions). The same seed gives the same reply.
 Occasionally (OPENING_RATE of the seeds) the reply opens by taking up the message's rarest word
-the plays use ("Bread? ..."), as a person answering would. The reply is drawn cooler than the
-bot's temperature (COOLING), and drawn again when it loops on a word (REDRAWS, `repeats`).
+the plays use ("Bread? ..."), as a person answering would.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -43,20 +41,12 @@ from bardbot.models.text import CharEncoding
 
 LEXICON = MODELS_DIR / "bard-words.json"
 FORMAT = "bardbot.bard-words/1"
-BOOST = float(np.exp(13.0))
+BOOST = float(np.exp(10.0))
 PENALTY = float(np.exp(-4.0))  # a target word already used (or any, once CAP are used)
 FLOOR = 1e-3  # below this probability the model finds a char implausible: no gain
 CAP = 2  # target words steered into one reply
-MESSAGE_WORDS, NEIGHBOURS = 3, 3  # the message's rarest content words, neighbours of each
+MESSAGE_WORDS, NEIGHBOURS = 2, 3  # the message's rarest content words, neighbours of each
 OPENING_RATE = 0.2
-# Chat replies are drawn at the bot's temperature times COOLING. Every steered word costs the
-# bard's fluency; a cooler draw of the words around it pays that back (bench/bench_fluency.py:
-# +0.16 nats/char over the unsteered reply at 1.0, +0.04 at 0.5). The boost acts after the
-# temperature, so a cooler draw needs a larger one to find the words (e^13 rather than e^10).
-COOLING = 0.5
-# A cooler draw falls into the bard's loops ("the state ... the state ... the state"): a reply
-# that says one content word three times is drawn again, at most REDRAWS times.
-REDRAWS = 2
 OPENINGS = ("{W}? ", "{W}, say you? ", "What, {w}? ")
 _WORD = re.compile(r"[A-Za-z]+")
 
@@ -232,11 +222,3 @@ def opening(message: str, lexicon: Lexicon, rng: np.random.Generator) -> str:
         return ""
     template = OPENINGS[int(pick * len(OPENINGS))]
     return template.format(W=words[0].capitalize(), w=words[0])
-
-
-def repeats(text: str, lexicon: Lexicon, times: int = 3) -> bool:
-    """Whether `text` says one content word `times` times or more (a plural "s" folded)."""
-    words = (w.lower() for w in _WORD.findall(text))
-    counts = Counter(w[:-1] if len(w) > 3 and w.endswith("s") else w
-                     for w in words if len(w) > 2 and w not in lexicon.stopwords)
-    return max(counts.values(), default=0) >= times

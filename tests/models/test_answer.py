@@ -110,14 +110,6 @@ def test_an_opening_takes_up_the_message_now_and_then():
     assert steer.opening("the pizza", lx, np.random.default_rng(0)) == ""  # no word it knows
 
 
-def test_a_reply_that_says_a_content_word_three_times_repeats():
-    lx = lexicon()
-    assert steer.repeats("the feast, the feasts and the feast", lx)  # a plural "s" folded
-    assert not steer.repeats("the the the bread and bread", lx)  # stopwords do not count
-    assert not steer.repeats("Bread, feast and bread", lx)
-    assert steer.repeats("Bread, feast and bread", lx, times=2)
-
-
 def test_the_shipped_word_list():
     lx = steer.shipped_lexicon()
     assert len(lx.words) > 3000 and len(lx.english) == 30_000
@@ -224,22 +216,3 @@ def test_the_loss_of_a_reply_after_its_prompt(bard):
     assert 0 < after < 5 and after != alone
     assert bard.loss(prompt + reply) == pytest.approx(
         (bard.loss(prompt) * (len(prompt) - 1) + after * len(reply)) / (len(prompt + reply) - 1))
-
-
-def test_an_answer_is_drawn_cooler_and_again_while_it_repeats(bard, monkeypatch):
-    calls = []
-    generate = bard.generate
-
-    def counted(*args, **kwargs):
-        calls.append(args[2])  # the temperature
-        return generate(*args, **kwargs)
-
-    monkeypatch.setattr(bard, "generate", counted)
-    once = bard.answer("the bread is stale", "ROMEO", 200, 0.8, seed=2)
-    assert calls == [pytest.approx(0.8 * steer.COOLING)]
-    monkeypatch.setattr(steer, "repeats", lambda *_: True)
-    calls.clear()
-    last = bard.answer("the bread is stale", "ROMEO", 200, 0.8, seed=2)
-    assert len(calls) == 1 + steer.REDRAWS and steer.REDRAWS >= 1
-    assert last != once  # each try draws anew from the seed
-    assert last == bard.answer("the bread is stale", "ROMEO", 200, 0.8, seed=2)

@@ -1,11 +1,14 @@
-"""bench/bench_fluency.py's min-p drawer: the step loop's drawer plus a tail cut, nothing else."""
+"""bench/bench_fluency.py: its min-p drawer (the step loop's drawer plus a tail cut) and its
+redrawn answer (the bard's answer, drawn again while a content word comes 3 times)."""
 
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from bardbot.export.generator import random_steering
-from bardbot.models import sampling, shakespeare
+from bardbot.models import ShakespeareGenerator, sampling, shakespeare, steer
+from bardbot.models.metadata import MODELS_DIR
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # scripts import by name
 import bench_fluency
@@ -47,3 +50,24 @@ def test_the_cut_drops_chars_far_below_the_likeliest_after_temperature_and_gains
     for index in chosen:
         expected.append(int(steering.next[expected[-1], index]))
     assert states == expected
+
+
+def test_a_reply_that_says_a_content_word_three_times_repeats():
+    lexicon = steer.Lexicon.with_counts({"feast": 3}, words=("feast",), english={},
+                                        neighbours={}, stopwords=frozenset({"the", "and"}))
+    assert bench_fluency.repeats("the feast, the feasts and the feast", lexicon)  # "s" folded
+    assert not bench_fluency.repeats("the the the bread and bread", lexicon)  # stopwords
+    assert not bench_fluency.repeats("Bread, feast and bread", lexicon)
+    assert bench_fluency.repeats("Bread, feast and bread", lexicon, times=2)
+
+
+@pytest.mark.skipif(not (MODELS_DIR / "bard.onnx").is_file(), reason="bard not exported")
+def test_the_benchs_answer_is_the_bards_and_redraws_while_it_repeats(monkeypatch):
+    bard = ShakespeareGenerator.load("bard")
+    message = "the bread is stale"
+    once = bench_fluency.answer(bard, message, "ROMEO", 0.5, seed=2)
+    assert once == bard.answer(message, "ROMEO", 200, 0.5, seed=2)
+    tries = []
+    monkeypatch.setattr(bench_fluency, "repeats", lambda text, _: tries.append(text) or True)
+    last = bench_fluency.answer(bard, message, "ROMEO", 0.5, seed=2, redraws=2)
+    assert len(tries) == 3 and tries[0] == once and last == tries[-1] != once

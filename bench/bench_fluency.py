@@ -3,7 +3,7 @@
 The steered reply (models/steer.py, `ShakespeareGenerator.answer`) is measured under sampling
 changes that lower the nats of the characters the steering does not choose, each setting over
 three seed offsets (seed = message index + 0, 1000, 2000; mean and min–max, since one seed's
-top-1 moves by ± 0.05). Each row starts from the shipped settings (FIRST_STEP, the issue's
+top-1 moves by ± 0.07). Each row starts from the shipped settings (FIRST_STEP, the issue's
 first step: drawn at the bot's temperature, boost e^10, 2 message words, no redraw) and changes
 them as given. The keys:
 - COOLING k: the reply drawn at the bot's temperature × k;

@@ -1,15 +1,16 @@
-"""Export a `message --core words` run as the fast model: a table lookup, a max, a dot product.
+"""Export a `message --core words` run as the fast model: two table lookups, a max, a mean.
 
-In that model a token's hidden vector, tanh(features(id) @ W + b), depends on its id alone, so
-it is computed here once for every id the encoding makes (plain and negated) and stored as one
-int8 table (a scale per unit, folded into the output weights). A padded step's row is -128,
-below every real row (tanh lies in [-1, 1], stored in -127..127), so the max ignores it:
+In that model everything before the pooling sees one token, so a token's outputs depend on its
+id alone: they are computed here once for every id the encoding makes (plain and negated) and
+stored as tables: the max-pooled units as int8 (a scale per unit, folded into the output
+weights; padding's row is -128, below every real value, so the max ignores it) and the
+mean-pooled score as float16 (padding's is 0):
 
-    ids (n, t) int32 -> Gather(table) int8 -> ReduceMax over t -> Cast -> MatMul(kernel x unit
-    scale x Platt scale); lengths = ReduceSum(Min(ids, 1)) -> Log -> length term; Sum with the
-    offset -> Sigmoid = `prob` (n,)
+    ids (n, t) int32 -> Gather(units table) int8 -> ReduceMax over t -> Cast -> MatMul(kernel
+    x unit scale x Platt scale); Gather(scores) -> Cast -> ReduceSum / length; lengths =
+    ReduceSum(Min(ids, 1)) -> Log -> length term; Sum with the offset -> Sigmoid = `prob` (n,)
 
-Twelve nodes and no recurrence: the session run costs about what a VADER lookup does. The
+Sixteen nodes and no recurrence: the session run costs about what a VADER lookup does. The
 contract (input, output, encoding, calibration) is the message model's, so the runtime loads it
 unchanged. Parity is checked against the Keras model (see `parity`).
 """
@@ -59,26 +60,38 @@ class FastExport:
 
 @dataclass
 class WordsWeights:
-    table: np.ndarray  # int8 (ids, units): each id's hidden vector; row 0 (padding) PAD_LEVEL
+    table: np.ndarray  # int8 (ids, units): each id's max-pooled units; row 0 (padding) PAD_LEVEL
     unit_scale: np.ndarray  # float32 (units,): stored value x unit scale = tanh output
-    kernel: np.ndarray  # float32 (units,): the Dense layer
+    kernel: np.ndarray  # float32 (units,): the Dense layer's weights of the max-pooled units
+    scores: np.ndarray  # float16 (ids,): each id's mean-pooled score, times its Dense weight
+    # and the Platt scale (as stored: the graph adds their mean to the logit); row 0 is 0
     bias: float
     calibration: dict[str, float]  # scale, bias, log_length
 
-    def pooled(self, ids: np.ndarray) -> np.ndarray:
-        """Max over each row's real steps (ids != 0), dequantized: what the graph pools."""
-        stored = np.where((ids != 0)[..., None], self.table[ids], PAD_LEVEL)
-        return stored.max(axis=1).astype(np.float64) * self.unit_scale
-
     def probs(self, ids: np.ndarray) -> np.ndarray:
         """P(positive) of an id matrix as the graph computes it, in numpy."""
-        logits = self.pooled(ids) @ self.kernel.astype(np.float64) + self.bias
-        return calibrate(self.calibration, logits, (ids != 0).sum(axis=1))
+        real = ids != 0
+        stored = np.where(real[..., None], self.table[ids], PAD_LEVEL)
+        pooled = stored.max(axis=1).astype(np.float64) * self.unit_scale
+        lengths = np.maximum(real.sum(axis=1), 1)
+        mean_score = self.scores[ids].astype(np.float64).sum(axis=1) / lengths
+        cal = self.calibration
+        logits = (cal["scale"] * (pooled @ self.kernel.astype(np.float64) + self.bias)
+                  + mean_score + cal["bias"] + cal["log_length"] * np.log(lengths))
+        return 1.0 / (1.0 + np.exp(-logits))
 
 
-def word_table(embedding: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """tanh(row @ W + b) for every embedding row: each id's hidden vector (float32)."""
-    return np.tanh(embedding.astype(np.float64) @ kernel + bias).astype(np.float32)
+def token_outputs(model, embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every embedding row through the words core's per-token layers: (max-pooled units
+    (ids, units), mean-pooled score (ids,)), float64, as Keras computes them for one token."""
+    x = embedding.astype(np.float64)
+    if "token_hidden" in [layer.name for layer in model.layers]:
+        kernel, bias = model.get_layer("token_hidden").get_weights()
+        x = np.maximum(x @ kernel + bias, 0.0)
+    kernel, bias = model.get_layer("token_dense").get_weights()
+    units = np.tanh(x @ kernel + bias)
+    kernel, bias = model.get_layer("token_score").get_weights()
+    return units, (x @ kernel + bias).reshape(-1)
 
 
 def quantize_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,15 +106,17 @@ def quantize_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def keras_words_weights(model, embedding: np.ndarray, calibration: dict[str, float]
-                        ) -> tuple[WordsWeights, np.ndarray]:
-    """The table (quantized) and output weights of a words-core Keras model; with the float
-    table, for the parity checks."""
-    dense_kernel, dense_bias = model.get_layer("token_dense").get_weights()
-    table = word_table(embedding, dense_kernel, dense_bias)
-    q, scale = quantize_table(table)
+                        ) -> tuple[WordsWeights, np.ndarray, np.ndarray]:
+    """The stored tables and output weights of a words-core Keras model; with the float
+    tables (units, scores), for the parity checks."""
+    units, scores = token_outputs(model, embedding)
+    q, scale = quantize_table(units)
     kernel, bias = model.get_layer("dense").get_weights()
-    return WordsWeights(q, scale, kernel.reshape(-1).astype(np.float32), float(bias[0]),
-                        calibration), table
+    kernel = kernel.reshape(-1).astype(np.float64)
+    stored = (calibration["scale"] * kernel[-1] * scores).astype(np.float16)
+    stored[0] = 0.0  # padding adds nothing to the sum
+    return WordsWeights(q, scale, kernel[:-1].astype(np.float32), stored, float(bias[0]),
+                        calibration), units, scores
 
 
 def words_graph(weights: WordsWeights):
@@ -112,6 +127,7 @@ def words_graph(weights: WordsWeights):
     cal = weights.calibration
     consts = {
         "table": weights.table,
+        "scores": weights.scores,
         "one": np.array(1, np.int32),
         "time_axis": np.array([1], np.int64),
         "kernel": (cal["scale"] * weights.unit_scale.astype(np.float64)
@@ -125,14 +141,18 @@ def words_graph(weights: WordsWeights):
         node("Gather", ["table", INPUT], ["steps"]),  # (n, t, units) int8
         node("ReduceMax", ["steps"], ["pooled_q"], axes=[1], keepdims=0),
         node("Cast", ["pooled_q"], ["pooled"], to=TensorProto.FLOAT),
-        node("MatMul", ["pooled", "kernel"], ["logit"]),
+        node("MatMul", ["pooled", "kernel"], ["max_logit"]),
+        node("Gather", ["scores", INPUT], ["step_scores_half"]),  # (n, t) float16
+        node("Cast", ["step_scores_half"], ["step_scores"], to=TensorProto.FLOAT),
+        node("ReduceSum", ["step_scores", "time_axis"], ["score_sum"], keepdims=0),
         node("Min", [INPUT, "one"], ["present"]),
         node("ReduceSum", ["present", "time_axis"], ["lengths"], keepdims=0),
         node("Cast", ["lengths"], ["length"], to=TensorProto.FLOAT),
         node("Max", ["length", "min_length"], ["length_at_least_1"]),
+        node("Div", ["score_sum", "length_at_least_1"], ["mean_score"]),
         node("Log", ["length_at_least_1"], ["log_tokens"]),
         node("Mul", ["log_tokens", "log_length"], ["length_term"]),
-        node("Sum", ["logit", "length_term", "offset"], ["calibrated"]),
+        node("Sum", ["max_logit", "mean_score", "length_term", "offset"], ["calibrated"]),
         node("Sigmoid", ["calibrated"], [OUTPUT]),
     ]
     graph = helper.make_graph(
@@ -146,45 +166,52 @@ def words_graph(weights: WordsWeights):
     return proto
 
 
-def parity(model, weights: WordsWeights, table: np.ndarray, ids: np.ndarray,
-           onnx_p: np.ndarray, log=print) -> dict[str, float]:
+def parity(model, weights: WordsWeights, units: np.ndarray, scores: np.ndarray,
+           ids: np.ndarray, onnx_p: np.ndarray, log=print) -> dict[str, float]:
     """Three checks on `ids` (texts of mixed lengths in one batch):
-    - the float table pooled in numpy against the Keras model's own pooled features (the
-      table is the model: a token's hidden vector depends on its id alone), to PARITY_TOL;
-    - the graph against the stored int8 table read in numpy (the graph computes the table's
+    - the float tables pooled in numpy against the Keras model's own pooled features (the
+      tables are the model: a token's outputs depend on its id alone), to PARITY_TOL;
+    - the graph against the stored tables read in numpy (the graph computes the tables'
       model), to PARITY_TOL;
-    - the graph against the calibrated Keras model: int8 rounding moves each pooled unit by
-      at most half its scale, so P(positive) by at most a quarter of the logit's bound;
-      recorded, and past that bound the export stops."""
+    - the graph against the calibrated Keras model: int8 rounding moves each max-pooled unit
+      by at most half its scale and float16 each score by its rounding, so P(positive) moves
+      by at most a quarter of the logit's bound; recorded, and past it the export stops."""
     import keras
 
-    pooled_keras = np.asarray(keras.Model(model.inputs, model.get_layer("max_pool").output)
+    pooled_keras = np.asarray(keras.Model(model.inputs, model.get_layer("pooled").output)
                               .predict_on_batch(ids), np.float64)
-    real = (ids != 0)[..., None]
-    pooled_table = np.where(real, table[ids], -np.inf).max(axis=1)
-    lengths = (ids != 0).sum(axis=1)
-    keras_p = calibrate(weights.calibration,
-                        pooled_keras @ weights.kernel.astype(np.float64) + weights.bias, lengths)
+    real = ids != 0
+    lengths = real.sum(axis=1)
+    pooled_tables = np.hstack([np.where(real[..., None], units[ids], -np.inf).max(axis=1),
+                               (np.where(real, scores[ids], 0.0).sum(axis=1) / lengths)[:, None]])
+    kernel, bias = (w.astype(np.float64) for w in model.get_layer("dense").get_weights())
+    keras_p = calibrate(weights.calibration, pooled_keras @ kernel.reshape(-1) + bias[0],
+                        lengths)
     check = f"({len(ids)} texts of lengths {int(lengths.min())}-{int(lengths.max())})"
     diffs = check_parity("fast", {
-        f"per-id table vs Keras pooled features {check}": np.abs(pooled_table - pooled_keras).max(),
-        f"ONNX vs the int8 table in numpy {check}": np.abs(onnx_p - weights.probs(ids)).max(),
+        f"per-id tables vs Keras pooled features {check}":
+            np.abs(pooled_tables - pooled_keras).max(),
+        f"ONNX vs the stored tables in numpy {check}": np.abs(onnx_p - weights.probs(ids)).max(),
     }, log)
-    bound = (abs(weights.calibration["scale"]) * np.abs(weights.kernel * weights.unit_scale).sum()
-             / 2 / 4 + PARITY_TOL)
-    quantized = float(np.abs(onnx_p - keras_p).max())
-    log(f"parity ONNX (int8 table) vs Keras {check}: max abs diff {quantized:.2e} "
+    cal_scale = abs(weights.calibration["scale"])
+    half = np.abs(weights.scores.astype(np.float64)
+                  - weights.calibration["scale"] * kernel[-1, 0] * scores).max()
+    bound = (cal_scale * np.abs(weights.kernel * weights.unit_scale).sum() / 2 + half) / 4
+    bound += PARITY_TOL
+    stored = float(np.abs(onnx_p - keras_p).max())
+    log(f"parity ONNX (int8 and float16 tables) vs Keras {check}: max abs diff {stored:.2e} "
         f"(rounding bound {bound:.2e})")
-    if not quantized <= bound:
-        raise UserError(f"fast parity failed: ONNX vs Keras {quantized:.2e} > {bound:.2e}")
-    return {**diffs, "int8 table vs Keras": quantized, "int8 table vs Keras, bound": float(bound)}
+    if not stored <= bound:
+        raise UserError(f"fast parity failed: ONNX vs Keras {stored:.2e} > {bound:.2e}")
+    return {**diffs, "stored tables vs Keras": stored, "stored tables vs Keras, bound": bound}
 
 
-def architecture(encoding: WordEncoding, dim: int, units: int) -> str:
-    return (f"per-id table of tanh(Embedding({encoding.id_count}x{dim}, frozen"
-            f"{', negation-marked ids' if encoding.negation else ''}) @ Dense({units})), "
-            "int8 with a scale per unit -> max over the text's steps -> Dense(1) -> Platt "
-            "scaling -> sigmoid")
+def architecture(encoding: WordEncoding, dim: int, units: int, hidden: int) -> str:
+    per_token = f"Dense({hidden}, relu) -> " if hidden else ""
+    return (f"per-id tables of Embedding({encoding.id_count}x{dim}, frozen"
+            f"{', negation-marked ids' if encoding.negation else ''}) -> {per_token}"
+            f"[Dense({units}, tanh), int8 | Dense(1), float16] -> [max | mean] over the text's "
+            "steps -> Dense(1) -> Platt scaling -> sigmoid")
 
 
 def read_words_run(run_dir: Path) -> tuple[Path, dict, WordEncoding, dict[str, float]]:
@@ -212,7 +239,7 @@ def export_fast(cfg: FastExport, log=print) -> tuple[Path, Path]:
     if embedding.shape[0] != encoding.id_count:
         raise UserError(f"{run}: embedding has {embedding.shape[0]} rows, "
                         f"encoding {encoding.id_count}")
-    weights, table = keras_words_weights(model, embedding, calibration)
+    weights, units, scores = keras_words_weights(model, embedding, calibration)
     proto = words_graph(weights)
 
     imdb_path = data.find(data.IMDB_ARCHIVE, cfg.imdb, cfg.search_data)
@@ -224,9 +251,9 @@ def export_fast(cfg: FastExport, log=print) -> tuple[Path, Path]:
     ids = parity_batch(encoding, sample, cfg.parity_samples)
     converted = session(proto)
     onnx_p = converted.run([OUTPUT], {INPUT: ids})[0]
-    diffs = parity(model, weights, table, ids, onnx_p, log)
+    diffs = parity(model, weights, units, scores, ids, onnx_p, log)
 
-    units = int(weights.table.shape[1])
+    width = int(weights.table.shape[1])
     train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
     out_meta = {
         "name": "fast",
@@ -237,9 +264,10 @@ def export_fast(cfg: FastExport, log=print) -> tuple[Path, Path]:
                         "log_length * log(tokens)), fitted on the validation split"},
         "inputs": {INPUT: {"dtype": "int32", "shape": [None, None]}},
         "outputs": {OUTPUT: {"dtype": "float32", "shape": [None], "meaning": "P(positive)"}},
-        "architecture": architecture(encoding, int(embedding.shape[1]), units),
-        "table": {"dtype": "int8+unit scale", "rows": int(weights.table.shape[0]),
-                  "units": units},
+        "architecture": architecture(encoding, int(embedding.shape[1]), width,
+                                     meta.get("training", {}).get("token_hidden", 0)),
+        "table": {"dtype": "int8+unit scale (max-pooled units), float16 (mean-pooled "
+                  "score)", "rows": int(weights.table.shape[0]), "units": width},
         "graph": {"nodes": len(proto.graph.node)},
         "vectors": meta.get("vectors"),
         "params": meta.get("params"),

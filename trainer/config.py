@@ -118,7 +118,8 @@ class MessageConfig(ImdbConfig):
     batch_size: int = 64
     learning_rate: float = 1e-3
     core: str = "bilstm"  # one of MESSAGE_CORES
-    units: int = 64  # LSTM units per direction, or the words core's per-token width
+    units: int = 64  # LSTM units per direction, or the words core's max-pooled units
+    token_hidden: int = 128  # words core: a ReLU layer per token before its outputs
     bidirectional: bool = True
     dropout: float = 0.3
     features: tuple[str, ...] = MESSAGE_FEATURES  # embedding columns, in this order
@@ -139,6 +140,8 @@ class MessageConfig(ImdbConfig):
         if self.maxlen <= 0 or self.units <= 0 or self.w2v_dim <= 0:
             raise UserError("--maxlen, --units and --w2v-dim must be positive")
         super().validate()
+        if self.token_hidden < 0:
+            raise UserError("--token-hidden must be 0 or more")
         if self.core not in MESSAGE_CORES:
             raise UserError(f"--core takes one of {', '.join(MESSAGE_CORES)}")
         unknown = set(self.features) - set(MESSAGE_FEATURE_CHOICES)

@@ -91,7 +91,10 @@ def token_outputs(model, embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     kernel, bias = model.get_layer("token_dense").get_weights()
     units = np.tanh(x @ kernel + bias)
     kernel, bias = model.get_layer("token_score").get_weights()
-    return units, (x @ kernel + bias).reshape(-1)
+    scores = (x @ kernel + bias).reshape(-1)
+    if "word_score" in [layer.name for layer in model.layers]:
+        scores = scores + model.get_layer("word_score").get_weights()[0].reshape(-1)
+    return units, scores
 
 
 def quantize_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -120,6 +120,7 @@ class MessageConfig(ImdbConfig):
     core: str = "bilstm"  # one of MESSAGE_CORES
     units: int = 64  # LSTM units per direction, or the words core's max-pooled units
     token_hidden: int = 128  # words core: a ReLU layer per token before its outputs
+    word_scores: bool = False  # words core: a trainable score per id beside the computed one
     bidirectional: bool = True
     dropout: float = 0.3
     features: tuple[str, ...] = MESSAGE_FEATURES  # embedding columns, in this order

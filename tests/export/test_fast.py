@@ -25,15 +25,18 @@ def _keras_probs(model, ids: np.ndarray) -> np.ndarray:
     return calibrate(CALIBRATION, np.log(p / (1 - p)), (ids != 0).sum(axis=1))
 
 
-def test_the_table_graph_scores_like_the_masked_keras_model():
+@pytest.mark.parametrize("word_scores", [False, True])
+def test_the_table_graph_scores_like_the_masked_keras_model(word_scores):
     rows, columns = 30, 7
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(rows, columns)).astype(np.float32)
     vectors[:2] = 0.0
     embedding = negation_matrix(vectors, columns - 1)
     model = build_model(2 * rows, columns + 1, embedding, units=5, core="words",
-                        token_hidden=6)
+                        token_hidden=6, word_scores=word_scores)
     assert "token_dense" in [layer.name for layer in model.layers]
+    if word_scores:  # as if trained: each id's own score
+        model.get_layer("word_score").set_weights([rng.normal(size=(2 * rows, 1))])
     weights, _, _ = keras_words_weights(model, embedding, CALIBRATION)
     proto = words_graph(weights)
     ids = np.zeros((4, 9), np.int32)  # mixed lengths, negated ids (>= rows) among them

@@ -73,7 +73,7 @@ SHIPPED: dict[str, dict[str, str]] = {
 }
 DEFAULT_MODEL = {"sentiment": "message", "shakespeare": "bard"}
 # Shipped models whose trainer command is not their name (`rebuild_hint`).
-TRAINED_BY = {"fast": "message --core words --units 14"}
+TRAINED_BY = {"fast": "message --core words --units 12"}
 
 
 def resolve_path(model: str | Path | None, kind: str) -> Path:

@@ -391,7 +391,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--core", choices=MESSAGE_CORES, default=d.core,
                    help="what reads the tokens: bilstm, or words: a per-token Dense(units, "
                         "tanh), max over steps (exported as a per-id table: the fast model; "
-                        f"give it --units 12 or so) (default: {d.core})")
+                        f"the shipped one has --units 12) (default: {d.core})")
     option(m, "--units", d, "LSTM units per direction, or the words core's max-pooled "
            "units (the exported table's width)")
     option(m, "--token-hidden", d, "words core: a ReLU layer of this width before the "

@@ -182,7 +182,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sentiment-model",
         metavar="NAME|PATH",
-        help="reference, message or a sentiment .onnx (default: the shipped default) "
+        help="reference, message, fast or a sentiment .onnx (default: the shipped default) "
         "[BARDBOT_SENTIMENT_MODEL]",
     )
     p.add_argument(

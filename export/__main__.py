@@ -43,6 +43,10 @@ MODELS = {
                 "Token ids of any length in (each text runs only its own steps: sequence_lens), "
                 "P(positive) out; int8 embedding rows. Records aclImdb test, movie-snippet and "
                 "behavioural-suite metrics."),
+    "fast": ("export a `message --core words` run as the fast model",
+             "The words core as one int8 table of each id's hidden vector: token ids of any "
+             "length in, P(positive) out, a 12-node graph (no recurrence). Same encoding and "
+             "calibration as the message model; records the same metrics."),
     "shakespeare": ("export a Shakespeare run (step model)",
                     "A step model: char ids + LSTM state (h, c) in, next-char probabilities + "
                     "new state out, so generation costs O(1) per char."),
@@ -78,7 +82,7 @@ def _add_evaluate(sub) -> None:
                        description="aclImdb test accuracy and calibration, movie snippets "
                        "(binary protocol), and the behavioural suite per capability.")
     e.add_argument("--model", action="append", metavar="NAME|PATH",
-                   help="a shipped name (reference, message), an .onnx, or vader (the "
+                   help="a shipped name (reference, message, fast), an .onnx, or vader (the "
                         "VADER lexicon, with the train extra); repeatable "
                         "(default: reference and message)")
     add_test_set_arguments(e)
@@ -140,6 +144,7 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="kind", required=True, parser_class=Parser)
     _add_model(sub, "sentiment", only)
     _add_model(sub, "message", only)
+    _add_model(sub, "fast", only)
     _add_evaluate(sub)
     _add_model(sub, "shakespeare", only)
     _add_model(sub, "bard", only)

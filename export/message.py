@@ -110,6 +110,9 @@ def parity_with_keras(model, calibration: dict, ids: np.ndarray, onnx_p: np.ndar
 
 def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     run, meta = read_run(cfg.run_dir, "message")
+    if meta.get("training", {}).get("core", "bilstm") != "bilstm":
+        raise UserError(f"{run}: a words-core run; export it with "
+                        "`python -m bardbot.export fast RUN_DIR`")
     prepare_out_dir(cfg.out_dir)
     try:
         encoding = WordEncoding.from_dict(meta["encoding"])

@@ -35,12 +35,13 @@ ORT_TYPES = {"int32": "tensor(int32)", "int64": "tensor(int64)", "float32": "ten
 
 
 def rebuild_hint(kind: str, onnx_path: Path | None = None) -> str:
-    # A shipped model other than the reference has its own trainer/exporter command, its name.
+    # A shipped model other than the reference has its own exporter command, its name, and
+    # the trainer command of that name unless TRAINED_BY says otherwise.
     own = {stem: name for name, stem in SHIPPED[kind].items() if name != "reference"}
     command = own.get(onnx_path.stem, kind) if onnx_path is not None else kind
     return (
         f"rebuild it with `python -m bardbot.export {command} RUN_DIR` "
-        f"(RUN_DIR made by `python -m bardbot.trainer {command}`)"
+        f"(RUN_DIR made by `python -m bardbot.trainer {TRAINED_BY.get(command, command)}`)"
     )
 
 
@@ -66,10 +67,13 @@ def seal_command(json_path: Path) -> str:
 # Shipped models by name, per kind: name -> file stem in MODELS_DIR. DEFAULT_MODEL is what
 # `load()` gives without a name; the reference models stay loadable as "reference".
 SHIPPED: dict[str, dict[str, str]] = {
-    "sentiment": {"reference": "sentiment", "message": "sentiment-message"},
+    "sentiment": {"reference": "sentiment", "message": "sentiment-message",
+                  "fast": "sentiment-fast"},
     "shakespeare": {"reference": "shakespeare", "bard": "bard"},
 }
 DEFAULT_MODEL = {"sentiment": "message", "shakespeare": "bard"}
+# Shipped models whose trainer command is not their name (`rebuild_hint`).
+TRAINED_BY = {"fast": "message --core words --units 12"}
 
 
 def resolve_path(model: str | Path | None, kind: str) -> Path:

@@ -15,6 +15,7 @@ Train the two reference LSTMs of bardbot.
 
   sentiment    IMDB review classifier: frozen word vectors -> LSTM(50) -> Dense(1)
   message      sentiment of chat messages: BiLSTM over each text's own length, max pooling
+               (--core words: per-token layers only, exported as the fast model's tables)
   shakespeare  character model on Gutenberg's caesar + hamlet + macbeth: LSTM(128) -> Dense
   bard         stronger character model on tinyshakespeare (case kept), truncated BPTT
   bard-topics  the chat bard: the bard fine-tuned with a topic line over each speech
@@ -46,7 +47,9 @@ SUBCOMMANDS = {
                 "Reviews plus sentences cut from them; message normalisation; frozen [word2vec "
                 "| GloVe | VADER valence] embedding; BiLSTM(64) over each text's own steps, "
                 "masked max pooling, Dense(1); Adam; best epoch by validation loss; temperature "
-                "fitted on validation."),
+                "fitted on validation. --core words: per-token layers and max/mean pooling "
+                "instead of the BiLSTM (`python -m bardbot.export fast` makes it a table per "
+                "id)."),
     "shakespeare": ("bardbot.trainer.shakespeare", "train the character-level Shakespeare LSTM",
                     "Reference: caesar + hamlet + macbeth lowercased, 40-char windows step 3, "
                     "one-hot, LSTM(128) -> Dense(softmax), RMSprop(0.01), batch 128, 6 epochs. "

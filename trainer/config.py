@@ -107,6 +107,9 @@ class LengthsConfig:
 MESSAGE_FEATURES = ("word2vec", "glove", "lexicon")  # the default embedding columns
 # Every column a run may ask for: vectors first, then one valence column per lexicon.
 MESSAGE_FEATURE_CHOICES = ("word2vec", "glove", "lexicon", "afinn", "emoji")
+# What reads the embedded tokens: the BiLSTM, or a per-token layer (each id's hidden vector
+# depends on that id alone, so the export stores it as a table: the fast model).
+MESSAGE_CORES = ("bilstm", "words")
 
 
 @dataclass
@@ -114,7 +117,10 @@ class MessageConfig(ImdbConfig):
     epochs: int = 6  # the epoch with the best validation loss is kept
     batch_size: int = 64
     learning_rate: float = 1e-3
-    units: int = 64
+    core: str = "bilstm"  # one of MESSAGE_CORES
+    units: int = 64  # LSTM units per direction, or the words core's max-pooled units
+    token_hidden: int = 128  # words core: a ReLU layer per token before its outputs
+    word_scores: bool = False  # words core: a trainable score per id beside the computed one
     bidirectional: bool = True
     dropout: float = 0.3
     features: tuple[str, ...] = MESSAGE_FEATURES  # embedding columns, in this order
@@ -135,6 +141,10 @@ class MessageConfig(ImdbConfig):
         if self.maxlen <= 0 or self.units <= 0 or self.w2v_dim <= 0:
             raise UserError("--maxlen, --units and --w2v-dim must be positive")
         super().validate()
+        if self.token_hidden < 0:
+            raise UserError("--token-hidden must be 0 or more")
+        if self.core not in MESSAGE_CORES:
+            raise UserError(f"--core takes one of {', '.join(MESSAGE_CORES)}")
         unknown = set(self.features) - set(MESSAGE_FEATURE_CHOICES)
         if unknown or not self.features:
             raise UserError("--features takes a comma list of "

@@ -22,7 +22,7 @@ import time
 import numpy as np
 from bardbot.models.text import WordEncoding
 from bardbot.trainer import fit, runs
-from bardbot.trainer.config import MessageConfig
+from bardbot.trainer.config import MESSAGE_CORES, MessageConfig
 from bardbot.trainer.data import load_imdb
 from bardbot.trainer.fit import param_counts
 from bardbot.trainer.message_data import (
@@ -106,10 +106,11 @@ def register_layers() -> None:
 def build_model(vocab_size: int, dim: int, embedding: np.ndarray | None = None,
                 units: int = 64, bidirectional: bool = True, dropout: float = 0.3,
                 learning_rate: float = 1e-3, block: int = 0, block_dropout: float = 0.0,
-                seed: int | None = None):
+                seed: int | None = None, core: str = "bilstm", token_hidden: int = 0,
+                word_scores: bool = False):
     """ids (any length, 0 = pad) -> frozen Embedding (masking) -> [block dropout of the
-    first `block` columns] -> [Bi]LSTM (all steps) -> masked max over steps -> Dropout
-    -> Dense(1, sigmoid)."""
+    first `block` columns] -> [Bi]LSTM over all steps -> masked max over steps -> Dropout ->
+    Dense(1, sigmoid). For `core="words"` see `words_core`."""
     import keras
 
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -118,12 +119,16 @@ def build_model(vocab_size: int, dim: int, embedding: np.ndarray | None = None,
     if block and block_dropout:
         x = block_dropout_layer()(block, block_dropout, seed, name="w2v_dropout")(x)
     x = keras.layers.Dropout(dropout / 2, name="input_dropout")(x)
-    lstm = keras.layers.LSTM(units, return_sequences=True, name="lstm")
-    if bidirectional:
-        lstm = keras.layers.Bidirectional(lstm, name="bilstm")
-    x = lstm(x)
-    x = masked_max_layer()(name="max_pool")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    if core == "words":
+        x = words_core(x, inputs, units, dropout, token_hidden,
+                       vocab_size if word_scores else 0)
+    else:
+        lstm = keras.layers.LSTM(units, return_sequences=True, name="lstm")
+        if bidirectional:
+            lstm = keras.layers.Bidirectional(lstm, name="bilstm")
+        x = lstm(x)
+        x = masked_max_layer()(name="max_pool")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="dense")(x)
     model = keras.Model(inputs, outputs, name="message_sentiment")
     if embedding is not None:
@@ -131,6 +136,29 @@ def build_model(vocab_size: int, dim: int, embedding: np.ndarray | None = None,
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
                   weighted_metrics=["accuracy"])
     return model
+
+
+def words_core(x, ids, units: int, dropout: float, token_hidden: int, word_scores: int = 0):
+    """Per token: [Dense(token_hidden, relu)] -> Dense(units, tanh), max over the steps
+    (SWEM-max, Shen et al. 2018), beside a scalar score averaged over the steps (a learned
+    lexicon; with `word_scores` (the number of ids) plus a trainable score of each id, as a
+    bag-of-words model learns). Everything before the pooling sees one token, so a token's
+    outputs depend on its id alone: the export stores them as a table per id (the fast
+    model)."""
+    import keras
+
+    if token_hidden:
+        x = keras.layers.Dense(token_hidden, activation="relu", name="token_hidden")(x)
+    maxed = keras.layers.Dense(units, activation="tanh", name="token_dense")(x)
+    maxed = masked_max_layer()(name="max_pool")(maxed)
+    maxed = keras.layers.Dropout(dropout, name="dropout")(maxed)
+    score = keras.layers.Dense(1, name="token_score")(x)
+    if word_scores:
+        own = keras.layers.Embedding(word_scores, 1, embeddings_initializer="zeros",
+                                     mask_zero=True, name="word_score")(ids)
+        score = keras.layers.Add(name="token_score_sum")([score, own])
+    score = keras.layers.GlobalAveragePooling1D(name="mean_pool")(score)
+    return keras.layers.Concatenate(name="pooled")([maxed, score])
 
 
 def predict_logits(model, examples: Examples, batch_size: int = 256) -> np.ndarray:
@@ -278,7 +306,9 @@ def run(cfg: MessageConfig) -> dict:
     w2v_width = cfg.w2v_dim if "word2vec" in cfg.features else 0
     model = build_model(encoding.id_count, matrix.shape[1], matrix, cfg.units,
                         cfg.bidirectional, cfg.dropout, cfg.learning_rate,
-                        block=w2v_width, block_dropout=cfg.w2v_dropout, seed=cfg.seed)
+                        block=w2v_width, block_dropout=cfg.w2v_dropout, seed=cfg.seed,
+                        core=cfg.core, token_hidden=cfg.token_hidden,
+                        word_scores=cfg.word_scores)
     params = param_counts(model)
     print(f"params: trainable {params['trainable']:,}, total {params['total']:,}")
     result = fit_model(model, train, val, cfg)
@@ -321,7 +351,8 @@ def run(cfg: MessageConfig) -> dict:
                  "span_weight": cfg.span_weight, "test_reviews": len(imdb.test),
                  "max_reviews": cfg.max_reviews},
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "adam",
-                     "learning_rate": cfg.learning_rate, "units": cfg.units,
+                     "learning_rate": cfg.learning_rate, "core": cfg.core, "units": cfg.units,
+                     "token_hidden": cfg.token_hidden, "word_scores": cfg.word_scores,
                      "bidirectional": cfg.bidirectional, "dropout": cfg.dropout,
                      "negation": cfg.negation, "w2v_dropout": cfg.w2v_dropout,
                      "head": "masked max pooling", "maxlen": cfg.maxlen},
@@ -357,7 +388,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--workers", type=int, default=d.workers, metavar="N",
                    help="word2vec threads")
     m = parser.add_argument_group("model")
-    option(m, "--units", d, "LSTM units per direction")
+    m.add_argument("--core", choices=MESSAGE_CORES, default=d.core,
+                   help="what reads the tokens: bilstm, or words: a per-token Dense(units, "
+                        "tanh), max over steps (exported as a per-id table: the fast model; "
+                        f"the shipped one has --units 12) (default: {d.core})")
+    option(m, "--units", d, "LSTM units per direction, or the words core's max-pooled "
+           "units (the exported table's width)")
+    option(m, "--token-hidden", d, "words core: a ReLU layer of this width before the "
+           "per-token outputs (0: none; costs nothing at run time)")
+    m.add_argument("--word-scores", action="store_true",
+                   help="words core: each id also learns its own score from the labels "
+                        "(added to the mean-pooled one; costs nothing at run time)")
     m.add_argument("--unidirectional", action="store_true", help="one LSTM direction only")
     m.add_argument("--no-negation", action="store_true",
                    help="no negation-scope marking (\"not bad\": bad gets its plain id)")
@@ -371,7 +412,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> MessageConfig:
     return MessageConfig(
         **runs.run_fields(args), **runs.imdb_fields(args), learning_rate=args.learning_rate,
-        maxlen=args.maxlen, val_split=args.val_split, units=args.units,
+        maxlen=args.maxlen, val_split=args.val_split, core=args.core, units=args.units,
+        token_hidden=args.token_hidden, word_scores=args.word_scores,
         bidirectional=not args.unidirectional, dropout=args.dropout,
         negation=not args.no_negation, spelling=not args.no_spelling,
         features=tuple(f.strip() for f in args.features.split(",") if f.strip()),

@@ -136,3 +136,32 @@ def tiny_message_model() -> Path:
     onnx_path, _ = export_message(MessageExport(run, run.parent / "models", search_data=False),
                                   log=lambda *_: None)
     return onnx_path
+
+
+@functools.cache
+def tiny_fast_run() -> Path:
+    """A `message --core words` run trained by the real trainer on the tiny data."""
+    from bardbot.trainer.cli import main as train
+
+    from tests.trainer.conftest import write_glove, write_imdb
+
+    root = Path(tempfile.mkdtemp(prefix="bardbot-tiny-fast-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    imdb = write_imdb(root / "data", n_train=24)
+    run = root / "run"
+    assert train(["message", "--core", "words", "--imdb", str(imdb),
+                  "--glove-dir", str(write_glove(root)), "--out", str(run),
+                  "--cache-dir", str(root / "cache"), "--epochs", "2", "--w2v-dim", "8",
+                  "--min-count", "1", "--units", "6", "--workers", "1", "--quiet"]) == 0
+    return run
+
+
+@functools.cache
+def tiny_fast_model() -> Path:
+    """`tiny_fast_run` exported by `export fast`; returns the .onnx."""
+    from bardbot.export.fast import FastExport, export_fast
+
+    run = tiny_fast_run()
+    onnx_path, _ = export_fast(FastExport(run, run.parent / "models", search_data=False),
+                               log=lambda *_: None)
+    return onnx_path

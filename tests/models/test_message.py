@@ -99,5 +99,6 @@ def test_the_suite_counts_an_invariance_case_only_when_both_labels_agree():
 def test_shipped_names_resolve_to_their_files_and_a_bad_path_is_an_error(tmp_path):
     assert resolve_path("reference", "sentiment").name == "sentiment.onnx"
     assert resolve_path("message", "sentiment").name == "sentiment-message.onnx"
+    assert resolve_path("fast", "sentiment").name == "sentiment-fast.onnx"
     with pytest.raises(ModelError, match=r"sentiment\.v2: not a sentiment model"):
         SentimentClassifier.load(tmp_path / "sentiment.v2")

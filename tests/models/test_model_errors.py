@@ -43,6 +43,10 @@ def test_a_missing_named_file_is_no_such_file_and_a_missing_shipped_one_says_reb
     with pytest.raises(ModelError, match=r"/sentiment\.onnx: model file not found.*"
                                          r"bardbot.export sentiment"):
         SentimentClassifier.load("reference")
+    with pytest.raises(ModelError, match=r"sentiment-fast\.onnx: model file not found.*"
+                                         r"bardbot.export fast RUN_DIR.*"
+                                         r"bardbot.trainer message --core words"):
+        SentimentClassifier.load("fast")
 
 
 def test_missing_json(copy):

@@ -56,3 +56,13 @@ def test_the_reference_answers_exactly_as_before():
     assert not clf.variable_length and clf.info["name"] == "reference"
     scores = clf.score_texts(list(REFERENCE_SCORES))
     assert scores.tolist() == pytest.approx(list(REFERENCE_SCORES.values()), abs=1e-7)
+
+
+def test_the_shipped_fast_model_loads_by_name_and_reads_like_the_message_model():
+    fast, message = SentimentClassifier.load("fast"), SentimentClassifier.load("message")
+    assert fast.info["name"] == "fast" and fast.variable_length
+    assert fast.encoding.to_dict() == message.encoding.to_dict()
+    good, bad, negated = fast.predict(["what a great film, I loved it", "awful, boring, a waste "
+                                       "of time", "not bad at all"])
+    assert (good.label, bad.label, negated.label) == ("positive", "negative", "positive")
+    assert fast.info["metrics"]["export"]["imdb_test"]["accuracy"] > 0.85

@@ -120,6 +120,7 @@ def test_init_from_rejects_a_different_character_set(short_text, tmp_path):
     (["sentiment", "--vectors", "glove", "--glove-dir", "/nonexistent"], "is not a folder"),
     (["sentiment", "--limit", "1000"], "--limit N (N > 0) applies to"),
     (["lengths", "--workers", "0"], "must be positive"),
+    (["message", "--token-hidden", "-1"], "--token-hidden must be 0 or more"),
     # Checked before the reviews are read and tokenised, not after.
     (["sentiment", "--vectors", "word2vec-file", "--vectors-file", "/nonexistent.bin"],
      "--vectors-file /nonexistent.bin does not exist"),

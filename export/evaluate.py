@@ -94,6 +94,12 @@ def main(models: list[str], limit: int | None, imdb: str | None) -> dict:
 
     path = data.find(data.IMDB_ARCHIVE, imdb)
     reviews = data.imdb_test(path, limit) if path is not None else None
+    missing = [name for name in (SNIPPETS, *OTHER_SNIPPETS.values()) if data.find(name) is None]
+    if path is None:
+        missing.insert(0, data.IMDB_ARCHIVE)
+    if missing:  # say so: a number left out must not read as a number measured
+        print(f"not measured, not found (--imdb, $BARDBOT_DATA, ./data, ../shared/data): "
+              f"{', '.join(missing)}")
     results = {}
     for name in models:
         clf = VaderScorer() if name == "vader" else SentimentClassifier.load(name)

@@ -64,6 +64,7 @@ _EMOTICON_NEEDLES = re.compile("|".join(sorted(
     {re.escape(next((c for c in e if not c.isalnum()), e)) for e in EMOTICONS})))
 _SENTENCE_END = re.compile(r"(?<=\w)\.(?=\s|$)")  # "worst. day." -> "worst . day ."
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # 3+ of one letter: "soooo" -> "soo"
+_TRIPLED = re.compile(r"(.)\1\1")  # any character 3 times: 4x cheaper to look for than the above
 _REPEATED_MARK = re.compile(r"([!?])[!?]+")  # "!!!" -> "!", "?!?" -> "?"
 
 
@@ -104,7 +105,8 @@ def normalize_message(text: str, max_chars: int | None = None) -> str:
         text = _EMOTICON.sub(_emoticon_words, text)
     if not text.isascii():  # every emoji is outside ASCII; the lookup costs ~13 µs a text
         text = _emoji_words(text)
-    text = _ELONGATED.sub(r"\1\1", text)
+    if _TRIPLED.search(text):
+        text = _ELONGATED.sub(r"\1\1", text)
     if "!" in text or "?" in text:
         text = _REPEATED_MARK.sub(r"\1", text)
     if "." in text:

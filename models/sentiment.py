@@ -188,9 +188,18 @@ class SentimentClassifier:
         """One result per text, in order. `TextError` when a text takes longer than
         `text_budget_s` to read (run the others without it)."""
         texts = _checked_texts(texts, "predict")
+        if len(texts) == 1 and self.variable_length:  # a chat message: no batch to build
+            return [self._predict_one(texts[0])]
         scores, encoded = self._score(texts)
         return [self._result(float(score), enc.tokens, enc.unknown, enc.truncated)
                 for enc, score in zip(encoded, scores, strict=True)]
+
+    def _predict_one(self, text: str) -> SentimentResult:
+        budget = self.text_budget_s
+        ids, tokens, unknown, truncated = self.encoding.read(
+            text, None if budget is None else time.perf_counter() + budget)
+        score = self._run(np.array([ids], dtype=np.int32), [len(ids)])[0]
+        return self._result(float(score), tokens, unknown, truncated)
 
     def _result(self, score: float, tokens: Sequence[str], unknown: Sequence[str],
                 truncated: bool) -> SentimentResult:

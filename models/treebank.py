@@ -36,8 +36,10 @@ _ENDING_QUOTES = (_compiled(_NLTK.ENDING_QUOTES), frozenset("'\""))
 _CONTRACTIONS = [(re.compile(p.pattern), r" \1 \2 ")
                  for p in (*_NLTK.CONTRACTIONS2, *_NLTK.CONTRACTIONS3)]
 # Every word the contraction patterns split, in one search (case-insensitive, as they are).
-_ANY_CONTRACTION = re.compile(
-    r"(?i)cannot|d'ye|gimme|gonna|gotta|lemme|more'n|wanna|'tis|'twas")
+_CONTRACTED_WORDS = r"cannot|d'ye|gimme|gonna|gotta|lemme|more'n|wanna|'tis|'twas"
+_ANY_CONTRACTION = re.compile("(?i)" + _CONTRACTED_WORDS)
+# For ASCII text, lowercasing is exactly what (?i) matches, and 5x cheaper than (?i).
+_ANY_LOWER_CONTRACTION = re.compile(_CONTRACTED_WORDS)
 
 
 def tokenize(text: str) -> list[str]:
@@ -48,7 +50,8 @@ def tokenize(text: str) -> list[str]:
     for patterns, needles in _STEPS:
         text = _apply(text, patterns, needles, chars)
     text = _apply(" " + text + " ", *_ENDING_QUOTES, chars)
-    if _ANY_CONTRACTION.search(text):
+    if (_ANY_LOWER_CONTRACTION.search(text.lower()) if text.isascii()
+            else _ANY_CONTRACTION.search(text)):
         for pattern, replacement in _CONTRACTIONS:
             text = pattern.sub(replacement, text)
     return text.split()

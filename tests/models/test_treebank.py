@@ -13,7 +13,8 @@ NLTK = TreebankWordTokenizer()
 PIECES = [
     *"\"'`:,.;@#$%&?![](){}<>-_ \n\t",
     "can", "not", "cannot", "d'ye", "gim", "me", "gon", "na", "got", "ta", "lem", "more'n",
-    "wan", "'t", "is", "was", "n't", "'s", "'ll", "'RE", "''", "``", "...", "--", "1,000",
+    "wan", "'t", "is", "was", "CanNot", "GON", "NA", "'TIS", "ı", "ſ",
+    "n't", "'s", "'ll", "'RE", "''", "``", "...", "--", "1,000",
     "a", "B", "é", "٣", "\u2003", "\u2028", "\u00a0", "😀", "x", "Ω",
 ]
 

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bardbot.export import data
-from bardbot.export.evaluate import MEASURE_BUDGET_S, SNIPPETS, evaluate_classifier
-from bardbot.export.message import parity_batch
+from bardbot.export.message import MessageExport, parity_texts, write_export
 from bardbot.export.onnx_io import (
     PARITY_TOL,
     add_out_argument,
@@ -32,12 +30,10 @@ from bardbot.export.onnx_io import (
     add_test_set_arguments,
     check_parity,
     load_keras,
-    provenance,
     session,
-    write_checked,
 )
-from bardbot.models.metadata import MODELS_DIR, SHIPPED
-from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
+from bardbot.models.metadata import SHIPPED
+from bardbot.models.sentiment import INPUT, OUTPUT
 from bardbot.models.text import WordEncoding
 from bardbot.trainer.message import calibrate, register_layers
 from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
@@ -47,15 +43,8 @@ PAD_LEVEL = -128  # the padding row: below every stored tanh value (-127..127)
 
 
 @dataclass
-class FastExport:
-    run_dir: Path
-    out_dir: Path = MODELS_DIR
+class FastExport(MessageExport):
     name: str = SHIPPED["sentiment"]["fast"]  # file stem: sentiment-fast.onnx
-    imdb: str | None = None
-    search_data: bool = True
-    eval_limit: int | None = None  # IMDB test reviews for the recorded metrics; None = all
-    parity_samples: int = 64
-    command: str | None = None
 
 
 @dataclass
@@ -245,53 +234,20 @@ def export_fast(cfg: FastExport, log=print) -> tuple[Path, Path]:
     weights, units, scores = keras_words_weights(model, embedding, calibration)
     proto = words_graph(weights)
 
-    imdb_path = data.find(data.IMDB_ARCHIVE, cfg.imdb, cfg.search_data)
-    texts: list[str] = []
-    labels: list[int] = []
-    if imdb_path is not None:
-        texts, labels = data.imdb_test(imdb_path, cfg.eval_limit)
-    sample = texts or ["a fine film", "dull and far too long", "not bad at all :)"]
-    ids = parity_batch(encoding, sample, cfg.parity_samples)
+    texts, labels, ids = parity_texts(cfg, encoding)
     converted = session(proto)
     onnx_p = converted.run([OUTPUT], {INPUT: ids})[0]
     diffs = parity(model, weights, units, scores, ids, onnx_p, log)
-
     width = int(weights.table.shape[1])
-    train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
-    out_meta = {
-        "name": "fast",
-        "encoding": encoding.to_dict(),
-        "threshold": 0.5,
-        "uncertain_margin": SentimentClassifier.uncertain_margin,
-        "calibration": {**calibration, "meaning": "P = sigmoid(scale * logit + bias + "
-                        "log_length * log(tokens)), fitted on the validation split"},
-        "inputs": {INPUT: {"dtype": "int32", "shape": [None, None]}},
-        "outputs": {OUTPUT: {"dtype": "float32", "shape": [None], "meaning": "P(positive)"}},
+    described = {
         "architecture": architecture(encoding, int(embedding.shape[1]), width,
                                      meta.get("training", {}).get("token_hidden", 0)),
         "table": {"dtype": "int8+unit scale (max-pooled units), float16 (mean-pooled "
                   "score)", "rows": int(weights.table.shape[0]), "units": width},
         "graph": {"nodes": len(proto.graph.node)},
-        "vectors": meta.get("vectors"),
-        "params": meta.get("params"),
-        "data": meta.get("data"),
-        "metrics": {"training": train_metrics,
-                    "export": {"parity_max_abs_diff": diffs, "parity_texts": len(ids)}},
-        **provenance(meta, cfg.command),
     }
-    runtime = SentimentClassifier(converted, encoding, out_meta["threshold"],
-                                  {"name": "fast", "variable_length": True})
-    runtime.text_budget_s = MEASURE_BUDGET_S
-    snippets = data.find(SNIPPETS, None, cfg.search_data)
-    out_meta["metrics"]["export"].update(
-        evaluate_classifier(runtime, (texts, labels), snippets, log=log))
-
-    def check(onnx_path: Path) -> dict:
-        if not np.allclose(SentimentClassifier.load(onnx_path).scores(ids), onnx_p, atol=1e-6):
-            raise UserError(f"{cfg.name}: runtime output differs from the converted graph")
-        return {}
-
-    return write_checked(cfg.out_dir, "sentiment", proto, out_meta, check, name=cfg.name, log=log)
+    return write_export(cfg, "fast", proto, converted, (texts, labels), ids, onnx_p, diffs,
+                        meta, encoding, calibration, described, log)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

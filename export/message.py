@@ -134,13 +134,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     proto = message_graph(keras_weights(model, q, scale, calibration, valence,
                                         encoding.negation))
 
-    imdb_path = data.find(data.IMDB_ARCHIVE, cfg.imdb, cfg.search_data)
-    texts: list[str] = []
-    labels: list[int] = []
-    if imdb_path is not None:
-        texts, labels = data.imdb_test(imdb_path, cfg.eval_limit)
-    sample = texts or ["a fine film", "dull and far too long", "not bad at all :)"]
-    ids = parity_batch(encoding, sample, cfg.parity_samples)
+    texts, labels, ids = parity_texts(cfg, encoding)
     # The masked Keras model with the embedding the file stores (int8 rows times their scale).
     stored = q.astype(np.float32) * scale[:, None]
     if encoding.negation:
@@ -149,10 +143,39 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
     converted = session(proto)
     onnx_p = converted.run([OUTPUT], {INPUT: ids})[0]
     diff = parity_with_keras(model, calibration, ids, onnx_p, log)
+    described = {
+        "architecture": architecture(model, encoding, embedding.shape[1]),
+        "embedding": {"dtype": "int8+row scale", "rows": encoding.vocab_size,
+                      "dim": int(embedding.shape[1])},
+    }
+    return write_export(cfg, "message", proto, converted, (texts, labels), ids, onnx_p, diff,
+                        meta, encoding, calibration, described, log)
 
+
+def parity_texts(cfg: MessageExport, encoding: WordEncoding
+                 ) -> tuple[list[str], list[int], np.ndarray]:
+    """The aclImdb test reviews and labels (none when the archive is not found) and the id
+    batch that parity is checked on, drawn from them."""
+    imdb_path = data.find(data.IMDB_ARCHIVE, cfg.imdb, cfg.search_data)
+    texts: list[str] = []
+    labels: list[int] = []
+    if imdb_path is not None:
+        texts, labels = data.imdb_test(imdb_path, cfg.eval_limit)
+    sample = texts or ["a fine film", "dull and far too long", "not bad at all :)"]
+    return texts, labels, parity_batch(encoding, sample, cfg.parity_samples)
+
+
+def write_export(cfg: MessageExport, name: str, proto, converted, test: tuple[list, list],
+                 ids: np.ndarray, onnx_p: np.ndarray, diff: float, meta: dict,
+                 encoding: WordEncoding, calibration: dict[str, float], described: dict,
+                 log=print) -> tuple[Path, Path]:
+    """Writes NAME.onnx + .json of a message-style model (ids of any length -> P(positive)),
+    with `described` (architecture, weights' layout) and the metrics measured through the
+    runtime's own scoring (empty texts, batching) on the converted graph, so the pair is
+    written once, with its metrics."""
     train_metrics = {k: v for k, v in meta.get("metrics", {}).items() if k != "history"}
     out_meta = {
-        "name": "message",
+        "name": name,
         "encoding": encoding.to_dict(),
         "threshold": 0.5,
         "uncertain_margin": SentimentClassifier.uncertain_margin,
@@ -160,9 +183,7 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
                         "log_length * log(tokens)), fitted on the validation split"},
         "inputs": {INPUT: {"dtype": "int32", "shape": [None, None]}},
         "outputs": {OUTPUT: {"dtype": "float32", "shape": [None], "meaning": "P(positive)"}},
-        "architecture": architecture(model, encoding, embedding.shape[1]),
-        "embedding": {"dtype": "int8+row scale", "rows": encoding.vocab_size,
-                      "dim": int(embedding.shape[1])},
+        **described,
         "vectors": meta.get("vectors"),
         "params": meta.get("params"),
         "data": meta.get("data"),
@@ -170,14 +191,11 @@ def export_message(cfg: MessageExport, log=print) -> tuple[Path, Path]:
                     "export": {"parity_max_abs_diff": diff, "parity_texts": len(ids)}},
         **provenance(meta, cfg.command),
     }
-    # Measured through the runtime's own scoring (empty texts, batching) on the converted
-    # graph, so the pair is written once, with its metrics.
     runtime = SentimentClassifier(converted, encoding, out_meta["threshold"],
-                                  {"name": "message", "variable_length": True})
+                                  {"name": name, "variable_length": True})
     runtime.text_budget_s = MEASURE_BUDGET_S
     snippets = data.find(SNIPPETS, None, cfg.search_data)
-    out_meta["metrics"]["export"].update(
-        evaluate_classifier(runtime, (texts, labels), snippets, log=log))
+    out_meta["metrics"]["export"].update(evaluate_classifier(runtime, test, snippets, log=log))
 
     def check(onnx_path: Path) -> dict:
         if not np.allclose(SentimentClassifier.load(onnx_path).scores(ids), onnx_p, atol=1e-6):

@@ -109,22 +109,28 @@ def tiny_runs() -> TinyRuns:
     return runs
 
 
-@functools.cache
-def tiny_message_run() -> Path:
-    """A message run trained by the real trainer on a tiny aclImdb and GloVe (no real data)."""
+def trained_message_run(core: str, units: int) -> Path:
+    """A message run with this core, trained by the real trainer on a tiny aclImdb and GloVe
+    (no real data)."""
     from bardbot.trainer.cli import main as train
 
     from tests.trainer.conftest import write_glove, write_imdb
 
-    root = Path(tempfile.mkdtemp(prefix="bardbot-tiny-message-"))
+    root = Path(tempfile.mkdtemp(prefix=f"bardbot-tiny-{core}-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     imdb = write_imdb(root / "data", n_train=24)
     run = root / "run"
-    assert train(["message", "--imdb", str(imdb), "--glove-dir", str(write_glove(root)),
-                  "--out", str(run), "--cache-dir", str(root / "cache"), "--epochs", "2",
-                  "--w2v-dim", "8", "--min-count", "1", "--units", "4", "--workers", "1",
-                  "--quiet"]) == 0
+    assert train(["message", "--core", core, "--imdb", str(imdb),
+                  "--glove-dir", str(write_glove(root)), "--out", str(run),
+                  "--cache-dir", str(root / "cache"), "--epochs", "2", "--w2v-dim", "8",
+                  "--min-count", "1", "--units", str(units), "--workers", "1", "--quiet"]) == 0
     return run
+
+
+@functools.cache
+def tiny_message_run() -> Path:
+    """A BiLSTM message run on the tiny data."""
+    return trained_message_run("bilstm", 4)
 
 
 @functools.cache
@@ -140,20 +146,8 @@ def tiny_message_model() -> Path:
 
 @functools.cache
 def tiny_fast_run() -> Path:
-    """A `message --core words` run trained by the real trainer on the tiny data."""
-    from bardbot.trainer.cli import main as train
-
-    from tests.trainer.conftest import write_glove, write_imdb
-
-    root = Path(tempfile.mkdtemp(prefix="bardbot-tiny-fast-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    imdb = write_imdb(root / "data", n_train=24)
-    run = root / "run"
-    assert train(["message", "--core", "words", "--imdb", str(imdb),
-                  "--glove-dir", str(write_glove(root)), "--out", str(run),
-                  "--cache-dir", str(root / "cache"), "--epochs", "2", "--w2v-dim", "8",
-                  "--min-count", "1", "--units", "6", "--workers", "1", "--quiet"]) == 0
-    return run
+    """A `message --core words` run on the tiny data."""
+    return trained_message_run("words", 6)
 
 
 @functools.cache

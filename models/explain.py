@@ -7,11 +7,14 @@ positive). Every variant is an id row scored in the same batched session run as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bardbot.models.text import NEGATION_CUES, NEGATION_END, WordEncoding
 
 
 def occlusion_rows(encoding: WordEncoding, text: str, max_words: int,
-                   deadline: float | None = None) -> tuple[list[str], list[int], list[list[int]]]:
+                   deadline: float | None = None, read_as: Callable[[str], str] = str
+                   ) -> tuple[list[str], list[int], list[list[int]]]:
     """The text's written words, for each the index of its row (-1: leaving it out changes no
     id, so it contributed nothing), and the id rows: the whole text first, then the text
     without each word that changes the ids (of the first `max_words` words that can).
@@ -19,7 +22,8 @@ def occlusion_rows(encoding: WordEncoding, text: str, max_words: int,
     Words are read one by one and joined, so a row is exactly the text's ids with that word's
     tokens taken out (negation scopes recomputed). Only the words up to the model's `maxlen`
     ids (and at most twice as many tokens) are read: the rest of a long text counts 0.0, so
-    explaining costs at most `max_words` rows of that size."""
+    explaining costs at most `max_words` rows of that size. The model reads each word as
+    `read_as(word)` (the text without its ranked emoji: models/emoji_ranking.py)."""
     words = text.split()
     tokens_of: list[list[str]] = []
     tokens: list[str] = []
@@ -28,7 +32,7 @@ def occlusion_rows(encoding: WordEncoding, text: str, max_words: int,
     for word in words:
         if known_count >= encoding.maxlen or len(tokens) >= 2 * encoding.maxlen:
             break
-        word_tokens = encoding.tokenize(word, encoding.max_chars)
+        word_tokens = encoding.tokenize(read_as(word), encoding.max_chars)
         word_known = encoding.known_ids(word_tokens, deadline)
         tokens_of.append(word_tokens)
         tokens += word_tokens

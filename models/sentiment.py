@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bardbot.models.emoji_ranking import EmojiRanking, combine, shipped_ranking
 from bardbot.models.errors import ModelError
 from bardbot.models.explain import occlusion_rows
 from bardbot.models.metadata import (
@@ -59,11 +60,15 @@ class SentimentClassifier:
     run_cost_in_steps = 12
     explained_words = 64  # words of one text that `explain` leaves out in turn (the first ones)
 
-    def __init__(self, session, encoding: WordEncoding, threshold: float, info: dict) -> None:
+    def __init__(self, session, encoding: WordEncoding, threshold: float, info: dict,
+                 emoji_ranking: EmojiRanking | None = None) -> None:
         self._session = session
         self.encoding = encoding
         self.threshold = threshold
         self.info = info
+        # The message models read an emoji as its name; the Emoji Sentiment Ranking reads the
+        # emoji it knows better (models/emoji_ranking.py).
+        self.emoji_ranking = emoji_ranking
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1) -> SentimentClassifier:
@@ -97,7 +102,8 @@ class SentimentClassifier:
         info.update(vocab_size=encoding.vocab_size, maxlen=encoding.maxlen,
                     variable_length=variable_length)
         info["name"] = model_name(model.onnx_path, KIND)
-        return cls(session, encoding, threshold, info)
+        ranking = shipped_ranking() if encoding.normalization == "message" else None
+        return cls(session, encoding, threshold, info, ranking)
 
     @property
     def variable_length(self) -> bool:
@@ -114,10 +120,19 @@ class SentimentClassifier:
                  for i in range(0, len(ids), self.max_batch)]
         return np.concatenate(parts)
 
+    def _split(self, text: str) -> tuple[str, float | None]:
+        """What the model reads of `text`, and its ranked emoji's evidence (None: none)."""
+        return (text, None) if self.emoji_ranking is None else self.emoji_ranking.split(text)
+
     def _score(self, texts: list[str]) -> tuple[np.ndarray, list[EncodedText]]:
-        ids, encoded = self.encoding.encode_batch(texts, pad_to_longest=self.variable_length,
+        read, evidence = zip(*map(self._split, texts), strict=True) if texts else ((), ())
+        ids, encoded = self.encoding.encode_batch(read, pad_to_longest=self.variable_length,
                                                   budget_s=self.text_budget_s)
-        return self._run(ids, [e.length for e in encoded]), encoded
+        scores = self._run(ids, [e.length for e in encoded])
+        for i, text_evidence in enumerate(evidence):
+            if text_evidence is not None:
+                scores[i] = combine(scores[i], text_evidence)
+        return scores, encoded
 
     def _run(self, ids: np.ndarray, lengths: list[int]) -> np.ndarray:
         """P(positive) (float64, clipped) of each row of `ids` holding `lengths` ids."""
@@ -152,14 +167,16 @@ class SentimentClassifier:
 
     def _explained(self, texts: list[str], with_results: bool) -> list:
         plans, rows, first_rows, result_rows, reads = [], [], [], [], []
+        read_as = (lambda word: self._split(word)[0]) if self.emoji_ranking else str
         for text in texts:
             deadline = time.perf_counter() + self.text_budget_s
-            plan = occlusion_rows(self.encoding, text, self.explained_words, deadline)
+            plan = occlusion_rows(self.encoding, text, self.explained_words, deadline, read_as)
             plans.append(plan)
             first_rows.append(len(rows))
             rows += plan[2]
             if with_results:
-                read = self.encoding.read(text, time.perf_counter() + self.text_budget_s)
+                read = self.encoding.read(self._split(text)[0],
+                                          time.perf_counter() + self.text_budget_s)
                 ids = read[0]
                 reads.append(read)
                 # The text read whole has the same ids as its words read one by one, nearly
@@ -175,14 +192,30 @@ class SentimentClassifier:
         scores = self._run(ids, [len(row) for row in rows])
         explained = []
         for (words, row_of, _), first in zip(plans, first_rows, strict=True):
-            whole = scores[first]
-            explained.append([(word, 0.0 if i < 0 else 100.0 * float(whole - scores[first + i]))
-                              for word, i in zip(words, row_of, strict=True)])
+            variants = [None if i < 0 else float(scores[first + i]) for i in row_of]
+            whole, variants = self._with_emoji(words, float(scores[first]), variants)
+            explained.append([(word, 0.0 if v is None else 100.0 * (whole - v))
+                              for word, v in zip(words, variants, strict=True)])
         if not with_results:
             return [(None, pairs) for pairs in explained]
-        return [(self._result(float(scores[row]), tokens, unknown, truncated), pairs)
-                for (_, tokens, unknown, truncated), row, pairs
-                in zip(reads, result_rows, explained, strict=True)]
+        return [(self._result(combine(float(scores[row]), self._split(text)[1]), tokens,
+                              unknown, truncated), pairs)
+                for text, (_, tokens, unknown, truncated), row, pairs
+                in zip(texts, reads, result_rows, explained, strict=True)]
+
+    def _with_emoji(self, words: list[str], whole: float, variants: list[float | None]
+                    ) -> tuple[float, list[float | None]]:
+        """The text's score and each variant's (the text without one word; None: the same
+        ids) with the evidence of the ranked emoji left in them. A word of ranked emoji
+        changes the evidence, not the ids."""
+        evidence = self._split(" ".join(words))[1]
+        if evidence is None:
+            return whole, variants
+        without = self.emoji_ranking.evidence_without_each(words)
+        changed = [v is not None or e != evidence for v, e in zip(variants, without, strict=True)]
+        return combine(whole, evidence), [
+            combine(whole if v is None else v, e) if c else None
+            for v, e, c in zip(variants, without, changed, strict=True)]
 
     def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
         """One result per text, in order. `TextError` when a text takes longer than
@@ -196,10 +229,11 @@ class SentimentClassifier:
 
     def _predict_one(self, text: str) -> SentimentResult:
         budget = self.text_budget_s
+        text, evidence = self._split(text)
         ids, tokens, unknown, truncated = self.encoding.read(
             text, None if budget is None else time.perf_counter() + budget)
         score = self._run(np.array([ids], dtype=np.int32), [len(ids)])[0]
-        return self._result(float(score), tokens, unknown, truncated)
+        return self._result(combine(float(score), evidence), tokens, unknown, truncated)
 
     def _result(self, score: float, tokens: Sequence[str], unknown: Sequence[str],
                 truncated: bool) -> SentimentResult:

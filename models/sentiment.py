@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from bardbot.models.errors import ModelError
@@ -31,8 +31,7 @@ OUTPUT = "prob"
 _OUTPUTS = [OUTPUT]
 
 
-@dataclass(frozen=True)
-class SentimentResult:
+class SentimentResult(NamedTuple):  # not a frozen dataclass: 1.5 µs a result less
     label: str  # "positive" | "negative"
     score: float  # P(positive) in [0, 1]
     confidence: float  # max(score, 1 - score)

@@ -14,7 +14,7 @@ import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from bardbot.models.errors import TextError
@@ -76,9 +76,9 @@ def _normalized(text: str, lowercase: bool, normalization: Normalization,
     return text.lower() if lowercase else text
 
 
-@dataclass(frozen=True)
-class EncodedText:
-    """One text turned into model input, with what the encoder saw on the way."""
+class EncodedText(NamedTuple):
+    """One text turned into model input, with what the encoder saw on the way (a named tuple,
+    not a frozen dataclass: a batch builds one per text)."""
 
     ids: np.ndarray  # int32, shape (maxlen,) or (batch's longest,), PAD_ID after the text
     tokens: list[str]  # every token of the text, known or not

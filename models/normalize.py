@@ -59,7 +59,6 @@ _EMOTICON = re.compile(
     + "|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True))
     + r")(?![\w)(/|\]\[])"
 )
-_NOISE_NEEDLES = re.compile(r"[<@]|http|www\.")
 # One character of every emoticon that has a non-letter (":", "^", "<", ...), or all of it.
 _EMOTICON_NEEDLES = re.compile("|".join(sorted(
     {re.escape(next((c for c in e if not c.isalnum()), e)) for e in EMOTICONS})))
@@ -161,7 +160,7 @@ def normalize_message(text: str, max_chars: int | None = None) -> str:
     # none of them): the same result, a few microseconds a step less.
     if "<" in text:
         text = _CUSTOM_EMOJI.sub(lambda m: _as_words(m.group(1)), text)
-    if _NOISE_NEEDLES.search(text):
+    if "@" in text or "<" in text or "http" in text or "www." in text:  # 4x a regex's speed
         text = _DISCORD_NOISE.sub(" ", text)
     if _EMOTICON_NEEDLES.search(text):
         text = _EMOTICON.sub(_emoticon_words, text)

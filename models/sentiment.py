@@ -52,9 +52,10 @@ class SentimentClassifier:
     # Seconds one text may take to read (the reading is linear, so ordinary text of any length
     # takes milliseconds); past it that text fails with `TextError`, never the worker.
     text_budget_s = 1.0
-    # A session run's fixed cost in token steps of one text (measured: ~40 µs vs ~3 µs a step):
-    # a batch of texts of mixed lengths runs in a few buckets of similar lengths, not padded
-    # to its longest text.
+    # A session run's fixed cost in token steps of one text: a batch of texts of mixed lengths
+    # runs in a few buckets of similar lengths, not padded to its longest text. `load` measures
+    # it (`measured_run_cost`): the message model's ~30 µs a run against ~2.5 µs a step gives
+    # ~12; the fast model's ~13 µs against ~0.02 µs, hundreds (one run for any chat batch).
     run_cost_in_steps = 12
     explained_words = 64  # words of one text that `explain` leaves out in turn (the first ones)
 
@@ -96,7 +97,10 @@ class SentimentClassifier:
         info.update(vocab_size=encoding.vocab_size, maxlen=encoding.maxlen,
                     variable_length=variable_length)
         info["name"] = model_name(model.onnx_path, KIND)
-        return cls(session, encoding, threshold, info)
+        classifier = cls(session, encoding, threshold, info)
+        if variable_length:
+            classifier.run_cost_in_steps = measured_run_cost(session)
+        return classifier
 
     @property
     def variable_length(self) -> bool:
@@ -222,6 +226,24 @@ def _checked_texts(texts: Sequence[str], method: str) -> list[str]:
         if not isinstance(text, str):
             raise TypeError(f"texts must be str, got {type(text).__name__}")
     return texts
+
+
+def measured_run_cost(session, width: int = 16) -> int:
+    """A session run's fixed cost in token steps of one text, on this machine: the time of a
+    run of one id against the time each further id adds in a `width` x `width` run (the best
+    of five runs each after one unmeasured, ~4 ms for the message model)."""
+    def best_time(rows: int, steps: int) -> float:
+        ids = np.full((rows, steps), 2, dtype=np.int32)  # id 2: the vocabulary's first word
+        times = []
+        for _ in range(6):  # a shape's first run allocates
+            start = time.perf_counter()
+            session.run(_OUTPUTS, {INPUT: ids})
+            times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+    fixed = best_time(1, 1)
+    per_step = max(best_time(width, width) - fixed, 1e-9) / (width * width - 1)
+    return max(1, round(fixed / per_step))
 
 
 def length_buckets(lengths: Sequence[int], run_cost_in_steps: int

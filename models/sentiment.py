@@ -126,14 +126,21 @@ class SentimentClassifier:
         """P(positive) (float64, clipped) of each row of `ids` holding `lengths` ids."""
         if not self.variable_length:
             return np.clip(self.scores(ids).astype(np.float64), 0.0, 1.0)
-        if len(lengths) == 1:  # a chat message: one run, none of the bucketing below
-            score = float(self._session.run(_OUTPUTS, {INPUT: ids})[0][0]) if lengths[0] else 0.5
-            return np.array([min(max(score, 0.0), 1.0)])
+        if len(lengths) == 1:  # one text: one run, none of the bucketing below
+            return np.array([self._score_one(ids[0, : lengths[0]])])
         # A text with no known word has nothing to judge: exactly uncertain, no model run.
         scores = np.full(len(lengths), 0.5)
         for rows, width in length_buckets(lengths, self.run_cost_in_steps):
             scores[rows] = self.scores(ids[rows, :width])
         return np.minimum(np.maximum(scores, 0.0, out=scores), 1.0, out=scores)
+
+    def _score_one(self, ids: Sequence[int]) -> float:
+        """P(positive) (clipped) of one text's ids on a variable-length model: a run of just
+        its ids, with no array of scores around it (a chat message)."""
+        if not len(ids):  # a text with no known word has nothing to judge: exactly uncertain
+            return 0.5
+        score = float(self._session.run(_OUTPUTS, {INPUT: np.array([ids], dtype=np.int32)})[0][0])
+        return min(max(score, 0.0), 1.0)
 
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
         """P(positive) per text, as `predict` computes it, without the per-text details."""
@@ -201,8 +208,7 @@ class SentimentClassifier:
         budget = self.text_budget_s
         ids, tokens, unknown, truncated = self.encoding.read(
             text, None if budget is None else time.perf_counter() + budget)
-        score = self._run(np.array([ids], dtype=np.int32), [len(ids)])[0]
-        return self._result(float(score), tokens, unknown, truncated)
+        return self._result(self._score_one(ids), tokens, unknown, truncated)
 
     def _result(self, score: float, tokens: Sequence[str], unknown: Sequence[str],
                 truncated: bool) -> SentimentResult:

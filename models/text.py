@@ -178,45 +178,39 @@ class WordEncoding:
                   ) -> tuple[list[int], list[str]]:
         """Ids of the tokens (negated ones shifted by vocab_size) and the unknown tokens.
 
-        Past `deadline` (a `time.perf_counter()` value) it raises `TextError`. (`known_ids`
-        then `marked_ids`, in the one pass that reading every text takes.)"""
-        index, respell = self._index, self.normalization == "message"
-        shift, unk = self.vocab_size, self.oov == "unk"
-        negated = negation_scope(tokens) if self.negation else itertools.repeat(False)
-        ids: list[int] = []
-        unknown: list[str] = []
-        for count, (token, is_negated) in enumerate(zip(tokens, negated, strict=False)):
-            if deadline is not None and count % 32 == 0 and time.perf_counter() > deadline:
-                raise TextError("the text took too long to read")
-            token_id = index.get(token)
-            if token_id is None and respell:
-                token_id = self._respelled(token)
-            if token_id is None:
-                unknown.append(token)
-                if unk:
-                    ids.append(UNK_ID)
-            else:
-                ids.append(token_id + shift if is_negated else token_id)
-        return ids, unknown
+        Past `deadline` (a `time.perf_counter()` value) it raises `TextError`."""
+        known = self.known_ids(tokens, deadline)
+        if None not in known:
+            return self.marked_ids(tokens, known), []
+        unknown = [token for token, token_id in zip(tokens, known, strict=True)
+                   if token_id is None]
+        return self.marked_ids(tokens, known), unknown
 
     def known_ids(self, tokens: Sequence[str], deadline: float | None = None
                   ) -> list[int | None]:
-        """Each token's word id before negation marking; None for an unknown token."""
-        index, message = self._index, self.normalization == "message"
+        """Each token's word id before negation marking; None for an unknown token. Past
+        `deadline` it raises `TextError` (looked at every 32 tokens and every respelling)."""
+        look_up = self._index.get
         ids: list[int | None] = []
-        for count, token in enumerate(tokens):
-            if deadline is not None and count % 32 == 0 and time.perf_counter() > deadline:
+        for start in range(0, len(tokens), 32):
+            if deadline is not None and time.perf_counter() > deadline:
                 raise TextError("the text took too long to read")
-            token_id = index.get(token)
-            if token_id is None and message:
-                token_id = self._respelled(token)
-            ids.append(token_id)
+            ids += [look_up(token) for token in tokens[start : start + 32]]
+        if self.normalization == "message" and None in ids:
+            for i, token in enumerate(tokens):
+                if ids[i] is None:
+                    if deadline is not None and time.perf_counter() > deadline:
+                        raise TextError("the text took too long to read")
+                    ids[i] = self._respelled(token)
         return ids
 
     def marked_ids(self, tokens: Sequence[str], known: Sequence[int | None]) -> list[int]:
         """The ids the model reads from `known_ids(tokens)`: unknown tokens dropped (or UNK),
         negated ones shifted by vocab_size."""
-        negated = negation_scope(tokens) if self.negation else itertools.repeat(False)
+        negation = self.negation and not NEGATION_CUES.isdisjoint(tokens)
+        if not negation and None not in known:  # most messages: the ids as they are
+            return list(known)  # type: ignore[arg-type]
+        negated = negation_scope(tokens) if negation else itertools.repeat(False)
         shift, unk = self.vocab_size, self.oov == "unk"
         ids: list[int] = []
         for token_id, is_negated in zip(known, negated, strict=False):

@@ -201,8 +201,8 @@ class SentimentClassifier:
         if len(texts) == 1 and self.variable_length:  # a chat message: no batch to build
             return [self._predict_one(texts[0])]
         scores, encoded = self._score(texts)
-        return [self._result(float(score), enc.tokens, enc.unknown, enc.truncated)
-                for enc, score in zip(encoded, scores, strict=True)]
+        return [self._result(score, enc.tokens, enc.unknown, enc.truncated)
+                for enc, score in zip(encoded, scores.tolist(), strict=True)]
 
     def _predict_one(self, text: str) -> SentimentResult:
         budget = self.text_budget_s

@@ -116,8 +116,8 @@ def _character_ranges(characters: list[str]) -> str:
 
 def emoji_words(text: str) -> str:
     """`emoji.replace_emoji(text, replace=<the emoji's name as words>)`, character for
-    character, in a few microseconds instead of ~13: the package's tokenizer builds an object
-    per character; this walks the same search tree from the few places where an emoji can start.
+    character, in ~4 µs a message instead of ~18: the package's tokenizer builds an object per
+    character; this walks the same search tree from the few places where an emoji can start.
     Text with a zero-width joiner goes to the package itself (its rules for joined sequences);
     `clean_text` drops joiners, so a chat message never has one here."""
     if "\u200d" in text:

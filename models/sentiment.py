@@ -31,7 +31,7 @@ OUTPUT = "prob"
 _OUTPUTS = [OUTPUT]
 
 
-class SentimentResult(NamedTuple):  # not a frozen dataclass: 1.5 µs a result less
+class SentimentResult(NamedTuple):  # not a frozen dataclass: ~1 µs a result less
     label: str  # "positive" | "negative"
     score: float  # P(positive) in [0, 1]
     confidence: float  # max(score, 1 - score)
@@ -54,8 +54,8 @@ class SentimentClassifier:
     text_budget_s = 1.0
     # A session run's fixed cost in token steps of one text: a batch of texts of mixed lengths
     # runs in a few buckets of similar lengths, not padded to its longest text. `load` measures
-    # it (`measured_run_cost`): the message model's ~30 µs a run against ~2.5 µs a step gives
-    # ~12; the fast model's ~13 µs against ~0.02 µs, hundreds (one run for any chat batch).
+    # it (`measured_run_cost`): the message model's ~31 µs a run against ~2 µs a step gives
+    # 15-17; the fast model's ~13 µs against ~0.02 µs, hundreds (one run for any chat batch).
     run_cost_in_steps = 12
     explained_words = 64  # words of one text that `explain` leaves out in turn (the first ones)
 

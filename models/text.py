@@ -209,7 +209,7 @@ class WordEncoding:
         negated ones shifted by vocab_size."""
         negation = self.negation and not NEGATION_CUES.isdisjoint(tokens)
         if not negation and None not in known:  # most messages: the ids as they are
-            return list(known)  # type: ignore[arg-type]
+            return list(known)
         negated = negation_scope(tokens) if negation else itertools.repeat(False)
         shift, unk = self.vocab_size, self.oov == "unk"
         ids: list[int] = []

@@ -27,7 +27,7 @@ PIECES = [*CHARACTERS[:: max(1, len(CHARACTERS) // 300)], "\u200d", "\ufe0f", "\
 
 
 @given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 def test_generated_text_gets_the_packages_replacement(text):
     assert emoji_words(text) == package(text)
 

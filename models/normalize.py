@@ -7,6 +7,7 @@ into words the vectors know, so training and serving read them alike (models/tex
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -58,7 +59,6 @@ _EMOTICON = re.compile(
     + "|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True))
     + r")(?![\w)(/|\]\[])"
 )
-_NOISE_NEEDLES = re.compile(r"[<@]|http|www\.")
 # One character of every emoticon that has a non-letter (":", "^", "<", ...), or all of it.
 _EMOTICON_NEEDLES = re.compile("|".join(sorted(
     {re.escape(next((c for c in e if not c.isalnum()), e)) for e in EMOTICONS})))
@@ -81,10 +81,71 @@ def _emoticon_words(match: re.Match) -> str:
     return _as_words(EMOTICONS[emoticon])
 
 
-def _emoji_words(text: str) -> str:
+def _package_emoji_words(text: str) -> str:
     import emoji
 
     return emoji.replace_emoji(text, replace=lambda _, data: _as_words(data["en"].strip(":")))
+
+
+@functools.cache
+def _emoji_tables() -> tuple[dict, dict[str, str], re.Pattern]:
+    """The emoji package's search tree, each emoji's words, and a pattern that finds where the
+    package's tokenizer does anything: a character that starts an emoji, or a variation
+    selector (dropped wherever it is not part of an emoji)."""
+    from emoji import EMOJI_DATA
+    from emoji.tokenizer import get_search_tree
+
+    words = {emoji: _as_words(data["en"].strip(":")) for emoji, data in EMOJI_DATA.items()}
+    tree = get_search_tree()
+    starts = re.compile("[" + _character_ranges([*tree, "\ufe0e", "\ufe0f"]) + "]")
+    return tree, words, starts
+
+
+def _character_ranges(characters: list[str]) -> str:
+    """A character class's body as ranges ("a-cx"): `re` tests a class of characters outside
+    the Basic Multilingual Plane one item at a time, so 150 ranges beat 1,449 characters 10x."""
+    ranges: list[list[int]] = []
+    for code in sorted(map(ord, characters)):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(re.escape(chr(first)) + ("-" + re.escape(chr(last)) if last > first else "")
+                   for first, last in ranges)
+
+
+def emoji_words(text: str) -> str:
+    """`emoji.replace_emoji(text, replace=<the emoji's name as words>)`, character for
+    character, in ~4 µs a message instead of ~18: the package's tokenizer builds an object per
+    character; this walks the same search tree from the few places where an emoji can start.
+    Text with a zero-width joiner goes to the package itself (its rules for joined sequences);
+    `clean_text` drops joiners, so a chat message never has one here."""
+    if "\u200d" in text:
+        return _package_emoji_words(text)
+    tree, words, starts = _emoji_tables()
+    pieces: list[str] = []
+    done, end = 0, len(text)
+    found = starts.search(text)
+    while found is not None:
+        i = found.start()
+        pieces.append(text[done:i])
+        node, j = tree.get(text[i]), i + 1
+        if node is not None:
+            # The package's walk: as far as the tree goes, with no way back; an emoji only if
+            # the walk ends on one.
+            while j < end and text[j] in node:
+                node = node[text[j]]
+                j += 1
+            if "data" in node:
+                pieces.append(words[text[i:j]])
+                done = j
+                found = starts.search(text, j)
+                continue
+            pieces.append(text[i])
+        done = i + 1  # a lone variation selector is dropped
+        found = starts.search(text, done)
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def normalize_message(text: str, max_chars: int | None = None) -> str:
@@ -99,12 +160,12 @@ def normalize_message(text: str, max_chars: int | None = None) -> str:
     # none of them): the same result, a few microseconds a step less.
     if "<" in text:
         text = _CUSTOM_EMOJI.sub(lambda m: _as_words(m.group(1)), text)
-    if _NOISE_NEEDLES.search(text):
+    if "@" in text or "<" in text or "http" in text or "www." in text:  # 4x a regex's speed
         text = _DISCORD_NOISE.sub(" ", text)
     if _EMOTICON_NEEDLES.search(text):
         text = _EMOTICON.sub(_emoticon_words, text)
-    if not text.isascii():  # every emoji is outside ASCII; the lookup costs ~13 µs a text
-        text = _emoji_words(text)
+    if not text.isascii():  # every emoji is outside ASCII (keycaps: "#" + U+FE0F U+20E3)
+        text = emoji_words(text)
     if _TRIPLED.search(text):
         text = _ELONGATED.sub(r"\1\1", text)
     if "!" in text or "?" in text:

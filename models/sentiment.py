@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from bardbot.models.emoji_ranking import EmojiRanking, combine, shipped_ranking
@@ -32,8 +32,7 @@ OUTPUT = "prob"
 _OUTPUTS = [OUTPUT]
 
 
-@dataclass(frozen=True)
-class SentimentResult:
+class SentimentResult(NamedTuple):  # not a frozen dataclass: ~1 µs a result less
     label: str  # "positive" | "negative"
     score: float  # P(positive) in [0, 1]
     confidence: float  # max(score, 1 - score)
@@ -54,9 +53,10 @@ class SentimentClassifier:
     # Seconds one text may take to read (the reading is linear, so ordinary text of any length
     # takes milliseconds); past it that text fails with `TextError`, never the worker.
     text_budget_s = 1.0
-    # A session run's fixed cost in token steps of one text (measured: ~40 µs vs ~3 µs a step):
-    # a batch of texts of mixed lengths runs in a few buckets of similar lengths, not padded
-    # to its longest text.
+    # A session run's fixed cost in token steps of one text: a batch of texts of mixed lengths
+    # runs in a few buckets of similar lengths, not padded to its longest text. `load` measures
+    # it (`measured_run_cost`): the message model's ~31 µs a run against ~2 µs a step gives
+    # 15-17; the fast model's ~13 µs against ~0.02 µs, hundreds (one run for any chat batch).
     run_cost_in_steps = 12
     explained_words = 64  # words of one text that `explain` leaves out in turn (the first ones)
 
@@ -103,7 +103,10 @@ class SentimentClassifier:
                     variable_length=variable_length)
         info["name"] = model_name(model.onnx_path, KIND)
         ranking = shipped_ranking() if encoding.normalization == "message" else None
-        return cls(session, encoding, threshold, info, ranking)
+        classifier = cls(session, encoding, threshold, info, ranking)
+        if variable_length:
+            classifier.run_cost_in_steps = measured_run_cost(session)
+        return classifier
 
     @property
     def variable_length(self) -> bool:
@@ -138,14 +141,21 @@ class SentimentClassifier:
         """P(positive) (float64, clipped) of each row of `ids` holding `lengths` ids."""
         if not self.variable_length:
             return np.clip(self.scores(ids).astype(np.float64), 0.0, 1.0)
-        if len(lengths) == 1:  # a chat message: one run, none of the bucketing below
-            score = float(self._session.run(_OUTPUTS, {INPUT: ids})[0][0]) if lengths[0] else 0.5
-            return np.array([min(max(score, 0.0), 1.0)])
+        if len(lengths) == 1:  # one text: one run, none of the bucketing below
+            return np.array([self._score_one(ids[0, : lengths[0]])])
         # A text with no known word has nothing to judge: exactly uncertain, no model run.
         scores = np.full(len(lengths), 0.5)
         for rows, width in length_buckets(lengths, self.run_cost_in_steps):
             scores[rows] = self.scores(ids[rows, :width])
         return np.minimum(np.maximum(scores, 0.0, out=scores), 1.0, out=scores)
+
+    def _score_one(self, ids: Sequence[int]) -> float:
+        """P(positive) (clipped) of one text's ids on a variable-length model: a run of just
+        its ids, with no array of scores around it (a chat message)."""
+        if not len(ids):  # a text with no known word has nothing to judge: exactly uncertain
+            return 0.5
+        score = float(self._session.run(_OUTPUTS, {INPUT: np.array([ids], dtype=np.int32)})[0][0])
+        return min(max(score, 0.0), 1.0)
 
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
         """P(positive) per text, as `predict` computes it, without the per-text details."""
@@ -224,16 +234,15 @@ class SentimentClassifier:
         if len(texts) == 1 and self.variable_length:  # a chat message: no batch to build
             return [self._predict_one(texts[0])]
         scores, encoded = self._score(texts)
-        return [self._result(float(score), enc.tokens, enc.unknown, enc.truncated)
-                for enc, score in zip(encoded, scores, strict=True)]
+        return [self._result(score, enc.tokens, enc.unknown, enc.truncated)
+                for enc, score in zip(encoded, scores.tolist(), strict=True)]
 
     def _predict_one(self, text: str) -> SentimentResult:
         budget = self.text_budget_s
         text, evidence = self._split(text)
         ids, tokens, unknown, truncated = self.encoding.read(
             text, None if budget is None else time.perf_counter() + budget)
-        score = self._run(np.array([ids], dtype=np.int32), [len(ids)])[0]
-        return self._result(combine(float(score), evidence), tokens, unknown, truncated)
+        return self._result(combine(self._score_one(ids), evidence), tokens, unknown, truncated)
 
     def _result(self, score: float, tokens: Sequence[str], unknown: Sequence[str],
                 truncated: bool) -> SentimentResult:
@@ -257,6 +266,24 @@ def _checked_texts(texts: Sequence[str], method: str) -> list[str]:
         if not isinstance(text, str):
             raise TypeError(f"texts must be str, got {type(text).__name__}")
     return texts
+
+
+def measured_run_cost(session, width: int = 16) -> int:
+    """A session run's fixed cost in token steps of one text, on this machine: the time of a
+    run of one id against the time each further id adds in a `width` x `width` run (the best
+    of five runs each after one unmeasured, ~4 ms for the message model)."""
+    def best_time(rows: int, steps: int) -> float:
+        ids = np.full((rows, steps), 2, dtype=np.int32)  # id 2: the vocabulary's first word
+        times = []
+        for _ in range(6):  # a shape's first run allocates
+            start = time.perf_counter()
+            session.run(_OUTPUTS, {INPUT: ids})
+            times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+    fixed = best_time(1, 1)
+    per_step = max(best_time(width, width) - fixed, 1e-9) / (width * width - 1)
+    return max(1, round(fixed / per_step))
 
 
 def length_buckets(lengths: Sequence[int], run_cost_in_steps: int

@@ -14,7 +14,7 @@ import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from bardbot.models.errors import TextError
@@ -76,9 +76,9 @@ def _normalized(text: str, lowercase: bool, normalization: Normalization,
     return text.lower() if lowercase else text
 
 
-@dataclass(frozen=True)
-class EncodedText:
-    """One text turned into model input, with what the encoder saw on the way."""
+class EncodedText(NamedTuple):
+    """One text turned into model input, with what the encoder saw on the way (a named tuple,
+    not a frozen dataclass: a batch builds one per text)."""
 
     ids: np.ndarray  # int32, shape (maxlen,) or (batch's longest,), PAD_ID after the text
     tokens: list[str]  # every token of the text, known or not
@@ -180,28 +180,37 @@ class WordEncoding:
 
         Past `deadline` (a `time.perf_counter()` value) it raises `TextError`."""
         known = self.known_ids(tokens, deadline)
+        if None not in known:
+            return self.marked_ids(tokens, known), []
         unknown = [token for token, token_id in zip(tokens, known, strict=True)
                    if token_id is None]
         return self.marked_ids(tokens, known), unknown
 
     def known_ids(self, tokens: Sequence[str], deadline: float | None = None
                   ) -> list[int | None]:
-        """Each token's word id before negation marking; None for an unknown token."""
-        index, message = self._index, self.normalization == "message"
+        """Each token's word id before negation marking; None for an unknown token. Past
+        `deadline` it raises `TextError` (looked at every 32 tokens and every respelling)."""
+        look_up = self._index.get
         ids: list[int | None] = []
-        for count, token in enumerate(tokens):
-            if deadline is not None and count % 32 == 0 and time.perf_counter() > deadline:
+        for start in range(0, len(tokens), 32):
+            if deadline is not None and time.perf_counter() > deadline:
                 raise TextError("the text took too long to read")
-            token_id = index.get(token)
-            if token_id is None and message:
-                token_id = self._respelled(token)
-            ids.append(token_id)
+            ids += [look_up(token) for token in tokens[start : start + 32]]
+        if self.normalization == "message" and None in ids:
+            for i, token in enumerate(tokens):
+                if ids[i] is None:
+                    if deadline is not None and time.perf_counter() > deadline:
+                        raise TextError("the text took too long to read")
+                    ids[i] = self._respelled(token)
         return ids
 
     def marked_ids(self, tokens: Sequence[str], known: Sequence[int | None]) -> list[int]:
         """The ids the model reads from `known_ids(tokens)`: unknown tokens dropped (or UNK),
         negated ones shifted by vocab_size."""
-        negated = negation_scope(tokens) if self.negation else itertools.repeat(False)
+        negation = self.negation and not NEGATION_CUES.isdisjoint(tokens)
+        if not negation and None not in known:  # most messages: the ids as they are
+            return list(known)
+        negated = negation_scope(tokens) if negation else itertools.repeat(False)
         shift, unk = self.vocab_size, self.oov == "unk"
         ids: list[int] = []
         for token_id, is_negated in zip(known, negated, strict=False):
@@ -215,11 +224,13 @@ class WordEncoding:
     def read(self, text: str, deadline: float | None
               ) -> tuple[list[int], list[str], list[str], bool]:
         """The ids of `text` (at most maxlen), its tokens, its unknown tokens, truncated."""
-        normalized = _normalized(text, self.lowercase, self.normalization, self.max_chars)
+        max_chars, maxlen = self.max_chars, self.maxlen
+        normalized = _normalized(text, self.lowercase, self.normalization, max_chars)
         tokens = treebank_tokens(normalized)
         ids, unknown = self.token_ids(tokens, deadline)
-        truncated = len(ids) > self.maxlen or len(normalized) == self.max_chars
-        return ids[: self.maxlen], tokens, unknown, truncated
+        if len(ids) > maxlen:
+            return ids[:maxlen], tokens, unknown, True
+        return ids, tokens, unknown, len(normalized) == max_chars
 
     def encode(self, text: str, budget_s: float | None = None) -> EncodedText:
         """`text` as ids; `TextError` when reading it takes more than `budget_s` seconds."""

@@ -42,24 +42,32 @@ _ANY_CONTRACTION = re.compile("(?i)" + _CONTRACTED_WORDS)
 _ANY_LOWER_CONTRACTION = re.compile(_CONTRACTED_WORDS)
 
 
+# Every character some step looks for: a text with none of them (most chat messages, once
+# normalised) goes from one search straight to the contractions and the split.
+_LOOKED_FOR = frozenset().union(*(needles for _, needles in _STEPS), _ENDING_QUOTES[1])
+_ANY_LOOKED_FOR = re.compile("[" + re.escape("".join(sorted(_LOOKED_FOR))) + "]")
+
+
 def tokenize(text: str) -> list[str]:
     """`TreebankWordTokenizer().tokenize(text)`, token for token."""
-    # The text's characters, looked at once: no step adds a character another step looks for
-    # (they add spaces and backquotes), so a step whose characters are not here has nothing to do.
-    chars = set(text)
-    for patterns, needles in _STEPS:
-        text = _apply(text, patterns, needles, chars)
-    text = _apply(" " + text + " ", *_ENDING_QUOTES, chars)
+    # The characters looked for that the text has, found once: no step adds a character another
+    # step looks for (they add spaces and backquotes), so a step whose characters are not here
+    # has nothing to do.
+    present = _LOOKED_FOR.intersection(text) if _ANY_LOOKED_FOR.search(text) else frozenset()
+    if present:
+        for patterns, needles in _STEPS:
+            if not needles.isdisjoint(present):
+                text = _substituted(text, patterns)
+    text = " " + text + " "
+    if not _ENDING_QUOTES[1].isdisjoint(present):
+        text = _substituted(text, _ENDING_QUOTES[0])
     if (_ANY_LOWER_CONTRACTION.search(text.lower()) if text.isascii()
             else _ANY_CONTRACTION.search(text)):
-        for pattern, replacement in _CONTRACTIONS:
-            text = pattern.sub(replacement, text)
+        text = _substituted(text, _CONTRACTIONS)
     return text.split()
 
 
-def _apply(text: str, patterns: list[tuple[re.Pattern, str]], needles: frozenset[str],
-           chars: set[str]) -> str:
-    if not needles.isdisjoint(chars):
-        for pattern, replacement in patterns:
-            text = pattern.sub(replacement, text)
+def _substituted(text: str, patterns: list[tuple[re.Pattern, str]]) -> str:
+    for pattern, replacement in patterns:
+        text = pattern.sub(replacement, text)
     return text

@@ -87,6 +87,22 @@ def test_negation_scope_runs_to_punctuation_or_contrast():
     assert marked == ["bad", "at", "all", "like", "it"]
 
 
+@pytest.mark.parametrize("oov", ["drop", "unk"])
+@pytest.mark.parametrize("negation", [False, True])
+def test_token_ids_in_one_pass_are_known_ids_then_marked_ids(oov, negation):
+    from bardbot.export.suite import build_cases
+
+    words = ("not", "bad", "good", "at", "all", "but", "like", "it", "movie", "love", "hate")
+    enc = WordEncoding(words, 8, lowercase=True, oov=oov, normalization="message",
+                       negation=negation, spelling=True)
+    for text in ["not bad at all, but i do n't like it", "nooo goood", "", *(
+            case.text for case in build_cases())]:
+        tokens = enc.tokenize(text)
+        known = enc.known_ids(tokens)
+        unknown = [token for token, i in zip(tokens, known, strict=True) if i is None]
+        assert enc.token_ids(tokens) == (enc.marked_ids(tokens, known), unknown), text
+
+
 def test_reference_encoding_is_unchanged_by_the_message_options():
     enc = WordEncoding(("GOOD", "film"), 4)
     assert enc.to_dict()["version"] == 1 and "negation" not in enc.to_dict()

@@ -84,6 +84,10 @@ class EmojiRanking:
             return text, None
         return text.translate(self._to_space), self._evidence(seen)
 
+    def ranked_in(self, text: str) -> tuple[str, ...]:
+        """The ranked emoji of `text`, each time it occurs, in order."""
+        return () if text.isascii() else tuple(ch for ch in text if ch in self.shares)
+
     def evidence_without_each(self, words: list[str]) -> list[float | None]:
         """For each word, the evidence of the ranked emoji in all the other words."""
         counts = Counter(ch for word in words for ch in set(word) if ch in self.shares)

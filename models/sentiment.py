@@ -37,7 +37,7 @@ class SentimentResult(NamedTuple):  # not a frozen dataclass: ~1 µs a result le
     score: float  # P(positive) in [0, 1]
     confidence: float  # max(score, 1 - score)
     uncertain: bool  # score within the classifier's uncertain_margin of 0.5
-    tokens: tuple[str, ...]  # every token of the text
+    tokens: tuple[str, ...]  # every token of the text (ranked emoji last: models/emoji_ranking)
     unknown: tuple[str, ...]  # tokens not in the vocabulary
     unknown_ratio: float  # len(unknown) / len(tokens), 0.0 for an empty text
     truncated: bool  # known tokens beyond maxlen were cut
@@ -127,6 +127,11 @@ class SentimentClassifier:
         """What the model reads of `text`, and its ranked emoji's evidence (None: none)."""
         return (text, None) if self.emoji_ranking is None else self.emoji_ranking.split(text)
 
+    def _tokens(self, text: str, tokens: Sequence[str]) -> Sequence[str]:
+        """A result's tokens: those the model read, then the ranked emoji (in text order)."""
+        found = self.emoji_ranking.ranked_in(text) if self.emoji_ranking is not None else ()
+        return (*tokens, *found) if found else tokens
+
     def _score(self, texts: list[str]) -> tuple[np.ndarray, list[EncodedText]]:
         read, evidence = zip(*map(self._split, texts), strict=True) if texts else ((), ())
         ids, encoded = self.encoding.encode_batch(read, pad_to_longest=self.variable_length,
@@ -208,8 +213,8 @@ class SentimentClassifier:
                               for word, v in zip(words, variants, strict=True)])
         if not with_results:
             return [(None, pairs) for pairs in explained]
-        return [(self._result(combine(float(scores[row]), self._split(text)[1]), tokens,
-                              unknown, truncated), pairs)
+        return [(self._result(combine(float(scores[row]), self._split(text)[1]),
+                              self._tokens(text, tokens), unknown, truncated), pairs)
                 for text, (_, tokens, unknown, truncated), row, pairs
                 in zip(texts, reads, result_rows, explained, strict=True)]
 
@@ -234,15 +239,16 @@ class SentimentClassifier:
         if len(texts) == 1 and self.variable_length:  # a chat message: no batch to build
             return [self._predict_one(texts[0])]
         scores, encoded = self._score(texts)
-        return [self._result(score, enc.tokens, enc.unknown, enc.truncated)
-                for enc, score in zip(encoded, scores.tolist(), strict=True)]
+        return [self._result(score, self._tokens(text, enc.tokens), enc.unknown, enc.truncated)
+                for text, enc, score in zip(texts, encoded, scores.tolist(), strict=True)]
 
     def _predict_one(self, text: str) -> SentimentResult:
         budget = self.text_budget_s
-        text, evidence = self._split(text)
+        read, evidence = self._split(text)
         ids, tokens, unknown, truncated = self.encoding.read(
-            text, None if budget is None else time.perf_counter() + budget)
-        return self._result(combine(self._score_one(ids), evidence), tokens, unknown, truncated)
+            read, None if budget is None else time.perf_counter() + budget)
+        return self._result(combine(self._score_one(ids), evidence), self._tokens(text, tokens),
+                            unknown, truncated)
 
     def _result(self, score: float, tokens: Sequence[str], unknown: Sequence[str],
                 truncated: bool) -> SentimentResult:

@@ -149,3 +149,12 @@ def test_an_emoji_contributes_what_the_score_loses_without_it(shipped):
 def test_only_models_that_read_emoji_as_words_use_the_ranking():
     assert SentimentClassifier.load("reference").emoji_ranking is None
     assert SentimentClassifier.load(tiny_message_model()).emoji_ranking is shipped_ranking()
+
+
+def test_ranked_emoji_are_tokens_of_the_result_the_commands_show(shipped):
+    texts = ["🎉🎉", "got the job 🎉!", "a fine day"]
+    for results in (shipped.predict(texts), [shipped.predict([t])[0] for t in texts],
+                    [r for r, _ in shipped.predict_explained(texts)]):
+        assert results[0].tokens == ("🎉", "🎉") and results[0].unknown_ratio == 0.0
+        assert results[1].tokens == ("got", "the", "job", "!", "🎉")
+        assert results[2].tokens == ("a", "fine", "day")

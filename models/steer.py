@@ -186,31 +186,40 @@ def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon) -> Steer
                 states.setdefault(("prefix", used, variant[:k]), len(states))
                 parent = ("prefix", used, variant[: k - 1]) if k > 1 else ("boundary", used)
                 children.setdefault(parent, set()).add(variant[k - 1])
-    gain = np.ones((len(states), len(chars)))
-    nxt = np.zeros((len(states), len(chars)), dtype=np.int64)
     boost = {used: {w: PENALTY if w in used else BOOST for w in words} for used in used_sets}
     expect = {used: expected_boost(lexicon, boost[used]) for used in used_sets}
-    for key, s in states.items():
-        used = key[1]
-        nxt[s] = np.where(letters, states[("inword", used)], states[("boundary", used)])
-        if key[0] == "inword":
-            continue
-        g = expect[used]
+    # Every state first leaves the target words (letters: inside an unrelated word, others: at
+    # a boundary) and gives the expected boost back; then each prefix's own chars.
+    inword = np.array([states[("inword", key[1])] for key in states])
+    boundary = np.array([states[("boundary", key[1])] for key in states])
+    nxt = np.where(letters, inword[:, None], boundary[:, None])
+    here = np.array([expect[key[1]](key[2].lower()) if key[0] == "prefix" else 1.0
+                     for key in states])
+    gain = np.repeat((1.0 / here)[:, None], len(chars), axis=1)
+    gain[[s for key, s in states.items() if key[0] == "inword"]] = 1.0
+    rows, cols, to, gains = [], [], [], []  # the chars that stay on a target word
+    for key, kids in children.items():
+        s, used = states[key], key[1]
         prefix = key[2] if key[0] == "prefix" else ""
-        here = g(prefix.lower()) if prefix else 1.0
-        gain[s] = 1.0 / here  # leaving the target words: the expected boost is given back
-        for ch in children.get(key, ()):
-            nxt[s, index[ch]] = states[("prefix", used, prefix + ch)]
-            gain[s, index[ch]] = g((prefix + ch).lower()) / here
-        word = prefix.lower()
+        for ch in kids:
+            rows.append(s)
+            cols.append(index[ch])
+            to.append(states[("prefix", used, prefix + ch)])
+            gains.append(expect[used]((prefix + ch).lower()) / here[s])
+    nxt[rows, cols] = to
+    gain[rows, cols] = gains
+    for key, s in states.items():
+        if key[0] != "prefix":
+            continue
+        used, word = key[1], key[2].lower()
         if word in boost[used]:  # a whole target word: ending it counts
             now = used | {word}
             now = now if len(now) < CAP and now in expect else every
             nxt[s, ~letters] = states[("boundary", now)]
-            gain[s, ~letters] = boost[used][word] / here
+            gain[s, ~letters] = boost[used][word] / here[s]
             if boost[used][word] < 1:  # a longer form of a penalised word keeps the penalty
-                off_path = letters & (nxt[s] == states[("inword", used)])
-                gain[s, off_path] = boost[used][word] / here
+                off_path = letters & (nxt[s] == inword[s])
+                gain[s, off_path] = boost[used][word] / here[s]
     return Steering(gain, nxt, floor=FLOOR)
 
 

@@ -216,3 +216,13 @@ def test_the_loss_of_a_reply_after_its_prompt(bard):
     assert 0 < after < 5 and after != alone
     assert bard.loss(prompt + reply) == pytest.approx(
         (bard.loss(prompt) * (len(prompt) - 1) + after * len(reply)) / (len(prompt + reply) - 1))
+
+
+def test_the_bards_answers_do_not_change(bard):
+    """Pinned when `steer.build` was vectorised (its tables equal the loop's on 243 messages)."""
+    assert bard.answer("I just burned my toast again, third time this week", "ROMEO",
+                       seed=3) == ("Third? stir him, sir, buried to the king and men\n"
+                                   "But not the entrance of the prince yourself.")
+    assert bard.answer("what should I cook for dinner tonight?", "ROMEO", seed=5) == (
+        "What night is not to the cook, if you she did,\n"
+        "She is a bandred complotion for the morning.")

@@ -65,7 +65,43 @@ FRONTIER = [
     {"COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3, "REDRAWS": 2},
     {"COOLING": 0.5, "BOOST": 14, "MESSAGE_WORDS": 3, "REDRAWS": 2},
     {"COOLING": 0.5, "BOOST": 13, "MESSAGE_WORDS": 3, "REDRAWS": 2},  # chosen on dev
+    # The fourth step: the automaton's tables (plausibility floor, quiet words, first char).
+    {"QUIET": 1},
+    {"QUIET": 2},
+    {"REST": 1},
+    {"REST": 2},
+    {"QUIET": 1, "REST": 1},
+    {"FIRST_GAIN": 2},
+    {"FIRST_GAIN": 4},
+    {"FLOOR": 0.01},
+    {"FLOOR": 0.03},
+    {"FLOOR": 0.1, "BOOST": 12},
+    {"QUIET": 3},
+    {"QUIET": 4},
+    {"HOLD": -1},
+    {"HOLD": -2},
+    {"HOLD": -2, "QUIET": 2},
+    {"HOLD": -4, "QUIET": 2},
+    {"COMMON": 10},
+    {"COMMON": 30},
+    {"QUIET": 3, "COMMON": 10},
+    {"QUIET": 3, "REST": 1},
+    {"QUIET": 3, "OPENING_RATE": 0.0},
+    {"QUIET": 3, "BOOST": 9},
+    {"QUIET": 3, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "BOOST": 11},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.8, "BOOST": 12, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.6, "BOOST": 14, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3,
+     "REST": 1},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3,
+     "HOLD": -1},
 ]
+_EXPONENTS = ("BOOST", "PENALTY", "FIRST_GAIN", "HOLD")  # given as exponents: 13 is e^13
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -107,7 +143,7 @@ def replies(bard: ShakespeareGenerator, stepped: ShakespeareGenerator, messages:
         return [play.speech(bard.generate(play.play_prompt(m, who(i)), br.LENGTH + 1,
                                           temperature, seed=seed(i)), br.LENGTH)
                 for i, m in enumerate(messages)]
-    steer_settings = {key: math.exp(v) if key in ("BOOST", "PENALTY") else v
+    steer_settings = {key: math.exp(v) if key in _EXPONENTS else v
                       for key, v in settings.items()}
     gen = stepped if min_p else bard
     MinPDrawer.min_p = min_p
@@ -150,7 +186,7 @@ def describe(settings: dict) -> str:
         return "before: unsteered (the goal's baseline)"
     if not settings:
         return "**shipped** (the first step)"
-    parts = [f"{key} e^{v:g}" if key in ("BOOST", "PENALTY") else f"{key} {v}"
+    parts = [f"{key} e^{v:g}" if key in _EXPONENTS else f"{key} {v}"
              for key, v in settings.items() if key != "before"]
     return ("before, " if settings.get("before") else "") + ", ".join(parts)
 

@@ -65,27 +65,15 @@ FRONTIER = [
     {"COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3, "REDRAWS": 2},
     {"COOLING": 0.5, "BOOST": 14, "MESSAGE_WORDS": 3, "REDRAWS": 2},
     {"COOLING": 0.5, "BOOST": 13, "MESSAGE_WORDS": 3, "REDRAWS": 2},  # chosen on dev
-    # The fourth step: the automaton's tables (plausibility floor, quiet words, first char).
+    # The fourth step: the automaton's plausibility floor, the speech's first words unsteered
+    # (QUIET), then with a cooler draw (rows with REST, FIRST_GAIN, HOLD, COMMON: commit c4e4661).
     {"QUIET": 1},
     {"QUIET": 2},
-    {"REST": 1},
-    {"REST": 2},
-    {"QUIET": 1, "REST": 1},
-    {"FIRST_GAIN": 2},
-    {"FIRST_GAIN": 4},
     {"FLOOR": 0.01},
     {"FLOOR": 0.03},
     {"FLOOR": 0.1, "BOOST": 12},
     {"QUIET": 3},
     {"QUIET": 4},
-    {"HOLD": -1},
-    {"HOLD": -2},
-    {"HOLD": -2, "QUIET": 2},
-    {"HOLD": -4, "QUIET": 2},
-    {"COMMON": 10},
-    {"COMMON": 30},
-    {"QUIET": 3, "COMMON": 10},
-    {"QUIET": 3, "REST": 1},
     {"QUIET": 3, "OPENING_RATE": 0.0},
     {"QUIET": 3, "BOOST": 9},
     {"QUIET": 3, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3},
@@ -96,10 +84,6 @@ FRONTIER = [
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 13, "MESSAGE_WORDS": 3},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.6, "BOOST": 14, "MESSAGE_WORDS": 3},
-    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3,
-     "REST": 1},
-    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3,
-     "HOLD": -1},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3,
      "PENALTY": -8},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 13, "MESSAGE_WORDS": 3,
@@ -112,18 +96,17 @@ FRONTIER = [
      "PENALTY": -8},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.6, "BOOST": 14, "MESSAGE_WORDS": 4,
      "PENALTY": -8},
-    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.6, "BOOST": 14, "MESSAGE_WORDS": 3,
-     "HOLD": 1},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 14, "MESSAGE_WORDS": 3},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 13, "MESSAGE_WORDS": 4},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 4},
     {"QUIET": 2, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 13, "MESSAGE_WORDS": 3},
     {"QUIET": 3, "OPENING_RATE": 0.1, "COOLING": 0.65, "BOOST": 13, "MESSAGE_WORDS": 3},
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 12, "MESSAGE_WORDS": 3},
-    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 12.5, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 12.5,
+     "MESSAGE_WORDS": 3},  # chosen on dev, fourth step (missed on test: not shipped)
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 11.5, "MESSAGE_WORDS": 3},
 ]
-_EXPONENTS = ("BOOST", "PENALTY", "FIRST_GAIN", "HOLD")  # given as exponents: 13 is e^13
+_EXPONENTS = ("BOOST", "PENALTY")  # given as exponents: 13 is e^13
 _WORD = re.compile(r"[A-Za-z]+")
 
 

@@ -19,7 +19,8 @@ moving from q to q' gains G(q') / G(q), and ending a target word gains BOOST / G
 whole word the gains multiply to BOOST for a target and to 1 for any other word, so "t" is
 barely favoured for "toast", "toa" much more (no alliteration of first letters).
 A finished target word is PENALTY times less likely afterwards, and after CAP finished words
-every target is (no repetition, few mentions). The same seed gives the same reply.
+every target is (no repetition, few mentions). The first QUIET words of the speech are written
+without steering (its first chars cost the most). The same seed gives the same reply.
 Occasionally (OPENING_RATE of the seeds) the reply opens by taking up the message's rarest word
 the plays use ("Bread? ..."), as a person answering would.
 """
@@ -47,11 +48,7 @@ FLOOR = 1e-3  # below this probability the model finds a char implausible: no ga
 CAP = 2  # target words steered into one reply
 MESSAGE_WORDS, NEIGHBOURS = 2, 3  # the message's rarest content words, neighbours of each
 OPENING_RATE = 0.2
-QUIET = 0  # the speech's first words, written without steering
-REST = 0  # words after a steered word, written without steering
-FIRST_GAIN = float("inf")  # the most a target word's first char gains
-COMMON = 0  # a neighbour the plays use fewer times is not steered towards
-HOLD = 1.0  # the speech's end (a blank line) weighs this much more before a target is said
+QUIET = 0  # the speech's first words, written without steering (measured: docs/results.md)
 OPENINGS = ("{W}? ", "{W}, say you? ", "What, {w}? ")
 _WORD = re.compile(r"[A-Za-z]+")
 
@@ -118,8 +115,7 @@ class Lexicon:
         meaning to each."""
         mine = [w for w in self.content_words(message) if self.known(w) or w in self.neighbours]
         mine = mine[:MESSAGE_WORDS]
-        near = [n for w in mine for n in self.neighbours.get(w, ())[:NEIGHBOURS]
-                if self.count(n) >= COMMON]
+        near = [n for w in mine for n in self.neighbours.get(w, ())[:NEIGHBOURS]]
         return list(dict.fromkeys([w for w in mine if self.known(w)] + near))
 
 
@@ -192,28 +188,21 @@ def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon) -> Steer
                 states.setdefault(("prefix", used, variant[:k]), len(states))
                 parent = ("prefix", used, variant[: k - 1]) if k > 1 else ("boundary", used)
                 children.setdefault(parent, set()).add(variant[k - 1])
-    for used in used_sets:  # quiet words before the boundary of `used`
-        for k in range(1, max(QUIET if not used else 0, REST if used else 0) + 1):
-            for kind in ("boundary", "inword"):
-                states[("quiet", used, k, kind)] = len(states)
+    for k in range(1, QUIET + 1):  # k quiet words still to write, then the steering
+        for kind in ("boundary", "inword"):
+            states[("quiet", k, kind)] = len(states)
     gain = np.ones((len(states), len(chars)))
     nxt = np.zeros((len(states), len(chars)), dtype=np.int64)
     boost = {used: {w: PENALTY if w in used else BOOST for w in words} for used in used_sets}
-    expect = {used: capped(expected_boost(lexicon, boost[used])) for used in used_sets}
-
-    def after_quiet(used: frozenset, k: int) -> int:
-        """The boundary state before `k` more quiet words, then steering for `used`."""
-        return states[("quiet", used, k, "boundary") if k else ("boundary", used)]
-
+    expect = {used: expected_boost(lexicon, boost[used]) for used in used_sets}
     for key, s in states.items():
-        used = key[1]
-        if key[0] == "quiet":
-            k = key[2]
-            if key[3] == "boundary":
-                nxt[s] = np.where(letters, states[("quiet", used, k, "inword")], s)
-            else:
-                nxt[s] = np.where(letters, s, after_quiet(used, k - 1))
+        if key[0] == "quiet":  # a word ends at its first non-letter
+            k, kind = key[1], key[2]
+            later = states[("quiet", k - 1, "boundary") if k > 1 else ("boundary", frozenset())]
+            nxt[s] = np.where(letters, states[("quiet", k, "inword")],
+                              s if kind == "boundary" else later)
             continue
+        used = key[1]
         nxt[s] = np.where(letters, states[("inword", used)], states[("boundary", used)])
         if key[0] == "inword":
             continue
@@ -228,33 +217,13 @@ def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon) -> Steer
         if word in boost[used]:  # a whole target word: ending it counts
             now = used | {word}
             now = now if len(now) < CAP and now in expect else every
-            nxt[s, ~letters] = after_quiet(now, REST if boost[used][word] > 1 else 0)
+            nxt[s, ~letters] = states[("boundary", now)]
             gain[s, ~letters] = boost[used][word] / here
             if boost[used][word] < 1:  # a longer form of a penalised word keeps the penalty
                 off_path = letters & (nxt[s] == states[("inword", used)])
                 gain[s, off_path] = boost[used][word] / here
-    start = after_quiet(frozenset(), QUIET)
-    if HOLD != 1.0 and "\n" in index:
-        for used in used_sets:
-            gain, nxt = held(gain, nxt, states[("boundary", used)], index["\n"])
+    start = states[("quiet", QUIET, "boundary") if QUIET else ("boundary", frozenset())]
     return Steering(gain, nxt, start=start, floor=FLOOR)
-
-
-def held(gain: np.ndarray, nxt: np.ndarray, boundary: int, newline: int
-         ) -> tuple[np.ndarray, np.ndarray]:
-    """The tables with a line-start copy of `boundary`, reached by a line break, where a
-    second line break (the speech's end) weighs HOLD."""
-    line = len(gain)
-    gain, nxt = np.vstack([gain, gain[boundary]]), np.vstack([nxt, nxt[boundary]])
-    gain[line, newline] *= HOLD
-    nxt[:, newline] = np.where(nxt[:, newline] == boundary, line, nxt[:, newline])
-    return gain, nxt
-
-
-def capped(g: Callable[[str], float]) -> Callable[[str], float]:
-    """G(q) with a word's first char gaining at most FIRST_GAIN; the later chars make up the
-    rest, so a whole target word still gains BOOST."""
-    return lambda prefix: min(g(prefix), FIRST_GAIN) if len(prefix) == 1 else g(prefix)
 
 
 def opening(message: str, lexicon: Lexicon, rng: np.random.Generator) -> str:

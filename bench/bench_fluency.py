@@ -22,8 +22,9 @@ reply after its prompt, unsteered, temperature 1). Distinct: 100 messages, seed 
 
     python bench/bench_fluency.py [--split dev|test] [--text tinyshakespeare.txt] [--rows 20:]
 
-(The last row, the one chosen on dev, was shipped for a moment as steer.COOLING / REDRAWS in
-commit 2cf118f, whose `answer` is the one here, and taken back after the test half.)"""
+(The third step's row chosen on dev was shipped for a moment as steer.COOLING / REDRAWS in
+commit 2cf118f, whose `answer` is the one here, and taken back after the test half. The fourth
+step's rows try the automaton's tables, steer.FLOOR and steer.QUIET, with and without cooling.)"""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ moving from q to q' gains G(q') / G(q), and ending a target word gains BOOST / G
 whole word the gains multiply to BOOST for a target and to 1 for any other word, so "t" is
 barely favoured for "toast", "toa" much more (no alliteration of first letters).
 A finished target word is PENALTY times less likely afterwards, and after CAP finished words
-every target is (no repetition, few mentions). The same seed gives the same reply.
+every target is (no repetition, few mentions). The first QUIET words of the speech are written
+without steering (its first chars cost the most). The same seed gives the same reply.
 Occasionally (OPENING_RATE of the seeds) the reply opens by taking up the message's rarest word
 the plays use ("Bread? ..."), as a person answering would.
 """
@@ -47,6 +48,7 @@ FLOOR = 1e-3  # below this probability the model finds a char implausible: no ga
 CAP = 2  # target words steered into one reply
 MESSAGE_WORDS, NEIGHBOURS = 2, 3  # the message's rarest content words, neighbours of each
 OPENING_RATE = 0.2
+QUIET = 0  # the speech's first words, written without steering (measured: docs/results.md)
 OPENINGS = ("{W}? ", "{W}, say you? ", "What, {w}? ")
 _WORD = re.compile(r"[A-Za-z]+")
 
@@ -186,17 +188,18 @@ def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon) -> Steer
                 states.setdefault(("prefix", used, variant[:k]), len(states))
                 parent = ("prefix", used, variant[: k - 1]) if k > 1 else ("boundary", used)
                 children.setdefault(parent, set()).add(variant[k - 1])
+    for k in range(1, QUIET + 1):  # k quiet words still to write, then the steering
+        for kind in ("boundary", "inword"):
+            states[("quiet", k, kind)] = len(states)
     boost = {used: {w: PENALTY if w in used else BOOST for w in words} for used in used_sets}
     expect = {used: expected_boost(lexicon, boost[used]) for used in used_sets}
-    # Every state first leaves the target words (letters: inside an unrelated word, others: at
-    # a boundary) and gives the expected boost back; then each prefix's own chars.
-    inword = np.array([states[("inword", key[1])] for key in states])
-    boundary = np.array([states[("boundary", key[1])] for key in states])
-    nxt = np.where(letters, inword[:, None], boundary[:, None])
+    # Every state first leaves the target words (a letter: inside an unrelated word; any other
+    # char: at a boundary) and gives the expected boost back; then each prefix's own chars.
+    on_letter, on_other = np.array([_leaving(key, s, states) for key, s in states.items()]).T
+    nxt = np.where(letters, on_letter[:, None], on_other[:, None])
     here = np.array([expect[key[1]](key[2].lower()) if key[0] == "prefix" else 1.0
                      for key in states])
     gain = np.repeat((1.0 / here)[:, None], len(chars), axis=1)
-    gain[[s for key, s in states.items() if key[0] == "inword"]] = 1.0
     rows, cols, to, gains = [], [], [], []  # the chars that stay on a target word
     for key, kids in children.items():
         s, used = states[key], key[1]
@@ -218,9 +221,20 @@ def build(encoding: CharEncoding, targets: list[str], lexicon: Lexicon) -> Steer
             nxt[s, ~letters] = states[("boundary", now)]
             gain[s, ~letters] = boost[used][word] / here[s]
             if boost[used][word] < 1:  # a longer form of a penalised word keeps the penalty
-                off_path = letters & (nxt[s] == inword[s])
+                off_path = letters & (nxt[s] == on_letter[s])
                 gain[s, off_path] = boost[used][word] / here[s]
-    return Steering(gain, nxt, floor=FLOOR)
+    start = states[("quiet", QUIET, "boundary") if QUIET else ("boundary", frozenset())]
+    return Steering(gain, nxt, start=start, floor=FLOOR)
+
+
+def _leaving(key: tuple, s: int, states: dict[tuple, int]) -> tuple[int, int]:
+    """A state's next state after a letter and after any other char, off the target words.
+    A quiet word ends at its first non-letter (the last one starts the steering)."""
+    if key[0] == "quiet":
+        k, kind = key[1], key[2]
+        later = states[("quiet", k - 1, "boundary") if k > 1 else ("boundary", frozenset())]
+        return states[("quiet", k, "inword")], s if kind == "boundary" else later
+    return states[("inword", key[1])], states[("boundary", key[1])]
 
 
 def opening(message: str, lexicon: Lexicon, rng: np.random.Generator) -> str:

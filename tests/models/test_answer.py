@@ -90,6 +90,17 @@ def test_an_implausible_char_gets_no_gain():
     assert np.all(np.delete(weights, CHARS.chars.index("b")) == 1.0)
 
 
+def test_the_quiet_first_words_are_not_steered(monkeypatch):
+    assert steer.QUIET == 0  # shipped: steered from the first char
+    monkeypatch.setattr(steer, "QUIET", 2)
+    steering = steer.build(CHARS, ["bread", "feast"], lexicon())
+    for text in ("bread ", "Bread feast ", "Bread,\n  feast. "):  # two words, any separators
+        assert walk(steering, text)[0] == pytest.approx(1.0), text
+    assert np.all(steering.gain[walk(steering, "O, ")[1]] == 1.0)  # one word: still quiet
+    assert walk(steering, "O, bread feast ")[0] == pytest.approx(steer.BOOST)
+    assert walk(steering, "I, the bread feast ")[0] == pytest.approx(steer.BOOST ** 2)
+
+
 def test_targets_are_the_rarest_content_words_the_plays_use_and_their_neighbours():
     lx = lexicon()
     assert lx.content_words("What? I eat the PIZZA") == ["pizza", "eat"]

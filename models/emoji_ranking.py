@@ -19,7 +19,6 @@ lacks (most from after 2015, sequences such as 👨‍💻) are read by the mode
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from functools import cache
 from pathlib import Path
 
 from bardbot.models.errors import ModelError
-from bardbot.models.metadata import MODELS_DIR
+from bardbot.models.metadata import MODELS_DIR, read_format_json
 
 RANKING = MODELS_DIR / "emoji-ranking.json"
 FORMAT = "bardbot.emoji-ranking/1"
@@ -60,9 +59,7 @@ class EmojiRanking:
     def load(cls, path: str | Path = RANKING) -> EmojiRanking:
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT:
-                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+            data = read_format_json(path, FORMAT)
             shares = {}
             for emoji, (positive, negative) in data["emoji"].items():
                 if len(emoji) != 1 or not all(

@@ -45,6 +45,16 @@ def rebuild_hint(kind: str, onnx_path: Path | None = None) -> str:
     )
 
 
+def read_format_json(path: Path, expected_format: str) -> dict:
+    """A shipped data file's JSON object (the bard's word list, the emoji ranking): ValueError
+    when it is anything but a JSON object of `expected_format`."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    found = data.get("format") if isinstance(data, dict) else type(data).__name__
+    if found != expected_format:
+        raise ValueError(f"format {found!r}, expected {expected_format}")
+    return data
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -28,7 +28,6 @@ the plays use ("Bread? ..."), as a person answering would.
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from bardbot.models.errors import ModelError
-from bardbot.models.metadata import MODELS_DIR
+from bardbot.models.metadata import MODELS_DIR, read_format_json
 from bardbot.models.text import CharEncoding
 
 LEXICON = MODELS_DIR / "bard-words.json"
@@ -84,9 +83,7 @@ class Lexicon:
     def load(cls, path: str | Path = LEXICON) -> Lexicon:
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT:
-                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+            data = read_format_json(path, FORMAT)
             words = tuple(data["words"])
             english = data["english"]
             neighbours = {w: tuple(words[i] for i in ids)

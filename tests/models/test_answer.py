@@ -132,9 +132,10 @@ def test_a_damaged_word_list_is_a_clear_error(tmp_path):
     from bardbot.models.errors import ModelError
 
     path = tmp_path / "bard-words.json"
-    path.write_text('{"format": "something else"}', encoding="utf-8")
-    with pytest.raises(ModelError, match="export bard-words"):
-        steer.Lexicon.load(path)
+    for damaged in ('{"format": "something else"}', "[1, 2]"):
+        path.write_text(damaged, encoding="utf-8")
+        with pytest.raises(ModelError, match=r"format .*export bard-words"):
+            steer.Lexicon.load(path)
 
 
 # ------------------------------------------------------------------ the generation loop

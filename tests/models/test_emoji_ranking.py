@@ -98,6 +98,7 @@ def test_the_shipped_ranking_reads_the_emoji_the_way_tweets_used_them():
     (None, "cannot read"),
     ("{not json", "cannot read"),
     (json.dumps({"format": "other/1", "emoji": {}}), "format"),
+    ("[]", "format 'list'"),
     (json.dumps({"format": FORMAT, "emoji": {"🎉": [-1, 2]}}), "bad entry"),
     (json.dumps({"format": FORMAT, "emoji": {"🎉🎉": [1, 2]}}), "bad entry"),
     (f'{{"format": "{FORMAT}", "emoji": {{"x": [NaN, 2]}}}}', "bad entry"),

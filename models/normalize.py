@@ -88,12 +88,17 @@ def _package_emoji_words(text: str) -> str:
 
 
 @functools.cache
-def _emoji_tables() -> tuple[dict, dict[str, str], re.Pattern]:
+def _emoji_tables() -> tuple[dict, dict[str, str], re.Pattern] | None:
     """The emoji package's search tree, each emoji's words, and a pattern that finds where the
     package's tokenizer does anything: a character that starts an emoji, or a variation
-    selector (dropped wherever it is not part of an emoji)."""
+    selector (dropped wherever it is not part of an emoji). None when the installed package
+    has no such tree (it is not public API): then the package's own, slower, walk is used."""
     from emoji import EMOJI_DATA
-    from emoji.tokenizer import get_search_tree
+
+    try:
+        from emoji.tokenizer import get_search_tree
+    except ImportError:
+        return None
 
     words = {emoji: _as_words(data["en"].strip(":")) for emoji, data in EMOJI_DATA.items()}
     tree = get_search_tree()
@@ -120,9 +125,10 @@ def emoji_words(text: str) -> str:
     character; this walks the same search tree from the few places where an emoji can start.
     Text with a zero-width joiner goes to the package itself (its rules for joined sequences);
     `clean_text` drops joiners, so a chat message never has one here."""
-    if "\u200d" in text:
+    tables = _emoji_tables()
+    if "\u200d" in text or tables is None:
         return _package_emoji_words(text)
-    tree, words, starts = _emoji_tables()
+    tree, words, starts = tables
     pieces: list[str] = []
     done, end = 0, len(text)
     found = starts.search(text)

@@ -182,7 +182,7 @@ class SentimentClassifier:
 
     def _explained(self, texts: list[str], with_results: bool) -> list:
         plans, rows, first_rows, result_rows, reads = [], [], [], [], []
-        read_as = (lambda word: self._split(word)[0]) if self.emoji_ranking else str
+        read_as = (lambda word: self._split(word)[0]) if self.emoji_ranking is not None else str
         for text in texts:
             deadline = time.perf_counter() + self.text_budget_s
             plan = occlusion_rows(self.encoding, text, self.explained_words, deadline, read_as)

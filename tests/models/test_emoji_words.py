@@ -35,3 +35,27 @@ def test_generated_text_gets_the_packages_replacement(text):
 def test_the_suite_gets_the_packages_replacement():
     for case in build_cases():
         assert emoji_words(case.text) == package(case.text), case.text
+
+
+def test_without_the_packages_search_tree_the_package_replaces(monkeypatch):
+    """The tree is not public API: a package without it still reads emoji, only slower."""
+    import builtins
+
+    from bardbot.models import normalize
+
+    real_import = builtins.__import__
+
+    def no_tree(name, *args, **kwargs):
+        if name == "emoji.tokenizer":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    normalize._emoji_tables.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_tree)
+    try:
+        assert normalize._emoji_tables() is None
+        assert emoji_words("so 👍good ❤️!") == package("so 👍good ❤️!")
+    finally:
+        monkeypatch.undo()
+        normalize._emoji_tables.cache_clear()
+    assert normalize._emoji_tables() is not None

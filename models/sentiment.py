@@ -183,15 +183,15 @@ class SentimentClassifier:
     def _explained(self, texts: list[str], with_results: bool) -> list:
         plans, rows, first_rows, result_rows, reads = [], [], [], [], []
         read_as = (lambda word: self._split(word)[0]) if self.emoji_ranking is not None else str
-        for text in texts:
+        splits = [self._split(text) for text in texts]
+        for text, (read_text, _) in zip(texts, splits, strict=True):
             deadline = time.perf_counter() + self.text_budget_s
             plan = occlusion_rows(self.encoding, text, self.explained_words, deadline, read_as)
             plans.append(plan)
             first_rows.append(len(rows))
             rows += plan[2]
             if with_results:
-                read = self.encoding.read(self._split(text)[0],
-                                          time.perf_counter() + self.text_budget_s)
+                read = self.encoding.read(read_text, time.perf_counter() + self.text_budget_s)
                 ids = read[0]
                 reads.append(read)
                 # The text read whole has the same ids as its words read one by one, nearly
@@ -206,24 +206,24 @@ class SentimentClassifier:
             matrix_row[: len(row)] = row
         scores = self._run(ids, [len(row) for row in rows])
         explained = []
-        for (words, row_of, _), first in zip(plans, first_rows, strict=True):
+        for (words, row_of, _), first, (_, evidence) in zip(plans, first_rows, splits,
+                                                             strict=True):
             variants = [None if i < 0 else float(scores[first + i]) for i in row_of]
-            whole, variants = self._with_emoji(words, float(scores[first]), variants)
+            whole, variants = self._with_emoji(words, evidence, float(scores[first]), variants)
             explained.append([(word, 0.0 if v is None else 100.0 * (whole - v))
                               for word, v in zip(words, variants, strict=True)])
         if not with_results:
             return [(None, pairs) for pairs in explained]
-        return [(self._result(combine(float(scores[row]), self._split(text)[1]),
+        return [(self._result(combine(float(scores[row]), evidence),
                               self._tokens(text, tokens), unknown, truncated), pairs)
-                for text, (_, tokens, unknown, truncated), row, pairs
-                in zip(texts, reads, result_rows, explained, strict=True)]
+                for text, (_, evidence), (_, tokens, unknown, truncated), row, pairs
+                in zip(texts, splits, reads, result_rows, explained, strict=True)]
 
-    def _with_emoji(self, words: list[str], whole: float, variants: list[float | None]
-                    ) -> tuple[float, list[float | None]]:
+    def _with_emoji(self, words: list[str], evidence: float | None, whole: float,
+                    variants: list[float | None]) -> tuple[float, list[float | None]]:
         """The text's score and each variant's (the text without one word; None: the same
-        ids) with the evidence of the ranked emoji left in them. A word of ranked emoji
-        changes the evidence, not the ids."""
-        evidence = self._split(" ".join(words))[1]
+        ids) with the evidence of the ranked emoji left in them (`evidence`: the whole
+        text's). A word of ranked emoji changes the evidence, not the ids."""
         if evidence is None:
             return whole, variants
         without = self.emoji_ranking.evidence_without_each(words)

@@ -6,7 +6,9 @@ the next `seq` chars of each stream, starting from the LSTM state the previous s
 sequence and is trained exactly the way it generates: statefully, one char after another.
 The held-out loss (the last 10 %) is measured every `eval_every` steps by running the held-out
 text through the model statefully; the best weights are kept, and training stops when that
-loss has not improved for `patience` evaluations or after `max_minutes`.
+loss has not improved for `patience` evaluations, after `max_steps` (when given) or after
+`max_minutes`. The cosine learning-rate schedule runs over `max_steps` when given, so such a run
+gives the same weights however fast the machine is; else over `max_minutes`.
 """
 
 from __future__ import annotations
@@ -141,16 +143,38 @@ def generate(model, encoding: CharEncoding, prompt: str, length: int, temperatur
     return encoding.decode(out)
 
 
+def budget_used(cfg: BardConfig, steps: int, seconds: float) -> float:
+    """How far the learning-rate schedule is, in [0, 1]: by steps when `max_steps` is given
+    (the same run however fast the machine), else by the time budget."""
+    if cfg.max_steps:
+        return min(1.0, steps / cfg.max_steps)
+    return min(1.0, seconds / (cfg.max_minutes * 60))
+
+
+def learning_rate(cfg: BardConfig, steps: int, seconds: float) -> float:
+    """Cosine decay from --learning-rate to a tenth of it over the budget."""
+    progress = budget_used(cfg, steps, seconds)
+    return cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def out_of_budget(cfg: BardConfig, steps: int, seconds: float) -> str:
+    """Why training stops now (--max-steps reached, the time budget spent), or ""."""
+    if cfg.max_steps and steps >= cfg.max_steps:
+        return f"{cfg.max_steps} steps"
+    if seconds >= cfg.max_minutes * 60:
+        return f"time budget of {cfg.max_minutes} minutes"
+    return ""
+
+
 def train(trainer: Trainer, cfg: BardConfig, train_ids: np.ndarray, held_ids: np.ndarray
           ) -> dict:
-    """Truncated BPTT until patience, the time budget or --max-epochs stops it; the weights
-    with the best held-out loss are kept. Returns the run's training metrics."""
+    """Truncated BPTT until patience, --max-steps, the time budget or --max-epochs stops it;
+    the weights with the best held-out loss are kept. Returns the run's training metrics."""
     rows = streams(train_ids, cfg.batch_size)
     if rows.shape[1] <= cfg.seq + 1:
         raise UserError(f"the training text is too short for {cfg.batch_size} streams of "
                         f"{cfg.seq}-char steps; give more text or a smaller --batch-size")
     rng = np.random.default_rng(cfg.seed)
-    budget = cfg.max_minutes * 60
     evals: list[dict] = []
     best, best_weights, bad, step, epoch, stop = math.inf, None, 0, 0, 0, ""
     train_losses: list[float] = []
@@ -162,15 +186,13 @@ def train(trainer: Trainer, cfg: BardConfig, train_ids: np.ndarray, held_ids: np
         offset = int(rng.integers(0, cfg.seq))
         for i in range(offset, rows.shape[1] - cfg.seq - 1, cfg.seq):
             elapsed = time.perf_counter() - t0
-            progress = min(1.0, elapsed / budget)
-            trainer.optimizer.learning_rate.assign(
-                cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))))
+            trainer.optimizer.learning_rate.assign(learning_rate(cfg, step, elapsed))
             x, y = rows[:, i : i + cfg.seq], rows[:, i + 1 : i + 1 + cfg.seq]
             loss, states = trainer.train_step(x.astype(np.int32), y.astype(np.int32), states)
             train_losses.append(float(loss))
             step += 1
-            last = elapsed >= budget
-            if step % cfg.eval_every == 0 or last:
+            spent = out_of_budget(cfg, step, elapsed)
+            if step % cfg.eval_every == 0 or spent:
                 held = trainer.heldout_loss(held_ids)
                 minutes = (time.perf_counter() - t0) / 60
                 evals.append({"step": step, "epoch": epoch, "minutes": round(minutes, 2),
@@ -186,8 +208,8 @@ def train(trainer: Trainer, cfg: BardConfig, train_ids: np.ndarray, held_ids: np
                       f"{evals[-1]['train_loss']:.4f} held-out {held:.4f}{mark}", flush=True)
                 if bad >= cfg.patience:
                     stop = f"no better held-out loss in {cfg.patience} evaluations"
-                elif last:
-                    stop = f"time budget of {cfg.max_minutes} minutes"
+                else:
+                    stop = spent
                 if stop:
                     break
         if not stop and epoch >= cfg.max_epochs:
@@ -263,6 +285,8 @@ _INT_FLAGS = {
     "layers": "stacked LSTM layers", "embed": "char embedding size",
     "batch-size": "parallel text streams per step", "seq": "chars per BPTT step",
     "max-epochs": "passes over the training text at most",
+    "max-steps": "training steps at most, the learning rate decayed over them, not over "
+                 "--max-minutes: the same weights however fast the machine (0: no limit)",
     "eval-every": "steps between held-out evaluations",
     "patience": "evaluations without improvement before stopping",
     "threads": "TensorFlow intra-op threads", "sample-length": "chars per sample",
@@ -300,7 +324,8 @@ def config_from_args(args: argparse.Namespace) -> BardConfig:
         out=args.out, text=args.text, seed=args.seed, units=args.units, layers=args.layers,
         embed=args.embed, dropout=args.dropout, batch_size=args.batch_size, seq=args.seq,
         learning_rate=args.learning_rate, clip=args.clip, max_minutes=args.max_minutes,
-        max_epochs=args.max_epochs, eval_every=args.eval_every, patience=args.patience,
-        heldout=args.heldout, max_chars=args.max_chars, threads=args.threads,
+        max_epochs=args.max_epochs, max_steps=args.max_steps, eval_every=args.eval_every,
+        patience=args.patience, heldout=args.heldout, max_chars=args.max_chars,
+        threads=args.threads,
         sample_length=args.sample_length, temperatures=tuple(args.temperatures),
         prompt=args.prompt, verbose=runs.verbosity(args), command=args.command_line)

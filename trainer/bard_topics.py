@@ -143,26 +143,27 @@ def train_windows(trainer: bard.Trainer, cfg: BardTopicsConfig, train_ids: np.nd
                   starts: np.ndarray, held_ids: np.ndarray) -> dict:
     """Each step: `batch_size` windows of `seq` chars drawn at random from `starts`, each read
     from a zero state, as a chat prompt is: every example holds a topic line and the speech
-    under it, with the gradient between them. Cosine learning rate over max_minutes; the
-    weights with the best held-out loss (the text read statefully) are kept."""
+    under it, with the gradient between them. Cosine learning rate over max_steps (when
+    given) or max_minutes; the weights with the best held-out loss (the text read statefully)
+    are kept."""
     rng = np.random.default_rng(cfg.seed)
     offsets = np.arange(cfg.seq + 1)
     zeros = trainer.zero_states(cfg.batch_size)
-    budget, t0 = cfg.max_minutes * 60, time.perf_counter()
+    t0 = time.perf_counter()
     best, best_weights, bad, step, stop = math.inf, None, 0, 0, ""
     evals: list[dict] = []
     losses: list[float] = []
     while not stop:
         elapsed = time.perf_counter() - t0
-        trainer.optimizer.learning_rate.assign(
-            cfg.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, elapsed / budget)))))
+        trainer.optimizer.learning_rate.assign(bard.learning_rate(cfg, step, elapsed))
         batch = train_ids[rng.choice(starts, cfg.batch_size)[:, None] + offsets].astype(np.int32)
         loss, _ = trainer.train_step(batch[:, :-1], batch[:, 1:], zeros)
         losses.append(float(loss))
         step += 1
         epochs = step * cfg.batch_size / len(starts)
-        last = elapsed >= budget or epochs >= cfg.max_epochs
-        if step % cfg.eval_every and not last:
+        spent = bard.out_of_budget(cfg, step, elapsed) or (
+            f"{cfg.max_epochs} epochs" if epochs >= cfg.max_epochs else "")
+        if step % cfg.eval_every and not spent:
             continue
         held = trainer.heldout_loss(held_ids)
         minutes = (time.perf_counter() - t0) / 60
@@ -178,9 +179,8 @@ def train_windows(trainer: bard.Trainer, cfg: BardTopicsConfig, train_ids: np.nd
               flush=True)
         if bad >= cfg.patience:
             stop = f"no better held-out loss in {cfg.patience} evaluations"
-        elif last:
-            stop = (f"time budget of {cfg.max_minutes} minutes" if elapsed >= budget
-                    else f"{cfg.max_epochs} epochs")
+        else:
+            stop = spent
     print(f"stopped: {stop}; best held-out loss {best:.4f} nats/char")
     if best_weights is not None:
         trainer.model.set_weights(best_weights)

@@ -216,10 +216,11 @@ class BardConfig:
     dropout: float = 0.2
     batch_size: int = 64
     seq: int = 100  # chars per truncated-BPTT step
-    learning_rate: float = 3e-3  # Adam; cosine-decayed to 1/10 over max_minutes
+    learning_rate: float = 3e-3  # Adam; cosine-decayed to 1/10 over max_steps or max_minutes
     clip: float = 5.0
     max_minutes: float = 55.0
     max_epochs: int = 1000
+    max_steps: int = 0  # > 0: stop after this many steps, learning rate decayed over them
     eval_every: int = 100  # steps
     patience: int = 4  # evaluations without a better held-out loss
     heldout: float = 0.1
@@ -245,6 +246,8 @@ class BardConfig:
             raise UserError(f"--learning-rate must be a positive number, got {self.learning_rate}")
         if not self.max_minutes > 0:
             raise UserError("--max-minutes must be positive")
+        if self.max_steps < 0:
+            raise UserError(f"--max-steps must be 0 (no limit) or positive, got {self.max_steps}")
         if not 0.0 < self.heldout < 1.0:
             raise UserError(f"--heldout must be between 0 and 1, got {self.heldout}")
         if self.sample_length < 0:

@@ -11,6 +11,10 @@ from bardbot.models import ShakespeareGenerator
 SCRIPT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
           "All:\nSpeak, speak.\n\nROMEO:\nBut soft, what light through yonder window breaks?\n\n"
           "JULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n\n")
+# Bounded by steps, not seconds: the same weights on every run, however busy the machine (a
+# time budget gave each run other weights; max_minutes is only a guard here).
+TINY = dict(units=12, layers=2, embed=6, batch_size=4, seq=20, max_minutes=5.0, eval_every=10,
+            patience=3, sample_length=20, prompt="ROMEO:\n", command="(tiny test)")
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +27,7 @@ def bard(tmp_path_factory):
     root = tmp_path_factory.mktemp("bard")
     text = root / "tiny.txt"
     text.write_text(SCRIPT * 30, encoding="utf-8")
-    cfg = BardConfig(out=root / "run", text=str(text), units=12, layers=2, embed=6,
-                     batch_size=4, seq=20, max_minutes=0.1, eval_every=10, patience=3,
-                     sample_length=20, prompt="ROMEO:\n", command="(tiny test)")
-    meta = run(cfg)
+    meta = run(BardConfig(out=root / "run", text=str(text), max_steps=150, **TINY))
     paths = export_bard(BardExport(root / "run", root / "models", text=str(text)),
                         log=lambda *_: None)
     return root, meta, paths
@@ -38,7 +39,8 @@ def test_training_records_the_curve_and_keeps_the_best(bard):
     assert evals and meta["metrics"]["heldout_loss"] == min(e["heldout_loss"] for e in evals)
     assert json.loads((root / "run" / "curve.json").read_text()) == evals
     assert meta["encoding"]["lowercase"] is False and meta["layers"] == 2
-    assert meta["metrics"]["stopped"]
+    assert meta["metrics"]["stopped"] in ("150 steps", "no better held-out loss in 3 evaluations")
+    assert meta["metrics"]["steps"] <= 150 and meta["training"]["max_steps"] == 150
     assert set(meta["samples"]) >= {"0.2", "0.5", "1.0"}
 
 
@@ -98,3 +100,19 @@ def test_float16_weights_are_half_the_size_and_close():
             "c": np.zeros((1, 64), np.float32)}
     full, halved = (session(p).run(["probs"], feed)[0] for p in (proto, half))
     assert np.abs(full - halved).max() < 1e-3
+
+
+def test_a_step_bounded_run_trains_the_same_weights_every_time(tmp_path):
+    import keras
+    from bardbot.trainer.bard import run
+    from bardbot.trainer.config import BardConfig
+
+    text = tmp_path / "tiny.txt"
+    text.write_text(SCRIPT * 30, encoding="utf-8")
+    weights = []
+    for name in ("a", "b"):
+        meta = run(BardConfig(out=tmp_path / name, text=str(text), max_steps=20, **TINY))
+        assert (meta["metrics"]["steps"], meta["metrics"]["stopped"]) == (20, "20 steps")
+        model = keras.models.load_model(tmp_path / name / "model.keras", compile=False)
+        weights.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))

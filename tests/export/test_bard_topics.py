@@ -128,13 +128,15 @@ def chat_bard(tmp_path_factory):
     root = tmp_path_factory.mktemp("chat")
     text = root / "tiny.txt"
     text.write_text(SCRIPT * 30, encoding="utf-8")
+    # Bounded by steps (max_minutes only guards): the same weights on every run.
     shape = dict(units=12, layers=1, embed=6, batch_size=4, seq=20, eval_every=10, patience=3,
-                 sample_length=20, command="(tiny test)", text=str(text), dropout=0.0)
-    run(BardConfig(out=root / "run", max_minutes=0.05, **shape))
+                 sample_length=20, command="(tiny test)", text=str(text), dropout=0.0,
+                 max_minutes=5.0)
+    run(BardConfig(out=root / "run", max_steps=100, **shape))
     quiet = dict(log=lambda *_: None)
     plain, _ = export_bard(BardExport(root / "run", root / "models", text=str(text)), **quiet)
     meta = bard_topics.run(BardTopicsConfig(
-        out=root / "topics", start_from=str(plain), max_minutes=0.05, no_topic=0.0, **shape))
+        out=root / "topics", start_from=str(plain), max_steps=60, no_topic=0.0, **shape))
     chat, _ = export_bard(BardExport(root / "topics", root / "models", text=str(text),
                                      name="bard-chat"), **quiet)
     return plain, chat, meta
@@ -189,7 +191,8 @@ def test_fine_tuning_on_speech_windows(chat_bard, tmp_path):
     text.write_text(SCRIPT * 30, encoding="utf-8")
     meta = bard_topics.run(BardTopicsConfig(
         out=tmp_path / "windows", start_from=str(plain), text=str(text), examples="windows",
-        seq=30, lead=5, units=12, embed=6, batch_size=4, eval_every=5, max_minutes=0.03,
-        sample_length=10, dropout=0.0, command="(tiny test)"))
-    assert meta["topics"]["examples"] == "windows" and meta["metrics"]["steps"] >= 1
+        seq=30, lead=5, units=12, embed=6, batch_size=4, eval_every=5, max_steps=10,
+        max_minutes=5.0, sample_length=10, dropout=0.0, command="(tiny test)"))
+    assert meta["topics"]["examples"] == "windows"
+    assert (meta["metrics"]["steps"], meta["metrics"]["stopped"]) == (10, "10 steps")
     assert meta["metrics"]["evals"][-1]["epoch"] > 0

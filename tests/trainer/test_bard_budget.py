@@ -1,0 +1,37 @@
+"""The bard's training budget: --max-steps (the same run however fast the machine) or
+--max-minutes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from bardbot.trainer.bard import learning_rate, out_of_budget
+from bardbot.trainer.config import BardConfig
+from bardbot.trainer.runs import UserError
+
+
+def test_with_max_steps_the_schedule_and_the_stop_follow_steps_not_seconds():
+    cfg = BardConfig(out=Path("x"), learning_rate=1e-2, max_steps=100, max_minutes=1.0)
+    for seconds in (0.0, 30.0, 59.0):  # how busy the machine was changes nothing
+        assert learning_rate(cfg, 0, seconds) == pytest.approx(1e-2)
+        assert learning_rate(cfg, 50, seconds) == pytest.approx(1e-2 * 0.55)
+        assert learning_rate(cfg, 100, seconds) == pytest.approx(1e-3)
+        assert out_of_budget(cfg, 99, seconds) == ""
+        assert out_of_budget(cfg, 100, seconds) == "100 steps"
+    # The time budget still guards a step-bounded run.
+    assert out_of_budget(cfg, 10, 60.0) == "time budget of 1.0 minutes"
+
+
+def test_without_max_steps_the_time_budget_rules_as_before():
+    cfg = BardConfig(out=Path("x"), learning_rate=1e-2, max_minutes=1.0)
+    assert learning_rate(cfg, 10_000, 0.0) == pytest.approx(1e-2)
+    assert learning_rate(cfg, 0, 30.0) == pytest.approx(1e-2 * 0.55)
+    assert learning_rate(cfg, 0, 90.0) == pytest.approx(1e-3)
+    assert out_of_budget(cfg, 10**9, 59.9) == ""
+    assert out_of_budget(cfg, 1, 60.0) == "time budget of 1.0 minutes"
+
+
+def test_a_negative_max_steps_is_a_clear_error():
+    with pytest.raises(UserError, match="--max-steps must be 0"):
+        BardConfig(out=Path("x"), max_steps=-1).validate()

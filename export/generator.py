@@ -402,24 +402,29 @@ def random_steering(n_chars: int, states: int = 6, seed: int = 0):
 
 
 def check_loop(gen, log=print, length: int = 150) -> dict:
-    """The one-run generator vs the Python step loop: same seeds -> same chars."""
+    """The one-run generator vs the Python step loop: same seeds -> same chars. A difference
+    fails the export with its first differing char and how near that draw was to a tie."""
+    from bardbot.export import loop_diff
     from bardbot.trainer.runs import UserError
 
     prompts = ["ROMEO:\n", "to be, or not to be", "", "x" * 5000]
-    result = {}
-    for temperature in (0.0, 0.5, 1.0):
-        result[str(temperature)] = all(
-            gen.generate(p, length, temperature, seed=s)
-            == gen.generate_steps(p, length, temperature, seed=s)
-            for s, p in enumerate(prompts))
+    cases = {str(t): [(p, t, s, {}) for s, p in enumerate(prompts)] for t in (0.0, 0.5, 1.0)}
     if gen.has_steering:
-        steering = random_steering(gen.encoding.size)
-        result["steered, stopping at a blank line"] = all(
-            gen.generate(p, length, t, seed=s, steering=steering, stop_at_blank_line=True)
-            == gen.generate_steps(p, length, t, seed=s, steering=steering,
-                                  stop_at_blank_line=True)
-            for s, p in enumerate(prompts[:3]) for t in (0.5, 1.0))
+        extra = {"steering": random_steering(gen.encoding.size), "stop_at_blank_line": True}
+        cases["steered, stopping at a blank line"] = [
+            (p, t, s, extra) for s, p in enumerate(prompts[:3]) for t in (0.5, 1.0)]
+    result, first = {}, ""
+    for name, runs in cases.items():
+        result[name] = True
+        for prompt, temperature, seed, kwargs in runs:
+            one_run = gen.generate(prompt, length, temperature, seed=seed, **kwargs)
+            steps = gen.generate_steps(prompt, length, temperature, seed=seed, **kwargs)
+            if one_run != steps:
+                result[name] = False
+                first = first or loop_diff.describe(gen, prompt, temperature, seed, one_run,
+                                                    steps, steered=bool(kwargs))
     log(f"one-run generation equals the step loop (T: same chars): {result}")
-    if not all(result.values()):
-        raise UserError(f"{gen.info['file']}: the generation loop differs from the step loop")
+    if first:
+        raise UserError(f"{gen.info['file']}: the generation loop differs from the step loop "
+                        f"({first})")
     return result

@@ -116,3 +116,47 @@ def test_a_step_bounded_run_trains_the_same_weights_every_time(tmp_path):
         model = keras.models.load_model(tmp_path / name / "model.keras", compile=False)
         weights.append(model.get_weights())
     assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+
+
+def test_a_loop_that_differs_fails_the_check_and_says_where_and_why(bard, tmp_path):
+    """A loop whose Dense bias is not the step model's: the check names the first differing
+    char and finds it no near tie."""
+    import onnx
+    from bardbot.export.generator import check_loop
+    from bardbot.export.seal import dump_json, sealed
+    from bardbot.models.metadata import sha256_hex
+    from bardbot.trainer.runs import UserError
+    from onnx import numpy_helper
+
+    _, _, (onnx_path, json_path) = bard
+    model = onnx.load(onnx_path)
+    loops = [branch.g.node[0] for node in model.graph.node if node.op_type == "If"
+             for branch in node.attribute]
+    for body in (next(a.g for a in loop.attribute if a.name == "body") for loop in loops):
+        add = next(node for node in body.node if node.op_type == "Add")
+        bias = next(i for i in model.graph.initializer if i.name == add.input[1])
+        add.input[1] = "test/other_bias"
+    shifted = numpy_helper.to_array(bias) + np.linspace(-1, 1, bias.dims[0], dtype=np.float32)
+    model.graph.initializer.append(numpy_helper.from_array(shifted, "test/other_bias"))
+    data = model.SerializeToString()
+    (tmp_path / "bard.onnx").write_bytes(data)
+    meta = json.loads(json_path.read_text())
+    (tmp_path / "bard.json").write_bytes(dump_json(sealed({**meta, "sha256": sha256_hex(data)})))
+    gen = ShakespeareGenerator.load(tmp_path / "bard.onnx")
+    with pytest.raises(UserError, match=r"differs from the step loop \(prompt 'ROMEO:\\n', "
+                       r"T=0.0, seed 0: char \d+ is .+ in one run, .+ step by step; the draw "
+                       r"lies .+ from the boundary between them \(not a near tie"):
+        check_loop(gen, log=lambda *_: None)
+
+
+def test_the_gap_to_a_draw_boundary():
+    from bardbot.export.loop_diff import NEAR_TIE, boundary_gap
+
+    probs = np.array([0.5, 0.3, 0.2], np.float32)  # T=1: cdf 0.5, 0.8, 1
+    assert boundary_gap(probs, 1.0, 0.5 + 1e-9, 1, 0) <= NEAR_TIE
+    assert boundary_gap(probs, 1.0, 0.65, 1, 0) == pytest.approx(0.15, abs=1e-6)
+    assert boundary_gap(probs, 1.0, 0.5, 2, 0) == pytest.approx(0.3, abs=1e-6)  # not neighbours
+    # A char of no weight between them: they share the boundary.
+    assert boundary_gap(np.array([0.5, 0.0, 0.5]), 1.0, 0.5, 0, 2) <= NEAR_TIE
+    assert boundary_gap(np.array([0.4, 0.4 + 1e-8, 0.2]), 0.0, 0.0, 0, 1) <= NEAR_TIE  # greedy
+    assert boundary_gap(np.array([0.3, 0.5, 0.2]), 0.0, 0.0, 0, 1) == pytest.approx(0.4)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,19 @@ def test_without_max_steps_the_time_budget_rules_as_before():
 def test_a_negative_max_steps_is_a_clear_error():
     with pytest.raises(UserError, match="--max-steps must be 0"):
         BardConfig(out=Path("x"), max_steps=-1).validate()
+
+
+def test_max_steps_from_the_command_line(tmp_path):
+    from bardbot.trainer.cli import main
+
+    from tests.export.test_bard import SCRIPT
+
+    text = tmp_path / "tiny.txt"
+    text.write_text(SCRIPT * 30, encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["bard", "--text", str(text), "--out", str(run), "--units", "8", "--embed", "4",
+                 "--batch-size", "4", "--seq", "20", "--max-steps", "3", "--eval-every", "10",
+                 "--sample-length", "5", "--quiet"]) == 0
+    meta = json.loads((run / "meta.json").read_text(encoding="utf-8"))
+    assert (meta["metrics"]["steps"], meta["metrics"]["stopped"]) == (3, "3 steps")
+    assert meta["training"]["max_steps"] == 3

@@ -13,6 +13,8 @@ them as given. The keys:
   largest weight is dropped (tail truncation). The shipped loop has no such step, so these rows
   run the Python step loop (`generate_steps`, which the tests check equals the one-run loop)
   with a drawer that adds it;
+- END_SHARE s: the reply may end at a full stop or line end once it has s of its length
+  (models/play.py; 10 is never: the rows before the fifth step);
 - any other of models/steer.py's settings (BOOST and PENALTY given as exponents: 13 is e^13);
 - "before": the unsteered reply as the bot made it before steering (201 chars cut to the
   speech), at T × COOLING: the steering's cost at equal temperature is a steered row minus the
@@ -106,6 +108,18 @@ FRONTIER = [
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 12.5,
      "MESSAGE_WORDS": 3},  # chosen on dev, fourth step (missed on test: not shipped)
     {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 11.5, "MESSAGE_WORDS": 3},
+    # fifth step: replies end at a full stop or line end past half their length
+    {"END_SHARE": 10},
+    {"COOLING": 0.8},
+    {"COOLING": 0.7, "BOOST": 12},
+    {"QUIET": 3, "COOLING": 0.7, "BOOST": 12},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 12.5, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.6, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.1, "COOLING": 0.65, "BOOST": 12.5, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.1, "COOLING": 0.65, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.65, "BOOST": 13, "MESSAGE_WORDS": 3},
+    {"QUIET": 3, "OPENING_RATE": 0.0, "COOLING": 0.7, "BOOST": 12.5, "MESSAGE_WORDS": 3},
 ]
 _EXPONENTS = ("BOOST", "PENALTY")  # given as exponents: 13 is e^13
 _WORD = re.compile(r"[A-Za-z]+")
@@ -151,12 +165,14 @@ def replies(bard: ShakespeareGenerator, stepped: ShakespeareGenerator, messages:
                 for i, m in enumerate(messages)]
     steer_settings = {key: math.exp(v) if key in _EXPONENTS else v
                       for key, v in settings.items()}
+    ending = {"END_SHARE": steer_settings.pop("END_SHARE", play.END_SHARE)}
     gen = stepped if min_p else bard
     MinPDrawer.min_p = min_p
     drawer = {"_Drawer": MinPDrawer} if min_p else {}
-    return br.with_settings(drawer, lambda: br.with_settings(steer_settings, lambda: [
-        answer(gen, m, who(i), temperature, seed(i), redraws)
-        for i, m in enumerate(messages)]), module=shakespeare)
+    return br.with_settings(ending, lambda: br.with_settings(
+        drawer, lambda: br.with_settings(steer_settings, lambda: [
+            answer(gen, m, who(i), temperature, seed(i), redraws)
+            for i, m in enumerate(messages)]), module=shakespeare), module=play)
 
 
 def repeats(text: str, lexicon: steer.Lexicon, times: int = 3) -> bool:
@@ -177,10 +193,11 @@ def answer(gen: ShakespeareGenerator, message: str, speaker: str, temperature: f
     for _ in range(1 + redraws):
         opening = steer.opening(message, lexicon, rng)
         more = max(0, play.generated_length(br.LENGTH) - len(opening))
+        end_after = max(0, play.reply_end_after(br.LENGTH) - len(opening))
         text = gen.generate(play.play_prompt(message, speaker) + opening, more, temperature,
                             seed=int(rng.integers(2**63)),
                             steering=steering.after(gen.encoding.encode(opening)),
-                            stop_at_blank_line=True)
+                            stop_at_blank_line=True, end_after=end_after)
         reply = play.speech(opening + text, br.LENGTH)
         if not repeats(reply, lexicon):
             break

@@ -211,7 +211,8 @@ def continuation_reply(gen: ShakespeareGenerator, message: str, seed: int) -> st
 
 
 def answer(gen: ShakespeareGenerator, message: str, speaker: str, seed: int) -> str:
-    """The shipped chat reply (steered, stopped at the speech's end)."""
+    """The shipped chat reply (steered; it ends with its speech, or at a full stop or line end
+    past half its length)."""
     return gen.answer(message, speaker, LENGTH, TEMPERATURE, seed=seed)
 
 
@@ -399,7 +400,7 @@ def main() -> None:
     variants["a reply before, paired with another message"] = before[1:] + before[:1]
     has_answer = hasattr(bard, "answer")
     if has_answer:
-        variants["**shipped chat reply** (steered, stops at the speech's end)"] = [
+        variants["**shipped chat reply** (steered, ends with its speech or a sentence or line)"] = [
             answer(bard, m, speaker_of(i), i) for i, m in zip(seeds, messages, strict=True)]
     last_chat = None
     for path, chat in chats.items():

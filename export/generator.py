@@ -8,9 +8,9 @@ exactly as it was and still reads the prompt. This adds two optional inputs and 
   temperature  float64 []: the sampling temperature (default 1); <= 0 is greedy
   new_ids      int64 [N]: the N chars drawn after the input ids
 
-and, for chat (models/steer.py), a second loop, chosen by an `If` when steering tables or a stop
-char are given (so plain generation runs exactly the loop, and at the speed, it ran before), with
-optional inputs:
+and, for chat (models/steer.py), a second loop, chosen by an `If` when steering tables, a stop
+char or end chars are given (so plain generation runs exactly the loop, and at the speed,
+it ran before), with optional inputs:
 
   steer_gain   float64 [S, n_chars]: per automaton state, a factor on each char's sampling
                weight (after temperature), applied where the char's probability >= steer_floor
@@ -19,6 +19,10 @@ optional inputs:
   steer_floor  float64 []: the probability below which a char gets no gain
   stop_id      int64 []: stop after two of these in a row (a blank line; default -1: never),
                so `new_ids` may be shorter than N
+  end_chars    bool [n_chars]: chars that may end the text (default: none)
+  end_after    int64 []: stop at the first `end_chars` char drawn after at least this many
+               chars (a chat reply ends at a sentence's or line's end once long enough;
+               default 0)
 
 The loop body is lean, because onnxruntime's cost per iteration is its node count: the step
 model's input vectors as a lookup table (one Gather instead of OneHot/Embedding + reshapes), the
@@ -39,8 +43,9 @@ from bardbot.models.sampling import PROB_FLOOR
 UNIFORMS, TEMPERATURE, NEW_IDS = "uniforms", "temperature", "new_ids"
 STEER_GAIN, STEER_NEXT, STEER_START, STEER_FLOOR, STOP_ID = (
     "steer_gain", "steer_next", "steer_start", "steer_floor", "stop_id")
+END_CHARS, END_AFTER = "end_chars", "end_after"
 OPTIONAL_INPUTS = (UNIFORMS, TEMPERATURE, STEER_GAIN, STEER_NEXT, STEER_START, STEER_FLOOR,
-                   STOP_ID)
+                   STOP_ID, END_CHARS, END_AFTER)
 STEP_OUTPUTS = ("probs", "h_out", "c_out")
 P = "gen/"  # prefix of every name this module adds
 STEERED = P + "steer/"  # prefix of the steered loop's own names
@@ -122,14 +127,19 @@ def _sampling(helper, local: str, u: str, out: str, state: str | None) -> list:
 
 
 def _steer_and_stop(helper, local: str) -> list:
-    """The automaton's next state, and the loop's condition: not two `stop_id`s in a row."""
+    """The automaton's next state, and the loop's condition: neither two `stop_id`s in a row
+    nor an `end_chars` char at or after iteration `end_after`."""
     n = helper.make_node
     return [
         n("Gather", [STEER_NEXT, local + "state"], [local + "next_row"], axis=0),
         n("Gather", [local + "next_row", local + "id"], [local + "state_next"], axis=0),
         n("Equal", [local + "id", STOP_ID], [local + "is_stop"]),
         n("Equal", [local + "prev", STOP_ID], [local + "was_stop"]),
-        n("And", [local + "is_stop", local + "was_stop"], [local + "stop"]),
+        n("And", [local + "is_stop", local + "was_stop"], [local + "blank_line"]),
+        n("Gather", [END_CHARS, local + "id"], [local + "is_end"], axis=0),
+        n("GreaterOrEqual", [local + "i", END_AFTER], [local + "long_enough"]),
+        n("And", [local + "is_end", local + "long_enough"], [local + "text_end"]),
+        n("Or", [local + "blank_line", local + "text_end"], [local + "stop"]),
         n("Not", [local + "stop"], [local + "cond_next"]),
         n("Identity", [local + "id"], [local + "prev_next"]),
     ]
@@ -214,7 +224,8 @@ def _loop_body(lstms, kernel: str, bias: str | None, n_chars: int, units: list[i
 
 def _choose_loop(plain_loop, steered_loop) -> list:
     """Nodes running one loop into `new_ids`: the steered one when steering tables (more than
-    one state) or a stop char are given, else the plain one, exactly as before it existed."""
+    one state), a stop char or end chars are given, else the plain one, exactly as
+    before it existed."""
     from onnx import TensorProto, helper
 
     n, vi = helper.make_node, helper.make_tensor_value_info
@@ -223,7 +234,11 @@ def _choose_loop(plain_loop, steered_loop) -> list:
         n("Gather", [P + "gain_shape", P + "zero_index"], [P + "gain_states"], axis=0),
         n("Greater", [P + "gain_states", P + "one_state"], [P + "has_tables"]),
         n("GreaterOrEqual", [STOP_ID, P + "zero_id"], [P + "has_stop"]),
-        n("Or", [P + "has_tables", P + "has_stop"], [P + "steered"]),
+        n("Cast", [END_CHARS], [P + "end_counts"], to=TensorProto.INT64),
+        n("ReduceMax", [P + "end_counts"], [P + "any_end"], keepdims=0),
+        n("Greater", [P + "any_end", P + "zero_id"], [P + "has_end"]),
+        n("Or", [P + "has_tables", P + "has_stop"], [P + "tables_or_stop"]),
+        n("Or", [P + "tables_or_stop", P + "has_end"], [P + "steered"]),
         n("If", [P + "steered"], [NEW_IDS],
           then_branch=helper.make_graph([steered_loop], "steered", [],
                                         [vi(STEERED + "ids", TensorProto.INT64, [None])]),
@@ -273,7 +288,8 @@ def add_generation_loop(step):
         P + "minus1": np.array([-1], np.int64), P + "no_id": np.array(-1, np.int64),
         STEER_GAIN: np.ones((1, n_chars)), STEER_NEXT: np.zeros((1, n_chars), np.int64),
         STEER_START: np.array(0, np.int64), STEER_FLOOR: np.array(0.0),
-        STOP_ID: np.array(-1, np.int64),
+        STOP_ID: np.array(-1, np.int64), END_CHARS: np.zeros(n_chars, bool),
+        END_AFTER: np.array(0, np.int64),
         P + "state_shape": np.array([len(lstms), 1, 1, -1], np.int64),
     }
     graph.initializer.extend(numpy_helper.from_array(a, name) for name, a in arrays.items())
@@ -283,7 +299,9 @@ def add_generation_loop(step):
                         vi(STEER_NEXT, TensorProto.INT64, [None, n_chars]),
                         vi(STEER_START, TensorProto.INT64, []),
                         vi(STEER_FLOOR, TensorProto.DOUBLE, []),
-                        vi(STOP_ID, TensorProto.INT64, [])])
+                        vi(STOP_ID, TensorProto.INT64, []),
+                        vi(END_CHARS, TensorProto.BOOL, [n_chars]),
+                        vi(END_AFTER, TensorProto.INT64, [])])
     n = helper.make_node
     main = [
         n("Size", [UNIFORMS], [P + "n"]),
@@ -335,7 +353,12 @@ LOOP_META = {
                STEER_FLOOR: {"dtype": "float64", "shape": [],
                              "meaning": "no gain for chars below this probability"},
                STOP_ID: {"dtype": "int64", "shape": [],
-                         "meaning": "stop after two of this char in a row (optional)"}},
+                         "meaning": "stop after two of this char in a row (optional)"},
+               END_CHARS: {"dtype": "bool", "shape": [None],
+                           "meaning": "chars that may end the text (optional)"},
+               END_AFTER: {"dtype": "int64", "shape": [],
+                           "meaning": "stop at the first end_chars char drawn after at least "
+                                      "this many chars (optional)"}},
     "output": NEW_IDS,
     "sampling": f"softmax(log(max(p, {PROB_FLOOR})) / T), inverse-CDF draw with the given uniform",
 }
@@ -413,6 +436,9 @@ def check_loop(gen, log=print, length: int = 150) -> dict:
         extra = {"steering": random_steering(gen.encoding.size), "stop_at_blank_line": True}
         cases["steered, stopping at a blank line"] = [
             (p, t, s, extra) for s, p in enumerate(prompts[:3]) for t in (0.5, 1.0)]
+        cases["stopping at an end char"] = [
+            (p, t, s, {"end_after": after})
+            for s, p in enumerate(prompts[:3]) for t in (0.5, 1.0) for after in (0, 20)]
     result, first = {}, ""
     for name, runs in cases.items():
         result[name] = True
@@ -422,7 +448,7 @@ def check_loop(gen, log=print, length: int = 150) -> dict:
             if one_run != steps:
                 result[name] = False
                 first = first or loop_diff.describe(gen, prompt, temperature, seed, one_run,
-                                                    steps, steered=bool(kwargs))
+                                                    steps, steered="steering" in kwargs)
     log(f"one-run generation equals the step loop (T: same chars): {result}")
     if first:
         raise UserError(f"{gen.info['file']}: the generation loop differs from the step loop "

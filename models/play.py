@@ -13,7 +13,9 @@ is dropped. A double hyphen ("--", a dash in the plays) is text, not this marker
 
 The ending rule (`trim`): generate one character more than asked, then cut at the last word or
 line boundary within the length asked, so a reply never ends in half a word (a single word
-longer than the whole length is cut hard).
+longer than the whole length is cut hard). A chat reply also ends at its first sentence or line
+end past `END_SHARE` of its length (`reply_end_after`), so a long speech ends at a full stop or
+a verse line's end.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from dataclasses import dataclass
 ROTATION = ("ROMEO", "JULIET", "GLOUCESTER", "KING RICHARD III", "MENENIUS", "PETRUCHIO",
             "ISABELLA", "DUKE VINCENTIO", "QUEEN MARGARET", "CORIOLANUS")
 USER_SPEAKER = "First Citizen"
+REPLY_ENDS = ".!?\n"  # a sentence's end, or a verse line's
+# A chat reply may end at one of REPLY_ENDS once it has this share of its length (measured:
+# docs/results.md, "where a chat reply ends").
+END_SHARE = 0.5
 _NAME = re.compile(r"^[A-Za-z][A-Za-z .'-]{0,39}$")
 
 
@@ -49,6 +55,12 @@ def continuation_prompt(prompt: str) -> Continuation:
 def generated_length(length: int) -> int:
     """How many chars to generate for a text of at most `length`: one more, for `trim`."""
     return length + 1
+
+
+def reply_end_after(length: int) -> int:
+    """How many chars a reply of at most `length` writes before a sentence or line end may end
+    it: a long speech stops there instead of being cut at a word, and costs less."""
+    return int(length * END_SHARE)
 
 
 def trim(text: str, length: int) -> str:

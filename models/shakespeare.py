@@ -28,9 +28,10 @@ KIND = "shakespeare"
 INPUTS = {"char_ids": "int64", "h": "float32", "c": "float32"}
 OUTPUTS = ("probs", "h_out", "c_out")
 LOOP_OUTPUT = "new_ids"  # models with a generation loop also take `uniforms` and `temperature`
-# The bard's loop also takes `steer_gain`, `steer_next`, `steer_start`, `steer_floor` and
-# `stop_id` (models/steer.py, export/generator.py).
-STEERING_INPUTS = {"steer_gain", "steer_next", "steer_start", "steer_floor", "stop_id"}
+# The bard's loop also takes `steer_gain`, `steer_next`, `steer_start`, `steer_floor`,
+# `stop_id`, `end_chars` and `end_after` (models/steer.py, export/generator.py).
+STEERING_INPUTS = {"steer_gain", "steer_next", "steer_start", "steer_floor", "stop_id",
+                   "end_chars", "end_after"}
 MODES = ("stateful", "windowed")
 # Chars per session run when reading long texts: bounds memory (probs are chunk x n_chars).
 CHUNK = 4096
@@ -117,6 +118,7 @@ class ShakespeareGenerator:
         start = next((ch for ch in "\n " if ch in encoding.chars), encoding.chars[0])
         self._start_id = encoding.chars.index(start)
         self._newline = encoding.chars.index("\n") if "\n" in encoding.chars else -1
+        self._reply_ends = np.array([ch in play.REPLY_ENDS for ch in encoding.chars])
         optional = {i.name for i in session.get_overridable_initializers()}
         self.has_steering = self.has_loop and optional >= STEERING_INPUTS
 
@@ -221,19 +223,23 @@ class ShakespeareGenerator:
     def generate(
         self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None,
         *, steering: Steering | None = None, stop_at_blank_line: bool = False,
+        end_after: int | None = None,
     ) -> str:
         """Exactly `length` new characters after `prompt` (prompt excluded).
 
         temperature <= 0 is greedy; the same seed gives the same text. A prompt with no
         character the model knows starts from a line break. `steering` (models/steer.py) makes
         its target words more likely; `stop_at_blank_line` ends the text after the first blank
-        line it writes (a speech's end), so it may be shorter than `length`.
+        line it writes (a speech's end), and `end_after` after the first sentence or line end
+        (play.REPLY_ENDS) written once `end_after` chars are, so it may be shorter than
+        `length`.
         """
         length, temperature, rng = self._check(prompt, length, temperature, seed)
-        extras = steering is not None or stop_at_blank_line
+        end_after = self._check_end_after(end_after)
+        extras = steering is not None or stop_at_blank_line or end_after is not None
         if not self.has_loop or (extras and not self.has_steering):
             return self._generate_steps(prompt, length, temperature, rng, steering,
-                                        stop_at_blank_line)
+                                        stop_at_blank_line, end_after)
         if length == 0:
             return ""
         # One uniform per char, drawn exactly as the step loop draws them (none when greedy).
@@ -254,22 +260,43 @@ class ShakespeareGenerator:
                         steer_floor=np.array(steering.floor, dtype=np.float64))
         if stop_at_blank_line:
             feed["stop_id"] = np.array(self._newline, dtype=np.int64)
+        if end_after is not None:
+            feed.update(end_chars=self._reply_ends,
+                        end_after=np.array(end_after, dtype=np.int64))
         (new,) = self._session.run([LOOP_OUTPUT], feed)
         return self.encoding.decode(new)
 
     def generate_steps(
         self, prompt: str, length: int = 200, temperature: float = 0.5, seed: int | None = None,
         *, steering: Steering | None = None, stop_at_blank_line: bool = False,
+        end_after: int | None = None,
     ) -> str:
         """`generate` with Python drawing each char from the step model's probabilities
         (models.sampling): the reference loop the one-run generator is checked against."""
         length, temperature, rng = self._check(prompt, length, temperature, seed)
         return self._generate_steps(prompt, length, temperature, rng, steering,
-                                    stop_at_blank_line)
+                                    stop_at_blank_line, self._check_end_after(end_after))
+
+    @staticmethod
+    def _check_end_after(end_after: int | None) -> int | None:
+        if end_after is None:
+            return None
+        if isinstance(end_after, bool) or not isinstance(end_after, int | np.integer):
+            raise TypeError("end_after must be None or an integer")
+        if end_after < 0:
+            raise ValueError(f"end_after must be >= 0, got {end_after}")
+        return int(end_after)
+
+    def _stops(self, out: list[int], stop_at_blank_line: bool, end_after: int | None) -> bool:
+        """Whether the text drawn so far ends where the loop graph stops (export/generator.py)."""
+        if stop_at_blank_line and out[-2:] == [self._newline] * 2:
+            return True
+        return (end_after is not None and len(out) > end_after
+                and bool(self._reply_ends[out[-1]]))
 
     def _generate_steps(self, prompt: str, length: int, temperature: float,
                         rng: np.random.Generator, steering: Steering | None = None,
-                        stop_at_blank_line: bool = False) -> str:
+                        stop_at_blank_line: bool = False, end_after: int | None = None) -> str:
         if length == 0:
             return ""
         ids = self._prompt_ids(prompt)
@@ -281,14 +308,14 @@ class ShakespeareGenerator:
                 probs, _, _ = self._run(list(context), *self._zero_state())
                 out.append(draw(probs[-1]))
                 context.append(out[-1])
-                if stop_at_blank_line and out[-2:] == [self._newline] * 2:
+                if self._stops(out, stop_at_blank_line, end_after):
                     break
         else:
             stepper = _Stepper(self._session, *self._read(ids, *self._zero_state()))
             draw = _Drawer(temperature, rng, steering)
             for i in range(length):
                 out.append(draw(stepper.probs))
-                if stop_at_blank_line and out[-2:] == [self._newline] * 2:
+                if self._stops(out, stop_at_blank_line, end_after):
                     break
                 if i + 1 < length:
                     stepper.step(out[-1])
@@ -298,7 +325,8 @@ class ShakespeareGenerator:
                seed: int | None = None) -> str:
         """`speaker`'s speech answering `message` in play form (models/play.py), steered
         towards the message's words and their neighbours (models/steer.py), generated only up
-        to the speech's end and cut to `length` at a word boundary."""
+        to the speech's end, or its first sentence or line end past part of `length`
+        (play.reply_end_after), and cut to `length` at a word boundary."""
         self._check(message, length, temperature, seed)
         lexicon = steer.shipped_lexicon()
         rng = np.random.default_rng(seed)
@@ -308,8 +336,9 @@ class ShakespeareGenerator:
         prompt = play.play_prompt(message, speaker) + opening
         # The whole draw comes from `seed`: the opening's two uniforms, then the text's.
         more = max(0, play.generated_length(length) - len(opening))
+        end_after = max(0, play.reply_end_after(length) - len(opening))
         text = self.generate(prompt, more, temperature, seed=int(rng.integers(2**63)),
-                             steering=steering, stop_at_blank_line=True)
+                             steering=steering, stop_at_blank_line=True, end_after=end_after)
         return play.speech(opening + text, length)
 
     def loss(self, text: str, context: str = "") -> float:

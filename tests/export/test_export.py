@@ -58,7 +58,7 @@ def test_one_lstm_op_named_io_dynamic_batch(tiny, name, inputs, outputs):
     assert required == inputs and {o.name for o in g.output} == outputs
     assert {i.name for i in g.input} - required <= {"uniforms", "temperature", "steer_gain",
                                                     "steer_next", "steer_start", "steer_floor",
-                                                    "stop_id"}
+                                                    "stop_id", "end_chars", "end_after"}
     for value in g.input:
         if value.name in required:
             assert not value.type.tensor_type.shape.dim[0].HasField("dim_value")

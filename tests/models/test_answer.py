@@ -172,6 +172,27 @@ def test_the_loop_stops_after_the_first_blank_line(tiny):
     assert stops  # the tiny model writes blank lines now and then
 
 
+def test_the_loop_stops_at_the_first_end_char_past_end_after(tiny):
+    from bardbot.models import play
+
+    gen = ShakespeareGenerator.load(tiny.models / "shakespeare.onnx")
+    ended = 0
+    for seed in range(20):
+        for after in (0, 10, 40):
+            text = gen.generate("to be", 150, 1.0, seed=seed, end_after=after)
+            assert text == gen.generate_steps("to be", 150, 1.0, seed=seed, end_after=after)
+            full = gen.generate("to be", 150, 1.0, seed=seed)
+            assert full.startswith(text)
+            end = next((i for i, ch in enumerate(full) if i >= after and ch in play.REPLY_ENDS),
+                       None)
+            assert text == (full[: end + 1] if end is not None else full)
+            ended += end is not None
+    assert ended  # the tiny model writes line breaks and full stops now and then
+    for bad, error in ((-1, ValueError), (True, TypeError), (2.5, TypeError)):
+        with pytest.raises(error, match="end_after"):
+            gen.generate("to be", 10, 1.0, seed=0, end_after=bad)
+
+
 def test_the_loop_can_be_replaced_and_answers_as_before(tiny, tmp_path):
     import shutil
 
@@ -206,6 +227,19 @@ def test_an_answer_is_one_speech_the_same_for_the_same_seed(bard):
         bard.answer("hello", "JULIET", 30, 0.5, seed=-1)
     with pytest.raises(ValueError, match="length"):
         bard.answer("hello", "JULIET", 5000, 0.5, seed=1)
+
+
+def test_a_long_answer_ends_at_a_sentence_or_a_line(bard):
+    from bardbot.models import play
+
+    after = play.reply_end_after(200)
+    for seed in range(12):
+        for message in ("tell me everything about the weather and the sea and the ships",
+                        "what should I cook for dinner tonight?"):
+            reply = bard.answer(message, "ROMEO", 200, 0.5, seed=seed)
+            # Past `after` chars the speech ends at its first full stop or line end.
+            tail = reply[after:]
+            assert not any(ch in play.REPLY_ENDS for ch in tail[:-1]), reply
 
 
 def test_answers_follow_their_messages(bard):

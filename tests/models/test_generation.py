@@ -17,7 +17,8 @@ def gen(tiny):
 def test_the_export_adds_the_loop(gen):
     assert gen.has_loop and gen.info["generation"]["output"] == "new_ids"
     assert gen.info["metrics"]["export"]["loop_equals_step_loop"] == {
-        "0.0": True, "0.5": True, "1.0": True, "steered, stopping at a blank line": True}
+        "0.0": True, "0.5": True, "1.0": True, "steered, stopping at a blank line": True,
+        "stopping at an end char": True}
 
 
 @pytest.mark.parametrize("temperature", [0.0, -1.0, 0.05, 0.2, 0.5, 1.0, 1.7])

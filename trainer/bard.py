@@ -237,10 +237,7 @@ def run(cfg: BardConfig) -> dict:
     print(f"corpus {path.name}: {len(text):,} chars, {encoding.size} symbols; "
           f"train {len(train_ids):,}, held out {len(held_ids):,}")
 
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    fit.limit_threads(cfg.threads)
     fit.set_seed(cfg.seed)
     trainer = Trainer(cfg, encoding.size)
     params = fit.param_counts(trainer.model)

@@ -303,10 +303,7 @@ def run(cfg: BardTopicsConfig) -> dict:
     print(f"corpus {path.name}: train {len(train_ids):,} chars ({len(starts):,} speeches), "
           f"held out {len(held_ids):,} (with topic lines from the {cfg.topic_from} speech)")
 
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    fit.limit_threads(cfg.threads)
     fit.set_seed(cfg.seed)
     trainer = bard.Trainer(cfg, encoding.size)
     source = start_weights(trainer, cfg.start_from, encoding.size)

@@ -28,6 +28,22 @@ def param_counts(model) -> dict:
     return {"trainable": trainable, "total": int(model.count_params())}
 
 
+def limit_threads(intra: int) -> None:
+    """TensorFlow's op threads: `intra` within an op, one across ops. TF fixes them when it first
+    runs anything, so a second run in the same process (a notebook, the tests) keeps the
+    first run's and says so, instead of failing."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        kept = tf.config.threading.get_intra_op_parallelism_threads()
+        if kept != intra:
+            print(f"note: TensorFlow already runs in this process with {kept or 'its default'} "
+                  f"op threads; --threads {intra} applies to a new process")
+
+
 def set_seed(seed: int) -> None:
     import keras
 

@@ -52,3 +52,16 @@ def test_max_steps_from_the_command_line(tmp_path):
     meta = json.loads((run / "meta.json").read_text(encoding="utf-8"))
     assert (meta["metrics"]["steps"], meta["metrics"]["stopped"]) == (3, "3 steps")
     assert meta["training"]["max_steps"] == 3
+
+
+def test_a_second_run_in_one_process_keeps_tensorflows_threads(capsys):
+    import tensorflow as tf
+    from bardbot.trainer import fit
+
+    fit.limit_threads(1)
+    tf.constant([1.0]) + 1.0  # TF is initialised now: its threads are fixed for the process
+    kept = tf.config.threading.get_intra_op_parallelism_threads()
+    fit.limit_threads(kept + 1)
+    assert "applies to a new process" in capsys.readouterr().out
+    fit.limit_threads(kept)  # the same value again: nothing to say
+    assert capsys.readouterr().out == ""

@@ -136,6 +136,10 @@ class MessageConfig(ImdbConfig):
     spans: int = 4  # sentences cut from each fitting review, with the review's label
     span_weight: float = 1.0
     negated_spans: int = 1  # counterfactual negations per review (see trainer/message.py)
+    sentences: str | None = None  # labelled sentences outside movies ("uci", trainer/sentences.py)
+    sentence_weight: float = 1.0  # loss weight of each of those sentences
+    sentences_file: str | None = None  # their tarball; None = data folders, cache, download
+    sentences_heldout: float = 0.2  # share of them held out to validate on
 
     def validate(self) -> None:
         if self.maxlen <= 0 or self.units <= 0 or self.w2v_dim <= 0:
@@ -159,6 +163,12 @@ class MessageConfig(ImdbConfig):
             raise UserError("--max-vocab, --glove-words and --min-count must be positive")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError("--learning-rate must be a positive number")
+        if not (math.isfinite(self.sentence_weight) and self.sentence_weight > 0
+                and 0.0 < self.sentences_heldout < 1.0):
+            raise UserError("--sentence-weight must be positive and --sentences-heldout in "
+                            "(0, 1)")
+        if self.sentences is None and self.sentences_file:
+            raise UserError("--sentences-file needs --sentences uci")
 
 
 @dataclass

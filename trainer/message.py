@@ -10,7 +10,8 @@ What differs from the reference, and why:
   optionally AFINN and the Emoji Sentiment Ranking): a prior for words the labels never show;
 - optionally (`--w2v-dropout`) a token's Word2Vec block is dropped in training, so the model
   also learns to read GloVe and the lexicons, which know texts outside movies better;
-- training sees the reviews and short spans cut from them (a sentence, with its review's label).
+- training sees the reviews and short spans cut from them (a sentence, with its review's label),
+  and optionally (`--sentences uci`) labelled product and restaurant review sentences.
 """
 
 from __future__ import annotations
@@ -29,12 +30,20 @@ from bardbot.trainer.message_data import (
     Examples,
     batches,
     build_vocabulary,
+    join_examples,
     load_valences,
     negation_matrix,
     pad_batch,
     review_examples,
+    sentence_examples,
     split_examples,
     valence_columns,
+)
+from bardbot.trainer.sentences import (
+    SENTENCE_SETS,
+    heldout_examples,
+    load_sentences,
+    texts_labels,
 )
 from bardbot.trainer.vectors import tokenize_corpus
 
@@ -284,6 +293,8 @@ def run(cfg: MessageConfig) -> dict:
     out = runs.prepare_out_dir(cfg.out)
     cache_dir = fit.prepare_cache_dir(cfg.cache_dir)
     valences = load_valences(cfg.features)
+    sentences = (load_sentences(cfg.sentences, cfg.sentences_file, cache_dir,
+                                cfg.sentences_heldout) if cfg.sentences else None)
     imdb = load_imdb(cfg.imdb, download=cfg.download, url=cfg.url, unsup=True,
                      max_per_split=cfg.max_reviews, seed=cfg.seed)
     print(f"reviews: train {len(imdb.train)}, test {len(imdb.test)}, unsup {len(imdb.unsup)}")
@@ -301,6 +312,12 @@ def run(cfg: MessageConfig) -> dict:
               else vocab.matrix)
 
     train, val, val_spans, n_fit, n_val = split_examples(encoding, imdb.train, cfg)
+    heldout: dict = {}
+    if sentences:
+        fitting, held, sentences_info = sentences
+        train = join_examples(train, sentence_examples(encoding, *texts_labels(fitting),
+                                                       cfg.sentence_weight))
+        heldout = heldout_examples(encoding, held)
 
     fit.set_seed(cfg.seed)
     w2v_width = cfg.w2v_dim if "word2vec" in cfg.features else 0
@@ -326,7 +343,9 @@ def run(cfg: MessageConfig) -> dict:
                      "best_epoch": result["best_epoch"], "history": result["history"],
                      "epoch_seconds": result["epoch_seconds"],
                      "calibration": calibration}
-    sets = {"val": (val, val_logits), "val_spans": (val_spans, span_logits)}
+    sets = {"val": (val, val_logits), "val_spans": (val_spans, span_logits),
+            **{name: (examples, predict_logits(model, examples))
+               for name, examples in heldout.items()}}
     if cfg.test and imdb.test:
         test = review_examples(encoding, [r.text for r in imdb.test],
                                [r.label for r in imdb.test])
@@ -349,7 +368,9 @@ def run(cfg: MessageConfig) -> dict:
                  "fit_examples": len(train), "spans_per_review": cfg.spans,
                  "negated_spans_per_review": cfg.negated_spans,
                  "span_weight": cfg.span_weight, "test_reviews": len(imdb.test),
-                 "max_reviews": cfg.max_reviews},
+                 "max_reviews": cfg.max_reviews,
+                 "sentences": ({**sentences_info, "weight": cfg.sentence_weight}
+                               if sentences else None)},
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "adam",
                      "learning_rate": cfg.learning_rate, "core": cfg.core, "units": cfg.units,
                      "token_hidden": cfg.token_hidden, "word_scores": cfg.word_scores,
@@ -371,6 +392,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option(g, "--negated-spans", d, "sentence pairs per review: 'X was awful' and its "
            "counterfactual 'X was not awful' with the opposite label")
     option(g, "--val-split", d, "validation share of the train reviews", metavar="FRACTION")
+    g.add_argument("--sentences", choices=SENTENCE_SETS, default=None,
+                   help="also fit labelled sentences outside movies: uci = the UCI Sentiment "
+                        "Labelled Sentences (amazon + yelp, CC BY 4.0), from the npm tarball "
+                        "sentiment@5.0.2 (downloaded once, sha512-checked, cached)")
+    option(g, "--sentence-weight", d, "loss weight of each of those sentences", metavar="W")
+    g.add_argument("--sentences-file", metavar="PATH",
+                   help="their tarball (default: sentiment-5.0.2.tgz in $BARDBOT_DATA, ./data, "
+                        "../shared/data, else the cache, else downloaded into it)")
+    option(g, "--sentences-heldout", d, "share of those sentences held out and measured "
+           "(the same split in every run)", metavar="FRACTION")
     g.add_argument("--no-test", action="store_true", help="skip the official test set")
     v = parser.add_argument_group("vocabulary")
     v.add_argument("--features", default=",".join(d.features), metavar="LIST",
@@ -421,4 +452,6 @@ def config_from_args(args: argparse.Namespace) -> MessageConfig:
         min_count=args.min_count,
         glove_dir=args.glove_dir, glove_words=args.glove_words, max_vocab=args.max_vocab,
         spans=args.spans, span_weight=args.span_weight, negated_spans=args.negated_spans,
+        sentences=args.sentences, sentence_weight=args.sentence_weight,
+        sentences_file=args.sentences_file, sentences_heldout=args.sentences_heldout,
         workers=args.workers, test=not args.no_test)

@@ -330,6 +330,20 @@ def review_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequen
     return make_examples(encoding, texts, labels, spans=0, span_weight=1.0, seed=0)
 
 
+def sentence_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence[int],
+                      weight: float) -> Examples:
+    """Labelled sentences as they are (no spans cut, no negations), each of loss weight
+    `weight`."""
+    examples = review_examples(encoding, texts, labels)
+    examples.weights[:] = weight
+    return examples
+
+
+def join_examples(first: Examples, second: Examples) -> Examples:
+    return Examples(first.ids + second.ids, np.concatenate([first.labels, second.labels]),
+                    np.concatenate([first.weights, second.weights]))
+
+
 def split_examples(encoding: WordEncoding, reviews: list[Review], cfg: MessageConfig):
     """Fitting examples (reviews, spans, negations) and validation reviews and sentences from
     one seeded split of the train reviews; with the numbers of fit and validation reviews."""

@@ -138,6 +138,7 @@ class MessageConfig(ImdbConfig):
     negated_spans: int = 1  # counterfactual negations per review (see trainer/message.py)
     sentences: str | None = None  # labelled sentences outside movies ("uci", trainer/sentences.py)
     sentence_weight: float = 1.0  # loss weight of each of those sentences
+    sentence_negations: bool = False  # add each one's counterfactual negation too
     sentences_file: str | None = None  # their tarball; None = data folders, cache, download
     sentences_heldout: float = 0.2  # share of them held out to validate on
 
@@ -167,8 +168,8 @@ class MessageConfig(ImdbConfig):
                 and 0.0 < self.sentences_heldout < 1.0):
             raise UserError("--sentence-weight must be positive and --sentences-heldout in "
                             "(0, 1)")
-        if self.sentences is None and self.sentences_file:
-            raise UserError("--sentences-file needs --sentences uci")
+        if self.sentences is None and (self.sentences_file or self.sentence_negations):
+            raise UserError("--sentences-file and --sentence-negations need --sentences uci")
 
 
 @dataclass

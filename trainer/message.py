@@ -37,6 +37,7 @@ from bardbot.trainer.message_data import (
     review_examples,
     sentence_examples,
     split_examples,
+    vader_lexicon,
     valence_columns,
 )
 from bardbot.trainer.sentences import (
@@ -315,8 +316,9 @@ def run(cfg: MessageConfig) -> dict:
     heldout: dict = {}
     if sentences:
         fitting, held, sentences_info = sentences
+        lexicon = vader_lexicon() if cfg.sentence_negations else None
         train = join_examples(train, sentence_examples(encoding, *texts_labels(fitting),
-                                                       cfg.sentence_weight))
+                                                       cfg.sentence_weight, lexicon))
         heldout = heldout_examples(encoding, held)
 
     fit.set_seed(cfg.seed)
@@ -369,7 +371,8 @@ def run(cfg: MessageConfig) -> dict:
                  "negated_spans_per_review": cfg.negated_spans,
                  "span_weight": cfg.span_weight, "test_reviews": len(imdb.test),
                  "max_reviews": cfg.max_reviews,
-                 "sentences": ({**sentences_info, "weight": cfg.sentence_weight}
+                 "sentences": ({**sentences_info, "weight": cfg.sentence_weight,
+                                "negations": cfg.sentence_negations}
                                if sentences else None)},
         "training": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "optimizer": "adam",
                      "learning_rate": cfg.learning_rate, "core": cfg.core, "units": cfg.units,
@@ -397,6 +400,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "Labelled Sentences (amazon + yelp, CC BY 4.0), from the npm tarball "
                         "sentiment@5.0.2 (downloaded once, sha512-checked, cached)")
     option(g, "--sentence-weight", d, "loss weight of each of those sentences", metavar="W")
+    g.add_argument("--sentence-negations", action="store_true",
+                   help="also fit each sentence's counterfactual negation ('it is great' -> "
+                        "'it is not great', opposite label), as the reviews' --negated-spans")
     g.add_argument("--sentences-file", metavar="PATH",
                    help="their tarball (default: sentiment-5.0.2.tgz in $BARDBOT_DATA, ./data, "
                         "../shared/data, else the cache, else downloaded into it)")
@@ -453,5 +459,6 @@ def config_from_args(args: argparse.Namespace) -> MessageConfig:
         glove_dir=args.glove_dir, glove_words=args.glove_words, max_vocab=args.max_vocab,
         spans=args.spans, span_weight=args.span_weight, negated_spans=args.negated_spans,
         sentences=args.sentences, sentence_weight=args.sentence_weight,
+        sentence_negations=args.sentence_negations,
         sentences_file=args.sentences_file, sentences_heldout=args.sentences_heldout,
         workers=args.workers, test=not args.no_test)

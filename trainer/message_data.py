@@ -331,10 +331,18 @@ def review_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequen
 
 
 def sentence_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence[int],
-                      weight: float) -> Examples:
-    """Labelled sentences as they are (no spans cut, no negations), each of loss weight
-    `weight`."""
+                      weight: float, lexicon: dict[str, float] | None = None) -> Examples:
+    """Labelled sentences as they are (no spans cut), each of loss weight `weight`; with a
+    `lexicon`, each one's counterfactual negation too (`negated_sentence`), opposite label."""
     examples = review_examples(encoding, texts, labels)
+    if lexicon:
+        flipped = [(negated, 1 - label) for text, label in zip(texts, labels, strict=True)
+                   if (negated := negated_sentence(encoding.tokenize(text), label, lexicon))]
+        rows = [(encoding.token_ids(tokens)[0], label) for tokens, label in flipped]
+        rows = [(np.asarray(row[: encoding.maxlen], np.int32), label) for row, label in rows]
+        examples = join_examples(examples, Examples(
+            [row for row, _ in rows], np.asarray([label for _, label in rows], np.float32),
+            np.ones(len(rows), np.float32)))
     examples.weights[:] = weight
     return examples
 

@@ -148,6 +148,22 @@ def test_sentences_join_the_fitting_examples_with_their_weight():
     assert [r.tolist() for r in joined.ids] == [[2, 4], [3, 4]]
 
 
+def test_a_sentences_counterfactual_negation_joins_it_with_the_opposite_label():
+    encoding = WordEncoding(("the", "soup", "is", "not", "great", "awful", "hot"), 20,
+                            lowercase=True, oov="drop")
+    lexicon = {"great": 3.1, "awful": -2.0}
+    texts, labels = ["The soup is great.", "The soup is awful", "The soup is hot"], [1, 0, 1]
+    plain = sentence_examples(encoding, texts, labels, 2.0)
+    both = sentence_examples(encoding, texts, labels, 2.0, lexicon)
+    assert len(plain) == 3 and len(both) == 5  # "hot" has no valence: no counterfactual
+    assert both.labels.tolist() == [1.0, 0.0, 1.0, 0.0, 1.0]
+    assert both.weights.tolist() == [2.0] * 5
+    ids = [r.tolist() for r in both.ids]
+    (not_id,), _ = encoding.token_ids(["not"])
+    assert ids[3] == [*ids[0][:3], not_id, *ids[0][3:]]  # "the soup is not great ."
+    assert ids[4] == [*ids[1][:3], not_id, *ids[1][3:]]
+
+
 def test_the_trainer_mixes_them_in_and_records_them(tmp_path, tarball, monkeypatch):
     monkeypatch.setattr(sentences, "UCI_INTEGRITY", integrity_of(tarball.read_bytes()))
     root, run = tmp_path, tmp_path / "run"
@@ -173,7 +189,8 @@ def test_the_trainer_mixes_them_in_and_records_them(tmp_path, tarball, monkeypat
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--sentences-file", "x.tgz"], "--sentences-file needs --sentences uci"),
+    (["--sentences-file", "x.tgz"], "need --sentences uci"),
+    (["--sentence-negations"], "--sentence-negations need --sentences uci"),
     (["--sentences", "uci", "--sentence-weight", "0"], "--sentence-weight must be positive"),
     (["--sentences", "uci", "--sentences-heldout", "1"], "--sentences-heldout in (0, 1)"),
     (["--sentences", "uci", "--sentences-file", "/nonexistent.tgz"],

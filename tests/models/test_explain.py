@@ -50,7 +50,7 @@ def test_a_contribution_is_what_the_score_loses_without_the_word(model, request)
 def test_words_are_kept_as_written_and_unknown_ones_contribute_nothing(shipped):
     [pairs] = shipped.explain(["LOVED it 😍 zzqxv!!!"])
     assert [w for w, _ in pairs] == ["LOVED", "it", "😍", "zzqxv!!!"]
-    assert dict(pairs)["LOVED"] > 5
+    assert dict(pairs)["LOVED"] > 2  # pushes positive (how far: the model; 😍 saturates it)
     [nothing] = shipped.explain(["zzqxv vvbnq"])
     assert nothing == [("zzqxv", 0.0), ("vvbnq", 0.0)]
 

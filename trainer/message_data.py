@@ -270,6 +270,12 @@ def negated_sentence(sentence: list[str], label: int, lexicon: dict[str, float]
     return None
 
 
+def token_row(encoding: WordEncoding, tokens: list[str]) -> np.ndarray | None:
+    """The ids of a text's first maxlen known tokens; None when it has none (no example)."""
+    row, _ = encoding.token_ids(tokens)
+    return np.asarray(row[: encoding.maxlen], dtype=np.int32) if row else None
+
+
 def make_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence[int],
                   spans: int, span_weight: float, seed: int, reviews: bool = True,
                   negated: int = 0, lexicon: dict[str, float] | None = None) -> Examples:
@@ -280,9 +286,8 @@ def make_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence
     ids, out_labels, weights = [], [], []
 
     def add(tokens: list[str], label: int, weight: float) -> None:
-        row, _ = encoding.token_ids(tokens)
-        if row:
-            ids.append(np.asarray(row[: encoding.maxlen], dtype=np.int32))
+        if (row := token_row(encoding, tokens)) is not None:
+            ids.append(row)
             out_labels.append(label)
             weights.append(weight)
 
@@ -333,18 +338,16 @@ def review_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequen
 def sentence_examples(encoding: WordEncoding, texts: Sequence[str], labels: Sequence[int],
                       weight: float, lexicon: dict[str, float] | None = None) -> Examples:
     """Labelled sentences as they are (no spans cut), each of loss weight `weight`; with a
-    `lexicon`, each one's counterfactual negation too (`negated_sentence`), opposite label."""
-    examples = review_examples(encoding, texts, labels)
+    `lexicon`, then each one's counterfactual negation (`negated_sentence`), opposite label."""
+    tokens = [encoding.tokenize(text) for text in texts]
+    pairs = list(zip(tokens, labels, strict=True))
     if lexicon:
-        flipped = [(negated, 1 - label) for text, label in zip(texts, labels, strict=True)
-                   if (negated := negated_sentence(encoding.tokenize(text), label, lexicon))]
-        rows = [(encoding.token_ids(tokens)[0], label) for tokens, label in flipped]
-        rows = [(np.asarray(row[: encoding.maxlen], np.int32), label) for row, label in rows]
-        examples = join_examples(examples, Examples(
-            [row for row, _ in rows], np.asarray([label for _, label in rows], np.float32),
-            np.ones(len(rows), np.float32)))
-    examples.weights[:] = weight
-    return examples
+        pairs += [(negated, 1 - label) for words, label in zip(tokens, labels, strict=True)
+                  if (negated := negated_sentence(words, label, lexicon))]
+    rows = [(row, label) for words, label in pairs
+            if (row := token_row(encoding, words)) is not None]
+    return Examples([row for row, _ in rows], np.asarray([lab for _, lab in rows], np.float32),
+                    np.full(len(rows), weight, np.float32))
 
 
 def join_examples(first: Examples, second: Examples) -> Examples:
